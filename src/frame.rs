@@ -1,0 +1,115 @@
+//! The one record every source produces: a frame sent, received, or a meta note.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Which way a frame went, from the client's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dir {
+    /// Client → server (`response.create`, `response.steer`, …).
+    Sent,
+    /// Server → client.
+    Recv,
+    /// Not on the wire: connects, closes, reconnects, errors, notes.
+    Meta,
+}
+
+/// What a frame carried, kept exactly as it was on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A text frame holding one JSON value; the text is byte-exact.
+    Json(String),
+    /// A text frame that is not one-line JSON (malformed, or multi-line); kept as text.
+    Text(String),
+    /// A binary frame (not part of the protocol); kept as bytes.
+    Binary(Vec<u8>),
+}
+
+impl Payload {
+    /// Classifies a text frame: one-line valid JSON is `Json`, anything else `Text`.
+    pub fn from_text(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let one_line = !text.contains(['\n', '\r']);
+        if one_line && serde_json::from_str::<&RawValue>(&text).is_ok() {
+            Payload::Json(text)
+        } else {
+            Payload::Text(text)
+        }
+    }
+
+    /// The frame's size on the wire, in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Json(s) | Payload::Text(s) => s.len(),
+            Payload::Binary(b) => b.len(),
+        }
+    }
+
+    /// True when the frame carried nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The JSON text, when the frame is JSON.
+    pub fn json(&self) -> Option<&str> {
+        match self {
+            Payload::Json(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The exact bytes that were on the wire.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Payload::Json(s) | Payload::Text(s) => s.as_bytes(),
+            Payload::Binary(b) => b,
+        }
+    }
+}
+
+/// One frame of a session, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Monotonic microseconds since the session (or recording) started.
+    pub t_us: u64,
+    /// Wall-clock time, RFC 3339.
+    pub wall: String,
+    /// Which connection of the session (0, 1, … in connect order).
+    pub conn: u32,
+    /// Which way it went.
+    pub dir: Dir,
+    /// What it carried.
+    pub payload: Payload,
+}
+
+impl Frame {
+    /// A meta frame (connect, close, note …) carrying a JSON object.
+    pub fn meta(t_us: u64, wall: String, conn: u32, body: &serde_json::Value) -> Self {
+        Frame {
+            t_us,
+            wall,
+            conn,
+            dir: Dir::Meta,
+            payload: Payload::Json(body.to_string()),
+        }
+    }
+}
+
+/// The current wall-clock time, RFC 3339 with microseconds.
+pub fn wall_now() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_json_is_json_and_everything_else_is_text() {
+        assert!(matches!(Payload::from_text(r#"{"type":"x"}"#), Payload::Json(_)));
+        assert!(matches!(Payload::from_text("{\n\"a\":1}"), Payload::Text(_)));
+        assert!(matches!(Payload::from_text("not json"), Payload::Text(_)));
+        assert!(matches!(Payload::from_text(r#"{"a":1} trailing"#), Payload::Text(_)));
+    }
+}

@@ -1,0 +1,9 @@
+//! turnscope: an inspector and debugger for OpenAI Responses API WebSocket sessions.
+//!
+//! Sources produce [`frame::Frame`]s; the [`ledger`] folds them into turns and metrics;
+//! the TUI and the reports only render the ledger.
+
+pub mod frame;
+pub mod protocol;
+pub mod tokens;
+pub mod transcript;

@@ -1,0 +1,2 @@
+//! The `turnscope` binary.
+fn main() {}

@@ -1,0 +1,265 @@
+//! Streams a transcript: one frame at a time, corrupt lines reported and skipped.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{FORMAT_VERSION, Header, TranscriptError};
+use crate::frame::{Dir, Frame, Payload};
+
+/// A line that could not be read as a frame; the reader goes on after it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: String,
+    /// True for an unterminated last line (a recording cut mid-write).
+    pub truncated: bool,
+}
+
+/// One frame with where it stands in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line's start.
+    pub offset: u64,
+    /// The frame.
+    pub frame: Frame,
+}
+
+/// An iterator over a transcript's frames.
+pub struct Reader<R> {
+    input: R,
+    header: Header,
+    line_no: u64,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+impl Reader<BufReader<File>> {
+    /// Opens `path` and reads its header.
+    pub fn open(path: &Path) -> Result<Self, TranscriptError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|source| TranscriptError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        Reader::new(BufReader::with_capacity(1 << 16, file), &name)
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Wraps any buffered input; `name` is used in errors.
+    pub fn new(mut input: R, name: &str) -> Result<Self, TranscriptError> {
+        let mut buf = Vec::new();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| TranscriptError::Io {
+                path: name.to_owned(),
+                source,
+            })?;
+        if n == 0 {
+            return Err(TranscriptError::Empty { path: name.to_owned() });
+        }
+        let not_transcript = || TranscriptError::NotATranscript { path: name.to_owned() };
+        let value: serde_json::Value =
+            serde_json::from_slice(trim_newline(&buf)).map_err(|_| not_transcript())?;
+        let version = value
+            .get("turnscope")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(not_transcript)?;
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(TranscriptError::FutureVersion {
+                path: name.to_owned(),
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+            });
+        }
+        let header: Header = serde_json::from_value(value).map_err(|_| not_transcript())?;
+        Ok(Reader {
+            input,
+            header,
+            line_no: 1,
+            offset: n as u64,
+            buf,
+        })
+    }
+
+    /// The header line.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Bytes consumed so far (for progress).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = Result<Entry, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            let start = self.offset;
+            let n = match self.input.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(n) => n,
+                Err(e) => {
+                    self.line_no += 1;
+                    return Some(Err(LineError {
+                        line: self.line_no,
+                        reason: format!("read error: {e}"),
+                        truncated: false,
+                    }));
+                }
+            };
+            self.offset += n as u64;
+            self.line_no += 1;
+            let terminated = self.buf.last() == Some(&b'\n');
+            let line = trim_newline(&self.buf);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(match parse_line(line) {
+                Ok(frame) => Ok(Entry {
+                    line: self.line_no,
+                    offset: start,
+                    frame,
+                }),
+                Err(reason) => Err(LineError {
+                    line: self.line_no,
+                    reason: if terminated {
+                        reason
+                    } else {
+                        format!("truncated last line ({reason}); the recording was cut mid-write")
+                    },
+                    truncated: !terminated,
+                }),
+            });
+        }
+    }
+}
+
+fn trim_newline(buf: &[u8]) -> &[u8] {
+    let buf = buf.strip_suffix(b"\n").unwrap_or(buf);
+    buf.strip_suffix(b"\r").unwrap_or(buf)
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    t_us: u64,
+    #[serde(default)]
+    wall: String,
+    #[serde(default)]
+    conn: u32,
+    dir: Dir,
+    #[serde(borrow, default)]
+    frame: Option<&'a RawValue>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    binary: Option<String>,
+}
+
+/// Parses one frame line.
+pub(crate) fn parse_line(line: &[u8]) -> Result<Frame, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 ({e})"))?;
+    let parsed: Line<'_> =
+        serde_json::from_str(text).map_err(|e| format!("not a frame line: {e}"))?;
+    let payload = match (parsed.frame, parsed.text, parsed.binary) {
+        (Some(raw), _, _) => Payload::Json(raw.get().to_owned()),
+        (None, Some(text), _) => Payload::Text(text),
+        (None, None, Some(hex)) => Payload::Binary(unhex(&hex).ok_or("bad hex in \"binary\"")?),
+        (None, None, None) => return Err("line has no \"frame\", \"text\" or \"binary\"".into()),
+    };
+    Ok(Frame {
+        t_us: parsed.t_us,
+        wall: parsed.wall,
+        conn: parsed.conn,
+        dir: parsed.dir,
+        payload,
+    })
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Reads a whole transcript into memory: frames, plus the lines that were skipped.
+pub fn read_all(path: &Path) -> Result<(Header, Vec<Frame>, Vec<LineError>), TranscriptError> {
+    let reader = Reader::open(path)?;
+    let header = reader.header().clone();
+    let mut frames = Vec::new();
+    let mut errors = Vec::new();
+    for entry in reader {
+        match entry {
+            Ok(e) => frames.push(e.frame),
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok((header, frames, errors))
+}
+
+/// Reads everything from `input` (used by tests over in-memory data).
+pub fn from_reader(input: impl Read, name: &str) -> Result<Reader<BufReader<impl Read>>, TranscriptError> {
+    Reader::new(BufReader::new(input), name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::writer::encode_line;
+
+    fn frame(dir: Dir, payload: Payload) -> Frame {
+        Frame { t_us: 42, wall: "2026-01-01T00:00:00Z".into(), conn: 1, dir, payload }
+    }
+
+    #[test]
+    fn every_payload_kind_roundtrips_byte_exact() {
+        for payload in [
+            Payload::Json(r#"{"type":"response.create", "spaced" : 1}"#.into()),
+            Payload::Text("{\n\"multi\":\"line\"}".into()),
+            Payload::Text("not json at all".into()),
+            Payload::Binary(vec![0, 1, 254, 255]),
+        ] {
+            let f = frame(Dir::Recv, payload);
+            let line = encode_line(&f);
+            assert_eq!(parse_line(line.as_bytes()).unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn corrupt_and_truncated_lines_are_reported_and_skipped() {
+        let good = encode_line(&frame(Dir::Sent, Payload::Json("{\"type\":\"a\"}".into())));
+        let data = format!("{{\"turnscope\":1,\"created\":\"x\",\"source\":\"live\"}}\n{good}\ngarbage\n{good}\n{{\"t_us\":1,\"di");
+        let reader = from_reader(data.as_bytes(), "mem").unwrap();
+        let items: Vec<_> = reader.collect();
+        assert_eq!(items.len(), 4);
+        assert!(items[0].is_ok() && items[2].is_ok());
+        let bad = items[1].as_ref().unwrap_err();
+        assert_eq!((bad.line, bad.truncated), (3, false));
+        let cut = items[3].as_ref().unwrap_err();
+        assert_eq!((cut.line, cut.truncated), (5, true));
+    }
+
+    #[test]
+    fn rejects_non_transcripts_and_future_versions() {
+        assert!(matches!(from_reader(&b""[..], "f"), Err(TranscriptError::Empty { .. })));
+        assert!(matches!(from_reader(&b"hello\n"[..], "f"), Err(TranscriptError::NotATranscript { .. })));
+        let future = b"{\"turnscope\":9,\"created\":\"x\",\"source\":\"live\"}\n";
+        assert!(matches!(from_reader(&future[..], "f"), Err(TranscriptError::FutureVersion { found: 9, .. })));
+    }
+}

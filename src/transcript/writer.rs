@@ -1,0 +1,148 @@
+//! Writes transcripts: one line per frame, flushed per line, mode 0600, secrets scrubbed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::value::RawValue;
+
+use super::Header;
+use crate::frame::{Dir, Frame, Payload};
+
+/// Appends frames to a transcript file.
+#[derive(Debug)]
+pub struct Writer {
+    out: BufWriter<File>,
+    path: PathBuf,
+    secrets: Vec<String>,
+}
+
+impl Writer {
+    /// Creates (or truncates) `path` with mode 0600 and writes the header.
+    ///
+    /// `secrets` (e.g. the API key) are replaced by `[REDACTED]` wherever they appear.
+    pub fn create(path: &Path, header: &Header, secrets: &[String]) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path)?;
+        let mut writer = Writer {
+            out: BufWriter::new(file),
+            path: path.to_owned(),
+            secrets: secrets.iter().filter(|s| s.len() >= 8).cloned().collect(),
+        };
+        let line = serde_json::to_string(header).map_err(io::Error::other)?;
+        writer.write_line(&line)?;
+        Ok(writer)
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one frame and flushes it to the OS.
+    pub fn write(&mut self, frame: &Frame) -> io::Result<()> {
+        let line = encode_line(frame);
+        self.write_line(&line)
+    }
+
+    fn write_line(&mut self, line: &str) -> io::Result<()> {
+        let clean = redact(line, &self.secrets);
+        self.out.write_all(clean.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+/// Encodes one frame as a transcript line (no newline).
+pub(crate) fn encode_line(frame: &Frame) -> String {
+    let dir = match frame.dir {
+        Dir::Sent => "sent",
+        Dir::Recv => "recv",
+        Dir::Meta => "meta",
+    };
+    let wall = serde_json::to_string(&frame.wall).unwrap_or_else(|_| "\"\"".into());
+    let body = match &frame.payload {
+        // Validated one-line JSON goes in as-is: byte-exact.
+        Payload::Json(text) if serde_json::from_str::<&RawValue>(text).is_ok() => {
+            format!("\"frame\":{text}")
+        }
+        Payload::Json(text) | Payload::Text(text) => {
+            format!("\"text\":{}", serde_json::Value::String(text.clone()))
+        }
+        Payload::Binary(bytes) => format!("\"binary\":\"{}\"", hex(bytes)),
+    };
+    format!(
+        "{{\"t_us\":{},\"wall\":{wall},\"conn\":{},\"dir\":\"{dir}\",{body}}}",
+        frame.t_us, frame.conn
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Replaces secrets in `line`: the given ones, `Bearer …` tokens and `sk-…` keys.
+pub fn redact(line: &str, secrets: &[String]) -> String {
+    let mut out = line.to_owned();
+    for secret in secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "[REDACTED]");
+        }
+    }
+    for marker in ["Bearer ", "sk-"] {
+        out = redact_after(&out, marker);
+    }
+    out
+}
+
+/// Masks the token that follows `marker` (letters, digits, `-`, `_`, `.`), if it looks like a key.
+fn redact_after(text: &str, marker: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(marker) {
+        let (head, tail) = rest.split_at(pos);
+        out.push_str(head);
+        let after = &tail[marker.len()..];
+        let token_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(after.len());
+        if token_len >= 16 {
+            out.push_str(if marker == "sk-" { "" } else { marker });
+            out.push_str("[REDACTED]");
+        } else {
+            out.push_str(&tail[..marker.len() + token_len]);
+        }
+        rest = &after[token_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_keys_and_bearer_tokens() {
+        let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789".to_string();
+        let line = format!(r#"{{"authorization":"Bearer {key}","x":"{key}","ok":"sk-short"}}"#);
+        let clean = redact(&line, std::slice::from_ref(&key));
+        assert!(!clean.contains("abcdefghijklmnop"), "{clean}");
+        assert!(clean.contains("sk-short"));
+        let other = redact("Bearer abcdefghijklmnopqrstuvwx1234", &[]);
+        assert_eq!(other, "Bearer [REDACTED]");
+    }
+}
