@@ -7,3 +7,4 @@ pub mod frame;
 pub mod protocol;
 pub mod tokens;
 pub mod transcript;
+pub mod cli;

@@ -1,0 +1,32 @@
+//! Command-line interface: one clap subcommand per job; each lives in `cli/<name>.rs`.
+
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+/// Inspect and debug OpenAI Responses API WebSocket sessions.
+///
+/// With no subcommand, opens the live session TUI: against the real API when
+/// OPENAI_API_KEY is set, otherwise against the built-in emulator.
+#[derive(Debug, Parser)]
+#[command(name = "turnscope", version, about, long_about)]
+pub struct Cli {
+    /// What to do; none opens the live TUI.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Per-turn metrics and totals of a recorded transcript.
+    Stats(stats::StatsArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Some(Command::Stats(args)) => stats::run(&args),
+        None => anyhow::bail!("the live TUI is not built yet; try `turnscope stats FILE`"),
+    }
+}
