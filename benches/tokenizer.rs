@@ -39,7 +39,13 @@ fn main() {
     let t_bpe = start.elapsed().as_secs_f64();
 
     println!("corpus: {mb:.1} MB, {} lines", lines.len());
-    println!("tiktoken-rs : {n_tik} tokens in {t_tik:.3}s = {:.1} MB/s", mb / t_tik);
-    println!("bpe-openai  : {n_bpe} tokens in {t_bpe:.3}s = {:.1} MB/s", mb / t_bpe);
+    println!(
+        "tiktoken-rs : {n_tik} tokens in {t_tik:.3}s = {:.1} MB/s",
+        mb / t_tik
+    );
+    println!(
+        "bpe-openai  : {n_bpe} tokens in {t_bpe:.3}s = {:.1} MB/s",
+        mb / t_bpe
+    );
     println!("ratio tiktoken/bpe time: {:.2}x", t_tik / t_bpe);
 }

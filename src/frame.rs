@@ -107,9 +107,18 @@ mod tests {
 
     #[test]
     fn one_line_json_is_json_and_everything_else_is_text() {
-        assert!(matches!(Payload::from_text(r#"{"type":"x"}"#), Payload::Json(_)));
-        assert!(matches!(Payload::from_text("{\n\"a\":1}"), Payload::Text(_)));
+        assert!(matches!(
+            Payload::from_text(r#"{"type":"x"}"#),
+            Payload::Json(_)
+        ));
+        assert!(matches!(
+            Payload::from_text("{\n\"a\":1}"),
+            Payload::Text(_)
+        ));
         assert!(matches!(Payload::from_text("not json"), Payload::Text(_)));
-        assert!(matches!(Payload::from_text(r#"{"a":1} trailing"#), Payload::Text(_)));
+        assert!(matches!(
+            Payload::from_text(r#"{"a":1} trailing"#),
+            Payload::Text(_)
+        ));
     }
 }

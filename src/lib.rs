@@ -3,8 +3,8 @@
 //! Sources produce [`frame::Frame`]s; the [`ledger`] folds them into turns and metrics;
 //! the TUI and the reports only render the ledger.
 
+pub mod cli;
 pub mod frame;
 pub mod protocol;
 pub mod tokens;
 pub mod transcript;
-pub mod cli;

@@ -72,7 +72,9 @@ pub enum TranscriptError {
         path: String,
     },
     /// Written by a newer turnscope.
-    #[error("{path}: transcript format {found} is newer than this turnscope reads ({FORMAT_VERSION}); upgrade turnscope")]
+    #[error(
+        "{path}: transcript format {found} is newer than this turnscope reads ({FORMAT_VERSION}); upgrade turnscope"
+    )]
     FutureVersion {
         /// The file.
         path: String,

@@ -161,7 +161,9 @@ mod tests {
     fn create_keeps_known_and_unknown_fields() {
         let text = r#"{"type":"response.create","model":"m","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"c","output":"ok"}],"store":false,"x_future":{"a":[1,2]}}"#;
         let ev = ClientEvent::parse(text).unwrap();
-        let ClientEvent::Create(c) = &ev else { panic!("not create") };
+        let ClientEvent::Create(c) = &ev else {
+            panic!("not create")
+        };
         assert_eq!(c.previous_response_id.as_deref(), Some("resp_1"));
         assert_eq!(c.store, Some(false));
         assert_eq!(c.input_items().len(), 1);
@@ -171,14 +173,26 @@ mod tests {
     #[test]
     fn wrong_type_names_the_event() {
         let err = ClientEvent::parse(r#"{"type":"response.create","store":"yes"}"#).unwrap_err();
-        assert!(err.to_string().starts_with("invalid response.create:"), "{err}");
-        assert_eq!(ClientEvent::parse("[1]").unwrap_err(), ProtocolError::NoType);
-        assert!(matches!(ClientEvent::parse("nope"), Err(ProtocolError::NotJson(_))));
+        assert!(
+            err.to_string().starts_with("invalid response.create:"),
+            "{err}"
+        );
+        assert_eq!(
+            ClientEvent::parse("[1]").unwrap_err(),
+            ProtocolError::NoType
+        );
+        assert!(matches!(
+            ClientEvent::parse("nope"),
+            Err(ProtocolError::NotJson(_))
+        ));
     }
 
     #[test]
     fn bare_string_input_is_one_user_message() {
-        let c = CreateRequest { input: Some(json!("hi")), ..Default::default() };
+        let c = CreateRequest {
+            input: Some(json!("hi")),
+            ..Default::default()
+        };
         assert_eq!(c.input_items()[0]["role"], "user");
     }
 

@@ -309,11 +309,15 @@ mod tests {
 
     #[test]
     fn unknown_events_survive_and_errors_parse() {
-        let ev = ServerEvent::parse(r#"{"type":"response.brand_new","sequence_number":1,"x":[1]}"#).unwrap();
+        let ev = ServerEvent::parse(r#"{"type":"response.brand_new","sequence_number":1,"x":[1]}"#)
+            .unwrap();
         assert_eq!(ev.event_kind(), ServerEventKind::Other);
         assert_eq!(ev.extra["x"], serde_json::json!([1]));
         let err = ServerEvent::parse(r#"{"type":"error","status":400,"error":{"type":"invalid_request_error","code":"previous_response_not_found","message":"m","param":"previous_response_id"}}"#).unwrap();
-        assert_eq!(err.error.unwrap().code.as_deref(), Some("previous_response_not_found"));
+        assert_eq!(
+            err.error.unwrap().code.as_deref(),
+            Some("previous_response_not_found")
+        );
         assert!(explain_error_code("previous_response_not_found").is_some());
     }
 }

@@ -65,9 +65,13 @@ impl<R: BufRead> Reader<R> {
                 source,
             })?;
         if n == 0 {
-            return Err(TranscriptError::Empty { path: name.to_owned() });
+            return Err(TranscriptError::Empty {
+                path: name.to_owned(),
+            });
         }
-        let not_transcript = || TranscriptError::NotATranscript { path: name.to_owned() };
+        let not_transcript = || TranscriptError::NotATranscript {
+            path: name.to_owned(),
+        };
         let value: serde_json::Value =
             serde_json::from_slice(trim_newline(&buf)).map_err(|_| not_transcript())?;
         let version = value
@@ -214,7 +218,10 @@ pub fn read_all(path: &Path) -> Result<(Header, Vec<Frame>, Vec<LineError>), Tra
 }
 
 /// Reads everything from `input` (used by tests over in-memory data).
-pub fn from_reader(input: impl Read, name: &str) -> Result<Reader<BufReader<impl Read>>, TranscriptError> {
+pub fn from_reader(
+    input: impl Read,
+    name: &str,
+) -> Result<Reader<BufReader<impl Read>>, TranscriptError> {
     Reader::new(BufReader::new(input), name)
 }
 
@@ -224,7 +231,13 @@ mod tests {
     use crate::transcript::writer::encode_line;
 
     fn frame(dir: Dir, payload: Payload) -> Frame {
-        Frame { t_us: 42, wall: "2026-01-01T00:00:00Z".into(), conn: 1, dir, payload }
+        Frame {
+            t_us: 42,
+            wall: "2026-01-01T00:00:00Z".into(),
+            conn: 1,
+            dir,
+            payload,
+        }
     }
 
     #[test]
@@ -244,7 +257,9 @@ mod tests {
     #[test]
     fn corrupt_and_truncated_lines_are_reported_and_skipped() {
         let good = encode_line(&frame(Dir::Sent, Payload::Json("{\"type\":\"a\"}".into())));
-        let data = format!("{{\"turnscope\":1,\"created\":\"x\",\"source\":\"live\"}}\n{good}\ngarbage\n{good}\n{{\"t_us\":1,\"di");
+        let data = format!(
+            "{{\"turnscope\":1,\"created\":\"x\",\"source\":\"live\"}}\n{good}\ngarbage\n{good}\n{{\"t_us\":1,\"di"
+        );
         let reader = from_reader(data.as_bytes(), "mem").unwrap();
         let items: Vec<_> = reader.collect();
         assert_eq!(items.len(), 4);
@@ -257,9 +272,18 @@ mod tests {
 
     #[test]
     fn rejects_non_transcripts_and_future_versions() {
-        assert!(matches!(from_reader(&b""[..], "f"), Err(TranscriptError::Empty { .. })));
-        assert!(matches!(from_reader(&b"hello\n"[..], "f"), Err(TranscriptError::NotATranscript { .. })));
+        assert!(matches!(
+            from_reader(&b""[..], "f"),
+            Err(TranscriptError::Empty { .. })
+        ));
+        assert!(matches!(
+            from_reader(&b"hello\n"[..], "f"),
+            Err(TranscriptError::NotATranscript { .. })
+        ));
         let future = b"{\"turnscope\":9,\"created\":\"x\",\"source\":\"live\"}\n";
-        assert!(matches!(from_reader(&future[..], "f"), Err(TranscriptError::FutureVersion { found: 9, .. })));
+        assert!(matches!(
+            from_reader(&future[..], "f"),
+            Err(TranscriptError::FutureVersion { found: 9, .. })
+        ));
     }
 }
