@@ -5,6 +5,8 @@
 
 pub mod cli;
 pub mod frame;
+pub mod ledger;
 pub mod protocol;
+pub mod report;
 pub mod tokens;
 pub mod transcript;

@@ -1,7 +1,10 @@
-//! `turnscope stats FILE [--json]`.
+//! `turnscope stats FILE [--json]`: per-turn metrics of a recorded transcript.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::ledger::Ledger;
+use crate::{report, transcript};
 
 /// Arguments of `turnscope stats`.
 #[derive(Debug, clap::Args)]
@@ -13,8 +16,29 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
-/// Runs `stats`.
+/// Runs `stats`: skipped lines are reported on stderr, one line each.
 pub fn run(args: &StatsArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
+    let name = args.file.display().to_string();
+    let reader = transcript::Reader::open(&args.file)?;
+    let header = reader.header().clone();
+    let mut ledger = Ledger::new();
+    let mut skipped = Vec::new();
+    for entry in reader {
+        match entry {
+            Ok(e) => {
+                ledger.push(&e.frame);
+            }
+            Err(e) => {
+                eprintln!("turnscope: {name}: {e} (skipped)");
+                skipped.push(e);
+            }
+        }
+    }
+    if args.json {
+        let doc = report::stats_json(&name, &header, &ledger, &skipped);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", report::stats_table(&ledger));
+    }
     Ok(ExitCode::SUCCESS)
 }

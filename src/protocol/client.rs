@@ -95,7 +95,7 @@ pub struct SteerRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     /// `response.create`.
-    Create(CreateRequest),
+    Create(Box<CreateRequest>),
     /// `response.steer`.
     Steer(SteerRequest),
     /// Any other type, kept whole.
@@ -113,7 +113,7 @@ impl ClientEvent {
         let kind = event_type(text)?;
         match kind.as_str() {
             "response.create" => serde_json::from_str(text)
-                .map(ClientEvent::Create)
+                .map(|c| ClientEvent::Create(Box::new(c)))
                 .map_err(|e| bad_field(&kind, &e)),
             "response.steer" => serde_json::from_str(text)
                 .map(ClientEvent::Steer)
@@ -138,7 +138,7 @@ impl ClientEvent {
         let mut out = Map::new();
         out.insert("type".into(), Value::String(self.kind().to_owned()));
         let body = match self {
-            ClientEvent::Create(c) => serde_json::to_value(c).unwrap_or_default(),
+            ClientEvent::Create(c) => serde_json::to_value(c.as_ref()).unwrap_or_default(),
             ClientEvent::Steer(s) => serde_json::to_value(s).unwrap_or_default(),
             ClientEvent::Unknown { body, .. } => Value::Object(body.clone()),
         };

@@ -193,7 +193,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Frame, String> {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -1,0 +1,225 @@
+//! The ledger: a pure fold from frames to connections, turns and metrics. No I/O.
+//!
+//! Definitions (DESIGN.md): a turn's *incremental* size is its `response.create` frame as
+//! sent; its *full-context* size is what HTTP mode would send for the same turn — that
+//! request with every item along the `previous_response_id` chain inlined (and without the
+//! `previous_response_id` field). Tokens are o200k counts of each input/output item's
+//! compact JSON plus the request envelope around the input. Everything is a running sum:
+//! each byte is parsed and tokenized once, so the fold is O(frames).
+
+mod connection;
+mod fold;
+mod turn;
+
+pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
+pub use turn::{Size, ToolCall, Turn, TurnStatus, pct};
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::Serialize;
+
+/// A note the ledger keeps beside the turns: client-side errors, unattributed server errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// When, µs.
+    pub t_us: u64,
+    /// Connection.
+    pub conn: u32,
+    /// What happened.
+    pub text: String,
+}
+
+/// Cumulative figures over all turns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// Turns sent.
+    pub turns: usize,
+    /// Sum of incremental sizes.
+    pub incremental: Size,
+    /// Sum of full-context sizes.
+    pub full_context: Size,
+    /// Server-reported cached input tokens, summed.
+    pub cached_tokens: u64,
+    /// Server-reported input tokens, summed.
+    pub input_tokens: u64,
+    /// Server-reported output tokens, summed.
+    pub output_tokens: u64,
+    /// Tool calls the model made.
+    pub tool_calls: usize,
+    /// Turns that ended in an error event.
+    pub errors: usize,
+}
+
+impl Totals {
+    /// Bytes saved versus HTTP full resend.
+    pub fn saved_bytes(&self) -> i64 {
+        turn::signed(self.full_context.bytes) - turn::signed(self.incremental.bytes)
+    }
+
+    /// Tokens saved versus HTTP full resend.
+    pub fn saved_tokens(&self) -> i64 {
+        turn::signed(self.full_context.tokens) - turn::signed(self.incremental.tokens)
+    }
+
+    /// Saved bytes as % of full-context bytes.
+    pub fn saved_pct(&self) -> f64 {
+        pct(self.saved_bytes(), self.full_context.bytes)
+    }
+}
+
+/// What the ledger knows about a response that can be continued.
+#[derive(Debug, Clone, Default)]
+struct ChainNode {
+    /// Bytes of every item along the chain up to and including this response's output.
+    items_bytes: u64,
+    /// Number of those items.
+    items_count: u64,
+    /// Their tokens.
+    tokens: u64,
+    /// The connection whose cache holds it, `None` once evicted or the connection closed.
+    cached_on: Option<u32>,
+    /// The turn that produced it (index into `turns`).
+    turn: usize,
+}
+
+/// The fold state.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    connections: Vec<Connection>,
+    turns: Vec<Turn>,
+    notes: Vec<Note>,
+    totals: Totals,
+    chain: HashMap<String, ChainNode>,
+    /// Turns waiting or running, per (connection, lane), FIFO.
+    lanes: HashMap<(u32, Option<String>), VecDeque<usize>>,
+    /// Output items seen via `output_item.done`, per running turn, until its terminal event.
+    pending_output: HashMap<usize, Vec<String>>,
+    /// New input items per running turn (count, bytes, tokens), until its terminal event.
+    pending_input: HashMap<usize, (u64, u64, u64)>,
+    frames: u64,
+    last_t_us: u64,
+    unattributed: u64,
+}
+
+impl Ledger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Folds a whole sequence of frames.
+    pub fn from_frames<'a>(frames: impl IntoIterator<Item = &'a crate::frame::Frame>) -> Self {
+        let mut ledger = Self::new();
+        for frame in frames {
+            ledger.push(frame);
+        }
+        ledger
+    }
+
+    /// All turns, in send order.
+    pub fn turns(&self) -> &[Turn] {
+        &self.turns
+    }
+
+    /// All connections, in connect order.
+    pub fn connections(&self) -> &[Connection] {
+        &self.connections
+    }
+
+    /// Client-side and unattributed notes.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// Cumulative figures.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Frames folded so far.
+    pub fn frame_count(&self) -> u64 {
+        self.frames
+    }
+
+    /// Time of the latest frame, µs.
+    pub fn last_t_us(&self) -> u64 {
+        self.last_t_us
+    }
+
+    /// Received frames that belonged to no turn.
+    pub fn unattributed(&self) -> u64 {
+        self.unattributed
+    }
+
+    /// The newest connection.
+    pub fn current_connection(&self) -> Option<&Connection> {
+        self.connections.last()
+    }
+
+    /// The turn that produced `response_id`.
+    pub fn turn_by_response(&self, response_id: &str) -> Option<&Turn> {
+        self.chain
+            .get(response_id)
+            .and_then(|n| self.turns.get(n.turn))
+            .or_else(|| {
+                self.turns
+                    .iter()
+                    .find(|t| t.response_id.as_deref() == Some(response_id))
+            })
+    }
+
+    /// The chain of turns ending at turn `index` (0-based), root first.
+    pub fn chain_of(&self, index: usize) -> Vec<usize> {
+        let mut out = vec![index];
+        let mut seen = std::collections::HashSet::from([index]);
+        let mut current = index;
+        while let Some(parent) = self.turns[current]
+            .previous_response_id
+            .as_deref()
+            .and_then(|id| self.chain.get(id))
+            .map(|n| n.turn)
+        {
+            if !seen.insert(parent) {
+                break;
+            }
+            out.push(parent);
+            current = parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Context tokens the server holds on connection `conn` for its newest cached response.
+    pub fn cached_context_tokens(&self, conn: u32) -> u64 {
+        self.turns
+            .iter()
+            .rev()
+            .filter(|t| t.conn == conn)
+            .filter_map(|t| t.response_id.as_deref())
+            .filter_map(|id| self.chain.get(id))
+            .find(|n| n.cached_on == Some(conn))
+            .map_or(0, |n| n.tokens)
+    }
+
+    /// Lanes with a turn queued or running, per connection.
+    pub fn busy_lanes(&self) -> Vec<(u32, Option<String>, usize)> {
+        let mut out: Vec<_> = self
+            .lanes
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|((c, l), q)| (*c, l.clone(), q.len()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Function calls of the newest turn that no later turn has answered yet.
+    pub fn pending_tool_calls(&self) -> Vec<ToolCall> {
+        self.turns
+            .iter()
+            .last()
+            .filter(|t| matches!(t.status, TurnStatus::Completed))
+            .map(|t| t.tool_calls.clone())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,612 @@
+//! How each frame changes the ledger.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{ChainNode, Connection, Ledger, Note, Size, ToolCall, Turn, TurnStatus};
+use crate::frame::{Dir, Frame, Payload};
+use crate::protocol::{ApiError, ServerEventKind, Usage};
+use crate::tokens;
+
+/// The few fields of a client event the ledger needs; borrowed, nothing else parsed.
+#[derive(Deserialize)]
+struct SentHead<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    previous_response_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    store: Option<bool>,
+    #[serde(default)]
+    generate: Option<bool>,
+    #[serde(default, borrow)]
+    stream_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+}
+
+/// The few fields of a server event the ledger needs.
+#[derive(Deserialize)]
+struct RecvHead<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    stream_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    response: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    item: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(default)]
+    error: Option<ApiError>,
+}
+
+/// The few fields of a `response` object the ledger needs; output items stay raw.
+#[derive(Deserialize, Default)]
+struct ResponseHead<'a> {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    previous_response_id: Option<String>,
+    #[serde(default, borrow)]
+    output: Vec<&'a RawValue>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    incomplete_details: Option<serde_json::Value>,
+}
+
+/// A meta frame's body.
+#[derive(Deserialize)]
+struct MetaBody {
+    #[serde(default)]
+    event: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    why: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// A function call item, as found in output.
+#[derive(Deserialize)]
+struct ItemHead {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    call_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// `,"previous_response_id":"…"`: what HTTP mode would not send.
+const PREV_ID_FIELD_OVERHEAD: u64 = 26;
+
+impl Ledger {
+    /// Folds one frame; returns the 0-based index of the turn it touched, if any.
+    pub fn push(&mut self, frame: &Frame) -> Option<usize> {
+        let index = self.frames;
+        self.frames += 1;
+        self.last_t_us = self.last_t_us.max(frame.t_us);
+        self.ensure_connection(frame.conn, frame.t_us);
+        match (&frame.dir, &frame.payload) {
+            (Dir::Sent, Payload::Json(text)) => self.on_sent(frame, index, text),
+            (Dir::Recv, Payload::Json(text)) => self.on_recv(frame, index, text),
+            (Dir::Meta, Payload::Json(text)) => {
+                self.on_meta(frame, text);
+                None
+            }
+            (Dir::Recv, other) => {
+                self.note(
+                    frame,
+                    format!("received a non-JSON frame ({} bytes)", other.len()),
+                );
+                self.attach_to_front(frame.conn, None, index)
+            }
+            (Dir::Sent, other) => {
+                self.note(
+                    frame,
+                    format!("sent a non-JSON frame ({} bytes)", other.len()),
+                );
+                None
+            }
+            (Dir::Meta, _) => None,
+        }
+    }
+
+    fn ensure_connection(&mut self, conn: u32, t_us: u64) {
+        while self.connections.len() <= conn as usize {
+            let index = u32::try_from(self.connections.len()).unwrap_or(u32::MAX);
+            self.connections.push(Connection::new(index, t_us));
+        }
+    }
+
+    fn note(&mut self, frame: &Frame, text: String) {
+        self.notes.push(Note {
+            t_us: frame.t_us,
+            conn: frame.conn,
+            text,
+        });
+    }
+
+    fn on_sent(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+        let Ok(head) = serde_json::from_str::<SentHead<'_>>(text) else {
+            self.note(frame, "sent a frame that is not a client event".into());
+            return None;
+        };
+        let lane = head.stream_id.as_deref().map(str::to_owned);
+        match head.kind.as_ref() {
+            "response.create" => Some(self.start_turn(frame, index, text, &head, lane)),
+            "response.steer" => {
+                let target = head
+                    .previous_response_id
+                    .as_deref()
+                    .and_then(|id| {
+                        self.turns
+                            .iter()
+                            .rposition(|t| t.response_id.as_deref() == Some(id))
+                    })
+                    .or_else(|| self.front(frame.conn, &lane));
+                if let Some(t) = target {
+                    self.turns[t].steers += 1;
+                    self.turns[t].frames.push(index);
+                }
+                target
+            }
+            _ => None,
+        }
+    }
+
+    fn start_turn(
+        &mut self,
+        frame: &Frame,
+        index: u64,
+        text: &str,
+        head: &SentHead<'_>,
+        lane: Option<String>,
+    ) -> usize {
+        let (items, items_bytes, items_tokens, envelope_tokens) = measure_input(text, head.input);
+        let incremental = Size {
+            bytes: text.len() as u64,
+            items,
+            tokens: items_tokens + envelope_tokens,
+        };
+        let prev = head.previous_response_id.as_deref().map(str::to_owned);
+        let parent = prev.as_deref().and_then(|id| self.chain.get(id)).cloned();
+        let full_context = match (&prev, &parent) {
+            (Some(id), Some(node)) => Size {
+                bytes: (incremental.bytes + node.items_bytes + node.items_count)
+                    .saturating_sub(PREV_ID_FIELD_OVERHEAD + id.len() as u64),
+                items: incremental.items + node.items_count,
+                tokens: incremental.tokens + node.tokens,
+            },
+            _ => incremental,
+        };
+        let chain_tokens = parent.as_ref().map_or(0, |n| n.tokens);
+        let cache_estimate_tokens = parent
+            .as_ref()
+            .filter(|n| n.cached_on == Some(frame.conn))
+            .map_or(0, |n| n.tokens);
+        let gap_from = parent
+            .as_ref()
+            .and_then(|n| self.turns[n.turn].done_us)
+            .or_else(|| {
+                self.turns
+                    .iter()
+                    .rev()
+                    .find(|t| t.conn == frame.conn && t.lane == lane)
+                    .and_then(|t| t.done_us)
+            });
+        let queue = self.lanes.entry((frame.conn, lane.clone())).or_default();
+        let status = if queue.is_empty() {
+            TurnStatus::InFlight
+        } else {
+            TurnStatus::Queued
+        };
+        let turn_index = self.turns.len();
+        queue.push_back(turn_index);
+        self.turns.push(Turn {
+            index: turn_index + 1,
+            conn: frame.conn,
+            lane,
+            status,
+            response_id: None,
+            previous_response_id: prev,
+            store: head.store,
+            generate: head.generate != Some(false),
+            steered_successor: false,
+            model: head.model.as_deref().map(str::to_owned),
+            request_frame: Some(index),
+            frames: Vec::new(),
+            incremental,
+            full_context,
+            cache_estimate_tokens,
+            context_tokens: chain_tokens + items_tokens,
+            usage: None,
+            sent_us: frame.t_us,
+            created_us: None,
+            first_output_us: None,
+            done_us: None,
+            gap_us: gap_from.map(|done| frame.t_us.saturating_sub(done)),
+            tool_calls: Vec::new(),
+            output_text: String::new(),
+            steers: 0,
+            timings: Vec::new(),
+        });
+        // New input items join the chain when the response completes; remember them.
+        self.pending_input
+            .insert(turn_index, (items, items_bytes, items_tokens));
+        if let Some(c) = self.connections.get_mut(frame.conn as usize) {
+            c.turns += 1;
+        }
+        self.totals.turns += 1;
+        add(&mut self.totals.incremental, incremental);
+        add(&mut self.totals.full_context, full_context);
+        turn_index
+    }
+
+    fn front(&self, conn: u32, lane: &Option<String>) -> Option<usize> {
+        self.lanes
+            .get(&(conn, lane.clone()))
+            .and_then(|q| q.front().copied())
+    }
+
+    fn attach_to_front(&mut self, conn: u32, lane: Option<String>, index: u64) -> Option<usize> {
+        let front = self.front(conn, &lane);
+        match front {
+            Some(t) => self.turns[t].frames.push(index),
+            None => self.unattributed += 1,
+        }
+        front
+    }
+
+    fn on_recv(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+        let Ok(head) = serde_json::from_str::<RecvHead<'_>>(text) else {
+            self.note(
+                frame,
+                "received a JSON frame that is not a server event".into(),
+            );
+            return self.attach_to_front(frame.conn, None, index);
+        };
+        let lane = head.stream_id.as_deref().map(str::to_owned);
+        let kind = ServerEventKind::of(&head.kind);
+        if kind == ServerEventKind::Created {
+            self.on_created(frame, &head, lane.clone());
+        }
+        let Some(t) = self.attach_to_front(frame.conn, lane.clone(), index) else {
+            if let (ServerEventKind::Error, Some(err)) = (kind, &head.error) {
+                self.note(frame, format!("server error: {}", describe(err)));
+            }
+            return None;
+        };
+        let turn = &mut self.turns[t];
+        match kind {
+            ServerEventKind::Queued => turn.status = TurnStatus::Queued,
+            ServerEventKind::InProgress => turn.status = TurnStatus::InFlight,
+            ServerEventKind::Timing => {
+                if let Ok(v) = serde_json::from_str(text) {
+                    turn.timings.push(v);
+                }
+            }
+            ServerEventKind::OutputItemDone => {
+                if let Some(item) = head.item {
+                    self.pending_output
+                        .entry(t)
+                        .or_default()
+                        .push(item.get().to_owned());
+                }
+            }
+            ServerEventKind::Error => {
+                let err = head.error.clone().unwrap_or_default();
+                self.finish_error(t, frame, err);
+                return Some(t);
+            }
+            k if k.is_terminal() => {
+                self.finish(t, frame, k, head.response);
+                return Some(t);
+            }
+            _ => {}
+        }
+        let turn = &mut self.turns[t];
+        if kind.is_output_delta() && turn.first_output_us.is_none() {
+            turn.first_output_us = Some(frame.t_us);
+        }
+        if let (ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta, Some(delta)) =
+            (kind, &head.delta)
+        {
+            turn.output_text.push_str(delta);
+        }
+        Some(t)
+    }
+
+    /// `response.created`: binds the id to the lane's front turn, or starts a steered successor.
+    fn on_created(&mut self, frame: &Frame, head: &RecvHead<'_>, lane: Option<String>) {
+        let response: Option<ResponseHead<'_>> = head
+            .response
+            .and_then(|r| serde_json::from_str(r.get()).ok());
+        let id = response
+            .as_ref()
+            .map(|r| r.id.clone())
+            .filter(|id| !id.is_empty());
+        let front = self.front(frame.conn, &lane);
+        let target = match front {
+            Some(t) if self.turns[t].response_id.is_none() => t,
+            _ => self.start_successor(frame, lane, response.as_ref()),
+        };
+        let turn = &mut self.turns[target];
+        turn.response_id = id;
+        turn.created_us = Some(frame.t_us);
+        if turn.status == TurnStatus::Queued {
+            turn.status = TurnStatus::InFlight;
+        }
+    }
+
+    /// A response the server started by itself (after a steer): a turn with no request.
+    fn start_successor(
+        &mut self,
+        frame: &Frame,
+        lane: Option<String>,
+        response: Option<&ResponseHead<'_>>,
+    ) -> usize {
+        let prev = response.and_then(|r| r.previous_response_id.clone());
+        let parent = prev.as_deref().and_then(|id| self.chain.get(id)).cloned();
+        let tokens = parent.as_ref().map_or(0, |n| n.tokens);
+        let turn_index = self.turns.len();
+        self.turns.push(Turn {
+            index: turn_index + 1,
+            conn: frame.conn,
+            lane: lane.clone(),
+            status: TurnStatus::InFlight,
+            response_id: None,
+            previous_response_id: prev,
+            store: None,
+            generate: true,
+            steered_successor: true,
+            model: response.and_then(|r| r.model.clone()),
+            request_frame: None,
+            frames: Vec::new(),
+            incremental: Size::default(),
+            full_context: Size::default(),
+            cache_estimate_tokens: parent
+                .as_ref()
+                .filter(|n| n.cached_on == Some(frame.conn))
+                .map_or(0, |n| n.tokens),
+            context_tokens: tokens,
+            usage: None,
+            sent_us: frame.t_us,
+            created_us: None,
+            first_output_us: None,
+            done_us: None,
+            gap_us: None,
+            tool_calls: Vec::new(),
+            output_text: String::new(),
+            steers: 0,
+            timings: Vec::new(),
+        });
+        self.lanes
+            .entry((frame.conn, lane))
+            .or_default()
+            .push_front(turn_index);
+        turn_index
+    }
+
+    fn finish(
+        &mut self,
+        t: usize,
+        frame: &Frame,
+        kind: ServerEventKind,
+        response: Option<&RawValue>,
+    ) {
+        let response: ResponseHead<'_> = response
+            .and_then(|r| serde_json::from_str(r.get()).ok())
+            .unwrap_or_default();
+        let pending = self.pending_output.remove(&t).unwrap_or_default();
+        // The terminal response's output is authoritative; WebSocket servers may leave it
+        // empty, then the `output_item.done` items stand in.
+        let outputs: Vec<&str> = if response.output.is_empty() {
+            pending.iter().map(String::as_str).collect()
+        } else {
+            response.output.iter().map(|v| v.get()).collect()
+        };
+        let (out_bytes, out_tokens) = outputs.iter().fold((0, 0), |(b, k), item| {
+            (b + item.len() as u64, k + tokens::count(item) as u64)
+        });
+        let tool_calls: Vec<ToolCall> = outputs
+            .iter()
+            .filter_map(|item| serde_json::from_str::<ItemHead>(item).ok())
+            .filter(|i| i.kind == "function_call")
+            .map(|i| ToolCall {
+                call_id: i.call_id.unwrap_or_default(),
+                name: i.name.unwrap_or_default(),
+                arguments: i.arguments.unwrap_or_default(),
+            })
+            .collect();
+        let (in_items, in_bytes, in_tokens) = self.pending_input.remove(&t).unwrap_or_default();
+        let turn = &mut self.turns[t];
+        turn.status = match kind {
+            ServerEventKind::Completed => TurnStatus::Completed,
+            ServerEventKind::Failed => TurnStatus::Failed,
+            _ => TurnStatus::Incomplete {
+                reason: response
+                    .incomplete_details
+                    .as_ref()
+                    .and_then(|d: &serde_json::Value| d.get("reason"))
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned),
+            },
+        };
+        turn.done_us = Some(frame.t_us);
+        if turn.response_id.is_none() && !response.id.is_empty() {
+            turn.response_id = Some(response.id.clone());
+        }
+        self.totals.tool_calls += tool_calls.len();
+        turn.tool_calls = tool_calls;
+        if let Some(usage) = &response.usage {
+            self.totals.cached_tokens += usage.input_tokens_details.cached_tokens;
+            self.totals.input_tokens += usage.input_tokens;
+            self.totals.output_tokens += usage.output_tokens;
+        }
+        turn.usage = response.usage;
+        if kind != ServerEventKind::Failed
+            && let Some(id) = turn.response_id.clone()
+        {
+            let parent = turn
+                .previous_response_id
+                .as_deref()
+                .and_then(|p| self.chain.get(p))
+                .cloned()
+                .unwrap_or_default();
+            self.chain.insert(
+                id,
+                ChainNode {
+                    items_bytes: parent.items_bytes + in_bytes + out_bytes,
+                    items_count: parent.items_count + in_items + outputs.len() as u64,
+                    tokens: parent.tokens + in_tokens + out_tokens,
+                    cached_on: Some(frame.conn),
+                    turn: t,
+                },
+            );
+        }
+        self.release(t);
+    }
+
+    fn finish_error(&mut self, t: usize, frame: &Frame, err: ApiError) {
+        self.pending_output.remove(&t);
+        self.pending_input.remove(&t);
+        self.totals.errors += 1;
+        let turn = &mut self.turns[t];
+        turn.done_us = Some(frame.t_us);
+        turn.status = TurnStatus::Error {
+            code: err.code.clone(),
+            message: err.message.clone(),
+        };
+        // A failed continuation evicts the parent it referenced from the connection cache.
+        if let Some(parent) = turn.previous_response_id.clone()
+            && let Some(node) = self.chain.get_mut(&parent)
+            && node.cached_on == Some(frame.conn)
+        {
+            node.cached_on = None;
+        }
+        self.release(t);
+    }
+
+    /// Removes a finished turn from its lane queue; the next queued one starts running.
+    fn release(&mut self, t: usize) {
+        let key = (self.turns[t].conn, self.turns[t].lane.clone());
+        if let Some(queue) = self.lanes.get_mut(&key) {
+            queue.retain(|&i| i != t);
+            if let Some(&next) = queue.front()
+                && self.turns[next].status == TurnStatus::Queued
+            {
+                self.turns[next].status = TurnStatus::InFlight;
+            }
+        }
+    }
+
+    fn on_meta(&mut self, frame: &Frame, text: &str) {
+        let Ok(meta) = serde_json::from_str::<MetaBody>(text) else {
+            return;
+        };
+        let conn = frame.conn as usize;
+        match meta.event.as_str() {
+            "connect" => {
+                if let Some(c) = self.connections.get_mut(conn) {
+                    c.url = meta.url;
+                    c.opened_us = frame.t_us;
+                }
+            }
+            "close" => self.on_close(frame, meta.code, meta.reason),
+            "reconnect" => {
+                if let Some(c) = self.connections.get_mut(conn) {
+                    c.reconnect_reason = meta.why.or(meta.reason);
+                }
+            }
+            "error" => self.note(frame, meta.message.unwrap_or_default()),
+            "note" => self.note(frame, meta.text.unwrap_or_default()),
+            _ => {}
+        }
+    }
+
+    fn on_close(&mut self, frame: &Frame, code: Option<u16>, reason: Option<String>) {
+        if let Some(c) = self.connections.get_mut(frame.conn as usize) {
+            c.closed_us = Some(frame.t_us);
+            c.close_code = code;
+            c.close_reason = reason;
+        }
+        // Everything running on it is lost, and so is its cache.
+        let keys: Vec<_> = self
+            .lanes
+            .keys()
+            .filter(|(c, _)| *c == frame.conn)
+            .cloned()
+            .collect();
+        for key in keys {
+            for t in self.lanes.remove(&key).unwrap_or_default() {
+                self.pending_output.remove(&t);
+                self.pending_input.remove(&t);
+                self.turns[t].status = TurnStatus::Dropped;
+                self.turns[t].done_us = Some(frame.t_us);
+            }
+        }
+        for node in self.chain.values_mut() {
+            if node.cached_on == Some(frame.conn) {
+                node.cached_on = None;
+            }
+        }
+    }
+}
+
+fn add(total: &mut Size, s: Size) {
+    total.bytes += s.bytes;
+    total.items += s.items;
+    total.tokens += s.tokens;
+}
+
+fn describe(err: &ApiError) -> String {
+    match &err.code {
+        Some(code) => format!("{code}: {}", err.message),
+        None => err.message.clone(),
+    }
+}
+
+/// Measures a request's input: (items, item bytes, item tokens, envelope tokens).
+fn measure_input(text: &str, input: Option<&RawValue>) -> (u64, u64, u64, u64) {
+    let Some(raw) = input else {
+        return (0, 0, 0, tokens::count(text) as u64);
+    };
+    let raw_text = raw.get();
+    // The envelope is the request with the input value cut out (found by address: the
+    // raw value borrows from `text`).
+    let start = (raw_text.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let envelope_tokens = match text.get(..start).zip(text.get(start + raw_text.len()..)) {
+        Some((before, after)) => tokens::count(before) + tokens::count(after),
+        None => tokens::count(text),
+    } as u64;
+    let items: Vec<&RawValue> = match serde_json::from_str::<Vec<&RawValue>>(raw_text) {
+        Ok(items) => items,
+        Err(_) => vec![raw],
+    };
+    let mut bytes = 0;
+    let mut toks = 0;
+    for item in &items {
+        bytes += item.get().len() as u64;
+        toks += tokens::count(item.get()) as u64;
+    }
+    (items.len() as u64, bytes, toks, envelope_tokens)
+}

@@ -1,0 +1,187 @@
+//! A turn: one `response.create` and everything the server sent for it.
+
+use serde::Serialize;
+
+use crate::protocol::Usage;
+
+/// Bytes, items and tokens of a payload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Size {
+    /// Bytes on the wire.
+    pub bytes: u64,
+    /// Input items (only meaningful for requests).
+    pub items: u64,
+    /// o200k tokens.
+    pub tokens: u64,
+}
+
+/// Where a turn stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum TurnStatus {
+    /// Sent, waiting behind another response on its lane (client-side queue or `response.queued`).
+    Queued,
+    /// Sent, response running.
+    InFlight,
+    /// `response.completed`.
+    Completed,
+    /// `response.failed`.
+    Failed,
+    /// `response.incomplete` (reason, e.g. `steered`, `max_output_tokens`).
+    Incomplete {
+        /// Why.
+        reason: Option<String>,
+    },
+    /// An `error` event ended the turn.
+    Error {
+        /// The API error code (`previous_response_not_found`, …).
+        code: Option<String>,
+        /// The message.
+        message: String,
+    },
+    /// The connection closed before a terminal event.
+    Dropped,
+}
+
+impl TurnStatus {
+    /// Short label for tables.
+    pub fn label(&self) -> &str {
+        match self {
+            TurnStatus::Queued => "queued",
+            TurnStatus::InFlight => "running",
+            TurnStatus::Completed => "done",
+            TurnStatus::Failed => "failed",
+            TurnStatus::Incomplete { .. } => "incomplete",
+            TurnStatus::Error { .. } => "error",
+            TurnStatus::Dropped => "dropped",
+        }
+    }
+
+    /// True once nothing more will arrive for the turn.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, TurnStatus::Queued | TurnStatus::InFlight)
+    }
+}
+
+/// A function call the model asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolCall {
+    /// `call_id` to answer with a `function_call_output`.
+    pub call_id: String,
+    /// Tool name.
+    pub name: String,
+    /// JSON arguments as text.
+    pub arguments: String,
+}
+
+/// One turn of a session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    /// 1-based turn number.
+    pub index: usize,
+    /// Connection index.
+    pub conn: u32,
+    /// Lane (`stream_id`), `None` for the default lane.
+    pub lane: Option<String>,
+    /// Status.
+    #[serde(flatten)]
+    pub status: TurnStatus,
+    /// `resp_…` once `response.created` arrived.
+    pub response_id: Option<String>,
+    /// The parent this turn continues.
+    pub previous_response_id: Option<String>,
+    /// `store` as sent.
+    pub store: Option<bool>,
+    /// False for a `generate: false` warm-up.
+    pub generate: bool,
+    /// True when the server started this turn itself (the successor of a steered response).
+    pub steered_successor: bool,
+    /// Model requested.
+    pub model: Option<String>,
+    /// Index (in push order) of the `response.create` frame; `None` for steered successors.
+    pub request_frame: Option<u64>,
+    /// Indices of the frames received for this turn.
+    pub frames: Vec<u64>,
+    /// The request as sent.
+    pub incremental: Size,
+    /// What HTTP mode would have sent: the request plus every item along the chain.
+    pub full_context: Size,
+    /// The ledger's estimate of context tokens the server held for the parent on this connection.
+    pub cache_estimate_tokens: u64,
+    /// Context tokens after this turn's input (chain + new input).
+    pub context_tokens: u64,
+    /// Server-reported usage from the terminal event.
+    pub usage: Option<Usage>,
+    /// Send time, µs.
+    pub sent_us: u64,
+    /// `response.created` time, µs.
+    pub created_us: Option<u64>,
+    /// First output event time, µs.
+    pub first_output_us: Option<u64>,
+    /// Terminal event time, µs.
+    pub done_us: Option<u64>,
+    /// Time from the previous turn's end to this send (tool or human time), µs.
+    pub gap_us: Option<u64>,
+    /// Function calls in the output.
+    pub tool_calls: Vec<ToolCall>,
+    /// Output text (deltas concatenated).
+    pub output_text: String,
+    /// Steer requests sent while running.
+    pub steers: u32,
+    /// Server timing metrics events, raw JSON.
+    pub timings: Vec<serde_json::Value>,
+}
+
+impl Turn {
+    /// Bytes saved versus HTTP full resend.
+    pub fn saved_bytes(&self) -> i64 {
+        signed(self.full_context.bytes) - signed(self.incremental.bytes)
+    }
+
+    /// Tokens saved versus HTTP full resend.
+    pub fn saved_tokens(&self) -> i64 {
+        signed(self.full_context.tokens) - signed(self.incremental.tokens)
+    }
+
+    /// Saved bytes as a percentage of the full-context bytes.
+    pub fn saved_pct(&self) -> f64 {
+        pct(self.saved_bytes(), self.full_context.bytes)
+    }
+
+    /// send → `response.created`, µs.
+    pub fn latency_created_us(&self) -> Option<u64> {
+        self.created_us.map(|t| t.saturating_sub(self.sent_us))
+    }
+
+    /// send → first output (time to first token), µs.
+    pub fn ttft_us(&self) -> Option<u64> {
+        self.first_output_us.map(|t| t.saturating_sub(self.sent_us))
+    }
+
+    /// send → terminal event, µs.
+    pub fn latency_total_us(&self) -> Option<u64> {
+        self.done_us.map(|t| t.saturating_sub(self.sent_us))
+    }
+
+    /// Server-reported cached input tokens.
+    pub fn cached_tokens(&self) -> Option<u64> {
+        self.usage
+            .as_ref()
+            .map(|u| u.input_tokens_details.cached_tokens)
+    }
+}
+
+pub(crate) fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `part` as a percentage of `whole` (0 when `whole` is 0).
+pub fn pct(part: i64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        #[allow(clippy::cast_precision_loss)]
+        let v = part as f64 * 100.0 / whole as f64;
+        v
+    }
+}

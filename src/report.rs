@@ -1,0 +1,195 @@
+//! Headless reports of a ledger: the `stats` table and its stable JSON schema.
+
+use serde_json::{Value, json};
+
+use crate::ledger::{Ledger, Turn, TurnStatus};
+use crate::transcript::{Header, LineError};
+
+/// Version of the `stats --json` schema; bumped on any incompatible change.
+pub const STATS_SCHEMA: u32 = 1;
+
+/// The `stats --json` document (schema documented in the README).
+pub fn stats_json(file: &str, header: &Header, ledger: &Ledger, skipped: &[LineError]) -> Value {
+    let turns: Vec<Value> = ledger.turns().iter().map(turn_json).collect();
+    let t = ledger.totals();
+    let connections: Vec<Value> = ledger
+        .connections()
+        .iter()
+        .map(|c| {
+            json!({
+                "index": c.index,
+                "url": c.url,
+                "opened_us": c.opened_us,
+                "closed_us": c.closed_us,
+                "age_us": c.age_us(ledger.last_t_us()),
+                "close_code": c.close_code,
+                "close_reason": c.close_reason,
+                "reconnect_reason": c.reconnect_reason,
+                "turns": c.turns,
+            })
+        })
+        .collect();
+    json!({
+        "schema": STATS_SCHEMA,
+        "file": file,
+        "source": header.source,
+        "model": header.model,
+        "frames": ledger.frame_count(),
+        "connections": connections,
+        "turns": turns,
+        "totals": {
+            "turns": t.turns,
+            "incremental": t.incremental,
+            "full_context": t.full_context,
+            "saved": {"bytes": t.saved_bytes(), "tokens": t.saved_tokens(), "pct_bytes": round2(t.saved_pct())},
+            "cached_tokens": t.cached_tokens,
+            "input_tokens": t.input_tokens,
+            "output_tokens": t.output_tokens,
+            "tool_calls": t.tool_calls,
+            "errors": t.errors,
+        },
+        "skipped_lines": skipped.iter().map(|e| json!({"line": e.line, "reason": e.reason, "truncated": e.truncated})).collect::<Vec<_>>(),
+        "notes": ledger.notes(),
+    })
+}
+
+fn turn_json(t: &Turn) -> Value {
+    let error = match &t.status {
+        TurnStatus::Error { code, message } => json!({"code": code, "message": message}),
+        _ => Value::Null,
+    };
+    let incomplete_reason = match &t.status {
+        TurnStatus::Incomplete { reason } => json!(reason),
+        _ => Value::Null,
+    };
+    json!({
+        "index": t.index,
+        "conn": t.conn,
+        "lane": t.lane,
+        "status": t.status.label(),
+        "incomplete_reason": incomplete_reason,
+        "error": error,
+        "response_id": t.response_id,
+        "previous_response_id": t.previous_response_id,
+        "store": t.store,
+        "generate": t.generate,
+        "steered_successor": t.steered_successor,
+        "model": t.model,
+        "incremental": t.incremental,
+        "full_context": t.full_context,
+        "saved": {"bytes": t.saved_bytes(), "tokens": t.saved_tokens(), "pct_bytes": round2(t.saved_pct())},
+        "cached_tokens": t.cached_tokens(),
+        "input_tokens": t.usage.as_ref().map(|u| u.input_tokens),
+        "output_tokens": t.usage.as_ref().map(|u| u.output_tokens),
+        "cache_estimate_tokens": t.cache_estimate_tokens,
+        "context_tokens": t.context_tokens,
+        "latency_us": {
+            "created": t.latency_created_us(),
+            "first_output": t.ttft_us(),
+            "total": t.latency_total_us(),
+        },
+        "gap_us": t.gap_us,
+        "tool_calls": t.tool_calls,
+        "steers": t.steers,
+    })
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Formats µs as a short duration: `850µs`, `12.3ms`, `4.20s`.
+pub fn fmt_us(us: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = us as f64;
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..1_000_000 => format!("{:.1}ms", f / 1e3),
+        _ => format!("{:.2}s", f / 1e6),
+    }
+}
+
+/// Formats a byte count: `512B`, `12.3K`, `4.5M`.
+pub fn fmt_bytes(b: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = b as f64;
+    match b {
+        0..1024 => format!("{b}B"),
+        1024..1_048_576 => format!("{:.1}K", f / 1024.0),
+        _ => format!("{:.1}M", f / 1_048_576.0),
+    }
+}
+
+fn opt_us(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), fmt_us)
+}
+
+/// The `stats` table: one row per turn, then totals.
+pub fn stats_table(ledger: &Ledger) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
+        "turn",
+        "conn",
+        "lane",
+        "status",
+        "ttft",
+        "total",
+        "sent",
+        "full",
+        "saved",
+        "cached",
+        "tools"
+    );
+    for t in ledger.turns() {
+        let status = match &t.status {
+            TurnStatus::Error {
+                code: Some(code), ..
+            } => code.as_str(),
+            s => s.label(),
+        };
+        let _ = writeln!(
+            out,
+            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>8} {:>5}",
+            t.index,
+            t.conn,
+            t.lane.as_deref().unwrap_or("-"),
+            truncate(status, 10),
+            opt_us(t.ttft_us()),
+            opt_us(t.latency_total_us()),
+            fmt_bytes(t.incremental.bytes),
+            fmt_bytes(t.full_context.bytes),
+            t.saved_pct(),
+            t.cached_tokens()
+                .map_or_else(|| "-".into(), |c| c.to_string()),
+            t.tool_calls.len(),
+        );
+    }
+    let t = ledger.totals();
+    let _ = writeln!(
+        out,
+        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {} tokens; cached {} of {} input tokens; {} tool calls; {} errors",
+        t.turns,
+        ledger.connections().len(),
+        fmt_bytes(t.incremental.bytes),
+        fmt_bytes(t.full_context.bytes),
+        fmt_bytes(u64::try_from(t.saved_bytes().max(0)).unwrap_or(0)),
+        t.saved_pct(),
+        t.saved_tokens(),
+        t.cached_tokens,
+        t.input_tokens,
+        t.tool_calls,
+        t.errors,
+    );
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
+}

@@ -1,0 +1,116 @@
+//! `turnscope stats` as a user runs it: the JSON report and one-line errors on bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn stats(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .arg("stats")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn json_report_of_the_tool_loop() {
+    let file = fixture("tool_loop.tsjsonl");
+    let out = stats(&[file.as_os_str(), "--json".as_ref()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], 1);
+    let t2 = &doc["turns"][1];
+    assert_eq!(t2["index"], 2);
+    assert_eq!(t2["status"], "done");
+    assert_eq!(t2["previous_response_id"], "resp_1");
+    assert_eq!(t2["incremental"]["bytes"], 207);
+    assert_eq!(t2["full_context"]["bytes"], 344);
+    assert_eq!(t2["saved"]["bytes"], 344 - 207);
+    assert_eq!(t2["saved"]["pct_bytes"], 39.83); // 137 / 344
+    assert_eq!(t2["cached_tokens"], 52);
+    assert_eq!(t2["latency_us"]["created"], 20_000);
+    assert_eq!(t2["latency_us"]["first_output"], 30_000);
+    assert_eq!(t2["latency_us"]["total"], 50_000);
+    assert_eq!(t2["gap_us"], 110_000);
+    assert_eq!(t2["tool_calls"][0]["name"], "run_tests");
+    assert_eq!(doc["totals"]["turns"], 5);
+    assert_eq!(doc["totals"]["cached_tokens"], 422);
+    assert_eq!(doc["connections"][0]["close_code"], 1000);
+}
+
+#[test]
+fn table_report_has_a_row_per_turn_and_totals() {
+    let file = fixture("tool_loop.tsjsonl");
+    let out = stats(&[file.as_os_str()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1 + 5 + 1, "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("total: 5 turns on 1 connection(s)")
+    );
+}
+
+#[test]
+fn truncated_file_reports_the_line_and_goes_on() {
+    let file = fixture("truncated.tsjsonl");
+    let out = stats(&[file.as_os_str(), "--json".as_ref()]);
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("truncated.tsjsonl: line 9: truncated last line"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["skipped_lines"][0]["line"], 9);
+    assert_eq!(doc["turns"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_files_get_one_line_errors_and_a_failing_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_transcript = dir.path().join("notes.txt");
+    std::fs::write(&not_transcript, "hello\n").unwrap();
+    let empty = dir.path().join("empty.tsjsonl");
+    std::fs::write(&empty, "").unwrap();
+    let missing = dir.path().join("missing.tsjsonl");
+    for (path, expect) in [
+        (&not_transcript, "not a turnscope transcript"),
+        (&empty, "empty file"),
+        (&missing, "No such file"),
+    ] {
+        let out = stats(&[path.as_os_str()]);
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("turnscope: ") && err.contains(expect),
+            "{err}"
+        );
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+}
+
+#[test]
+fn bad_flags_are_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["stats", "--jsno", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jsno"));
+}
