@@ -8,6 +8,7 @@
 //! `"binary":"<hex>"`, so every frame comes back byte-exact.
 
 mod reader;
+pub mod synth;
 mod writer;
 
 pub use reader::{Entry, LineError, Reader, from_reader, read_all};
