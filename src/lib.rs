@@ -4,9 +4,11 @@
 //! the TUI and the reports only render the ledger.
 
 pub mod cli;
+pub mod config;
 pub mod frame;
 pub mod ledger;
 pub mod protocol;
 pub mod report;
+pub mod session;
 pub mod tokens;
 pub mod transcript;

@@ -1,0 +1,506 @@
+//! The session task: one loop that owns the socket, the lanes and the recorder.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+
+use super::connect::{self, Ws};
+use super::lanes::{Lane, Lanes, Offer};
+use super::{ConnState, SessionCommand, SessionConfig, SessionEvent, display_url};
+use crate::frame::{Dir, Frame, Payload, wall_now};
+use crate::transcript::{Header, Writer, redact};
+
+/// How long a clean close waits for the server's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The fields of an event that decide lanes; everything else is skipped by serde.
+#[derive(Debug, Default, Deserialize)]
+struct Head {
+    #[serde(rename = "type", default)]
+    kind: Option<Value>,
+    #[serde(default)]
+    stream_id: Option<Value>,
+    #[serde(default)]
+    response: Option<HeadResponse>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HeadResponse {
+    #[serde(default)]
+    incomplete_details: Option<HeadIncomplete>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HeadIncomplete {
+    #[serde(default)]
+    reason: Option<Value>,
+}
+
+impl Head {
+    fn parse(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    fn kind(&self) -> &str {
+        self.kind.as_ref().and_then(Value::as_str).unwrap_or("")
+    }
+
+    fn lane(&self) -> Lane {
+        self.stream_id
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// True when this server event ends the lane's response. A response ended by steering is
+    /// followed by its successor on the same lane, so that lane stays busy.
+    fn frees_lane(&self) -> bool {
+        match self.kind() {
+            "response.completed" | "response.failed" | "error" => true,
+            "response.incomplete" => {
+                let reason = self
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.incomplete_details.as_ref())
+                    .and_then(|d| d.reason.as_ref())
+                    .and_then(Value::as_str);
+                reason != Some("steered")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a connect attempt came to.
+enum Connect {
+    /// Open; these sends arrived while connecting.
+    Open(Box<Ws>, Vec<String>),
+    /// Failed (already reported); these sends arrived while connecting.
+    Failed(Vec<String>),
+    /// Close or cancel arrived while connecting.
+    Stop(Vec<String>),
+}
+
+/// What one turn of the loop decided.
+enum Step {
+    Cancelled,
+    Command(Option<SessionCommand>),
+    Message(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+}
+
+/// The session's state, owned by its task.
+pub(crate) struct Actor {
+    config: SessionConfig,
+    url: String,
+    secrets: Vec<String>,
+    start: Instant,
+    /// Index of the current (or next) connection.
+    conn: u32,
+    /// Whether connection `conn` was ever open (a failed attempt keeps its index for the retry).
+    opened: bool,
+    recorder: Option<Writer>,
+    events: UnboundedSender<SessionEvent>,
+    lanes: Lanes,
+}
+
+impl Actor {
+    pub(crate) fn new(config: SessionConfig, events: UnboundedSender<SessionEvent>) -> Self {
+        Actor {
+            url: display_url(&config.url),
+            secrets: config.api_key.iter().cloned().collect(),
+            config,
+            start: Instant::now(),
+            conn: 0,
+            opened: false,
+            recorder: None,
+            events,
+            lanes: Lanes::default(),
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut commands: UnboundedReceiver<SessionCommand>,
+        cancel: CancellationToken,
+    ) {
+        self.start_recording();
+        let mut socket: Option<Box<Ws>> = None;
+        let mut connect_now = true;
+        loop {
+            if connect_now {
+                connect_now = false;
+                match self.connect(&mut commands, &cancel).await {
+                    Connect::Open(mut ws, pending) => {
+                        let mut alive = true;
+                        for (i, text) in pending.iter().enumerate() {
+                            if let Err(why) = self.submit(&mut ws, text.clone()).await {
+                                self.dropped(None, why, pending[i..].to_vec());
+                                alive = false;
+                                break;
+                            }
+                        }
+                        socket = alive.then_some(ws);
+                    }
+                    Connect::Failed(pending) => self.unsent(pending, "the connection is not open"),
+                    Connect::Stop(pending) => {
+                        self.unsent(pending, "the session was closed");
+                        return;
+                    }
+                }
+            }
+            let Some(ws) = socket.as_mut() else {
+                let step = tokio::select! {
+                    () = cancel.cancelled() => Step::Cancelled,
+                    cmd = commands.recv() => Step::Command(cmd),
+                };
+                match step {
+                    Step::Command(Some(SessionCommand::Send(text))) => self.not_connected(text),
+                    Step::Command(Some(SessionCommand::Reconnect)) => {
+                        self.next_conn("requested after close");
+                        connect_now = true;
+                    }
+                    _ => return,
+                }
+                continue;
+            };
+            let step = tokio::select! {
+                () = cancel.cancelled() => Step::Cancelled,
+                cmd = commands.recv() => Step::Command(cmd),
+                msg = ws.next() => Step::Message(msg),
+            };
+            match step {
+                Step::Cancelled | Step::Command(None | Some(SessionCommand::Close)) => {
+                    self.close(ws, "session closed").await;
+                    return;
+                }
+                Step::Command(Some(SessionCommand::Reconnect)) => {
+                    self.close(ws, "reconnect requested").await;
+                    socket = None;
+                    self.next_conn("requested");
+                    connect_now = true;
+                }
+                Step::Command(Some(SessionCommand::Send(text))) => {
+                    if let Err(why) = self.submit(ws, text).await {
+                        self.dropped(None, why, Vec::new());
+                        socket = None;
+                    }
+                }
+                Step::Message(Some(Ok(message))) => {
+                    if let Err(ended) = self.receive(ws, message).await {
+                        if let Some(why) = ended {
+                            self.dropped(None, why, Vec::new());
+                        }
+                        socket = None;
+                    }
+                }
+                Step::Message(Some(Err(e))) => {
+                    self.dropped(None, format!("connection dropped: {e}"), Vec::new());
+                    socket = None;
+                }
+                Step::Message(None) => {
+                    self.dropped(None, "connection dropped".into(), Vec::new());
+                    socket = None;
+                }
+            }
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        // A gone UI is not an error here: cancellation or Close ends the task.
+        let _ = self.events.send(event);
+    }
+
+    fn clean(&self, text: &str) -> String {
+        redact(text, &self.secrets)
+    }
+
+    fn start_recording(&mut self) {
+        let Some(path) = self.config.record.clone() else {
+            return;
+        };
+        let header = Header::new("live", Some(self.url.clone()), self.config.model.clone());
+        match Writer::create(&path, &header, &self.secrets) {
+            Ok(writer) => {
+                self.recorder = Some(writer);
+                self.emit(SessionEvent::Recording(Ok(path)));
+            }
+            Err(e) => self.emit(SessionEvent::Recording(Err(format!(
+                "cannot record to {}: {e}; pass --record PATH or --no-record",
+                path.display()
+            )))),
+        }
+    }
+
+    /// Writes the frame to the transcript first, then tells the UI.
+    fn record(&mut self, frame: Frame) {
+        if let Some(writer) = &mut self.recorder
+            && let Err(e) = writer.write(&frame)
+        {
+            let message = format!(
+                "recording to {} stopped: {e}; free disk space or pass --record PATH",
+                writer.path().display()
+            );
+            self.recorder = None;
+            self.emit(SessionEvent::Recording(Err(message)));
+        }
+        self.emit(SessionEvent::Frame(frame));
+    }
+
+    fn meta(&mut self, body: &Value) {
+        let frame = Frame::meta(self.now_us(), wall_now(), self.conn, body);
+        self.record(frame);
+    }
+
+    fn state(&self, state: ConnState) {
+        self.emit(SessionEvent::State(state));
+    }
+
+    fn unsent(&self, events: Vec<String>, why: &str) {
+        if !events.is_empty() {
+            self.emit(SessionEvent::Unsent {
+                events,
+                why: why.to_owned(),
+            });
+        }
+    }
+
+    fn not_connected(&mut self, text: String) {
+        let message = format!(
+            "not sent: connection {} to {} is not open; reconnect first",
+            self.conn, self.url
+        );
+        self.meta(&json!({"event": "error", "message": message}));
+        self.unsent(vec![text], &message);
+    }
+
+    /// Moves to the next connection index if the current one was ever open.
+    fn next_conn(&mut self, why: &str) {
+        if self.opened {
+            let from = self.conn;
+            self.meta(&json!({"event": "reconnect", "from": from, "to": from + 1, "why": why}));
+            self.conn += 1;
+            self.opened = false;
+        }
+    }
+
+    async fn connect(
+        &mut self,
+        commands: &mut UnboundedReceiver<SessionCommand>,
+        cancel: &CancellationToken,
+    ) -> Connect {
+        self.state(ConnState::Connecting { conn: self.conn });
+        let config = self.config.clone();
+        let attempt = connect::open(&config);
+        tokio::pin!(attempt);
+        let mut pending = Vec::new();
+        let result = loop {
+            tokio::select! {
+                result = &mut attempt => break result,
+                () = cancel.cancelled() => return Connect::Stop(pending),
+                cmd = commands.recv() => match cmd {
+                    None | Some(SessionCommand::Close) => return Connect::Stop(pending),
+                    Some(SessionCommand::Send(text)) => pending.push(text),
+                    // Already connecting.
+                    Some(SessionCommand::Reconnect) => {}
+                },
+            }
+        };
+        match result {
+            Ok((ws, opened)) => {
+                self.opened = true;
+                let mut body = json!({"event": "connect", "url": self.url, "store": null});
+                if let Some(id) = opened.request_id {
+                    body["request_id"] = Value::String(id);
+                }
+                self.meta(&body);
+                self.state(ConnState::Connected {
+                    conn: self.conn,
+                    since: Instant::now(),
+                });
+                Connect::Open(Box::new(ws), pending)
+            }
+            Err(e) => {
+                let message = self.clean(&e.to_string());
+                self.meta(&json!({"event": "error", "message": message}));
+                self.state(ConnState::Failed { message });
+                Connect::Failed(pending)
+            }
+        }
+    }
+
+    /// Sends a client event now, or queues a create behind its lane's in-flight response.
+    async fn submit(&mut self, ws: &mut Ws, text: String) -> Result<(), String> {
+        if text.len() > self.config.max_message_size {
+            let message = format!(
+                "not sent: event of {} bytes exceeds the {} byte message limit",
+                text.len(),
+                self.config.max_message_size
+            );
+            self.meta(&json!({"event": "error", "message": message}));
+            self.unsent(vec![text], &message);
+            return Ok(());
+        }
+        let head = Head::parse(&text);
+        if head.kind() != "response.create" {
+            return self.transmit(ws, text).await;
+        }
+        let lane = head.lane();
+        match self.lanes.offer(lane.clone(), text) {
+            Offer::SendNow(text) => self.transmit(ws, text).await,
+            Offer::Queued { depth } => {
+                self.emit(SessionEvent::Queued { lane, depth });
+                Ok(())
+            }
+        }
+    }
+
+    /// Puts one text frame on the wire, then records it. On failure returns why (the frame is unsent).
+    async fn transmit(&mut self, ws: &mut Ws, text: String) -> Result<(), String> {
+        let t_us = self.now_us();
+        let wall = wall_now();
+        match ws.send(Message::text(text.clone())).await {
+            Ok(()) => {
+                self.record(Frame {
+                    t_us,
+                    wall,
+                    conn: self.conn,
+                    dir: Dir::Sent,
+                    payload: Payload::from_text(text),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!("connection dropped while sending: {e}");
+                self.unsent(vec![text], &why);
+                Err(why)
+            }
+        }
+    }
+
+    /// Handles one received message. `Err(Some(why))`: the connection broke; `Err(None)`: it
+    /// closed and that is already reported.
+    async fn receive(&mut self, ws: &mut Ws, message: Message) -> Result<(), Option<String>> {
+        let t_us = self.now_us();
+        let payload = match message {
+            Message::Text(text) => Payload::from_text(text.as_str()),
+            Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
+            Message::Ping(_) => {
+                // tungstenite queued the pong; flush it now rather than on the next write.
+                return ws
+                    .flush()
+                    .await
+                    .map_err(|e| Some(format!("connection dropped answering a ping: {e}")));
+            }
+            Message::Pong(_) | Message::Frame(_) => return Ok(()),
+            Message::Close(frame) => {
+                let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                    (u16::from(f.code), f.reason.as_str().to_owned())
+                });
+                self.meta(
+                    &json!({"event": "close", "code": code, "reason": reason, "by": "server"}),
+                );
+                self.state(ConnState::Closed {
+                    conn: self.conn,
+                    code: Some(code),
+                    reason,
+                });
+                self.release_lanes("the server closed the connection");
+                // Let tungstenite send its close reply and see the TCP close.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(_)) = ws.next().await {}
+                })
+                .await;
+                return Err(None);
+            }
+        };
+        let head = match &payload {
+            Payload::Json(text) => Some(Head::parse(text)),
+            _ => None,
+        };
+        self.record(Frame {
+            t_us,
+            wall: wall_now(),
+            conn: self.conn,
+            dir: Dir::Recv,
+            payload,
+        });
+        let Some(head) = head.filter(Head::frees_lane) else {
+            return Ok(());
+        };
+        let lane = head.lane();
+        if let Some((next, depth)) = self.lanes.finish(&lane) {
+            self.emit(SessionEvent::Queued {
+                lane: lane.clone(),
+                depth,
+            });
+            self.transmit(ws, next).await.map_err(Some)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection cleanly (code 1000), recording frames that still arrive.
+    async fn close(&mut self, ws: &mut Ws, reason: &str) {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: reason.into(),
+        };
+        if ws.close(Some(frame)).await.is_ok() {
+            let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+            while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, ws.next()).await {
+                let payload = match message {
+                    Message::Text(text) => Payload::from_text(text.as_str()),
+                    Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
+                    _ => continue,
+                };
+                self.record(Frame {
+                    t_us: self.now_us(),
+                    wall: wall_now(),
+                    conn: self.conn,
+                    dir: Dir::Recv,
+                    payload,
+                });
+            }
+        }
+        self.meta(&json!({"event": "close", "code": 1000, "reason": reason, "by": "client"}));
+        self.state(ConnState::Closed {
+            conn: self.conn,
+            code: Some(1000),
+            reason: reason.to_owned(),
+        });
+        self.release_lanes("the connection was closed");
+    }
+
+    /// The connection broke without a close handshake.
+    fn dropped(&mut self, code: Option<u16>, why: String, unsent: Vec<String>) {
+        let why = self.clean(&why);
+        self.meta(&json!({"event": "close", "code": code, "reason": why, "by": "drop"}));
+        self.state(ConnState::Closed {
+            conn: self.conn,
+            code,
+            reason: why.clone(),
+        });
+        self.unsent(unsent, &why);
+        self.release_lanes(&why);
+    }
+
+    /// Forgets in-flight responses; reports creates that were queued and never sent.
+    fn release_lanes(&mut self, why: &str) {
+        let mut never_sent = Vec::new();
+        for (lane, events) in self.lanes.drain() {
+            self.emit(SessionEvent::Queued { lane, depth: 0 });
+            never_sent.extend(events);
+        }
+        self.unsent(never_sent, why);
+    }
+}
