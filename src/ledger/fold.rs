@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use super::{ChainNode, Connection, Ledger, Note, Size, ToolCall, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{ApiError, ServerEventKind, Usage};
-use crate::tokens;
+use crate::tokens::Counter;
 
 /// The few fields of a client event the ledger needs; borrowed, nothing else parsed.
 #[derive(Deserialize)]
@@ -181,7 +181,8 @@ impl Ledger {
         head: &SentHead<'_>,
         lane: Option<String>,
     ) -> usize {
-        let (items, items_bytes, items_tokens, envelope_tokens) = measure_input(text, head.input);
+        let (items, items_bytes, items_tokens, envelope_tokens) =
+            measure_input(&mut self.counter, text, head.input);
         let incremental = Size {
             bytes: text.len() as u64,
             items,
@@ -425,7 +426,7 @@ impl Ledger {
             response.output.iter().map(|v| v.get()).collect()
         };
         let (out_bytes, out_tokens) = outputs.iter().fold((0, 0), |(b, k), item| {
-            (b + item.len() as u64, k + tokens::count(item) as u64)
+            (b + item.len() as u64, k + self.counter.count(item))
         });
         let tool_calls: Vec<ToolCall> = outputs
             .iter()
@@ -586,18 +587,22 @@ fn describe(err: &ApiError) -> String {
 }
 
 /// Measures a request's input: (items, item bytes, item tokens, envelope tokens).
-fn measure_input(text: &str, input: Option<&RawValue>) -> (u64, u64, u64, u64) {
+fn measure_input(
+    counter: &mut Counter,
+    text: &str,
+    input: Option<&RawValue>,
+) -> (u64, u64, u64, u64) {
     let Some(raw) = input else {
-        return (0, 0, 0, tokens::count(text) as u64);
+        return (0, 0, 0, counter.count(text));
     };
     let raw_text = raw.get();
     // The envelope is the request with the input value cut out (found by address: the
     // raw value borrows from `text`).
     let start = (raw_text.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
     let envelope_tokens = match text.get(..start).zip(text.get(start + raw_text.len()..)) {
-        Some((before, after)) => tokens::count(before) + tokens::count(after),
-        None => tokens::count(text),
-    } as u64;
+        Some((before, after)) => counter.count(before) + counter.count(after),
+        None => counter.count(text),
+    };
     let items: Vec<&RawValue> = match serde_json::from_str::<Vec<&RawValue>>(raw_text) {
         Ok(items) => items,
         Err(_) => vec![raw],
@@ -606,7 +611,7 @@ fn measure_input(text: &str, input: Option<&RawValue>) -> (u64, u64, u64, u64) {
     let mut toks = 0;
     for item in &items {
         bytes += item.get().len() as u64;
-        toks += tokens::count(item.get()) as u64;
+        toks += counter.count(item.get());
     }
     (items.len() as u64, bytes, toks, envelope_tokens)
 }

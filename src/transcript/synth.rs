@@ -14,10 +14,45 @@ use crate::frame::{Dir, Frame, Payload};
 
 /// Words for tool output and model text: code, prose, paths, numbers.
 const WORDS: &[&str] = &[
-    "fn", "let", "mut", "self", "impl", "pub", "struct", "return", "Ok(())", "Err(e)", "match",
-    "the", "test", "failed", "passed", "src/lib.rs", "error[E0308]:", "expected", "found",
-    "value", "=>", "{", "}", "(", ");", "42", "1024", "assert_eq!", "cargo", "warning:",
-    "unused", "variable", "config", "parse", "frame", "turn", "ledger", "tokens", "bytes",
+    "fn",
+    "let",
+    "mut",
+    "self",
+    "impl",
+    "pub",
+    "struct",
+    "return",
+    "Ok(())",
+    "Err(e)",
+    "match",
+    "the",
+    "test",
+    "failed",
+    "passed",
+    "src/lib.rs",
+    "error[E0308]:",
+    "expected",
+    "found",
+    "value",
+    "=>",
+    "{",
+    "}",
+    "(",
+    ");",
+    "42",
+    "1024",
+    "assert_eq!",
+    "cargo",
+    "warning:",
+    "unused",
+    "variable",
+    "config",
+    "parse",
+    "frame",
+    "turn",
+    "ledger",
+    "tokens",
+    "bytes",
 ];
 
 /// A small deterministic generator (xorshift), so runs are comparable.
@@ -63,7 +98,11 @@ pub fn write_synthetic(out: &mut impl Write, target_bytes: u64, seed: u64) -> io
         *written += line.len() as u64 + 1;
         Ok(())
     };
-    emit(out, &mut written, serde_json::to_string(&header).map_err(io::Error::other)?)?;
+    emit(
+        out,
+        &mut written,
+        serde_json::to_string(&header).map_err(io::Error::other)?,
+    )?;
     let mut t = 0u64;
     let mut turn = 0u64;
     let frame = |t: u64, dir: Dir, body: serde_json::Value| {
@@ -75,7 +114,15 @@ pub fn write_synthetic(out: &mut impl Write, target_bytes: u64, seed: u64) -> io
             payload: Payload::Json(body.to_string()),
         })
     };
-    emit(out, &mut written, frame(0, Dir::Meta, json!({"event":"connect","url":"ws://127.0.0.1:0/v1/responses"})))?;
+    emit(
+        out,
+        &mut written,
+        frame(
+            0,
+            Dir::Meta,
+            json!({"event":"connect","url":"ws://127.0.0.1:0/v1/responses"}),
+        ),
+    )?;
     while written < target_bytes {
         turn += 1;
         let id = format!("resp_{turn:08}");
@@ -99,26 +146,82 @@ pub fn write_synthetic(out: &mut impl Write, target_bytes: u64, seed: u64) -> io
         };
         let response = |status: &str| json!({"id":id,"object":"response","status":status,"model":"gpt-synth","output":[]});
         t += 20_000;
-        emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.created","sequence_number":next_seq(),"response":response("in_progress")})))?;
-        emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.in_progress","sequence_number":next_seq(),"response":response("in_progress")})))?;
+        emit(
+            out,
+            &mut written,
+            frame(
+                t,
+                Dir::Recv,
+                json!({"type":"response.created","sequence_number":next_seq(),"response":response("in_progress")}),
+            ),
+        )?;
+        emit(
+            out,
+            &mut written,
+            frame(
+                t,
+                Dir::Recv,
+                json!({"type":"response.in_progress","sequence_number":next_seq(),"response":response("in_progress")}),
+            ),
+        )?;
         let args = json!({"cmd": rng.text(80)}).to_string();
         let item_id = format!("fc_{turn}");
         let added = json!({"type":"function_call","id":item_id,"call_id":format!("call_{turn}"),"name":"run","arguments":"","status":"in_progress"});
-        emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.output_item.added","sequence_number":next_seq(),"output_index":0,"item":added})))?;
+        emit(
+            out,
+            &mut written,
+            frame(
+                t,
+                Dir::Recv,
+                json!({"type":"response.output_item.added","sequence_number":next_seq(),"output_index":0,"item":added}),
+            ),
+        )?;
         let chars: Vec<char> = args.chars().collect();
         for chunk in chars.chunks(3) {
             t += 1_000;
             let delta: String = chunk.iter().collect();
-            emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.function_call_arguments.delta","sequence_number":next_seq(),"item_id":item_id,"output_index":0,"delta":delta})))?;
+            emit(
+                out,
+                &mut written,
+                frame(
+                    t,
+                    Dir::Recv,
+                    json!({"type":"response.function_call_arguments.delta","sequence_number":next_seq(),"item_id":item_id,"output_index":0,"delta":delta}),
+                ),
+            )?;
         }
         let item = json!({"type":"function_call","id":item_id,"call_id":format!("call_{turn}"),"name":"run","arguments":args,"status":"completed"});
-        emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.function_call_arguments.done","sequence_number":next_seq(),"item_id":item_id,"output_index":0,"arguments":args})))?;
-        emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.output_item.done","sequence_number":next_seq(),"output_index":0,"item":item})))?;
+        emit(
+            out,
+            &mut written,
+            frame(
+                t,
+                Dir::Recv,
+                json!({"type":"response.function_call_arguments.done","sequence_number":next_seq(),"item_id":item_id,"output_index":0,"arguments":args}),
+            ),
+        )?;
+        emit(
+            out,
+            &mut written,
+            frame(
+                t,
+                Dir::Recv,
+                json!({"type":"response.output_item.done","sequence_number":next_seq(),"output_index":0,"item":item}),
+            ),
+        )?;
         let mut done = response("completed");
         done["output"] = json!([item]);
         done["usage"] = json!({"input_tokens":1000*turn,"input_tokens_details":{"cached_tokens":900*turn},"output_tokens":30,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":1000*turn+30});
         t += 5_000;
-        emit(out, &mut written, frame(t, Dir::Recv, json!({"type":"response.completed","sequence_number":next_seq(),"response":done})))?;
+        emit(
+            out,
+            &mut written,
+            frame(
+                t,
+                Dir::Recv,
+                json!({"type":"response.completed","sequence_number":next_seq(),"response":done}),
+            ),
+        )?;
     }
     Ok(written)
 }
