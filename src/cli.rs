@@ -1,5 +1,6 @@
 //! Command-line interface: one clap subcommand per job; each lives in `cli/<name>.rs`.
 
+mod emulate;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +22,15 @@ pub struct Cli {
 pub enum Command {
     /// Per-turn metrics and totals of a recorded transcript.
     Stats(stats::StatsArgs),
+    /// Run the local Responses API emulator (WebSocket + HTTP on /v1/responses).
+    Emulate(emulate::EmulateArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Some(Command::Stats(args)) => stats::run(&args),
+        Some(Command::Emulate(args)) => emulate::run(&args),
         None => anyhow::bail!("the live TUI is not built yet; try `turnscope stats FILE`"),
     }
 }

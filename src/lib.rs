@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod frame;
 pub mod ledger;
 pub mod protocol;

@@ -1,0 +1,109 @@
+//! `turnscope emulate`: run the local Responses API emulator until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::emulator::{self, EmulatorConfig, FaultPlan, LatencyProfile, Scenario};
+
+/// Arguments of `turnscope emulate`.
+#[derive(Debug, clap::Args)]
+pub struct EmulateArgs {
+    /// Address to listen on (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Accept only this Bearer key (default: any key).
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Close WebSocket connections at this age (close code 1001), e.g. `60m`, `30s`.
+    #[arg(long, default_value = "60m", value_parser = humantime::parse_duration)]
+    pub max_connection_age: Duration,
+    /// Latency profile: `zero`, `realistic`, `lan`, or FILE.toml[:NAME].
+    #[arg(long, default_value = "zero", value_name = "PROFILE")]
+    pub latency: String,
+    /// Scripted model: `coding-agent` or a scenario file (TOML/JSON); default: the persona.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub scenario: Option<String>,
+    /// WebSocket connections allowed per API key (default: unlimited).
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_key: Option<usize>,
+    /// Responses running at once per connection; more get `response.queued`.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_active_responses: usize,
+    /// Distinct named lanes (`stream_id`) per connection.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub max_lanes: usize,
+    /// Largest accepted client message or request body, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_message_bytes: usize,
+    /// Fault: close the TCP connection (no close frame) after N server events.
+    #[arg(long, value_name = "N")]
+    pub fault_drop_after: Option<u64>,
+    /// Fault: stop sending after N server events (the connection stays open).
+    #[arg(long, value_name = "N")]
+    pub fault_stall_after: Option<u64>,
+    /// Fault: send one non-JSON text frame after N server events.
+    #[arg(long, value_name = "N")]
+    pub fault_malformed_after: Option<u64>,
+    /// Fault: send one oversized frame after N server events.
+    #[arg(long, value_name = "N")]
+    pub fault_oversized_after: Option<u64>,
+    /// Size of the oversized fault frame in bytes (default: 1 MiB + 1).
+    #[arg(long, default_value_t = 1024 * 1024 + 1, value_name = "BYTES")]
+    pub fault_oversized_bytes: usize,
+}
+
+impl EmulateArgs {
+    /// The emulator configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<EmulatorConfig> {
+        let latency = LatencyProfile::resolve(&self.latency)?;
+        let scenario = self
+            .scenario
+            .as_deref()
+            .map(Scenario::resolve)
+            .transpose()?;
+        Ok(EmulatorConfig {
+            listen: self.listen,
+            api_key: self.api_key.clone(),
+            max_connection_age: self.max_connection_age,
+            latency,
+            scenario,
+            max_connections_per_key: self.max_connections_per_key,
+            max_active_responses: self.max_active_responses,
+            max_lanes: self.max_lanes,
+            max_message_bytes: self.max_message_bytes,
+            oversized_frame_bytes: self.fault_oversized_bytes,
+            faults: FaultPlan {
+                drop_after: self.fault_drop_after,
+                stall_after: self.fault_stall_after,
+                malformed_after: self.fault_malformed_after,
+                oversized_after: self.fault_oversized_after,
+            },
+        })
+    }
+}
+
+/// Runs `emulate` until Ctrl-C.
+pub fn run(args: &EmulateArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let scenario = config
+            .scenario
+            .as_ref()
+            .map_or("persona".to_owned(), |s| format!("scenario {}", s.name()));
+        let latency = config.latency.name.clone();
+        let emu = emulator::start(config).await?;
+        println!("turnscope emulator listening ({scenario}, latency {latency})");
+        println!("  OPENAI_BASE_URL={}", emu.base_url());
+        println!("  WebSocket:      {}", emu.ws_url());
+        println!("Ctrl-C to stop.");
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
+        emu.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,348 @@
+//! A local Responses API server (WebSocket mode and HTTP/SSE on `/v1/responses`) with a
+//! deterministic scripted model, for tests, demos and benchmarks.
+//!
+//! Start it in-process with [`start`]; `turnscope emulate` runs the same server.
+
+mod context;
+mod engine;
+mod http;
+mod latency;
+mod model;
+mod scenario;
+mod validate;
+mod ws;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use latency::LatencyProfile;
+pub use scenario::{
+    FaultKind, Scenario, ScenarioCall, ScenarioFault, ScenarioTurn, synthetic_output,
+};
+
+/// The close code sent when a connection reaches its maximum age (1001 "going away";
+/// the SDK's `connect()` treats it as retryable).
+pub const MAX_AGE_CLOSE_CODE: u16 = 1001;
+/// The close reason sent with [`MAX_AGE_CLOSE_CODE`].
+pub const MAX_AGE_CLOSE_REASON: &str = "max_connection_age_reached: connection exceeded its maximum age; reconnect (cached responses are gone)";
+
+/// Why the emulator could not start or load its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; pick another --listen address or port")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A scenario file is unreadable or malformed.
+    #[error("scenario {origin}: {message}")]
+    Scenario {
+        /// File or name.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A latency profile is unknown or malformed.
+    #[error("latency profile {origin}: {message}")]
+    Latency {
+        /// Name or file.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Fault injection counted in server events per connection (flags `--fault-*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// Close the TCP connection (no close frame) after this many events.
+    pub drop_after: Option<u64>,
+    /// Stop sending after this many events (the socket stays open).
+    pub stall_after: Option<u64>,
+    /// Send one non-JSON text frame after this many events.
+    pub malformed_after: Option<u64>,
+    /// Send one oversized frame after this many events.
+    pub oversized_after: Option<u64>,
+}
+
+/// How the emulator runs.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Listen address; default 127.0.0.1:0 (an ephemeral port).
+    pub listen: SocketAddr,
+    /// When set, only this Bearer key is accepted; otherwise any key is.
+    pub api_key: Option<String>,
+    /// Connections are closed with [`MAX_AGE_CLOSE_CODE`] at this age; default 60 minutes.
+    pub max_connection_age: Duration,
+    /// Modelled latency; default zero.
+    pub latency: LatencyProfile,
+    /// Scripted model; `None` = the interactive persona.
+    pub scenario: Option<Scenario>,
+    /// WebSocket connections allowed per API key; `None` = unlimited.
+    pub max_connections_per_key: Option<usize>,
+    /// Responses running at once per connection (more get `response.queued`); default 16.
+    pub max_active_responses: usize,
+    /// Distinct named lanes per connection; default 32.
+    pub max_lanes: usize,
+    /// Largest accepted client message / request body; default 16 MiB.
+    pub max_message_bytes: usize,
+    /// Size of the frame sent by the oversized fault; default 1 MiB + 1 (over the
+    /// Python `websockets` default limit).
+    pub oversized_frame_bytes: usize,
+    /// Injected faults.
+    pub faults: FaultPlan,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: None,
+            max_connection_age: Duration::from_secs(60 * 60),
+            latency: LatencyProfile::zero(),
+            scenario: None,
+            max_connections_per_key: None,
+            max_active_responses: 16,
+            max_lanes: 32,
+            max_message_bytes: 16 * 1024 * 1024,
+            oversized_frame_bytes: 1024 * 1024 + 1,
+            faults: FaultPlan::default(),
+        }
+    }
+}
+
+/// State shared by every connection of one emulator.
+pub(crate) struct Shared {
+    pub config: EmulatorConfig,
+    pub tokens: context::TokenMemo,
+    pub store: context::Store,
+    pub prefix: context::PrefixCache,
+    pub connections: Mutex<HashMap<String, usize>>,
+    pub cancel: CancellationToken,
+    ids: AtomicU64,
+    seed: u64,
+}
+
+impl Shared {
+    /// A fresh id with `prefix` (`resp`, `steer`, …), unique within this emulator.
+    pub fn next_id(&self, prefix: &str) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}_{:08x}{n:08x}", self.seed)
+    }
+
+    /// Counts a connection for `key`; `None` when the per-key cap is reached.
+    pub fn open_connection(self: &Arc<Self>, key: &str) -> Option<ConnectionSlot> {
+        let mut map = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(key.to_owned()).or_insert(0);
+        if self
+            .config
+            .max_connections_per_key
+            .is_some_and(|cap| *n >= cap)
+        {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            shared: self.clone(),
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// One counted WebSocket connection; uncounted on drop.
+pub(crate) struct ConnectionSlot {
+    shared: Arc<Shared>,
+    key: String,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .shared
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// An API-shaped failure.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ApiFailure {
+    pub status: u16,
+    pub kind: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+impl ApiFailure {
+    /// A 400 `invalid_request_error`.
+    pub fn invalid(code: &str, message: impl Into<String>, param: Option<&str>) -> Self {
+        ApiFailure {
+            status: 400,
+            kind: "invalid_request_error",
+            code: Some(code.to_owned()),
+            message: message.into(),
+            param: param.map(str::to_owned),
+        }
+    }
+
+    /// The nested WebSocket `error` event (sequence number added by the writer).
+    pub fn ws_event(&self) -> Value {
+        json!({
+            "type": "error",
+            "status": self.status,
+            "error": {"type": self.kind, "code": self.code, "message": self.message, "param": self.param},
+        })
+    }
+
+    /// The HTTP error body.
+    pub fn http_body(&self) -> Value {
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, axum::Json(self.http_body())).into_response()
+    }
+}
+
+/// Checks `Authorization: Bearer …`; returns the key.
+pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiFailure> {
+    let unauthorized = |message: &str| ApiFailure {
+        status: 401,
+        kind: "invalid_request_error",
+        code: Some("invalid_api_key".into()),
+        message: message.into(),
+        param: None,
+    };
+    let key = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            unauthorized("You didn't provide an API key. Send it as `Authorization: Bearer KEY`.")
+        })?;
+    match &shared.config.api_key {
+        Some(expected) if expected != key => Err(unauthorized(
+            "Incorrect API key provided. This emulator was started with --api-key; use that key.",
+        )),
+        _ => Ok(key.to_owned()),
+    }
+}
+
+/// A running emulator; dropping it does not stop it, call [`RunningEmulator::shutdown`].
+#[derive(Debug)]
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT/v1`, for `OPENAI_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `ws://HOST:PORT/v1/responses`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1/responses", self.addr)
+    }
+
+    /// Stops accepting, closes every connection and waits (at most 5 s) for the server.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+
+    /// Waits until the server stops (for the CLI: forever, or until cancelled).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the emulator on `config.listen` and returns once it accepts connections.
+pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+    use axum::serve::ListenerExt;
+    let listen = config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let cancel = CancellationToken::new();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64 & 0xffff_ffff)
+        .unwrap_or(0);
+    let body_limit = config.max_message_bytes.saturating_mul(2);
+    let shared = Arc::new(Shared {
+        config,
+        tokens: context::TokenMemo::default(),
+        store: context::Store::default(),
+        prefix: context::PrefixCache::default(),
+        connections: Mutex::new(HashMap::new()),
+        cancel: cancel.clone(),
+        ids: AtomicU64::new(1),
+        seed,
+    });
+    let app = Router::new()
+        .route("/v1/responses", get(ws::upgrade).post(http::create))
+        .route("/v1/responses/{id}", get(http::retrieve))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(shared);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let token = cancel.clone();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await;
+    });
+    Ok(RunningEmulator { addr, cancel, task })
+}

@@ -1,0 +1,501 @@
+//! Streams one response: the event sequence the SDK expects, with modelled latency, usage,
+//! steering boundaries and scenario faults. Shared by WebSocket and HTTP mode.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::Shared;
+use super::context::Node;
+use super::model::{Plan, PlanInput, Planned, plan};
+use super::scenario::FaultKind;
+use crate::protocol::CreateRequest;
+
+/// What the connection writer sends.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A server event; the writer adds `sequence_number`.
+    Event(Value),
+    /// Inject a fault now.
+    Fault(FaultKind),
+    /// Close the connection with this code and reason.
+    Close(u16, String),
+}
+
+/// Where a response's events go.
+pub(crate) struct Emitter {
+    /// `None` discards events (non-streaming HTTP).
+    pub tx: Option<mpsc::Sender<Out>>,
+    /// The lane, echoed on every event.
+    pub stream_id: Option<String>,
+    /// Events sent for this response.
+    pub sent: u64,
+}
+
+impl Emitter {
+    /// Sends one event; false when the receiver is gone.
+    pub async fn emit(&mut self, mut ev: Value) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        if let (Some(sid), Value::Object(obj)) = (&self.stream_id, &mut ev) {
+            obj.insert("stream_id".into(), Value::String(sid.clone()));
+        }
+        self.sent += 1;
+        tx.send(Out::Event(ev)).await.is_ok()
+    }
+
+    async fn fault(&mut self, kind: FaultKind) -> bool {
+        match &self.tx {
+            Some(tx) => tx.send(Out::Fault(kind)).await.is_ok(),
+            None => true,
+        }
+    }
+}
+
+/// Set by `response.steer` while a response runs.
+#[derive(Debug, Default)]
+pub(crate) struct SteerFlag {
+    requested: AtomicBool,
+}
+
+impl SteerFlag {
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything one response needs.
+pub(crate) struct Turn {
+    pub id: String,
+    pub req: Arc<CreateRequest>,
+    pub parent: Option<Arc<Node>>,
+    /// The request's input items (after steering input was prepended).
+    pub new_items: Vec<Value>,
+    /// Input tokens served from cache (connection cache or prompt cache).
+    pub cached_tokens: usize,
+    /// Bytes of the request as received.
+    pub request_bytes: usize,
+    /// Tokens of instructions plus tool definitions.
+    pub preamble_tokens: usize,
+}
+
+/// How a response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    Completed,
+    Failed,
+    /// Stopped at a safe boundary by steering.
+    Steered,
+    /// The client went away or a drop fault cut it.
+    Aborted,
+}
+
+/// Server-side timing of one response.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Timing {
+    pub queued: Duration,
+    pub first_output: Duration,
+    pub total: Duration,
+}
+
+/// The result of one response.
+pub(crate) struct Outcome {
+    pub ending: Ending,
+    /// The chain including this response (none when aborted/failed).
+    pub node: Option<Arc<Node>>,
+    /// The final response object.
+    pub response: Value,
+    /// Function calls the client must answer: (call_id, name).
+    pub required: Vec<(String, String)>,
+    pub timing: Timing,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The response object as the SDK's `Response` type expects it.
+pub(crate) fn response_json(
+    turn: &Turn,
+    model: &str,
+    created_at: u64,
+    status: &str,
+    output: &[Value],
+) -> Value {
+    let req = &turn.req;
+    let mut r = Map::new();
+    r.insert("id".into(), json!(turn.id));
+    r.insert("object".into(), json!("response"));
+    r.insert("created_at".into(), json!(created_at));
+    r.insert("status".into(), json!(status));
+    r.insert("background".into(), json!(false));
+    r.insert("error".into(), Value::Null);
+    r.insert("incomplete_details".into(), Value::Null);
+    r.insert("instructions".into(), json!(req.instructions));
+    r.insert("max_output_tokens".into(), Value::Null);
+    r.insert("model".into(), json!(model));
+    r.insert("output".into(), Value::Array(output.to_vec()));
+    r.insert(
+        "parallel_tool_calls".into(),
+        json!(req.parallel_tool_calls.unwrap_or(true)),
+    );
+    r.insert(
+        "previous_response_id".into(),
+        json!(req.previous_response_id),
+    );
+    r.insert(
+        "reasoning".into(),
+        req.reasoning.clone().unwrap_or(Value::Null),
+    );
+    r.insert("service_tier".into(), json!("default"));
+    r.insert("store".into(), json!(req.store.unwrap_or(true)));
+    r.insert("temperature".into(), json!(1.0));
+    r.insert(
+        "text".into(),
+        req.text
+            .clone()
+            .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+    );
+    r.insert(
+        "tool_choice".into(),
+        req.tool_choice.clone().unwrap_or_else(|| json!("auto")),
+    );
+    r.insert("tools".into(), json!(req.tools.clone().unwrap_or_default()));
+    r.insert("top_p".into(), json!(1.0));
+    r.insert("truncation".into(), json!("disabled"));
+    r.insert("usage".into(), Value::Null);
+    r.insert(
+        "metadata".into(),
+        req.metadata.clone().unwrap_or_else(|| json!({})),
+    );
+    Value::Object(r)
+}
+
+/// Splits text into several deltas (about three words each) that concatenate to it.
+pub(crate) fn text_deltas(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut words = 0;
+    for piece in text.split_inclusive(' ') {
+        cur.push_str(piece);
+        words += 1;
+        if words == 3 {
+            out.push(std::mem::take(&mut cur));
+            words = 0;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Splits arguments into chunks of about 24 bytes on char boundaries.
+pub(crate) fn arg_deltas(args: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in args.chars() {
+        cur.push(c);
+        if cur.len() >= 24 {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+async fn pause(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+struct Run<'a> {
+    turn: &'a Turn,
+    em: &'a mut Emitter,
+    plan: Plan,
+    model: String,
+    created_at: u64,
+    alive: bool,
+}
+
+impl Run<'_> {
+    async fn send(&mut self, ev: Value) {
+        if !self.alive {
+            return;
+        }
+        self.alive = self.em.emit(ev).await;
+        if let Some(f) = self.plan.fault
+            && self.em.sent == f.after_events
+            && self.alive
+        {
+            self.alive = self.em.fault(f.kind).await;
+            if matches!(f.kind, FaultKind::Drop) {
+                self.alive = false;
+            }
+        }
+    }
+
+    fn response(&self, status: &str, output: &[Value]) -> Value {
+        response_json(self.turn, &self.model, self.created_at, status, output)
+    }
+}
+
+/// Streams one response and returns how it ended.
+pub(crate) async fn run(
+    shared: &Shared,
+    turn: Turn,
+    em: &mut Emitter,
+    gate: Option<Arc<Semaphore>>,
+    steer: Option<Arc<SteerFlag>>,
+) -> Outcome {
+    let start = Instant::now();
+    let memo = &shared.tokens;
+    let new_tokens: usize = turn.new_items.iter().map(|i| memo.measure(i).0).sum();
+    let parent_tokens = turn.parent.as_ref().map_or(0, |p| p.total_tokens);
+    let input_tokens = turn.preamble_tokens + parent_tokens + new_tokens;
+    let cached = turn.cached_tokens.min(input_tokens);
+    let generate = turn.req.generate != Some(false);
+    let plan = if generate {
+        plan(&PlanInput {
+            response_id: &turn.id,
+            parent: turn.parent.as_deref(),
+            new_items: &turn.new_items,
+            tools: turn.req.tools.as_deref().unwrap_or(&[]),
+            previous_response_id: turn.req.previous_response_id.as_deref(),
+            new_tokens,
+            context_tokens: input_tokens,
+            cached_tokens: cached,
+            scenario: shared.config.scenario.as_ref(),
+        })
+    } else {
+        Plan::default()
+    };
+    let model = turn
+        .req
+        .model
+        .clone()
+        .unwrap_or_else(|| "emulator".to_owned());
+    let latency = &shared.config.latency;
+    let mut run = Run {
+        turn: &turn,
+        em,
+        plan,
+        model,
+        created_at: now_secs(),
+        alive: true,
+    };
+    pause(latency.request_delay(turn.request_bytes)).await;
+
+    // Admission: up to N active responses per connection; the rest are queued.
+    let mut timing = Timing::default();
+    let mut _permit: Option<OwnedSemaphorePermit> = None;
+    match gate {
+        Some(sem) => match sem.clone().try_acquire_owned() {
+            Ok(p) => {
+                _permit = Some(p);
+                let created = run.response("in_progress", &[]);
+                run.send(json!({"type": "response.created", "response": created}))
+                    .await;
+            }
+            Err(_) => {
+                let queued = run.response("queued", &[]);
+                run.send(json!({"type": "response.created", "response": queued.clone()}))
+                    .await;
+                run.send(json!({"type": "response.queued", "response": queued}))
+                    .await;
+                _permit = sem.acquire_owned().await.ok();
+                timing.queued = start.elapsed();
+            }
+        },
+        None => {
+            let created = run.response("in_progress", &[]);
+            run.send(json!({"type": "response.created", "response": created}))
+                .await;
+        }
+    }
+    let in_progress = run.response("in_progress", &[]);
+    run.send(json!({"type": "response.in_progress", "response": in_progress}))
+        .await;
+
+    let steered = |s: &Option<Arc<SteerFlag>>| s.as_ref().is_some_and(|f| f.is_requested());
+    let interruptible = !run.plan.requires_input();
+    let mut output: Vec<Value> = Vec::new();
+    let mut output_tokens = 0usize;
+    let mut ending = Ending::Completed;
+    if generate {
+        pause(latency.first_token_delay(input_tokens - cached)).await;
+    }
+    timing.first_output = start.elapsed();
+    let suffix = turn.id.trim_start_matches("resp_").to_owned();
+    let items = run.plan.items.clone();
+    for (idx, planned) in items.iter().enumerate() {
+        if !run.alive {
+            break;
+        }
+        if interruptible && steered(&steer) {
+            ending = Ending::Steered;
+            break;
+        }
+        match planned {
+            Planned::Text(text) => {
+                let id = format!("msg_{suffix}_{idx}");
+                let mut item = json!({"id": id, "type": "message", "role": "assistant", "status": "in_progress", "content": []});
+                run.send(json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}))
+                    .await;
+                let empty =
+                    json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
+                run.send(json!({"type": "response.content_part.added", "item_id": id, "output_index": idx, "content_index": 0, "part": empty}))
+                    .await;
+                let mut sent_text = String::new();
+                for d in text_deltas(text) {
+                    if !run.alive {
+                        break;
+                    }
+                    if interruptible && steered(&steer) {
+                        ending = Ending::Steered;
+                        break;
+                    }
+                    let t = crate::tokens::count(&d);
+                    output_tokens += t;
+                    pause(latency.output_delay(t)).await;
+                    sent_text.push_str(&d);
+                    run.send(json!({"type": "response.output_text.delta", "item_id": id, "output_index": idx, "content_index": 0, "delta": d, "logprobs": []}))
+                        .await;
+                }
+                let status = if ending == Ending::Steered {
+                    "incomplete"
+                } else {
+                    "completed"
+                };
+                let part = json!({"type": "output_text", "text": sent_text, "annotations": [], "logprobs": []});
+                run.send(json!({"type": "response.output_text.done", "item_id": id, "output_index": idx, "content_index": 0, "text": sent_text, "logprobs": []}))
+                    .await;
+                run.send(json!({"type": "response.content_part.done", "item_id": id, "output_index": idx, "content_index": 0, "part": part.clone()}))
+                    .await;
+                item["status"] = json!(status);
+                item["content"] = json!([part]);
+                run.send(json!({"type": "response.output_item.done", "output_index": idx, "item": item.clone()}))
+                    .await;
+                output.push(item);
+            }
+            Planned::Call {
+                call_id,
+                name,
+                arguments,
+            } => {
+                let id = format!("fc_{suffix}_{idx}");
+                let mut item = json!({"id": id, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": name, "arguments": ""});
+                run.send(json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}))
+                    .await;
+                for d in arg_deltas(arguments) {
+                    let t = crate::tokens::count(&d);
+                    output_tokens += t;
+                    pause(latency.output_delay(t)).await;
+                    run.send(json!({"type": "response.function_call_arguments.delta", "item_id": id, "output_index": idx, "delta": d}))
+                        .await;
+                }
+                run.send(json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": idx, "name": name, "arguments": arguments}))
+                    .await;
+                item["status"] = json!("completed");
+                item["arguments"] = json!(arguments);
+                run.send(json!({"type": "response.output_item.done", "output_index": idx, "item": item.clone()}))
+                    .await;
+                output.push(item);
+            }
+        }
+    }
+    if interruptible
+        && ending == Ending::Completed
+        && generate
+        && steered(&steer)
+        && output.is_empty()
+    {
+        ending = Ending::Steered;
+    }
+    if !run.alive {
+        ending = Ending::Aborted;
+    } else if run.plan.fail {
+        ending = Ending::Failed;
+    }
+
+    let usage = json!({
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    });
+    let (status, kind) = match ending {
+        Ending::Completed | Ending::Aborted => ("completed", "response.completed"),
+        Ending::Failed => ("failed", "response.failed"),
+        Ending::Steered => ("incomplete", "response.incomplete"),
+    };
+    let mut response = run.response(status, &output);
+    response["usage"] = usage;
+    match ending {
+        Ending::Failed => {
+            response["error"] = json!({"code": "server_error", "message": "The emulated model failed as the scenario scripted (fail = true)."});
+        }
+        Ending::Steered => {
+            response["incomplete_details"] = json!({"reason": "steered"});
+        }
+        _ => {
+            response["completed_at"] = json!(now_secs());
+        }
+    }
+    run.send(json!({"type": kind, "response": response.clone()}))
+        .await;
+    if !run.alive {
+        ending = Ending::Aborted;
+    }
+    timing.total = start.elapsed();
+
+    let required: Vec<(String, String)> = output
+        .iter()
+        .filter(|i| i["type"] == "function_call")
+        .map(|i| {
+            (
+                i["call_id"].as_str().unwrap_or_default().to_owned(),
+                i["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let node = matches!(ending, Ending::Completed | Ending::Steered).then(|| {
+        let mut items = turn.new_items.clone();
+        items.extend(output.iter().cloned());
+        Node::new(turn.parent.clone(), items, memo)
+    });
+    Outcome {
+        ending,
+        node,
+        response,
+        required,
+        timing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_concatenate_to_the_whole() {
+        let t = "one two three four five six seven";
+        let d = text_deltas(t);
+        assert!(d.len() >= 2);
+        assert_eq!(d.concat(), t);
+        let a = r#"{"path":"src/parser.rs","old":"é…","new":"x"}"#;
+        assert_eq!(arg_deltas(a).concat(), a);
+    }
+}
