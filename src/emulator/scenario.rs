@@ -342,11 +342,15 @@ pub fn synthetic_output(kind: &str, bytes: usize, seed: u64) -> String {
             "code" => format!("    let {a}_{b} = self.{c}({a}, {line_no})?;\n"),
             "log" => format!(
                 "test {a}::{b}_{c} ... {}\n",
-                if rng.next() % 9 == 0 { "FAILED" } else { "ok" }
+                if rng.next().is_multiple_of(9) {
+                    "FAILED"
+                } else {
+                    "ok"
+                }
             ),
             "diff" => format!(
                 "{}    {a}.{b}({c});\n",
-                if line_no % 2 == 0 { "+" } else { "-" }
+                if line_no.is_multiple_of(2) { "+" } else { "-" }
             ),
             "listing" => format!("src/{a}/{b}_{c}.rs\t{}\n", rng.next() % 20_000),
             _ => format!("{a} {b} {c} {line_no}\n"),
