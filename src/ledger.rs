@@ -9,12 +9,15 @@
 
 mod connection;
 mod fold;
+pub mod insight;
 mod turn;
+mod verdict;
 
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
-pub use turn::{Size, ToolCall, Turn, TurnStatus, pct};
+pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
+pub use turn::{Size, ToolCall, Transport, Turn, TurnStatus, pct};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
@@ -97,6 +100,10 @@ pub struct Ledger {
     /// New input items per running turn (count, bytes, tokens), until its terminal event.
     pending_input: HashMap<usize, (u64, u64, u64)>,
     counter: crate::tokens::Counter,
+    /// Identities of every item sent or received, to recognise resends.
+    known_items: HashSet<u64>,
+    /// Connections that carry HTTP-mode requests (seen by the proxy).
+    http_conns: HashSet<u32>,
     frames: u64,
     last_t_us: u64,
     unattributed: u64,

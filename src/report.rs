@@ -91,6 +91,9 @@ fn turn_json(t: &Turn) -> Value {
         "gap_us": t.gap_us,
         "tool_calls": t.tool_calls,
         "steers": t.steers,
+        "transport": t.transport,
+        "prefix": t.prefix,
+        "insight": t.insight,
     })
 }
 
@@ -191,5 +194,44 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_owned()
     } else {
         s.chars().take(n - 1).chain(['…']).collect()
+    }
+}
+
+/// A cause in a few words, for summaries and the UI.
+pub fn cause_text(cause: &crate::ledger::Cause) -> String {
+    use crate::ledger::Cause;
+    match cause {
+        Cause::InstructionsChanged => "instructions changed".into(),
+        Cause::ToolsChanged {
+            added,
+            removed,
+            changed,
+        } => {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("+{}", added.join(",+")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("-{}", removed.join(",-")));
+            }
+            if !changed.is_empty() {
+                parts.push(format!("~{}", changed.join(",~")));
+            }
+            format!("tools changed ({})", parts.join(" "))
+        }
+        Cause::ToolsReordered { to, .. } => format!("tools reordered (now {})", to.join(", ")),
+        Cause::ModelChanged { from, to } => format!(
+            "model changed ({} → {})",
+            from.as_deref().unwrap_or("-"),
+            to.as_deref().unwrap_or("-")
+        ),
+        Cause::ReasoningChanged => "reasoning settings changed".into(),
+        Cause::TextChanged => "text settings changed".into(),
+        Cause::NewConnection { from, to } => format!("new connection ({from} → {to}): cache lost"),
+        Cause::StoreFalseAfterReconnect => {
+            "store=false after a reconnect: parent unrecoverable".into()
+        }
+        Cause::Compaction => "compaction (context_management)".into(),
+        Cause::Unknown => "unknown cause".into(),
     }
 }

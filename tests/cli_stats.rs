@@ -114,3 +114,35 @@ fn bad_flags_are_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--jsno"));
 }
+
+#[test]
+fn fail_on_exits_non_zero_with_a_summary() {
+    let ok = stats(&[
+        fixture("tool_loop.tsjsonl").as_os_str(),
+        "--fail-on".as_ref(),
+        "full-resend,cache-miss".as_ref(),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = stats(&[
+        fixture("cause_tools_reordered.tsjsonl").as_os_str(),
+        "--fail-on".as_ref(),
+        "full-resend,cache-miss".as_ref(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert!(err.contains("1 --fail-on violation(s): turn 2 cache-miss (tools reordered (now run_tests, read_file))"), "{err}");
+    let resend = stats(&[
+        fixture("reconnect_store_false.tsjsonl").as_os_str(),
+        "--fail-on=full-resend".as_ref(),
+    ]);
+    assert_eq!(resend.status.code(), Some(1));
+    assert!(
+        String::from_utf8(resend.stderr)
+            .unwrap()
+            .contains("turn 3 full-resend")
+    );
+}

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{ChainNode, Connection, Ledger, Note, Size, ToolCall, Turn, TurnStatus};
+use super::insight::{PrefixRaw, item_key};
+use super::{ChainNode, Connection, Ledger, Note, Size, ToolCall, Transport, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{ApiError, ServerEventKind, Usage};
 use crate::tokens::Counter;
@@ -13,8 +14,9 @@ use crate::tokens::Counter;
 /// The few fields of a client event the ledger needs; borrowed, nothing else parsed.
 #[derive(Deserialize)]
 struct SentHead<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    /// Absent on HTTP-mode request bodies.
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     previous_response_id: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -27,6 +29,28 @@ struct SentHead<'a> {
     model: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     input: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    instructions: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    tools: Option<Vec<&'a RawValue>>,
+    #[serde(default, borrow)]
+    reasoning: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    context_management: Option<&'a RawValue>,
+}
+
+impl<'a> SentHead<'a> {
+    fn prefix_raw(&self) -> PrefixRaw<'a> {
+        PrefixRaw {
+            instructions: self.instructions,
+            tools: self.tools.clone(),
+            reasoning: self.reasoning,
+            text: self.text,
+            context_management: self.context_management,
+        }
+    }
 }
 
 /// The few fields of a server event the ledger needs.
@@ -151,9 +175,11 @@ impl Ledger {
             return None;
         };
         let lane = head.stream_id.as_deref().map(str::to_owned);
-        match head.kind.as_ref() {
-            "response.create" => Some(self.start_turn(frame, index, text, &head, lane)),
-            "response.steer" => {
+        let http = self.http_conns.contains(&frame.conn);
+        match head.kind.as_deref() {
+            Some("response.create") => Some(self.start_turn(frame, index, text, &head, lane)),
+            None if http => Some(self.start_turn(frame, index, text, &head, lane)),
+            Some("response.steer") => {
                 let target = head
                     .previous_response_id
                     .as_deref()
@@ -181,12 +207,12 @@ impl Ledger {
         head: &SentHead<'_>,
         lane: Option<String>,
     ) -> usize {
-        let (items, items_bytes, items_tokens, envelope_tokens) =
-            measure_input(&mut self.counter, text, head.input);
+        let measured = measure_input(&mut self.counter, text, head.input);
+        let (items, items_bytes, items_tokens) = measured.totals();
         let incremental = Size {
             bytes: text.len() as u64,
             items,
-            tokens: items_tokens + envelope_tokens,
+            tokens: items_tokens + measured.envelope_tokens,
         };
         let prev = head.previous_response_id.as_deref().map(str::to_owned);
         let parent = prev.as_deref().and_then(|id| self.chain.get(id)).cloned();
@@ -214,6 +240,27 @@ impl Ledger {
                     .find(|t| t.conn == frame.conn && t.lane == lane)
                     .and_then(|t| t.done_us)
             });
+        let prefix = super::insight::Prefix::from_raw(
+            head.model.as_deref().map(str::to_owned),
+            &head.prefix_raw(),
+        );
+        let transport = if self.http_conns.contains(&frame.conn) {
+            Transport::Http
+        } else {
+            Transport::WebSocket
+        };
+        let insight = self.judge_send(
+            frame,
+            &lane,
+            prev.as_deref(),
+            parent.as_ref(),
+            &prefix,
+            &measured,
+            transport,
+        );
+        for item in &measured.items {
+            self.known_items.insert(item.key);
+        }
         let queue = self.lanes.entry((frame.conn, lane.clone())).or_default();
         let status = if queue.is_empty() {
             TurnStatus::InFlight
@@ -249,6 +296,9 @@ impl Ledger {
             output_text: String::new(),
             steers: 0,
             timings: Vec::new(),
+            transport,
+            prefix,
+            insight,
         });
         // New input items join the chain when the response completes; remember them.
         self.pending_input
@@ -399,6 +449,9 @@ impl Ledger {
             output_text: String::new(),
             steers: 0,
             timings: Vec::new(),
+            transport: Transport::WebSocket,
+            prefix: super::insight::Prefix::default(),
+            insight: super::insight::Insight::default(),
         });
         self.lanes
             .entry((frame.conn, lane))
@@ -428,6 +481,9 @@ impl Ledger {
         let (out_bytes, out_tokens) = outputs.iter().fold((0, 0), |(b, k), item| {
             (b + item.len() as u64, k + self.counter.count(item))
         });
+        for item in &outputs {
+            self.known_items.insert(item_key(item));
+        }
         let tool_calls: Vec<ToolCall> = outputs
             .iter()
             .filter_map(|item| serde_json::from_str::<ItemHead>(item).ok())
@@ -484,6 +540,7 @@ impl Ledger {
                 },
             );
         }
+        self.judge_end(t);
         self.release(t);
     }
 
@@ -504,6 +561,7 @@ impl Ledger {
         {
             node.cached_on = None;
         }
+        self.judge_end(t);
         self.release(t);
     }
 
@@ -533,6 +591,9 @@ impl Ledger {
                 }
             }
             "close" => self.on_close(frame, meta.code, meta.reason),
+            "http_request" => {
+                self.http_conns.insert(frame.conn);
+            }
             "reconnect" => {
                 if let Some(c) = self.connections.get_mut(conn) {
                     c.reconnect_reason = meta.why.or(meta.reason);
@@ -563,6 +624,7 @@ impl Ledger {
                 self.pending_input.remove(&t);
                 self.turns[t].status = TurnStatus::Dropped;
                 self.turns[t].done_us = Some(frame.t_us);
+                self.judge_end(t);
             }
         }
         for node in self.chain.values_mut() {
@@ -586,14 +648,35 @@ fn describe(err: &ApiError) -> String {
     }
 }
 
-/// Measures a request's input: (items, item bytes, item tokens, envelope tokens).
-fn measure_input(
-    counter: &mut Counter,
-    text: &str,
-    input: Option<&RawValue>,
-) -> (u64, u64, u64, u64) {
+/// One input item's measure.
+pub(super) struct ItemMeasure {
+    pub key: u64,
+    pub bytes: u64,
+    pub tokens: u64,
+}
+
+/// A request's input, measured item by item, and the envelope around it.
+pub(super) struct InputMeasure {
+    pub items: Vec<ItemMeasure>,
+    pub envelope_tokens: u64,
+}
+
+impl InputMeasure {
+    /// (items, bytes, tokens) of the input items.
+    pub fn totals(&self) -> (u64, u64, u64) {
+        self.items
+            .iter()
+            .fold((0, 0, 0), |(n, b, t), i| (n + 1, b + i.bytes, t + i.tokens))
+    }
+}
+
+/// Measures a request's input item by item, and the envelope's tokens.
+fn measure_input(counter: &mut Counter, text: &str, input: Option<&RawValue>) -> InputMeasure {
     let Some(raw) = input else {
-        return (0, 0, 0, counter.count(text));
+        return InputMeasure {
+            items: Vec::new(),
+            envelope_tokens: counter.count(text),
+        };
     };
     let raw_text = raw.get();
     // The envelope is the request with the input value cut out (found by address: the
@@ -607,11 +690,16 @@ fn measure_input(
         Ok(items) => items,
         Err(_) => vec![raw],
     };
-    let mut bytes = 0;
-    let mut toks = 0;
-    for item in &items {
-        bytes += item.get().len() as u64;
-        toks += counter.count(item.get());
+    let items = items
+        .iter()
+        .map(|item| ItemMeasure {
+            key: item_key(item.get()),
+            bytes: item.get().len() as u64,
+            tokens: counter.count(item.get()),
+        })
+        .collect();
+    InputMeasure {
+        items,
+        envelope_tokens,
     }
-    (items.len() as u64, bytes, toks, envelope_tokens)
 }

@@ -63,6 +63,17 @@ impl TurnStatus {
     }
 }
 
+/// How a turn reached the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// A `response.create` on a WebSocket connection.
+    #[default]
+    WebSocket,
+    /// `POST /v1/responses` (HTTP mode), seen by the proxy.
+    Http,
+}
+
 /// A function call the model asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolCall {
@@ -130,6 +141,12 @@ pub struct Turn {
     pub steers: u32,
     /// Server timing metrics events, raw JSON.
     pub timings: Vec<serde_json::Value>,
+    /// WebSocket or HTTP mode.
+    pub transport: Transport,
+    /// The request's stable prefix, a hash per part.
+    pub prefix: super::insight::Prefix,
+    /// The ledger's verdict: send mode, cache outcome, causes, events, retry safety.
+    pub insight: super::insight::Insight,
 }
 
 impl Turn {

@@ -1,0 +1,152 @@
+//! The ledger's verdicts: judged once when a turn is sent, completed when it ends.
+
+use super::fold::InputMeasure;
+use super::insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
+use super::{ChainNode, Ledger, Transport, TurnStatus, connection};
+use crate::frame::Frame;
+
+/// Below this many expected tokens a cache outcome says nothing.
+const MIN_EXPECTED_TOKENS: u64 = 64;
+
+impl Ledger {
+    /// Judges a turn as it is sent: send mode, differences from its parent, connection events.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn judge_send(
+        &self,
+        frame: &Frame,
+        lane: &Option<String>,
+        prev: Option<&str>,
+        parent: Option<&ChainNode>,
+        prefix: &Prefix,
+        input: &InputMeasure,
+        transport: Transport,
+    ) -> Insight {
+        let known: Vec<_> = input
+            .items
+            .iter()
+            .filter(|i| self.known_items.contains(&i.key))
+            .collect();
+        let (known_items, known_bytes, known_tokens) = known
+            .iter()
+            .fold((0, 0, 0), |(n, b, t), i| (n + 1, b + i.bytes, t + i.tokens));
+        let mode = match (prev, known_items) {
+            (Some(_), 0) => SendMode::Incremental,
+            (None, 0) => SendMode::Fresh,
+            (Some(_), _) => SendMode::FullResend {
+                reason: "previous_response_id plus items the chain already holds".into(),
+                known_items,
+                known_bytes,
+                known_tokens,
+            },
+            (None, _) => SendMode::FullResend {
+                reason: "no previous_response_id: earlier items sent again".into(),
+                known_items,
+                known_bytes,
+                known_tokens,
+            },
+        };
+        // Compare with the parent, or else with the previous turn on this lane.
+        let reference = parent.map(|n| n.turn).or_else(|| {
+            self.turns
+                .iter()
+                .rposition(|t| &t.lane == lane && !t.steered_successor)
+        });
+        let mut causes = Vec::new();
+        if let Some(r) = reference.and_then(|r| self.turns.get(r)) {
+            causes = prefix.changes_from(&r.prefix);
+            if r.conn != frame.conn {
+                let store_false = self.turns.last().and_then(|t| t.store) == Some(false);
+                causes.push(if store_false && prev.is_some() {
+                    Cause::StoreFalseAfterReconnect
+                } else {
+                    Cause::NewConnection {
+                        from: r.conn,
+                        to: frame.conn,
+                    }
+                });
+            }
+        }
+        let expected_cached_tokens = match &mode {
+            SendMode::Incremental => parent.map_or(0, |n| n.tokens),
+            SendMode::FullResend { known_tokens, .. } => *known_tokens,
+            SendMode::Fresh => 0,
+        };
+        Insight {
+            mode,
+            cache: CacheOutcome::Unknown,
+            expected_cached_tokens,
+            causes,
+            events: self.conn_events(frame, lane, prev.is_none() && known_items > 0, transport),
+            retry_safe: None,
+        }
+    }
+
+    /// Connection events that precede a turn sent on `frame.conn`.
+    fn conn_events(
+        &self,
+        frame: &Frame,
+        lane: &Option<String>,
+        resend: bool,
+        transport: Transport,
+    ) -> Vec<ConnEvent> {
+        let mut events = Vec::new();
+        let first_on_conn = !self.turns.iter().any(|t| t.conn == frame.conn);
+        if first_on_conn && transport == Transport::WebSocket && frame.conn > 0 {
+            let previous = self
+                .connections
+                .iter()
+                .rev()
+                .find(|c| c.index < frame.conn && self.turns.iter().any(|t| t.conn == c.index));
+            if let Some(p) = previous {
+                let reason = self
+                    .connections
+                    .get(frame.conn as usize)
+                    .and_then(|c| c.reconnect_reason.clone())
+                    .or_else(|| p.close_reason.clone());
+                events.push(ConnEvent::Reconnect {
+                    code: p.close_code,
+                    reason,
+                });
+                if p.age_us(frame.t_us) >= connection::MAX_AGE_US {
+                    events.push(ConnEvent::AgeLimit);
+                }
+            }
+        }
+        if resend
+            && let Some(after) = self.turns.iter().rev().find(|t| &t.lane == lane).filter(|t| {
+                matches!(&t.status, TurnStatus::Error { code: Some(c), .. } if c == "previous_response_not_found")
+            })
+        {
+            events.push(ConnEvent::ResendAfterNotFound { after: after.index });
+        }
+        if transport == Transport::Http
+            && self
+                .turns
+                .iter()
+                .any(|t| t.transport == Transport::WebSocket)
+            && !self.turns.iter().any(|t| t.transport == Transport::Http)
+        {
+            events.push(ConnEvent::HttpFallback);
+        }
+        events
+    }
+
+    /// Completes a turn's verdict once it ends.
+    pub(super) fn judge_end(&mut self, t: usize) {
+        let turn = &mut self.turns[t];
+        let insight = &mut turn.insight;
+        insight.cache = match (&turn.usage, insight.expected_cached_tokens) {
+            (_, e) if e < MIN_EXPECTED_TOKENS => CacheOutcome::NotApplicable,
+            (None, _) => CacheOutcome::Unknown,
+            (Some(u), e) if u.input_tokens_details.cached_tokens * 2 >= e => CacheOutcome::Hit,
+            (Some(_), _) => CacheOutcome::Miss,
+        };
+        if insight.cache == CacheOutcome::Miss && insight.causes.is_empty() {
+            insight.causes.push(Cause::Unknown);
+        }
+        insight.retry_safe = match turn.status {
+            TurnStatus::Completed | TurnStatus::Incomplete { .. } => None,
+            _ => Some(turn.first_output_us.is_none()),
+        };
+    }
+}

@@ -1,0 +1,131 @@
+//! The ledger's verdicts on one fixture per cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use turnscope::ledger::{CacheOutcome, Cause, ConnEvent, Ledger, SendMode, Transport};
+use turnscope::transcript::read_all;
+
+fn load(name: &str) -> Ledger {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let (_, frames, errors) = read_all(&path).unwrap();
+    assert!(errors.is_empty());
+    Ledger::from_frames(&frames)
+}
+
+#[test]
+fn a_healthy_tool_loop_is_incremental_with_cache_hits() {
+    let ledger = load("tool_loop.tsjsonl");
+    let turns = ledger.turns();
+    assert_eq!(turns[0].insight.mode, SendMode::Fresh);
+    for t in &turns[1..] {
+        assert_eq!(t.insight.mode, SendMode::Incremental, "turn {}", t.index);
+        assert!(
+            t.insight.causes.is_empty(),
+            "turn {}: {:?}",
+            t.index,
+            t.insight.causes
+        );
+    }
+    // Turn 3 expects its chain (> 64 tokens) cached and the server reports 90: a hit.
+    assert!(turns[2].insight.expected_cached_tokens >= 64);
+    assert_eq!(turns[2].insight.cache, CacheOutcome::Hit);
+}
+
+fn second_turn_miss(name: &str) -> Vec<Cause> {
+    let ledger = load(name);
+    let t = &ledger.turns()[1];
+    assert_eq!(t.insight.mode, SendMode::Incremental);
+    assert!(
+        t.insight.expected_cached_tokens >= 64,
+        "{}",
+        t.insight.expected_cached_tokens
+    );
+    assert_eq!(t.insight.cache, CacheOutcome::Miss);
+    t.insight.causes.clone()
+}
+
+#[test]
+fn reordered_tools_explain_a_miss() {
+    let causes = second_turn_miss("cause_tools_reordered.tsjsonl");
+    assert_eq!(
+        causes,
+        [Cause::ToolsReordered {
+            from: vec!["read_file".into(), "run_tests".into()],
+            to: vec!["run_tests".into(), "read_file".into()],
+        }]
+    );
+}
+
+#[test]
+fn changed_instructions_explain_a_miss() {
+    assert_eq!(
+        second_turn_miss("cause_instructions_changed.tsjsonl"),
+        [Cause::InstructionsChanged]
+    );
+}
+
+#[test]
+fn compaction_explains_a_miss() {
+    assert_eq!(
+        second_turn_miss("cause_compaction.tsjsonl"),
+        [Cause::Compaction]
+    );
+}
+
+#[test]
+fn reconnect_with_store_false_then_not_found_then_full_resend() {
+    let ledger = load("reconnect_store_false.tsjsonl");
+    let turns = ledger.turns();
+    let rejected = &turns[1];
+    assert_eq!(rejected.insight.causes, [Cause::StoreFalseAfterReconnect]);
+    assert_eq!(
+        rejected.insight.events,
+        [ConnEvent::Reconnect {
+            code: Some(1006),
+            reason: Some("dropped".into())
+        }]
+    );
+    // Nothing was streamed before the error: safe to retry.
+    assert_eq!(rejected.insight.retry_safe, Some(true));
+    let resend = &turns[2];
+    let SendMode::FullResend {
+        known_items,
+        known_bytes,
+        ..
+    } = &resend.insight.mode
+    else {
+        panic!("expected a full resend, got {:?}", resend.insight.mode)
+    };
+    // All three items were seen before: the user message, the call, and its output.
+    assert_eq!(*known_items, 3);
+    let items = [
+        r#"{"type":"message","role":"user","content":"hello"}"#,
+        r#"{"type":"function_call","call_id":"call_1","name":"read_file","arguments":"{\"path\":\"a\"}"}"#,
+        r#"{"type":"function_call_output","call_id":"call_1","output":"A"}"#,
+    ];
+    assert_eq!(
+        *known_bytes,
+        items.iter().map(|i| i.len() as u64).sum::<u64>()
+    );
+    assert_eq!(
+        resend.insight.events,
+        [ConnEvent::ResendAfterNotFound { after: 2 }]
+    );
+}
+
+#[test]
+fn http_turn_after_websocket_turns_is_a_fallback() {
+    let ledger = load("http_fallback.tsjsonl");
+    let turns = ledger.turns();
+    assert_eq!(turns.len(), 2);
+    assert_eq!(turns[0].transport, Transport::WebSocket);
+    assert_eq!(turns[1].transport, Transport::Http);
+    assert_eq!(turns[1].insight.events, [ConnEvent::HttpFallback]);
+    assert!(matches!(
+        turns[1].insight.mode,
+        SendMode::FullResend { known_items: 2, .. }
+    ));
+}
