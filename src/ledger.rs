@@ -35,7 +35,7 @@ pub struct Note {
 /// Cumulative figures over all turns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Totals {
-    /// Turns sent.
+    /// Turns: every request sent, plus responses the server started itself (steered successors).
     pub turns: usize,
     /// Sum of incremental sizes.
     pub incremental: Size,

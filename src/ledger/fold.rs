@@ -130,6 +130,14 @@ impl Ledger {
         self.last_t_us = self.last_t_us.max(frame.t_us);
         self.ensure_connection(frame.conn, frame.t_us);
         match (&frame.dir, &frame.payload) {
+            // Events are JSON objects; serde would read an array as a struct, so say no here.
+            (Dir::Sent | Dir::Recv, Payload::Json(text)) if !text.trim_start().starts_with('{') => {
+                self.note(
+                    frame,
+                    "a JSON frame that is not an object (events are objects)".into(),
+                );
+                None
+            }
             (Dir::Sent, Payload::Json(text)) => self.on_sent(frame, index, text),
             (Dir::Recv, Payload::Json(text)) => self.on_recv(frame, index, text),
             (Dir::Meta, Payload::Json(text)) => {
@@ -457,6 +465,7 @@ impl Ledger {
             .entry((frame.conn, lane))
             .or_default()
             .push_front(turn_index);
+        self.totals.turns += 1;
         turn_index
     }
 
