@@ -277,6 +277,7 @@ pub(crate) async fn run(
             context_tokens: input_tokens,
             cached_tokens: cached,
             scenario: shared.config.scenario.as_ref(),
+            tool_choice: turn.req.tool_choice.as_ref(),
         })
     } else {
         Plan::default()

@@ -45,6 +45,8 @@ pub(crate) struct PlanInput<'a> {
     pub context_tokens: usize,
     pub cached_tokens: usize,
     pub scenario: Option<&'a Scenario>,
+    /// The request's `tool_choice` (`required` / a named function force a call).
+    pub tool_choice: Option<&'a Value>,
 }
 
 /// Decides the response.
@@ -141,8 +143,14 @@ fn persona_plan(input: &PlanInput<'_>) -> Plan {
         input.cached_tokens,
         input.context_tokens,
     );
-    let outputs: Vec<&Value> = input
+    // Only what follows the model's last output is new to it (HTTP mode resends everything).
+    let tail_start = input
         .new_items
+        .iter()
+        .rposition(|i| i["type"] == "function_call" || i["role"] == "assistant")
+        .map_or(0, |p| p + 1);
+    let tail = &input.new_items[tail_start..];
+    let outputs: Vec<&Value> = tail
         .iter()
         .filter(|i| i["type"] == "function_call_output")
         .collect();
@@ -156,38 +164,55 @@ fn persona_plan(input: &PlanInput<'_>) -> Plan {
             o["call_id"].as_str().unwrap_or("?")
         ));
     }
-    let user_text = input
-        .new_items
+    let user_text = tail
         .iter()
         .rev()
         .find(|i| i["role"] == "user")
         .and_then(message_text);
     let mut items = Vec::new();
+    let functions = || input.tools.iter().filter(|t| t["type"] == "function");
+    let forced = match input.tool_choice {
+        Some(Value::String(s)) if s == "required" => functions()
+            .find(|t| {
+                user_text
+                    .as_deref()
+                    .zip(t["name"].as_str())
+                    .is_some_and(|(u, n)| u.contains(n))
+            })
+            .or_else(|| functions().next()),
+        Some(Value::Object(o)) if o.get("type").is_some_and(|t| t == "function") => {
+            functions().find(|t| t["name"] == o["name"])
+        }
+        _ => None,
+    };
+    let allowed = input.tool_choice.is_none_or(|c| c != "none");
     if let Some(u) = &user_text {
         let short: String = u.chars().take(80).collect();
         let ellipsis = if u.chars().count() > 80 { "…" } else { "" };
         text.push_str(&format!(" You said: \"{short}{ellipsis}\""));
-        let wanted = input.tools.iter().find(|t| {
-            t["type"] == "function"
-                && t["name"]
-                    .as_str()
-                    .is_some_and(|name| !name.is_empty() && u.contains(name))
+    }
+    let named = user_text.as_deref().and_then(|u| {
+        functions().find(|t| {
+            t["name"]
+                .as_str()
+                .is_some_and(|name| !name.is_empty() && u.contains(name))
+        })
+    });
+    let wanted = forced.or(named.filter(|_| outputs.is_empty() && allowed));
+    if let Some(tool) = wanted {
+        let name = tool["name"].as_str().unwrap_or_default().to_owned();
+        text.push_str(&format!(" Calling `{name}` as asked."));
+        items.push(Planned::Text(text));
+        let suffix = input.response_id.trim_start_matches("resp_");
+        items.push(Planned::Call {
+            call_id: format!("call_{suffix}_0"),
+            name,
+            arguments: example_arguments(tool),
         });
-        if let (Some(tool), true) = (wanted, outputs.is_empty()) {
-            let name = tool["name"].as_str().unwrap_or_default().to_owned();
-            text.push_str(&format!(" Calling `{name}` as asked."));
-            items.push(Planned::Text(text));
-            let suffix = input.response_id.trim_start_matches("resp_");
-            items.push(Planned::Call {
-                call_id: format!("call_{suffix}_0"),
-                name,
-                arguments: example_arguments(tool),
-            });
-            return Plan {
-                items,
-                ..Plan::default()
-            };
-        }
+        return Plan {
+            items,
+            ..Plan::default()
+        };
     }
     items.push(Planned::Text(text));
     Plan {
@@ -211,6 +236,7 @@ mod tests {
             context_tokens: 5,
             cached_tokens: 0,
             scenario: None,
+            tool_choice: None,
         }
     }
 
