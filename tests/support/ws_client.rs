@@ -165,3 +165,44 @@ pub fn check_stream(events: &[Value]) {
         }
     }
 }
+
+impl Client {
+    /// Receives events until `pred` matches one; returns all received, the match last.
+    pub async fn recv_until(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let v = self.recv().await;
+            let hit = pred(&v);
+            out.push(v);
+            if hit {
+                return out;
+            }
+        }
+    }
+}
+
+/// Events of one lane (`None` = events without `stream_id`).
+pub fn lane_events<'a>(events: &'a [Value], lane: Option<&str>) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["stream_id"].as_str() == lane)
+        .collect()
+}
+
+/// True for terminal events.
+pub fn is_terminal(e: &Value) -> bool {
+    matches!(
+        e["type"].as_str(),
+        Some("response.completed" | "response.failed" | "response.incomplete")
+    )
+}
+
+/// A latency profile where every response takes `ttft_ms` before its first output.
+pub fn slow(ttft_ms: f64, output_tokens_per_s: f64) -> turnscope::emulator::LatencyProfile {
+    turnscope::emulator::LatencyProfile {
+        name: "test-slow".into(),
+        ttft_ms,
+        output_tokens_per_s,
+        ..turnscope::emulator::LatencyProfile::zero()
+    }
+}
