@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::insight::{PrefixRaw, item_key};
-use super::{ChainNode, Connection, Ledger, Note, Size, ToolCall, Transport, Turn, TurnStatus};
+use super::{Connection, Ledger, Note, Size, Transport, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{ApiError, ServerEventKind, Usage};
 use crate::tokens::Counter;
@@ -72,19 +72,19 @@ struct RecvHead<'a> {
 
 /// The few fields of a `response` object the ledger needs; output items stay raw.
 #[derive(Deserialize, Default)]
-struct ResponseHead<'a> {
+pub(super) struct ResponseHead<'a> {
     #[serde(default)]
-    id: String,
+    pub(super) id: String,
     #[serde(default)]
-    model: Option<String>,
+    pub(super) model: Option<String>,
     #[serde(default)]
-    previous_response_id: Option<String>,
+    pub(super) previous_response_id: Option<String>,
     #[serde(default, borrow)]
-    output: Vec<&'a RawValue>,
+    pub(super) output: Vec<&'a RawValue>,
     #[serde(default)]
-    usage: Option<Usage>,
+    pub(super) usage: Option<Usage>,
     #[serde(default)]
-    incomplete_details: Option<serde_json::Value>,
+    pub(super) incomplete_details: Option<serde_json::Value>,
 }
 
 /// A meta frame's body.
@@ -108,15 +108,15 @@ struct MetaBody {
 
 /// A function call item, as found in output.
 #[derive(Deserialize)]
-struct ItemHead {
+pub(super) struct ItemHead {
     #[serde(rename = "type", default)]
-    kind: String,
+    pub(super) kind: String,
     #[serde(default)]
-    call_id: Option<String>,
+    pub(super) call_id: Option<String>,
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
-    arguments: Option<String>,
+    pub(super) arguments: Option<String>,
 }
 
 /// `,"previous_response_id":"…"`: what HTTP mode would not send.
@@ -469,124 +469,6 @@ impl Ledger {
         turn_index
     }
 
-    fn finish(
-        &mut self,
-        t: usize,
-        frame: &Frame,
-        kind: ServerEventKind,
-        response: Option<&RawValue>,
-    ) {
-        let response: ResponseHead<'_> = response
-            .and_then(|r| serde_json::from_str(r.get()).ok())
-            .unwrap_or_default();
-        let pending = self.pending_output.remove(&t).unwrap_or_default();
-        // The terminal response's output is authoritative; WebSocket servers may leave it
-        // empty, then the `output_item.done` items stand in.
-        let outputs: Vec<&str> = if response.output.is_empty() {
-            pending.iter().map(String::as_str).collect()
-        } else {
-            response.output.iter().map(|v| v.get()).collect()
-        };
-        let (out_bytes, out_tokens) = outputs.iter().fold((0, 0), |(b, k), item| {
-            (b + item.len() as u64, k + self.counter.count(item))
-        });
-        for item in &outputs {
-            self.known_items.insert(item_key(item));
-        }
-        let tool_calls: Vec<ToolCall> = outputs
-            .iter()
-            .filter_map(|item| serde_json::from_str::<ItemHead>(item).ok())
-            .filter(|i| i.kind == "function_call")
-            .map(|i| ToolCall {
-                call_id: i.call_id.unwrap_or_default(),
-                name: i.name.unwrap_or_default(),
-                arguments: i.arguments.unwrap_or_default(),
-            })
-            .collect();
-        let (in_items, in_bytes, in_tokens) = self.pending_input.remove(&t).unwrap_or_default();
-        let turn = &mut self.turns[t];
-        turn.status = match kind {
-            ServerEventKind::Completed => TurnStatus::Completed,
-            ServerEventKind::Failed => TurnStatus::Failed,
-            _ => TurnStatus::Incomplete {
-                reason: response
-                    .incomplete_details
-                    .as_ref()
-                    .and_then(|d: &serde_json::Value| d.get("reason"))
-                    .and_then(|r| r.as_str())
-                    .map(str::to_owned),
-            },
-        };
-        turn.done_us = Some(frame.t_us);
-        if turn.response_id.is_none() && !response.id.is_empty() {
-            turn.response_id = Some(response.id.clone());
-        }
-        self.totals.tool_calls += tool_calls.len();
-        turn.tool_calls = tool_calls;
-        if let Some(usage) = &response.usage {
-            self.totals.cached_tokens += usage.input_tokens_details.cached_tokens;
-            self.totals.input_tokens += usage.input_tokens;
-            self.totals.output_tokens += usage.output_tokens;
-        }
-        turn.usage = response.usage;
-        if kind != ServerEventKind::Failed
-            && let Some(id) = turn.response_id.clone()
-        {
-            let parent = turn
-                .previous_response_id
-                .as_deref()
-                .and_then(|p| self.chain.get(p))
-                .cloned()
-                .unwrap_or_default();
-            self.chain.insert(
-                id,
-                ChainNode {
-                    items_bytes: parent.items_bytes + in_bytes + out_bytes,
-                    items_count: parent.items_count + in_items + outputs.len() as u64,
-                    tokens: parent.tokens + in_tokens + out_tokens,
-                    cached_on: Some(frame.conn),
-                    turn: t,
-                },
-            );
-        }
-        self.judge_end(t);
-        self.release(t);
-    }
-
-    fn finish_error(&mut self, t: usize, frame: &Frame, err: ApiError) {
-        self.pending_output.remove(&t);
-        self.pending_input.remove(&t);
-        self.totals.errors += 1;
-        let turn = &mut self.turns[t];
-        turn.done_us = Some(frame.t_us);
-        turn.status = TurnStatus::Error {
-            code: err.code.clone(),
-            message: err.message.clone(),
-        };
-        // A failed continuation evicts the parent it referenced from the connection cache.
-        if let Some(parent) = turn.previous_response_id.clone()
-            && let Some(node) = self.chain.get_mut(&parent)
-            && node.cached_on == Some(frame.conn)
-        {
-            node.cached_on = None;
-        }
-        self.judge_end(t);
-        self.release(t);
-    }
-
-    /// Removes a finished turn from its lane queue; the next queued one starts running.
-    fn release(&mut self, t: usize) {
-        let key = (self.turns[t].conn, self.turns[t].lane.clone());
-        if let Some(queue) = self.lanes.get_mut(&key) {
-            queue.retain(|&i| i != t);
-            if let Some(&next) = queue.front()
-                && self.turns[next].status == TurnStatus::Queued
-            {
-                self.turns[next].status = TurnStatus::InFlight;
-            }
-        }
-    }
-
     fn on_meta(&mut self, frame: &Frame, text: &str) {
         let Ok(meta) = serde_json::from_str::<MetaBody>(text) else {
             return;
@@ -611,35 +493,6 @@ impl Ledger {
             "error" => self.note(frame, meta.message.unwrap_or_default()),
             "note" => self.note(frame, meta.text.unwrap_or_default()),
             _ => {}
-        }
-    }
-
-    fn on_close(&mut self, frame: &Frame, code: Option<u16>, reason: Option<String>) {
-        if let Some(c) = self.connections.get_mut(frame.conn as usize) {
-            c.closed_us = Some(frame.t_us);
-            c.close_code = code;
-            c.close_reason = reason;
-        }
-        // Everything running on it is lost, and so is its cache.
-        let keys: Vec<_> = self
-            .lanes
-            .keys()
-            .filter(|(c, _)| *c == frame.conn)
-            .cloned()
-            .collect();
-        for key in keys {
-            for t in self.lanes.remove(&key).unwrap_or_default() {
-                self.pending_output.remove(&t);
-                self.pending_input.remove(&t);
-                self.turns[t].status = TurnStatus::Dropped;
-                self.turns[t].done_us = Some(frame.t_us);
-                self.judge_end(t);
-            }
-        }
-        for node in self.chain.values_mut() {
-            if node.cached_on == Some(frame.conn) {
-                node.cached_on = None;
-            }
         }
     }
 }
