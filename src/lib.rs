@@ -13,3 +13,4 @@ pub mod report;
 pub mod session;
 pub mod tokens;
 pub mod transcript;
+pub mod tui;

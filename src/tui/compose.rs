@@ -1,0 +1,212 @@
+//! Turns the composer's state into the exact client event that will go out (pure).
+
+use serde_json::{Value, json};
+
+use super::app::{App, ComposerMode};
+use crate::protocol::ClientEvent;
+
+/// A request ready to send, with a one-line summary for the preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The client event, one line of JSON, exactly as it will be sent.
+    pub json: String,
+    /// E.g. `response.create · prev resp_2 · 1 new item · 312 B`.
+    pub summary: String,
+}
+
+/// Serializes fields in the given order (serde_json's map would sort them).
+fn object(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{}", Value::String((*k).to_owned()), v))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// Builds what the composer would send now, or says what is missing.
+pub fn build(app: &App) -> Result<Draft, String> {
+    let c = &app.composer;
+    match c.mode {
+        ComposerMode::Raw => raw(&c.text()),
+        ComposerMode::ToolOutputs if !app.pending_calls().is_empty() => tool_outputs(app),
+        ComposerMode::ToolOutputs | ComposerMode::Message => message(app),
+    }
+}
+
+fn raw(text: &str) -> Result<Draft, String> {
+    // JSON cannot hold a raw line break inside a string, so dropping them keeps the event intact
+    // and makes it one text frame on one line, as typed otherwise.
+    let one_line: String = text
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '\n' | '\r'))
+        .collect();
+    if one_line.is_empty() {
+        return Err("type a client event as JSON, e.g. {\"type\":\"response.create\",…}".into());
+    }
+    let event = ClientEvent::parse(&one_line).map_err(|e| e.to_string())?;
+    Ok(Draft {
+        summary: format!("{} · raw · {} B", event.kind(), one_line.len()),
+        json: one_line,
+    })
+}
+
+fn message(app: &App) -> Result<Draft, String> {
+    let c = &app.composer;
+    let text = c.text();
+    let text = text.trim_end();
+    if c.steer
+        && let Some(running) = app.running_turn()
+    {
+        if text.is_empty() {
+            return Err("type the message to steer the running response with".into());
+        }
+        let Some(id) = app.ledger.turns()[running].response_id.clone() else {
+            return Err("the running response has no id yet; wait for response.created".into());
+        };
+        let json = object(&[
+            ("type", json!("response.steer")),
+            ("previous_response_id", json!(id)),
+            ("input", json!([user_message(text)])),
+        ]);
+        return Ok(Draft {
+            summary: format!("response.steer · {id} · {} B", json.len()),
+            json,
+        });
+    }
+    if text.is_empty() && !c.warmup {
+        return Err("type a message first (or toggle warm-up with F4)".into());
+    }
+    let new_items: Vec<Value> = if text.is_empty() {
+        Vec::new()
+    } else {
+        vec![user_message(text)]
+    };
+    Ok(create(app, new_items))
+}
+
+fn tool_outputs(app: &App) -> Result<Draft, String> {
+    let c = &app.composer;
+    let calls = app.pending_calls();
+    let picked = calls.get(c.call).map(|call| call.call_id.as_str());
+    let mut items = Vec::new();
+    for call in calls {
+        let output = if Some(call.call_id.as_str()) == picked {
+            Some(c.text())
+        } else {
+            c.outputs.get(&call.call_id).cloned()
+        };
+        match output.filter(|o| !o.trim().is_empty()) {
+            Some(output) => items.push(json!({
+                "type": "function_call_output",
+                "call_id": call.call_id,
+                "output": output,
+            })),
+            None => {
+                return Err(format!(
+                    "{} ({}) has no output yet: pick it with Ctrl-N and type one",
+                    call.name, call.call_id
+                ));
+            }
+        }
+    }
+    Ok(create(app, items))
+}
+
+fn user_message(text: &str) -> Value {
+    json!({"type": "message", "role": "user", "content": text})
+}
+
+/// A `response.create` carrying `new_items`, chained to the head or resending the full context.
+fn create(app: &App, new_items: Vec<Value>) -> Draft {
+    let c = &app.composer;
+    let mut fields: Vec<(&str, Value)> = vec![
+        ("type", json!("response.create")),
+        ("model", json!(app.info.model)),
+        ("store", json!(c.store)),
+    ];
+    if let Some(lane) = &c.lane {
+        fields.push(("stream_id", json!(lane)));
+    }
+    if c.warmup {
+        fields.push(("generate", json!(false)));
+    }
+    let new_count = new_items.len();
+    let (input, chain) = match (&app.resend, app.head_id()) {
+        (Some(context), _) => {
+            let mut all = context.clone();
+            all.extend(new_items);
+            (all, format!("full resend of {} items", context.len()))
+        }
+        (None, Some(id)) => {
+            fields.push(("previous_response_id", json!(id)));
+            (new_items, format!("prev {id}"))
+        }
+        (None, None) => (new_items, "new chain".to_owned()),
+    };
+    if let Some(instructions) = &app.instructions {
+        fields.push(("instructions", json!(instructions)));
+    }
+    if !app.tools.is_empty() {
+        fields.push(("tools", Value::Array(app.tools.clone())));
+    }
+    fields.push(("input", Value::Array(input)));
+    let json = object(&fields);
+    let plural = if new_count == 1 { "" } else { "s" };
+    Draft {
+        summary: format!(
+            "response.create · {chain} · {new_count} new item{plural} · {}{}",
+            crate::report::fmt_bytes(json.len() as u64),
+            if c.warmup { " · warm-up" } else { "" }
+        ),
+        json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app::SessionInfo;
+    use crate::tui::theme::Theme;
+
+    fn app() -> App {
+        App::new(
+            SessionInfo {
+                url: "ws://x/v1/responses".into(),
+                model: "gpt-test".into(),
+                emulated: true,
+                key_hint: None,
+            },
+            Theme::default(),
+        )
+    }
+
+    #[test]
+    fn first_message_is_a_new_chain_with_fields_in_order() {
+        let mut a = app();
+        a.composer.set_text("hello");
+        let d = build(&a).unwrap();
+        assert_eq!(
+            d.json,
+            r#"{"type":"response.create","model":"gpt-test","store":false,"input":[{"content":"hello","role":"user","type":"message"}]}"#
+        );
+        assert!(d.summary.contains("new chain"), "{}", d.summary);
+        assert!(matches!(
+            ClientEvent::parse(&d.json),
+            Ok(ClientEvent::Create(_))
+        ));
+    }
+
+    #[test]
+    fn empty_message_and_bad_raw_json_are_refused_with_a_reason() {
+        let mut a = app();
+        assert!(build(&a).unwrap_err().contains("type a message"));
+        a.composer.mode = ComposerMode::Raw;
+        a.composer.set_text("{\"type\": 5}");
+        assert!(build(&a).unwrap_err().contains("type"));
+        a.composer
+            .set_text("{\"type\":\"response.create\",\n \"input\":\"hi\"}");
+        let d = build(&a).unwrap();
+        assert!(!d.json.contains('\n'));
+    }
+}

@@ -1,0 +1,188 @@
+//! Draws the whole screen from the app state (pure): header, turns, detail, composer, footer.
+
+pub mod composer;
+pub mod detail;
+pub mod header;
+pub mod json;
+pub mod popup;
+pub mod turns;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::app::{App, ComposerMode, Focus, Level};
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Areas {
+    /// Status header (3 rows).
+    pub header: Rect,
+    /// Turn list: a title row, a column header row, then turns.
+    pub list: Rect,
+    /// Detail: a tab row, then content.
+    pub detail: Rect,
+    /// Composer box.
+    pub composer: Rect,
+    /// Status message or key hints (1 row).
+    pub footer: Rect,
+}
+
+impl Areas {
+    /// Turn rows that fit in the list.
+    pub fn list_rows(&self) -> usize {
+        usize::from(self.list.height.saturating_sub(2))
+    }
+}
+
+/// Splits the screen; `update` uses the same function for scrolling and mouse hits.
+pub fn layout(app: &App, area: Rect) -> Areas {
+    let header_h = 3.min(area.height);
+    let footer_h = u16::from(area.height > header_h);
+    let calls = u16::try_from(app.pending_calls().len().min(3)).unwrap_or(3);
+    let composer_want = match (app.focus, app.composer.mode) {
+        (Focus::Turns, _) => 3,
+        (Focus::Composer, ComposerMode::ToolOutputs) => 6 + calls,
+        (Focus::Composer, _) => 6,
+    };
+    let rest = area.height - header_h - footer_h;
+    let composer_h = composer_want.min(rest / 2);
+    let body = rest - composer_h;
+    let list_h = if body < 8 {
+        body / 2
+    } else {
+        (body * 2 / 5).max(5)
+    };
+    // A short list leaves its spare rows to the detail pane.
+    let turns = u16::try_from(app.ledger.turns().len()).unwrap_or(u16::MAX);
+    let list_h = list_h.min(turns.saturating_add(2).max(4));
+    let detail_h = body - list_h;
+    let mut y = area.y;
+    let mut take = |h: u16| {
+        let r = Rect::new(area.x, y, area.width, h);
+        y += h;
+        r
+    };
+    Areas {
+        header: take(header_h),
+        list: take(list_h),
+        detail: take(detail_h),
+        composer: take(composer_h),
+        footer: take(footer_h),
+    }
+}
+
+/// Draws everything.
+pub fn render(app: &App, frame: &mut Frame<'_>) {
+    let area = frame.area();
+    let areas = layout(app, area);
+    header::render(app, frame, areas.header);
+    turns::render(app, frame, areas.list);
+    detail::render(app, frame, areas.detail);
+    composer::render(app, frame, areas.composer);
+    render_footer(app, frame, areas.footer);
+    if let Some(offer) = &app.offer {
+        popup::offer(app, offer, frame, area);
+    }
+    if app.help {
+        popup::help(app, frame, area);
+    }
+}
+
+fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let line = match &app.message {
+        Some(m) => {
+            let style = match m.level {
+                Level::Info => t.text,
+                Level::Warn => t.warn,
+                Level::Error => t.error,
+            };
+            Line::from(Span::styled(m.text.clone(), style))
+        }
+        None => hints(app),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn hints(app: &App) -> Line<'static> {
+    let pairs: &[(&str, &str)] = match app.focus {
+        Focus::Turns => &[
+            ("q", "quit"),
+            ("?", "keys"),
+            ("i", "compose"),
+            ("Tab", "detail tab"),
+            ("j/k", "turns"),
+            ("R", "reconnect"),
+        ],
+        Focus::Composer => &[
+            ("Enter", "send"),
+            ("Esc", "turns"),
+            ("Ctrl-T", "mode"),
+            ("F2", "store"),
+            ("F3", "lane"),
+            ("F4", "warm-up"),
+            ("F5", "steer"),
+        ],
+    };
+    key_hints(app, pairs)
+}
+
+/// `key label · key label` with keys in the accent style.
+pub fn key_hints(app: &App, pairs: &[(&str, &str)]) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (i, (k, label)) in pairs.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", t.muted));
+        }
+        spans.push(Span::styled((*k).to_owned(), t.accent));
+        spans.push(Span::styled(format!(" {label}"), t.muted));
+    }
+    Line::from(spans)
+}
+
+/// A title row: `─ Title ───────` filling the width.
+pub fn title_rule(mut spans: Vec<Span<'static>>, width: u16, border: Style) -> Line<'static> {
+    let used: usize = spans.iter().map(Span::width).sum::<usize>() + 2;
+    let mut out = vec![Span::styled("─ ", border)];
+    out.append(&mut spans);
+    let fill = usize::from(width).saturating_sub(used);
+    if fill > 0 {
+        out.push(Span::styled(
+            format!(" {}", "─".repeat(fill.saturating_sub(1))),
+            border,
+        ));
+    }
+    Line::from(out)
+}
+
+/// Cuts `s` to `n` characters, ending with `…` when cut.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n.saturating_sub(1)).chain(['…']).collect()
+    }
+}
+
+/// Thousands separators: `12,345`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Signed thousands: `-1,234`.
+pub fn thousands_signed(n: i64) -> String {
+    let abs = thousands(n.unsigned_abs());
+    if n < 0 { format!("-{abs}") } else { abs }
+}

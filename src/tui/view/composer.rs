@@ -1,0 +1,157 @@
+//! The composer box: toggles, pending function calls, the text area and a preview of the request.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::{clip, key_hints};
+use crate::tui::app::{App, ComposerMode, Focus};
+use crate::tui::compose;
+
+/// Draws the composer.
+pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    if area.height < 3 {
+        return;
+    }
+    let t = &app.theme;
+    let c = &app.composer;
+    let focused = app.focus == Focus::Composer;
+    let mode = if c.mode == ComposerMode::ToolOutputs && app.pending_calls().is_empty() {
+        ComposerMode::Message
+    } else {
+        c.mode
+    };
+    let flag = |on: bool, label: &str| {
+        Span::styled(format!(" {label}"), if on { t.accent } else { t.muted })
+    };
+    let mut title = vec![
+        Span::styled(" Compose ", if focused { t.accent } else { t.title }),
+        Span::styled(format!("[{}] ", mode.label()), t.text),
+        Span::styled(
+            format!("store={}", c.store),
+            if c.store { t.accent } else { t.muted },
+        ),
+        Span::styled(
+            format!(" lane={}", c.lane.as_deref().unwrap_or("default")),
+            if c.lane.is_some() { t.accent } else { t.muted },
+        ),
+    ];
+    if c.warmup {
+        title.push(flag(true, "warm-up"));
+    }
+    if c.steer {
+        title.push(flag(true, "steer"));
+    }
+    if app.resend.is_some() {
+        title.push(Span::styled(" full-resend", t.warn));
+    }
+    title.push(Span::raw(" "));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { t.accent } else { t.border })
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let draft = compose::build(app);
+    let footer = match (&c.error, &draft) {
+        (Some(e), _) => Line::from(Span::styled(clip(e, usize::from(inner.width)), t.error)),
+        (None, Ok(d)) => Line::from(vec![
+            Span::styled("→ ", t.accent),
+            Span::styled(d.summary.clone(), t.muted),
+        ]),
+        (None, Err(e)) => Line::from(Span::styled(clip(e, usize::from(inner.width)), t.muted)),
+    };
+    if !focused {
+        let pending = app.pending_calls().len();
+        let line = if pending > 0 {
+            Line::from(vec![
+                Span::styled(
+                    format!("{pending} function call(s) wait for an output"),
+                    t.warn,
+                ),
+                Span::styled(" · press i to answer", t.muted),
+            ])
+        } else if c.textarea.is_empty() {
+            key_hints(app, &[("i", "write a message"), ("?", "all keys")])
+        } else {
+            footer
+        };
+        frame.render_widget(Paragraph::new(line), inner);
+        return;
+    }
+    let mut y = inner.y;
+    if mode == ComposerMode::ToolOutputs {
+        let calls = app.pending_calls();
+        let shown = usize::from(inner.height.saturating_sub(2)).min(3);
+        let first = c.call.saturating_sub(shown.saturating_sub(1));
+        for (i, call) in calls.iter().enumerate().skip(first).take(shown) {
+            let picked = i == c.call;
+            let done = c
+                .outputs
+                .get(&call.call_id)
+                .is_some_and(|o| !o.trim().is_empty())
+                || (picked && !c.textarea.is_empty());
+            let line = Line::from(vec![
+                Span::styled(if picked { "▸ " } else { "  " }, t.accent),
+                Span::styled(
+                    if done { "✓ " } else { "○ " },
+                    if done { t.ok } else { t.warn },
+                ),
+                Span::styled(call.name.clone(), if picked { t.accent } else { t.text }),
+                Span::styled(clip(&format!(" {}", call.arguments), 40), t.text),
+                Span::styled(format!("  {}", call.call_id), t.muted),
+            ]);
+            frame.render_widget(
+                Paragraph::new(line),
+                Rect {
+                    y,
+                    height: 1,
+                    ..inner
+                },
+            );
+            y += 1;
+        }
+    }
+    let text_h = (inner.y + inner.height).saturating_sub(y + 1);
+    let text_area = Rect {
+        y,
+        height: text_h,
+        ..inner
+    };
+    if c.textarea.is_empty() {
+        let hint = match mode {
+            ComposerMode::Message => "type a message · Enter sends · Ctrl-J new line · Ctrl-T mode",
+            ComposerMode::ToolOutputs => {
+                "type the picked call's output (or a file path, then Ctrl-O) · Ctrl-N next call"
+            }
+            ComposerMode::Raw => {
+                "type any client event as JSON · it is validated before it goes out"
+            }
+        };
+        frame.render_widget(&c.textarea, text_area);
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(" ", t.selection),
+                Span::styled(hint, t.muted),
+            ])),
+            Rect {
+                height: 1,
+                ..text_area
+            },
+        );
+    } else {
+        frame.render_widget(&c.textarea, text_area);
+    }
+    frame.render_widget(
+        Paragraph::new(footer),
+        Rect {
+            y: inner.y + inner.height - 1,
+            height: 1,
+            ..inner
+        },
+    );
+}

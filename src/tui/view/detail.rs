@@ -1,0 +1,458 @@
+//! The selected turn in detail: Payload, Events, Context, Output and Usage tabs.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{clip, json, thousands, title_rule};
+use crate::frame::Dir;
+use crate::ledger::{Turn, TurnStatus};
+use crate::protocol::ServerEventKind;
+use crate::protocol::server::explain_error_code;
+use crate::report::{fmt_bytes, fmt_us};
+use crate::tui::app::{App, Focus, Tab};
+use crate::tui::{chain, compose};
+
+/// Strings longer than this are folded in the Payload tab.
+const FOLD: usize = 160;
+
+/// Columns each tab title occupies on the tab row: (tab, first column, end column).
+pub fn tab_ranges(area: Rect) -> Vec<(Tab, u16, u16)> {
+    let mut x = area.x + 2;
+    Tab::ALL
+        .iter()
+        .map(|tab| {
+            let w = u16::try_from(tab.title().len() + 4).unwrap_or(u16::MAX);
+            let r = (*tab, x, x + w);
+            x += w + 1;
+            r
+        })
+        .collect()
+}
+
+/// The tab whose title is at a screen cell, if any.
+pub fn tab_at(area: Rect, column: u16, row: u16) -> Option<Tab> {
+    if row != area.y || area.height == 0 {
+        return None;
+    }
+    tab_ranges(area)
+        .into_iter()
+        .find(|(_, a, b)| (*a..*b).contains(&column))
+        .map(|(t, _, _)| t)
+}
+
+/// Draws the tab row and the selected tab.
+pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled("│", t.border));
+        }
+        let label = format!(" {} {} ", i + 1, tab.title());
+        let style = if *tab == app.tab {
+            t.accent.patch(t.selection)
+        } else {
+            t.muted
+        };
+        spans.push(Span::styled(label, style));
+    }
+    if let Some(turn) = app.selected_turn() {
+        spans.push(Span::styled(format!("  turn {}", turn.index), t.title));
+    }
+    frame.render_widget(
+        Paragraph::new(title_rule(spans, area.width, t.border)),
+        Rect { height: 1, ..area },
+    );
+    let body = Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    };
+    let preview = app.focus == Focus::Composer && app.tab == Tab::Payload;
+    let lines = match (app.selected, preview) {
+        (_, true) => match compose::build(app) {
+            Ok(draft) => preview_lines(app, &draft),
+            Err(_) => match app.selected {
+                Some(i) => payload(app, i),
+                None => vec![Line::from(Span::styled(
+                    "  the request appears here as you type",
+                    t.muted,
+                ))],
+            },
+        },
+        (Some(i), false) => match app.tab {
+            Tab::Payload => payload(app, i),
+            Tab::Events => events(
+                app,
+                i,
+                usize::from(app.detail_scroll),
+                usize::from(body.height),
+            ),
+            Tab::Context => context(app, i),
+            Tab::Output => output(app, i),
+            Tab::Usage => usage(app, i),
+        },
+        (None, false) => vec![Line::from(Span::styled(
+            "  select a turn to see its detail",
+            t.muted,
+        ))],
+    };
+    // Events are already cut to the visible window; everything else scrolls here.
+    let scroll = if app.tab == Tab::Events && !preview {
+        0
+    } else {
+        app.detail_scroll
+    };
+    let para = Paragraph::new(lines).scroll((scroll, 0));
+    let para = if app.tab == Tab::Output {
+        para.wrap(Wrap { trim: false })
+    } else {
+        para
+    };
+    frame.render_widget(para, body);
+}
+
+fn kv(app: &App, key: &str, value: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {key:<24}"), app.theme.muted),
+        Span::styled(value, app.theme.text),
+    ])
+}
+
+fn preview_lines(app: &App, draft: &compose::Draft) -> Vec<Line<'static>> {
+    let mut out = vec![
+        Line::from(vec![
+            Span::styled("  next request (not sent yet): ", app.theme.accent),
+            Span::styled(draft.summary.clone(), app.theme.text),
+        ]),
+        Line::default(),
+    ];
+    out.extend(json::pretty(&draft.json, FOLD).into_iter().map(Line::from));
+    out
+}
+
+fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
+    let turn = &app.ledger.turns()[i];
+    let text = turn
+        .request_frame
+        .and_then(|f| chain::frame(&app.frames, f))
+        .and_then(|f| f.payload.json());
+    let Some(text) = text else {
+        return vec![Line::from(Span::styled(
+            "  no request: the server started this response itself (after a steer)",
+            app.theme.muted,
+        ))];
+    };
+    let mut head = vec![Span::styled(
+        format!(
+            "  {} · {} items · {} tok",
+            fmt_bytes(turn.incremental.bytes),
+            turn.incremental.items,
+            thousands(turn.incremental.tokens)
+        ),
+        app.theme.text,
+    )];
+    match &turn.previous_response_id {
+        Some(p) => head.push(Span::styled(format!(" · prev {p}"), app.theme.muted)),
+        None => head.push(Span::styled(
+            " · no previous_response_id (full context)",
+            app.theme.muted,
+        )),
+    }
+    let mut out = vec![Line::from(head), Line::default()];
+    out.extend(json::pretty(text, FOLD).into_iter().map(Line::from));
+    out
+}
+
+#[derive(Deserialize)]
+struct EventHead {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    delta: Option<String>,
+    #[serde(default)]
+    item: Option<Value>,
+    #[serde(default)]
+    response: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// One line per frame, only the visible window (`skip`, `take`): sessions can stream thousands.
+fn events(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> {
+    let turn = &app.ledger.turns()[i];
+    let t = &app.theme;
+    let all = turn
+        .request_frame
+        .into_iter()
+        .chain(turn.frames.iter().copied());
+    let count = turn.frames.len() + usize::from(turn.request_frame.is_some());
+    let mut out = vec![Line::from(Span::styled(
+        format!("  {count} frames · time since send"),
+        t.muted,
+    ))];
+    for f in all.skip(skip).take(take.saturating_sub(1)) {
+        let Some(frame) = chain::frame(&app.frames, f) else {
+            continue;
+        };
+        let since = frame.t_us.saturating_sub(turn.sent_us);
+        let arrow = match frame.dir {
+            Dir::Sent => "→",
+            Dir::Recv => "←",
+            Dir::Meta => "·",
+        };
+        let text = frame.payload.json().unwrap_or("");
+        let (kind, detail) = match serde_json::from_str::<EventHead>(text) {
+            Ok(h) => {
+                let detail = h
+                    .delta
+                    .map(|d| format!("{d:?}"))
+                    .or_else(|| h.item.as_ref().map(chain::describe_item))
+                    .or_else(|| h.error.as_ref().map(Value::to_string))
+                    .or_else(|| {
+                        h.response
+                            .as_ref()
+                            .and_then(|r| r.get("id"))
+                            .map(Value::to_string)
+                    })
+                    .unwrap_or_default();
+                (h.kind, detail)
+            }
+            Err(_) => (
+                "(not an event)".to_owned(),
+                clip(&String::from_utf8_lossy(frame.payload.as_bytes()), 60),
+            ),
+        };
+        let style = match ServerEventKind::of(&kind) {
+            ServerEventKind::Error | ServerEventKind::Failed => t.error,
+            k if k.is_terminal() => t.ok,
+            ServerEventKind::Other => t.warn,
+            _ => t.text,
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("  {:>9} ", fmt_us(since)), t.muted),
+            Span::styled(format!("{arrow} "), t.border),
+            Span::styled(kind, style),
+            Span::styled(format!("  {}", clip(&detail, 80)), t.muted),
+        ]));
+    }
+    out
+}
+
+fn context(app: &App, i: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let turn = &app.ledger.turns()[i];
+    let chain = chain::chain_items(&app.ledger, &app.frames, i);
+    let items: usize = chain.iter().map(|c| c.input.len() + c.output.len()).sum();
+    let mut out = vec![
+        Line::from(Span::styled(
+            format!(
+                "  chain of {} turn(s) · full context {} · {} items · {} tok · sent {} ({:.0}% saved)",
+                chain.len(),
+                fmt_bytes(turn.full_context.bytes),
+                turn.full_context.items,
+                thousands(turn.full_context.tokens),
+                fmt_bytes(turn.incremental.bytes),
+                turn.saved_pct()
+            ),
+            t.text,
+        )),
+        Line::from(Span::styled(
+            format!("  {items} items along the chain including this turn's output"),
+            t.muted,
+        )),
+    ];
+    for link in &chain {
+        let lt = &app.ledger.turns()[link.turn];
+        out.push(Line::from(Span::styled(
+            format!(
+                "  turn {} {}",
+                lt.index,
+                lt.response_id.as_deref().unwrap_or("(no id yet)")
+            ),
+            t.title,
+        )));
+        for item in &link.input {
+            out.push(Line::from(vec![
+                Span::styled("    → ", t.border),
+                Span::styled(clip(&chain::describe_item(item), 120), t.text),
+            ]));
+        }
+        for item in &link.output {
+            out.push(Line::from(vec![
+                Span::styled("    ← ", t.border),
+                Span::styled(clip(&chain::describe_item(item), 120), t.accent),
+            ]));
+        }
+    }
+    out
+}
+
+/// Text and function calls, rebuilt from the frames so they show while streaming.
+fn output(app: &App, i: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let turn = &app.ledger.turns()[i];
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    for &f in &turn.frames {
+        let Some(text) = chain::frame(&app.frames, f).and_then(|f| f.payload.json()) else {
+            continue;
+        };
+        let Ok(h) = serde_json::from_str::<EventHead>(text) else {
+            continue;
+        };
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        match ServerEventKind::of(&h.kind) {
+            ServerEventKind::OutputItemAdded | ServerEventKind::OutputItemDone => {
+                if let Some(item) = h
+                    .item
+                    .filter(|it| it.get("type").and_then(Value::as_str) == Some("function_call"))
+                {
+                    let id = s(&item, "call_id");
+                    let entry = (s(&item, "name"), id.clone(), s(&item, "arguments"));
+                    match calls.iter_mut().find(|c| c.1 == id) {
+                        Some(c) if !entry.2.is_empty() => *c = entry,
+                        Some(_) => {}
+                        None => calls.push(entry),
+                    }
+                }
+            }
+            ServerEventKind::FunctionCallArgumentsDelta => {
+                if let (Some(c), Some(d)) = (calls.last_mut(), h.delta) {
+                    c.2.push_str(&d);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let TurnStatus::Error { code, message } = &turn.status {
+        out.push(Line::from(Span::styled(
+            format!("  error {}: {message}", code.as_deref().unwrap_or("-")),
+            t.error,
+        )));
+        if let Some(e) = code.as_deref().and_then(explain_error_code) {
+            out.push(Line::from(Span::styled(format!("  why: {e}"), t.warn)));
+        }
+        out.push(Line::default());
+    }
+    if turn.output_text.is_empty() && calls.is_empty() {
+        let what = if turn.status.is_final() {
+            "  no output"
+        } else {
+            "  waiting for output…"
+        };
+        out.push(Line::from(Span::styled(what, t.muted)));
+    }
+    for line in turn.output_text.lines() {
+        out.push(Line::from(Span::styled(line.to_owned(), t.text)));
+    }
+    for (name, id, args) in calls {
+        out.push(Line::from(vec![
+            Span::styled("  ƒ ", t.accent),
+            Span::styled(name, t.accent),
+            Span::styled(format!("({args})"), t.text),
+            Span::styled(format!("  {id}"), t.muted),
+        ]));
+    }
+    out
+}
+
+fn usage(app: &App, i: usize) -> Vec<Line<'static>> {
+    let turn: &Turn = &app.ledger.turns()[i];
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), fmt_us);
+    let mut out = vec![
+        kv(app, "status", turn.status.label().to_owned()),
+        kv(
+            app,
+            "response",
+            turn.response_id.clone().unwrap_or_else(|| "-".into()),
+        ),
+        kv(
+            app,
+            "connection / lane",
+            format!(
+                "#{} / {}",
+                turn.conn,
+                turn.lane.as_deref().unwrap_or("default")
+            ),
+        ),
+        kv(
+            app,
+            "store / generate",
+            format!(
+                "{} / {}",
+                turn.store.map_or_else(|| "-".into(), |s| s.to_string()),
+                turn.generate
+            ),
+        ),
+        kv(app, "latency created", opt(turn.latency_created_us())),
+        kv(app, "latency first token", opt(turn.ttft_us())),
+        kv(app, "latency total", opt(turn.latency_total_us())),
+        kv(app, "gap before send", opt(turn.gap_us)),
+        kv(
+            app,
+            "sent (incremental)",
+            format!(
+                "{} · {} items · {} tok",
+                fmt_bytes(turn.incremental.bytes),
+                turn.incremental.items,
+                thousands(turn.incremental.tokens)
+            ),
+        ),
+        kv(
+            app,
+            "full-context equivalent",
+            format!(
+                "{} · {} items · {} tok",
+                fmt_bytes(turn.full_context.bytes),
+                turn.full_context.items,
+                thousands(turn.full_context.tokens)
+            ),
+        ),
+        kv(
+            app,
+            "saved",
+            format!(
+                "{} B · {} tok · {:.1}%",
+                turn.saved_bytes(),
+                turn.saved_tokens(),
+                turn.saved_pct()
+            ),
+        ),
+        kv(app, "context tokens (est)", thousands(turn.context_tokens)),
+        kv(
+            app,
+            "cache estimate",
+            format!("{} tok", thousands(turn.cache_estimate_tokens)),
+        ),
+    ];
+    match &turn.usage {
+        Some(u) => {
+            out.push(kv(app, "input tokens", thousands(u.input_tokens)));
+            out.push(kv(
+                app,
+                "cached tokens (server)",
+                thousands(u.input_tokens_details.cached_tokens),
+            ));
+            out.push(kv(app, "output tokens", thousands(u.output_tokens)));
+            out.push(kv(
+                app,
+                "reasoning tokens",
+                thousands(u.output_tokens_details.reasoning_tokens),
+            ));
+            out.push(kv(app, "total tokens", thousands(u.total_tokens)));
+        }
+        None => out.push(kv(app, "usage", "not reported yet".into())),
+    }
+    for timing in &turn.timings {
+        out.push(kv(app, "server timing", clip(&timing.to_string(), 100)));
+    }
+    out
+}

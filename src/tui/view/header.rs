@@ -1,0 +1,207 @@
+//! The always-visible status header: where, what, connection age, cache, savings, lanes, recording.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{clip, thousands, thousands_signed};
+use crate::ledger::{AgeLevel, MAX_AGE_US};
+use crate::report::fmt_bytes;
+use crate::tui::app::{App, LinkState, Recording};
+
+/// Draws the three header rows.
+pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let lines = vec![
+        first_line(app),
+        second_line(app),
+        third_line(app, area.width),
+    ];
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn first_line(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled("turnscope", t.accent), Span::raw(" ")];
+    let (mark, text, style) = match &app.link {
+        LinkState::Idle => ("○", "idle".to_owned(), t.muted),
+        LinkState::Connecting { conn } => ("◌", format!("connecting #{conn}"), t.warn),
+        LinkState::Connected { conn } => ("●", format!("connected #{conn}"), t.ok),
+        LinkState::Closed { conn, code, .. } => (
+            "✕",
+            format!(
+                "closed #{conn}{}",
+                code.map_or_else(String::new, |c| format!(" ({c})"))
+            ),
+            t.error,
+        ),
+        LinkState::Failed { .. } => ("✕", "connect failed".to_owned(), t.error),
+    };
+    spans.push(Span::styled(format!("{mark} {text}"), style));
+    if app.info.emulated {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(" emulator ", t.badge));
+    }
+    spans.push(Span::styled("  model ", t.muted));
+    spans.push(Span::styled(app.info.model.clone(), t.text));
+    spans.push(Span::styled("  ", t.muted));
+    spans.push(Span::styled(app.info.url.clone(), t.text));
+    if let Some(key) = &app.info.key_hint {
+        spans.push(Span::styled(format!("  key {key}"), t.muted));
+    }
+    Line::from(spans)
+}
+
+fn second_line(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    spans.extend(age_gauge(app));
+    spans.push(Span::styled(" │ ", t.border));
+
+    // Cached context: what the server said last, beside the ledger's estimate.
+    let conn = app.current_conn().unwrap_or(0);
+    let server = app
+        .ledger
+        .turns()
+        .iter()
+        .rev()
+        .find_map(|turn| turn.cached_tokens().filter(|_| turn.conn == conn));
+    let estimate = app.ledger.cached_context_tokens(conn);
+    spans.push(Span::styled("cached ", t.muted));
+    spans.push(Span::styled(
+        server.map_or_else(|| "-".to_owned(), thousands),
+        t.text,
+    ));
+    spans.push(Span::styled(" srv ", t.muted));
+    spans.push(Span::styled(thousands(estimate), t.text));
+    spans.push(Span::styled(" est", t.muted));
+    spans.push(Span::styled(" │ ", t.border));
+
+    let tot = app.ledger.totals();
+    let saved_b = tot.saved_bytes();
+    spans.push(Span::styled("saved ", t.muted));
+    let saved_style = if saved_b > 0 { t.ok } else { t.text };
+    spans.push(Span::styled(
+        format!(
+            "{}{} {}tok {:.0}%",
+            if saved_b < 0 { "-" } else { "" },
+            fmt_bytes(saved_b.unsigned_abs()),
+            thousands_signed(tot.saved_tokens()),
+            tot.saved_pct()
+        ),
+        saved_style,
+    ));
+    spans.push(Span::styled(" │ ", t.border));
+    spans.push(Span::styled("lanes ", t.muted));
+    spans.push(Span::styled(lanes(app), t.text));
+    Line::from(spans)
+}
+
+/// Totals, connections and the transcript path.
+fn third_line(app: &App, width: u16) -> Line<'static> {
+    let t = &app.theme;
+    let tot = app.ledger.totals();
+    let mut spans = vec![
+        Span::styled(
+            format!(
+                "{} turns · {} conn · {} tool calls · {} errors",
+                tot.turns,
+                app.ledger.connections().len(),
+                tot.tool_calls,
+                tot.errors
+            ),
+            if tot.errors > 0 { t.warn } else { t.muted },
+        ),
+        Span::styled(" │ ", t.border),
+    ];
+    let used: usize = spans.iter().map(Span::width).sum();
+    let room = usize::from(width).saturating_sub(used + 4).max(12);
+    match &app.recording {
+        Recording::To(path) => {
+            spans.push(Span::styled("rec ", t.error));
+            spans.push(Span::styled(
+                left_clip(&path.display().to_string(), room),
+                t.muted,
+            ));
+        }
+        Recording::Off => spans.push(Span::styled("not recording", t.muted)),
+        Recording::Failed(e) => spans.push(Span::styled(format!("not recording: {e}"), t.error)),
+        Recording::Unknown => spans.push(Span::styled("rec …", t.muted)),
+    }
+    Line::from(spans)
+}
+
+/// `age ▰▰▰▱▱▱▱▱▱▱ 12:03/60m`, coloured at 50 and 55 minutes.
+fn age_gauge(app: &App) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let Some(c) = app.ledger.current_connection() else {
+        return vec![Span::styled("age -", t.muted)];
+    };
+    let age = c.age_us(app.now_us);
+    let style: Style = match c.age_level(app.now_us) {
+        AgeLevel::Fresh => t.ok,
+        AgeLevel::Warn => t.warn,
+        AgeLevel::Rotate | AgeLevel::Expired => t.error,
+    };
+    const CELLS: u64 = 8;
+    let filled = (age.min(MAX_AGE_US) * CELLS)
+        .div_ceil(MAX_AGE_US)
+        .min(CELLS);
+    let bar: String = (0..CELLS)
+        .map(|i| if i < filled { '▰' } else { '▱' })
+        .collect();
+    let secs = age / 1_000_000;
+    vec![
+        Span::styled("age ", t.muted),
+        Span::styled(bar, style),
+        Span::styled(format!(" {:02}:{:02}", secs / 60, secs % 60), style),
+        Span::styled("/60m", t.muted),
+    ]
+}
+
+/// Lanes in use on the current connection: `default 1 · lane-1 1+2q`.
+fn lanes(app: &App) -> String {
+    let conn = app.current_conn().unwrap_or(0);
+    let mut parts: Vec<String> = app
+        .ledger
+        .busy_lanes()
+        .into_iter()
+        .filter(|(c, _, _)| *c == conn)
+        .map(|(_, lane, n)| {
+            let q = app.queued.get(&lane).copied().unwrap_or(0);
+            let name = lane.unwrap_or_else(|| "default".into());
+            if q > 0 {
+                format!("{name} {n}+{q}q")
+            } else {
+                format!("{name} {n}")
+            }
+        })
+        .collect();
+    for (lane, q) in &app.queued {
+        let busy = app
+            .ledger
+            .busy_lanes()
+            .iter()
+            .any(|(c, l, _)| *c == conn && l == lane);
+        if !busy {
+            parts.push(format!("{} 0+{q}q", lane.as_deref().unwrap_or("default")));
+        }
+    }
+    if parts.is_empty() {
+        "idle".into()
+    } else {
+        clip(&parts.join(" · "), 40)
+    }
+}
+
+/// Keeps the end of a path: `…/sessions/2026-….tsjsonl`.
+fn left_clip(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n {
+        s.to_owned()
+    } else {
+        let tail: String = s.chars().skip(count - n + 1).collect();
+        format!("…{tail}")
+    }
+}

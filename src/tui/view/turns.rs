@@ -1,0 +1,157 @@
+//! The turn list: one row per turn with its lane, status, latency, bytes, savings and tool calls.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use super::{clip, title_rule};
+use crate::ledger::{Turn, TurnStatus};
+use crate::report::{fmt_bytes, fmt_us};
+use crate::tui::app::{App, Focus};
+use crate::tui::theme::Theme;
+
+/// Which turn (0-based) is drawn at screen row `row`, if any.
+pub fn row_at(app: &App, area: Rect, row: u16) -> Option<usize> {
+    let first = area.y + 2;
+    if row < first || row >= area.y + area.height {
+        return None;
+    }
+    let i = app.list_offset + usize::from(row - first);
+    (i < app.ledger.turns().len()).then_some(i)
+}
+
+/// Status label and its style.
+pub fn status_cell(turn: &Turn, theme: &Theme) -> (String, Style) {
+    match &turn.status {
+        TurnStatus::Completed => ("done".into(), theme.ok),
+        TurnStatus::InFlight => ("running".into(), theme.accent),
+        TurnStatus::Queued => ("queued".into(), theme.warn),
+        TurnStatus::Incomplete { reason } => (
+            reason
+                .as_deref()
+                .map_or_else(|| "incomplete".into(), |r| format!("incompl:{r}")),
+            theme.warn,
+        ),
+        TurnStatus::Error { code, .. } => {
+            (code.clone().unwrap_or_else(|| "error".into()), theme.error)
+        }
+        TurnStatus::Failed => ("failed".into(), theme.error),
+        TurnStatus::Dropped => ("dropped".into(), theme.error),
+    }
+}
+
+fn opt_us(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), fmt_us)
+}
+
+/// Draws the list.
+pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let t = &app.theme;
+    let turns = app.ledger.turns();
+    let mut title = vec![Span::styled(format!("Turns {}", turns.len()), t.title)];
+    if app.follow && !turns.is_empty() {
+        title.push(Span::styled(" · following", t.muted));
+    }
+    if app.focus == Focus::Turns {
+        title.push(Span::styled(" ◂", t.accent));
+    }
+    frame.render_widget(
+        Paragraph::new(title_rule(title, area.width, t.border)),
+        Rect { height: 1, ..area },
+    );
+    let body = Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    };
+    if turns.is_empty() {
+        let hint = Line::from(Span::styled(
+            "  no turns yet: type a message below and press Enter",
+            t.muted,
+        ));
+        frame.render_widget(Paragraph::new(vec![Line::default(), hint]), body);
+        return;
+    }
+    let wide = area.width >= 90;
+    let mut header = vec!["#", "lane", "status", "ttft", "total", "sent"];
+    if wide {
+        header.push("full");
+    }
+    header.extend(["saved", "cached", "tools"]);
+    let rows_room = usize::from(body.height.saturating_sub(1));
+    let start = app.list_offset.min(turns.len().saturating_sub(1));
+    let rows = turns[start..]
+        .iter()
+        .take(rows_room)
+        .enumerate()
+        .map(|(i, turn)| {
+            let (status, status_style) = status_cell(turn, t);
+            let lane = turn.lane.as_deref().unwrap_or("-");
+            let lane = if turn.conn > 0 {
+                format!("{}/{lane}", turn.conn)
+            } else {
+                lane.to_owned()
+            };
+            let mut cells = vec![
+                Cell::from(turn.index.to_string()),
+                Cell::from(clip(&lane, 8)),
+                Cell::from(Span::styled(clip(&status, 12), status_style)),
+                Cell::from(opt_us(turn.ttft_us())),
+                Cell::from(opt_us(turn.latency_total_us())),
+                Cell::from(fmt_bytes(turn.incremental.bytes)),
+            ];
+            if wide {
+                cells.push(Cell::from(fmt_bytes(turn.full_context.bytes)));
+            }
+            let saved = if turn.full_context.bytes == 0 {
+                "-".into()
+            } else {
+                format!("{:.0}%", turn.saved_pct())
+            };
+            cells.push(Cell::from(Span::styled(
+                saved,
+                if turn.saved_bytes() > 0 { t.ok } else { t.text },
+            )));
+            cells.push(Cell::from(
+                turn.cached_tokens()
+                    .map_or_else(|| "-".into(), |c| c.to_string()),
+            ));
+            let calls = turn.tool_calls.len();
+            cells.push(Cell::from(if calls == 0 {
+                "-".into()
+            } else {
+                calls.to_string()
+            }));
+            let row = Row::new(cells);
+            if app.selected == Some(start + i) {
+                row.style(t.selection)
+            } else {
+                row
+            }
+        });
+    let mut widths = vec![
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(7),
+    ];
+    if wide {
+        widths.push(Constraint::Length(7));
+    }
+    widths.extend([
+        Constraint::Length(6),
+        Constraint::Length(7),
+        Constraint::Length(5),
+    ]);
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.muted))
+        .column_spacing(1);
+    frame.render_widget(table, body);
+}

@@ -1,0 +1,294 @@
+//! Screen snapshots of the live TUI's main states, built from fixtures with a fixed clock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use turnscope::tui::app::{App, Focus, LinkState, Recording, SessionInfo, Tab};
+use turnscope::tui::theme::Theme;
+use turnscope::tui::{Action, Command, keymap, update::update, view};
+
+const MIN: u64 = 60_000_000;
+
+fn info() -> SessionInfo {
+    SessionInfo {
+        url: "ws://127.0.0.1:8787/v1/responses".into(),
+        model: "gpt-test".into(),
+        emulated: true,
+        key_hint: None,
+    }
+}
+
+/// An app fed the first `n` frames of a fixture (all when `None`).
+fn app_from(fixture: &str, n: Option<usize>) -> App {
+    let (_, frames, _) =
+        turnscope::transcript::read_all(&Path::new("tests/fixtures").join(fixture)).unwrap();
+    let mut app = App::new(info(), Theme::default());
+    update(
+        &mut app,
+        Action::Resized {
+            width: 80,
+            height: 24,
+        },
+    );
+    update(
+        &mut app,
+        Action::RecordingStarted(Ok(PathBuf::from(
+            "/data/turnscope/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
+        ))),
+    );
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+    );
+    for frame in frames.into_iter().take(n.unwrap_or(usize::MAX)) {
+        update(&mut app, Action::FrameReceived(frame));
+    }
+    app
+}
+
+fn screen(app: &mut App, width: u16, height: u16) -> String {
+    update(app, Action::Resized { width, height });
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| view::render(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// Feeds key presses through the keymap, collecting the commands.
+fn keys(app: &mut App, keys: &[KeyEvent]) -> Vec<Command> {
+    let mut out = Vec::new();
+    for key in keys {
+        if let Some(action) = keymap::resolve(app, *key) {
+            out.extend(update(app, action));
+        }
+    }
+    out
+}
+
+fn typed(text: &str) -> Vec<KeyEvent> {
+    text.chars()
+        .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+        .collect()
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn empty_session() {
+    let mut app = App::new(info(), Theme::default());
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Connecting { conn: 0 }),
+    );
+    app.recording = Recording::Off;
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn streaming_turn() {
+    let mut app = app_from("tool_loop.tsjsonl", Some(27));
+    update(&mut app, Action::ShowTab(Tab::Output));
+    update(&mut app, Action::FocusTurns);
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn tool_calls_pending() {
+    let mut app = app_from("tool_loop.tsjsonl", Some(6));
+    assert_eq!(app.pending_calls().len(), 1);
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn server_error_offers_resume() {
+    let mut app = app_from("reconnect_store_false.tsjsonl", Some(10));
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Connected { conn: 1 }),
+    );
+    update(&mut app, Action::DismissOffer);
+    let (_, frames, _) =
+        turnscope::transcript::read_all(Path::new("tests/fixtures/reconnect_store_false.tsjsonl"))
+            .unwrap();
+    update(&mut app, Action::FrameReceived(frames[10].clone()));
+    assert!(
+        app.offer.is_some(),
+        "previous_response_not_found offers a resend"
+    );
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("previous_response_not_found"), "{message}");
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+    update(&mut app, Action::DismissOffer);
+    update(&mut app, Action::ShowTab(Tab::Output));
+    update(&mut app, Action::FocusTurns);
+    insta::assert_snapshot!("server_error_output_tab", screen(&mut app, 80, 24));
+}
+
+#[test]
+fn near_the_sixty_minute_limit() {
+    let mut app = app_from("tool_loop.tsjsonl", Some(29));
+    update(&mut app, Action::FocusTurns);
+    update(&mut app, Action::Ticked { now_us: 51 * MIN });
+    let warn = screen(&mut app, 80, 24);
+    assert!(warn.contains("51:00/60m"), "{warn}");
+    update(&mut app, Action::Ticked { now_us: 56 * MIN });
+    assert!(app.message.as_ref().unwrap().text.contains("rotate"));
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn help_popup() {
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    update(&mut app, Action::FocusTurns);
+    keys(&mut app, &[key(KeyCode::Char('?'))]);
+    assert!(app.help);
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+    keys(&mut app, &[key(KeyCode::Esc)]);
+    assert!(!app.help);
+}
+
+#[test]
+fn composer_shows_the_request_before_it_goes_out() {
+    let mut app = app_from("tool_loop.tsjsonl", Some(29));
+    keys(&mut app, &typed("now refactor it"));
+    let out = screen(&mut app, 80, 24);
+    assert!(out.contains("prev resp_5"), "{out}");
+    insta::assert_snapshot!(out);
+    let commands = keys(&mut app, &[key(KeyCode::Enter)]);
+    let [Command::Send(json)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    assert!(
+        json.contains(r#""previous_response_id":"resp_5""#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""input":[{"content":"now refactor it","role":"user","type":"message"}]"#),
+        "{json}"
+    );
+    assert!(app.composer.textarea.is_empty());
+}
+
+#[test]
+fn answering_a_tool_call_by_keys() {
+    let mut app = app_from("tool_loop.tsjsonl", Some(6));
+    assert_eq!(app.focus, Focus::Composer);
+    // Empty output is refused with a reason, inline.
+    assert!(keys(&mut app, &[key(KeyCode::Enter)]).is_empty());
+    assert!(app.composer.error.as_deref().unwrap().contains("read_file"));
+    keys(&mut app, &typed("fn add() {}"));
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+    let commands = keys(&mut app, &[key(KeyCode::Enter)]);
+    let [Command::Send(json)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    assert!(
+        json.contains(
+            r#"{"call_id":"call_1","output":"fn add() {}","type":"function_call_output"}"#
+        ),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""previous_response_id":"resp_1""#),
+        "{json}"
+    );
+}
+
+#[test]
+fn raw_json_mode_validates_inline() {
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    update(&mut app, Action::CycleComposerMode);
+    update(&mut app, Action::CycleComposerMode);
+    // Raw mode starts from what message mode would send; replace it with a broken event.
+    app.composer
+        .set_text("{\"type\":\"response.create\",\"store\":\"yes\"}");
+    assert!(keys(&mut app, &[key(KeyCode::Enter)]).is_empty());
+    let err = app.composer.error.clone().unwrap();
+    assert!(err.contains("invalid response.create"), "{err}");
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn narrow_screens() {
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    update(&mut app, Action::FocusTurns);
+    insta::assert_snapshot!("narrow_done", screen(&mut app, 60, 20));
+    let mut app = app_from("tool_loop.tsjsonl", Some(6));
+    insta::assert_snapshot!("narrow_pending", screen(&mut app, 60, 20));
+}
+
+#[test]
+fn tabs_of_a_finished_tool_loop() {
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    update(&mut app, Action::FocusTurns);
+    keys(&mut app, &[key(KeyCode::Up)]);
+    for tab in Tab::ALL {
+        update(&mut app, Action::ShowTab(tab));
+        insta::assert_snapshot!(
+            format!("tab_{}", tab.title().to_lowercase()),
+            screen(&mut app, 100, 30)
+        );
+    }
+}
+
+#[test]
+fn mouse_selects_turns_and_tabs() {
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    let areas = view::layout(&app, app.area);
+    let first_shown = app.list_offset;
+    update(
+        &mut app,
+        Action::Clicked {
+            column: 3,
+            row: areas.list.y + 2,
+        },
+    );
+    assert_eq!(app.selected, Some(first_shown));
+    assert_eq!(app.focus, Focus::Turns);
+    let areas = view::layout(&app, app.area);
+    let (tab, x, _) = view::detail::tab_ranges(areas.detail)[2];
+    update(
+        &mut app,
+        Action::Clicked {
+            column: x + 1,
+            row: areas.detail.y,
+        },
+    );
+    assert_eq!(app.tab, tab);
+    update(
+        &mut app,
+        Action::Scrolled {
+            column: 3,
+            row: areas.list.y + 3,
+            delta: 1,
+        },
+    );
+    assert_eq!(app.selected, Some(first_shown + 1));
+}
+
+#[test]
+fn theme_styles_reach_the_buffer() {
+    let mut app = app_from("tool_loop.tsjsonl", Some(6));
+    update(
+        &mut app,
+        Action::Resized {
+            width: 80,
+            height: 24,
+        },
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| view::render(&app, f)).unwrap();
+    let buffer = terminal.backend().buffer();
+    // The app name is drawn in the accent role, the "emulator" badge in the badge role.
+    assert_eq!(buffer[(0, 0)].style().fg, app.theme.accent.fg);
+    let row: String = (0..80)
+        .map(|x| buffer[(x, 0)].symbol().to_owned())
+        .collect();
+    let badge = row.find("emulator").unwrap();
+    let badge_col = u16::try_from(row[..badge].chars().count()).unwrap();
+    assert_eq!(buffer[(badge_col, 0)].style().bg, app.theme.badge.bg);
+}
