@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod frame;
 pub mod ledger;
 pub mod protocol;
+pub mod replay;
 pub mod report;
 pub mod session;
 pub mod tokens;

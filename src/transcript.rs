@@ -11,6 +11,7 @@ mod reader;
 pub mod synth;
 mod writer;
 
+pub(crate) use reader::parse_line;
 pub use reader::{Entry, LineError, Reader, from_reader, read_all};
 pub use writer::{Writer, redact};
 

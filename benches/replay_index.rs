@@ -1,0 +1,127 @@
+//! Replay index on a generated transcript (REPLAY_BENCH_MB, default 1000 MB, kept under
+//! target/): time to first screen, full-index and fold throughput, peak RSS, and
+//! `jq -c . FILE > /dev/null` on the same file in the same run as the baseline.
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use turnscope::replay::{Index, IndexOptions};
+use turnscope::transcript::synth;
+
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn generate(path: &Path, bytes: u64) -> std::io::Result<u64> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() >= bytes
+    {
+        return Ok(meta.len());
+    }
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let written = synth::write_synthetic(&mut out, bytes, 7)?;
+    out.flush()?;
+    Ok(written)
+}
+
+fn jq_seconds(path: &Path) -> Result<f64, String> {
+    let start = Instant::now();
+    let status = Command::new("jq")
+        .args(["-c", "."])
+        .arg(path)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("jq not runnable ({e}); install it with `apt-get install -y jq`"))?;
+    if !status.success() {
+        return Err(format!("jq failed: {status}"));
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let mb: u64 = std::env::var("REPLAY_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let path = dir.join(format!("replay_bench_{mb}MB.tsjsonl"));
+    let start = Instant::now();
+    let size = match generate(&path, mb * 1_000_000) {
+        Ok(size) => size,
+        Err(e) => {
+            eprintln!("cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    };
+    let size_mb = size as f64 / 1e6;
+    println!(
+        "transcript: {} ({size_mb:.0} MB, ready in {:.1}s)",
+        path.display(),
+        start.elapsed().as_secs_f64()
+    );
+    let rss_before = peak_rss_kb().unwrap_or(0);
+
+    // Time to first screen: open, header, first 100 frames parsed.
+    let start = Instant::now();
+    let index = match Index::open(&path, IndexOptions::default()) {
+        Ok(index) => index,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let ready = index.wait_frames(100, Duration::from_secs(30));
+    let parsed = (0..ready.min(100))
+        .filter(|&p| index.get(p).is_ok())
+        .count();
+    let first_screen = start.elapsed().as_secs_f64();
+
+    let indexed = index.wait_until(Duration::from_secs(600), |p| p.indexed);
+    let t_index = start.elapsed().as_secs_f64();
+    let folded = index.wait_complete(Duration::from_secs(600));
+    let t_fold = start.elapsed().as_secs_f64();
+    let turns = index.with_ledger(|l| l.turns().len());
+    let rss = peak_rss_kb();
+    drop(index);
+
+    println!(
+        "time to first screen : {:.1} ms ({parsed} frames parsed)",
+        first_screen * 1e3
+    );
+    println!(
+        "full index           : {t_index:.3}s = {:.0} MB/s ({} lines)",
+        size_mb / t_index,
+        indexed.frames
+    );
+    println!(
+        "ledger fold, no tokens: {t_fold:.3}s = {:.0} MB/s ({turns} turns, {} skipped)",
+        size_mb / t_fold,
+        folded.skipped
+    );
+    match rss {
+        Some(kb) => println!(
+            "peak RSS             : {:.1} MB = {:.1}% of the file (before opening: {:.1} MB; goal < 20%)",
+            kb as f64 / 1e3,
+            kb as f64 * 1e3 / size as f64 * 100.0,
+            rss_before as f64 / 1e3
+        ),
+        None => println!("peak RSS             : unavailable (no /proc/self/status)"),
+    }
+    match jq_seconds(&path) {
+        Ok(t_jq) => {
+            println!(
+                "jq -c . (baseline)   : {t_jq:.3}s = {:.0} MB/s",
+                size_mb / t_jq
+            );
+            println!(
+                "ratio jq / full index : {:.1}x faster (goal >= 5x)",
+                t_jq / t_index
+            );
+            println!("ratio jq / index+fold : {:.1}x faster", t_jq / t_fold);
+        }
+        Err(e) => println!("jq -c . (baseline)   : skipped: {e}"),
+    }
+}

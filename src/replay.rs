@@ -1,0 +1,33 @@
+//! Replaying recorded transcripts: a lazy index for huge files, and reruns against a server.
+
+pub mod index;
+
+pub use index::{Index, IndexOptions, Notify, Progress};
+
+use crate::transcript::TranscriptError;
+
+/// Why a transcript cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The header is missing, foreign or from a newer turnscope.
+    #[error(transparent)]
+    Transcript(#[from] TranscriptError),
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Line 1 has no end within the first megabyte.
+    #[error(
+        "{path}: line 1 is not a complete header (no newline in the first {limit} bytes); not a turnscope transcript, or a recording that has not started yet"
+    )]
+    HeaderIncomplete {
+        /// The file.
+        path: String,
+        /// Bytes looked at.
+        limit: usize,
+    },
+}
