@@ -66,6 +66,8 @@ pub struct Progress {
     pub folded: u64,
     /// Whether the current ledger counts tokens.
     pub tokens: bool,
+    /// A token pass was asked for (it runs once the byte-only fold has caught up).
+    pub tokens_wanted: bool,
     /// Positions folded by a token pass still running.
     pub token_pass: Option<u64>,
     /// Lines that could not be read as frames.
@@ -82,6 +84,7 @@ impl Progress {
         (self.indexed || self.error.is_some())
             && self.folded == self.frames
             && self.token_pass.is_none()
+            && (self.tokens || !self.tokens_wanted || self.error.is_some())
     }
 }
 
@@ -92,6 +95,7 @@ pub struct Index {
     file: Mutex<File>,
     shared: Arc<Shared>,
     following: bool,
+    tokens_wanted: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -152,6 +156,7 @@ impl Index {
             file: Mutex::new(file),
             shared,
             following: follow,
+            tokens_wanted: tokens,
         })
     }
 
@@ -187,6 +192,7 @@ impl Index {
             following: self.following && st.error.is_none(),
             folded: st.folded,
             tokens: st.tokens,
+            tokens_wanted: self.tokens_wanted,
             token_pass: st.token_pass,
             skipped: st.bad.len() as u64,
             pending_bytes: st.file_len.saturating_sub(st.end),
