@@ -230,6 +230,14 @@ impl IntoResponse for ApiFailure {
     }
 }
 
+/// The oversized-fault event: an unknown event type padded to at least `bytes` bytes.
+pub(crate) fn oversized_event(seq: u64, bytes: usize) -> String {
+    let head =
+        json!({"type": "emulator.oversized", "sequence_number": seq, "padding": ""}).to_string();
+    let pad = "x".repeat(bytes.saturating_sub(head.len()));
+    json!({"type": "emulator.oversized", "sequence_number": seq, "padding": pad}).to_string()
+}
+
 /// Checks `Authorization: Bearer …`; returns the key.
 pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiFailure> {
     let unauthorized = |message: &str| ApiFailure {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::context::{Stored, hash_str};
 use super::engine::{self, Emitter, Ending, Out, Turn};
 use super::scenario::FaultKind;
-use super::ws::lane::{check_call_ids, preamble_tokens};
+use super::ws::lane::{check_call_ids, preamble};
 use super::{ApiFailure, FaultPlan, Shared, authorize, validate};
 
 /// `GET /v1/responses/{id}`: a stored (`store=true`) response.
@@ -110,7 +110,7 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
     segments.extend(new_items.iter().map(|i| shared.tokens.measure(i)));
     let cached = shared.prefix.lookup_and_insert(&segments);
     let stream = req.stream == Some(true);
-    let preamble = preamble_tokens(shared, &req);
+    let preamble = preamble(shared, &req).0;
     Ok((
         Turn {
             id: shared.next_id("resp"),
@@ -180,10 +180,9 @@ impl SseState {
                 r#"{"type":"response.output_text.delta","delta":"trunc"#,
             ))),
             FaultKind::Oversized => {
-                let pad = "x".repeat(self.oversized.saturating_sub(80));
-                let data = json!({"type": "emulator.oversized", "sequence_number": self.seq, "padding": pad});
+                let data = super::oversized_event(self.seq, self.oversized);
                 self.seq += 1;
-                Ok(Some(sse_event("emulator.oversized", &data.to_string())))
+                Ok(Some(sse_event("emulator.oversized", &data)))
             }
         }
     }

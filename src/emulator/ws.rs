@@ -59,8 +59,9 @@ struct Active {
 /// Per-connection state; the mutex is never held across an await.
 #[derive(Default)]
 struct ConnState {
-    /// The connection-local cache: response id → its context chain.
-    cache: HashMap<String, Arc<Node>>,
+    /// The connection-local cache: response id → its context chain and the
+    /// (tokens, hash) of the instructions + tools it ran with.
+    cache: HashMap<String, (Arc<Node>, (usize, u64))>,
     lanes: HashMap<Option<String>, mpsc::UnboundedSender<Job>>,
     named_lanes: usize,
     active: HashMap<String, Active>,
@@ -287,8 +288,7 @@ impl Writer {
                 }
             }
             FaultKind::Oversized => {
-                let pad = "x".repeat(self.oversized.saturating_sub(80));
-                let text = json!({"type": "emulator.oversized", "sequence_number": self.seq, "padding": pad}).to_string();
+                let text = super::oversized_event(self.seq, self.oversized);
                 self.seq += 1;
                 if self.sink.send(Message::Text(text.into())).await.is_err() {
                     return Some(WriterEnd::Cut);

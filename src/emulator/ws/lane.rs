@@ -37,18 +37,18 @@ pub(crate) fn steer_items(input: &Value) -> Vec<Value> {
     }
 }
 
-/// Tokens of the instructions and tool definitions a request carries.
-pub(crate) fn preamble_tokens(shared: &super::Shared, req: &CreateRequest) -> usize {
-    let instr = req
+/// (tokens, hash) of the instructions and tool definitions a request carries.
+pub(crate) fn preamble(shared: &super::Shared, req: &CreateRequest) -> (usize, u64) {
+    let (it, ih) = req
         .instructions
         .as_deref()
-        .map_or(0, |i| shared.tokens.measure_str(i).0);
-    let tools = req
+        .map_or((0, 0), |i| shared.tokens.measure_str(i));
+    let (tt, th) = req
         .tools
         .as_ref()
         .filter(|t| !t.is_empty())
-        .map_or(0, |t| shared.tokens.measure(&Value::Array(t.clone())).0);
-    instr + tools
+        .map_or((0, 0), |t| shared.tokens.measure(&Value::Array(t.clone())));
+    (it + tt, ih.rotate_left(1) ^ th)
 }
 
 /// Checks that every `function_call_output` answers a call in the context.
@@ -91,13 +91,16 @@ impl Conn {
         let shared = &self.shared;
         let req = job.req;
         let prev = req.previous_response_id.clone();
+        let pre = preamble(shared, &req);
         let (parent, cached) = match &prev {
             None => (None, 0),
             Some(id) => {
                 let hit = self.state().cache.get(id).cloned();
                 match hit {
-                    Some(node) => {
-                        let t = node.total_tokens;
+                    // The whole earlier prompt is reused; the instructions and tools count
+                    // as cached only when they are unchanged.
+                    Some((node, (pt, ph))) => {
+                        let t = node.total_tokens + if ph == pre.1 { pt } else { 0 };
                         (Some(node), t)
                     }
                     None => match shared.store.get(id) {
@@ -151,7 +154,7 @@ impl Conn {
             new_items,
             cached_tokens: cached,
             request_bytes: job.request_bytes,
-            preamble_tokens: preamble_tokens(shared, &req),
+            preamble_tokens: pre.0,
         };
         let mut em = Emitter {
             tx: Some(self.tx.clone()),
@@ -167,7 +170,7 @@ impl Conn {
             .unwrap_or_default();
         match (&outcome.ending, &outcome.node) {
             (Ending::Completed | Ending::Steered, Some(node)) => {
-                self.state().cache.insert(id.clone(), node.clone());
+                self.state().cache.insert(id.clone(), (node.clone(), pre));
                 if store {
                     shared.store.put(
                         id.clone(),
