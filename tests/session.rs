@@ -343,20 +343,24 @@ async fn binary_and_non_json_frames_are_recorded_and_surfaced() {
     ws.send(Message::binary(vec![0u8, 1, 255])).await.unwrap();
     server_send(&mut ws, "not json {").await;
     server_send(&mut ws, "{\n\"type\":\"x\"}").await;
+    server_send(&mut ws, "[1,2]").await;
     let f1 = frame(&mut h, Dir::Recv).await;
     assert_eq!(f1.payload, Payload::Binary(vec![0, 1, 255]));
     let f2 = frame(&mut h, Dir::Recv).await;
     assert_eq!(f2.payload, Payload::Text("not json {".into()));
     let f3 = frame(&mut h, Dir::Recv).await;
     assert_eq!(f3.payload, Payload::Text("{\n\"type\":\"x\"}".into()));
+    let f4 = frame(&mut h, Dir::Recv).await;
+    assert_eq!(f4.payload, Payload::Json("[1,2]".into()));
     finish(h, vec![ws]).await;
     let (_, frames, errors) = turnscope::transcript::read_all(&path).unwrap();
     assert!(errors.is_empty());
     let recv: Vec<_> = frames.iter().filter(|f| f.dir == Dir::Recv).collect();
-    assert_eq!(recv.len(), 3);
+    assert_eq!(recv.len(), 4);
     assert_eq!(recv[0].payload, f1.payload);
     assert_eq!(recv[1].payload, f2.payload);
     assert_eq!(recv[2].payload, f3.payload);
+    assert_eq!(recv[3].payload, f4.payload);
 }
 
 #[tokio::test]

@@ -45,7 +45,23 @@ struct HeadIncomplete {
 
 impl Head {
     fn parse(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
+        Self::try_parse(text).unwrap_or_default()
+    }
+
+    /// `None` when the text is not a JSON object.
+    fn try_parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Classifies a received text frame with one parse: a one-line JSON object is `Json` and
+    /// gets its head; anything else goes through [`Payload::from_text`].
+    fn classify(text: &str) -> (Payload, Option<Self>) {
+        if !text.contains(['\n', '\r'])
+            && let Some(head) = Self::try_parse(text)
+        {
+            return (Payload::Json(text.to_owned()), Some(head));
+        }
+        (Payload::from_text(text), None)
     }
 
     fn kind(&self) -> &str {
@@ -392,9 +408,9 @@ impl Actor {
     /// closed and that is already reported.
     async fn receive(&mut self, ws: &mut Ws, message: Message) -> Result<(), Option<String>> {
         let t_us = self.now_us();
-        let payload = match message {
-            Message::Text(text) => Payload::from_text(text.as_str()),
-            Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
+        let (payload, head) = match message {
+            Message::Text(text) => Head::classify(text.as_str()),
+            Message::Binary(bytes) => (Payload::Binary(bytes.to_vec()), None),
             Message::Ping(_) => {
                 // tungstenite queued the pong; flush it now rather than on the next write.
                 return ws
@@ -423,10 +439,6 @@ impl Actor {
                 .await;
                 return Err(None);
             }
-        };
-        let head = match &payload {
-            Payload::Json(text) => Some(Head::parse(text)),
-            _ => None,
         };
         self.record(Frame {
             t_us,
