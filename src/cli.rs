@@ -1,6 +1,7 @@
 //! Command-line interface: one clap subcommand per job; each lives in `cli/<name>.rs`.
 
 mod emulate;
+pub mod live;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,9 @@ pub struct Cli {
     /// What to do; none opens the live TUI.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Flags of the live TUI.
+    #[command(flatten)]
+    pub live: live::LiveArgs,
 }
 
 /// The subcommands.
@@ -31,6 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Some(Command::Stats(args)) => stats::run(&args),
         Some(Command::Emulate(args)) => emulate::run(&args),
-        None => anyhow::bail!("the live TUI is not built yet; try `turnscope stats FILE`"),
+        None => live::run(&cli.live),
     }
 }

@@ -13,6 +13,7 @@ pub mod app;
 pub mod chain;
 pub mod compose;
 pub mod keymap;
+pub mod live;
 pub mod terminal;
 pub mod theme;
 pub mod update;

@@ -144,13 +144,14 @@ fn create(app: &App, new_items: Vec<Value>) -> Draft {
         }
         (None, None) => (new_items, "new chain".to_owned()),
     };
+    // Input before the (long, repeated) instructions and tools, so the Payload tab shows it first.
+    fields.push(("input", Value::Array(input)));
     if let Some(instructions) = &app.instructions {
         fields.push(("instructions", json!(instructions)));
     }
     if !app.tools.is_empty() {
         fields.push(("tools", Value::Array(app.tools.clone())));
     }
-    fields.push(("input", Value::Array(input)));
     let json = object(&fields);
     let plural = if new_count == 1 { "" } else { "s" };
     Draft {

@@ -1,0 +1,220 @@
+//! `turnscope` with no subcommand: the live session TUI, on the real API or the built-in emulator.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::emulator::{self, EmulatorConfig, LatencyProfile};
+use crate::session::{self, SessionConfig};
+use crate::tui::app::{App, SessionInfo};
+use crate::tui::theme::Theme;
+
+/// Flags of the live TUI (used when no subcommand is given).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LiveArgs {
+    /// WebSocket (or HTTP base) URL; default: OPENAI_BASE_URL or https://api.openai.com/v1,
+    /// or the built-in emulator when OPENAI_API_KEY is not set.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Model for new requests.
+    #[arg(long, default_value = "gpt-5.1", value_name = "MODEL")]
+    pub model: String,
+    /// Tool definitions sent with every request: a JSON array (or {"tools": [...]}).
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// Instructions sent with every request, read from a text file.
+    #[arg(long, value_name = "FILE")]
+    pub instructions: Option<PathBuf>,
+    /// Record the session to this transcript (default: a new file in the data directory).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_record")]
+    pub record: Option<PathBuf>,
+    /// Do not record the session.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Latency profile of the built-in emulator: zero, realistic, lan or FILE.toml[:NAME].
+    #[arg(long, default_value = "realistic", value_name = "PROFILE")]
+    pub emulator_latency: String,
+}
+
+/// Tools the emulator's persona can call when a message names them (used without `--tools`).
+fn demo_tools() -> Vec<Value> {
+    let tool = |name: &str, what: &str, param: &str| {
+        json!({
+            "type": "function",
+            "name": name,
+            "description": what,
+            "parameters": {
+                "type": "object",
+                "properties": {param: {"type": "string"}},
+                "required": [param],
+                "additionalProperties": false
+            },
+            "strict": true
+        })
+    };
+    vec![
+        tool("read_file", "Read a file of the workspace", "path"),
+        tool(
+            "run_tests",
+            "Run the test suite, optionally filtered",
+            "filter",
+        ),
+        tool("search", "Search the workspace for text", "query"),
+    ]
+}
+
+/// Reads `--tools`: a JSON array of tool definitions, or an object with a `tools` array.
+pub fn load_tools(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --tools file {}", path.display()))?;
+    let value: Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--tools file {} is not JSON; give a JSON array of tool definitions",
+            path.display()
+        )
+    })?;
+    let tools = match value {
+        Value::Array(tools) => tools,
+        Value::Object(mut o) => match o.remove("tools") {
+            Some(Value::Array(tools)) => tools,
+            _ => anyhow::bail!(
+                "--tools file {} has no \"tools\" array; give a JSON array of tool definitions",
+                path.display()
+            ),
+        },
+        _ => anyhow::bail!(
+            "--tools file {} must hold a JSON array of tool definitions",
+            path.display()
+        ),
+    };
+    if let Some((i, _)) = tools
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.get("type").and_then(Value::as_str).is_none())
+    {
+        anyhow::bail!(
+            "--tools file {}: tool #{} has no \"type\" (e.g. \"function\")",
+            path.display(),
+            i + 1
+        );
+    }
+    Ok(tools)
+}
+
+/// `sk-…abcd`: enough to tell keys apart, never the key.
+pub fn mask_key(key: &str) -> String {
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if key.chars().count() <= 8 {
+        "…".into()
+    } else {
+        format!("{}…{tail}", key.chars().take(3).collect::<String>())
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Runs the live TUI.
+pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
+    let tools = args.tools.as_deref().map(load_tools).transpose()?;
+    let instructions = args
+        .instructions
+        .as_deref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --instructions file {}", p.display()))
+        })
+        .transpose()?;
+    let api_key = env("OPENAI_API_KEY");
+    let record = match (&args.record, args.no_record) {
+        (_, true) => None,
+        (Some(path), false) => Some(path.clone()),
+        (None, false) => crate::config::default_record_path(),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let cancel = CancellationToken::new();
+        let emulated = api_key.is_none() && args.url.is_none();
+        let emu = if emulated {
+            let latency = LatencyProfile::resolve(&args.emulator_latency)?;
+            Some(
+                emulator::start(EmulatorConfig {
+                    latency,
+                    ..EmulatorConfig::default()
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
+        let url = match (&emu, &args.url) {
+            (Some(emu), _) => emu.ws_url(),
+            (None, Some(url)) => session::ws_url_from_base(url),
+            (None, None) => session::ws_url_from_base(
+                &env("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into()),
+            ),
+        };
+        let info = SessionInfo {
+            url: session::display_url(&url),
+            model: args.model.clone(),
+            emulated,
+            key_hint: api_key.as_deref().map(mask_key),
+        };
+        let mut app = App::new(info, Theme::default());
+        app.tools = tools.unwrap_or_else(|| if emulated { demo_tools() } else { Vec::new() });
+        app.instructions = instructions;
+        // The emulator wants some Bearer key, like the real API; any one does.
+        let api_key = api_key.or_else(|| emulated.then(|| "turnscope-emulator".to_owned()));
+        let config = SessionConfig {
+            url,
+            api_key,
+            organization: env("OPENAI_ORG_ID"),
+            project: env("OPENAI_PROJECT_ID"),
+            record,
+            model: Some(args.model.clone()),
+            ..SessionConfig::default()
+        };
+        let result = crate::tui::live::run(app, config, cancel).await;
+        if let Some(emu) = emu {
+            emu.shutdown().await;
+        }
+        result.context("the terminal failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_masked() {
+        assert_eq!(mask_key("sk-proj-abcdefghijklmnop1234"), "sk-…1234");
+        assert_eq!(mask_key("short"), "…");
+    }
+
+    #[test]
+    fn tools_file_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tools.json");
+        std::fs::write(&path, "{\"x\":1}").unwrap();
+        let err = load_tools(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("tools.json") && err.contains("\"tools\" array"),
+            "{err}"
+        );
+        std::fs::write(&path, "[{\"type\":\"function\",\"name\":\"f\"}]").unwrap();
+        assert_eq!(load_tools(&path).unwrap().len(), 1);
+    }
+}
