@@ -2,6 +2,7 @@
 
 mod emulate;
 pub mod live;
+pub mod rerun;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Run the local Responses API emulator (WebSocket + HTTP on /v1/responses).
     Emulate(emulate::EmulateArgs),
+    /// Send a recording's client events again (emulator by default) and compare old and new turns.
+    Rerun(rerun::RerunArgs),
 }
 
 /// Runs the parsed command line.
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Some(Command::Stats(args)) => stats::run(&args),
         Some(Command::Emulate(args)) => emulate::run(&args),
+        Some(Command::Rerun(args)) => rerun::run(&args),
         None => live::run(&cli.live),
     }
 }

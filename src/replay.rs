@@ -1,6 +1,7 @@
 //! Replaying recorded transcripts: a lazy index for huge files, and reruns against a server.
 
 pub mod index;
+pub mod rerun;
 
 pub use index::{Index, IndexOptions, Notify, Progress};
 
