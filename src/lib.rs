@@ -10,6 +10,7 @@ pub mod frame;
 pub mod ledger;
 pub mod protocol;
 pub mod replay;
+pub mod proxy;
 pub mod report;
 pub mod session;
 pub mod tokens;

@@ -1,0 +1,194 @@
+//! The recorder: a thread that turns relayed messages into frames, writes them, then notifies.
+//!
+//! Relays hand over cheap reference-counted buffers and return to relaying at once; copying,
+//! JSON classification, formatting and file I/O all happen here, off the relay path.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::{ProxyError, ProxyEvent};
+use crate::frame::{Dir, Frame, Payload};
+use crate::transcript::{Header, Writer};
+
+/// What a relayed frame carried.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// A WebSocket text frame.
+    Ws(Utf8Bytes),
+    /// A WebSocket binary frame.
+    Binary(Bytes),
+    /// Text from an HTTP exchange (a request body, an SSE event's data).
+    Text(String),
+    /// A meta frame's JSON object.
+    Meta(String),
+}
+
+#[derive(Debug)]
+enum Job {
+    Frame {
+        t_us: u64,
+        wall: SystemTime,
+        conn: u32,
+        dir: Dir,
+        body: Body,
+    },
+    Event(ProxyEvent),
+    Stop,
+}
+
+/// The relays' end of the recorder.
+#[derive(Debug, Clone)]
+pub(crate) struct RecorderTx(mpsc::UnboundedSender<Job>);
+
+impl RecorderTx {
+    /// Records a frame taken at `t_us`.
+    pub fn frame(&self, t_us: u64, conn: u32, dir: Dir, body: Body) {
+        let _ = self.0.send(Job::Frame {
+            t_us,
+            wall: SystemTime::now(),
+            conn,
+            dir,
+            body,
+        });
+    }
+
+    /// Records a meta frame (a JSON object).
+    pub fn meta(&self, t_us: u64, conn: u32, json: String) {
+        self.frame(t_us, conn, Dir::Meta, Body::Meta(json));
+    }
+
+    /// Passes an event to the user, in order with the frames.
+    pub fn event(&self, event: ProxyEvent) {
+        let _ = self.0.send(Job::Event(event));
+    }
+}
+
+/// The owner's end: waits for the thread to drain.
+#[derive(Debug)]
+pub(crate) struct RecorderHandle {
+    tx: mpsc::UnboundedSender<Job>,
+    done: oneshot::Receiver<()>,
+}
+
+impl RecorderHandle {
+    /// Writes everything queued so far, then stops the thread.
+    pub async fn finish(self) {
+        let _ = self.tx.send(Job::Stop);
+        let _ = self.done.await;
+    }
+}
+
+/// Opens the transcript (if any) and starts the recorder thread.
+pub(crate) fn spawn(
+    record: Option<&Path>,
+    header: &Header,
+    events: mpsc::UnboundedSender<ProxyEvent>,
+) -> Result<(RecorderTx, RecorderHandle), ProxyError> {
+    let writer = match record {
+        Some(path) => {
+            Some(
+                Writer::create(path, header, &[]).map_err(|source| ProxyError::Record {
+                    path: path.to_owned(),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    let (done_tx, done) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("turnscope-recorder".into())
+        .spawn(move || {
+            let mut writer = writer;
+            while let Some(job) = rx.blocking_recv() {
+                match job {
+                    Job::Frame {
+                        t_us,
+                        wall,
+                        conn,
+                        dir,
+                        body,
+                    } => {
+                        let frame = to_frame(t_us, wall, conn, dir, body);
+                        if let Some(w) = writer.as_mut()
+                            && let Err(e) = w.write(&frame)
+                        {
+                            let _ = events.send(ProxyEvent::Error(format!(
+                                "recording to {} failed: {e}; recording stopped, relaying goes on",
+                                w.path().display()
+                            )));
+                            writer = None;
+                        }
+                        let _ = events.send(ProxyEvent::Frame(frame));
+                    }
+                    Job::Event(event) => {
+                        let _ = events.send(event);
+                    }
+                    Job::Stop => break,
+                }
+            }
+            let _ = done_tx.send(());
+        })
+        .map_err(|source| ProxyError::Record {
+            path: record.map(Path::to_owned).unwrap_or_default(),
+            source,
+        })?;
+    Ok((RecorderTx(tx.clone()), RecorderHandle { tx, done }))
+}
+
+fn to_frame(t_us: u64, wall: SystemTime, conn: u32, dir: Dir, body: Body) -> Frame {
+    let payload = match body {
+        Body::Ws(text) => Payload::from_text(text.as_str()),
+        Body::Text(text) => Payload::from_text(text),
+        Body::Binary(bytes) => Payload::Binary(bytes.to_vec()),
+        Body::Meta(json) => Payload::Json(json),
+    };
+    Frame {
+        t_us,
+        wall: humantime::format_rfc3339_micros(wall).to_string(),
+        conn,
+        dir,
+        payload,
+    }
+}
+
+/// A meta object with `original` holding a frame's text: raw when it is one-line JSON, so the
+/// original stays byte-exact, else as a JSON string.
+pub(crate) fn meta_with_original(event: &str, dir: Dir, original: &str) -> String {
+    let dir = match dir {
+        Dir::Sent => "sent",
+        Dir::Recv => "recv",
+        Dir::Meta => "meta",
+    };
+    let original = match Payload::from_text(original) {
+        Payload::Json(raw) => raw,
+        other => serde_json::Value::String(String::from_utf8_lossy(other.as_bytes()).into_owned())
+            .to_string(),
+    };
+    format!(r#"{{"event":"{event}","dir":"{dir}","original":{original}}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn originals_stay_raw_when_json_and_become_strings_otherwise() {
+        let m = meta_with_original("edited", Dir::Sent, r#"{"type":"x", "a":1}"#);
+        assert_eq!(
+            m,
+            r#"{"event":"edited","dir":"sent","original":{"type":"x", "a":1}}"#
+        );
+        let m = meta_with_original("dropped", Dir::Recv, "not \"json\"");
+        assert_eq!(
+            m,
+            r#"{"event":"dropped","dir":"recv","original":"not \"json\""}"#
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&m).is_ok());
+    }
+}
