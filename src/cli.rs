@@ -3,6 +3,7 @@
 mod emulate;
 pub mod live;
 pub mod rerun;
+mod proxy;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ pub enum Command {
     Emulate(emulate::EmulateArgs),
     /// Send a recording's client events again (emulator by default) and compare old and new turns.
     Rerun(rerun::RerunArgs),
+    /// Relay an agent to the API (or the emulator), recording and showing its turns.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Runs the parsed command line.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Stats(args)) => stats::run(&args),
         Some(Command::Emulate(args)) => emulate::run(&args),
         Some(Command::Rerun(args)) => rerun::run(&args),
+        Some(Command::Proxy(args)) => proxy::run(&args),
         None => live::run(&cli.live),
     }
 }

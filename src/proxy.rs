@@ -143,7 +143,9 @@ pub enum ProxyError {
         detail: String,
     },
     /// An edited frame is not valid JSON.
-    #[error("the edited frame is not valid JSON ({detail}); fix it, or forward or drop the original")]
+    #[error(
+        "the edited frame is not valid JSON ({detail}); fix it, or forward or drop the original"
+    )]
     InvalidEdit {
         /// serde_json's explanation.
         detail: String,

@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 
 use super::Shared;
 use super::recorder::Body;
-use super::server::{ResBody, error_response, forwardable_request_header, forwardable_response_header};
+use super::server::{
+    ResBody, error_response, forwardable_request_header, forwardable_response_header,
+};
 use crate::frame::Dir;
 
 /// A response body fed chunk by chunk from the upstream task.
@@ -58,8 +60,8 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
             );
         }
     };
-    let turn = (parts.method == Method::POST && path.ends_with("/responses"))
-        .then(|| shared.next_conn());
+    let turn =
+        (parts.method == Method::POST && path.ends_with("/responses")).then(|| shared.next_conn());
     let mut request = shared.http.request(parts.method.clone(), &url);
     for (name, value) in &parts.headers {
         if forwardable_request_header(name.as_str()) {
@@ -72,7 +74,9 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
         let meta = serde_json::json!({"event": "http_request", "path": path, "method": "POST", "url": url});
         shared.recorder.meta(t_sent, conn, meta.to_string());
         let text = String::from_utf8_lossy(&body).into_owned();
-        shared.recorder.frame(t_sent, conn, Dir::Sent, Body::Text(text));
+        shared
+            .recorder
+            .frame(t_sent, conn, Dir::Sent, Body::Text(text));
     }
     let upstream = match result {
         Ok(r) => r,
@@ -84,7 +88,10 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
                 shared.recorder.meta(t_us, conn, meta.to_string());
                 close(&shared, conn, "the upstream request failed");
             }
-            return error_response(StatusCode::BAD_GATEWAY, &format!("turnscope proxy: {message}"));
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                &format!("turnscope proxy: {message}"),
+            );
         }
     };
 
@@ -109,7 +116,9 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
             "event": "error",
             "message": format!("upstream answered POST {path} with HTTP {}", status.as_u16()),
         });
-        shared.recorder.meta(shared.now_us(), conn, meta.to_string());
+        shared
+            .recorder
+            .meta(shared.now_us(), conn, meta.to_string());
     }
     let task_shared = shared.clone();
     shared.tracker.spawn(async move {
@@ -137,7 +146,9 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
                     let Some(conn) = turn else { continue };
                     if sse {
                         for data in events.push(&bytes) {
-                            shared.recorder.frame(t_us, conn, Dir::Recv, Body::Text(data));
+                            shared
+                                .recorder
+                                .frame(t_us, conn, Dir::Recv, Body::Text(data));
                         }
                     } else {
                         whole.extend_from_slice(&bytes);
@@ -153,7 +164,9 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
         if let Some(conn) = turn {
             if !whole.is_empty() {
                 let text = String::from_utf8_lossy(&whole).into_owned();
-                shared.recorder.frame(shared.now_us(), conn, Dir::Recv, Body::Text(text));
+                shared
+                    .recorder
+                    .frame(shared.now_us(), conn, Dir::Recv, Body::Text(text));
             }
             close(&shared, conn, ended);
         }
@@ -162,8 +175,11 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
 }
 
 fn close(shared: &Shared, conn: u32, reason: &str) {
-    let meta = serde_json::json!({"event": "close", "code": null, "reason": reason, "by": "upstream"});
-    shared.recorder.meta(shared.now_us(), conn, meta.to_string());
+    let meta =
+        serde_json::json!({"event": "close", "code": null, "reason": reason, "by": "upstream"});
+    shared
+        .recorder
+        .meta(shared.now_us(), conn, meta.to_string());
 }
 
 /// An incremental SSE parser: bytes in, each complete event's `data` out (`[DONE]` skipped).

@@ -20,9 +20,7 @@ impl Upstream {
             detail: detail.to_owned(),
         };
         let trimmed = url.trim().trim_end_matches('/');
-        let (scheme, rest) = trimmed
-            .split_once("://")
-            .ok_or_else(|| bad("no scheme"))?;
+        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let tls = match scheme {
             "https" | "wss" => true,
             "http" | "ws" => false,
@@ -118,7 +116,10 @@ mod tests {
             up.http_url("/v1/models?limit=2"),
             "https://api.openai.com/v1/models?limit=2"
         );
-        assert_eq!(up.http_url("/responses"), "https://api.openai.com/v1/responses");
+        assert_eq!(
+            up.http_url("/responses"),
+            "https://api.openai.com/v1/responses"
+        );
         let gw = Upstream::parse("http://127.0.0.1:9000/openai/v1").unwrap();
         assert_eq!(
             gw.ws_url("/v1/responses"),
@@ -126,16 +127,27 @@ mod tests {
         );
         assert!(gw.loopback);
         let bare = Upstream::parse("ws://localhost:1234").unwrap();
-        assert_eq!(bare.http_url("/v1/responses"), "http://localhost:1234/v1/responses");
+        assert_eq!(
+            bare.http_url("/v1/responses"),
+            "http://localhost:1234/v1/responses"
+        );
         assert!(bare.loopback);
         let full = Upstream::parse("ws://127.0.0.1:1/v1/responses").unwrap();
-        assert_eq!(full.ws_url("/v1/responses"), "ws://127.0.0.1:1/v1/responses");
+        assert_eq!(
+            full.ws_url("/v1/responses"),
+            "ws://127.0.0.1:1/v1/responses"
+        );
         assert_eq!(strip_v1("/v1x/y"), "/v1x/y");
     }
 
     #[test]
     fn bad_upstreams_are_refused_with_the_fix() {
-        for url in ["api.openai.com", "ftp://x/v1", "https:///v1", "https://u:p@h/v1"] {
+        for url in [
+            "api.openai.com",
+            "ftp://x/v1",
+            "https:///v1",
+            "https://u:p@h/v1",
+        ] {
             let err = Upstream::parse(url).unwrap_err().to_string();
             assert!(err.contains("http(s)://HOST"), "{err}");
             assert!(!err.contains("u:p"), "{err}");

@@ -102,8 +102,7 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
         true,
         None,
     );
-    let (upstream, upstream_response) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await
-    {
+    let (upstream, upstream_response) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(pair)) => pair,
         Ok(Err(WsError::Http(response))) => {
             let status = response.status();
@@ -141,7 +140,9 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
                 )
                 .await;
                 let meta = serde_json::json!({"event": "connect", "url": url, "store": null});
-                shared.recorder.meta(shared.now_us(), conn, meta.to_string());
+                shared
+                    .recorder
+                    .meta(shared.now_us(), conn, meta.to_string());
                 relay(&shared, conn, agent, upstream).await;
             }
             Err(e) => {
@@ -149,7 +150,9 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
                     "event": "error",
                     "message": format!("the agent's connection failed during the upgrade: {e}"),
                 });
-                shared.recorder.meta(shared.now_us(), conn, meta.to_string());
+                shared
+                    .recorder
+                    .meta(shared.now_us(), conn, meta.to_string());
             }
         }
     });
@@ -162,7 +165,10 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
             headers.append(name.clone(), value.clone());
         }
     }
-    headers.insert(hyper::header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(
+        hyper::header::UPGRADE,
+        HeaderValue::from_static("websocket"),
+    );
     headers.insert(
         hyper::header::CONNECTION,
         HeaderValue::from_static("Upgrade"),
@@ -175,7 +181,9 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
 
 fn refuse(shared: &Shared, conn: u32, status: StatusCode, message: &str) -> Response<ResBody> {
     let meta = serde_json::json!({"event": "error", "message": message});
-    shared.recorder.meta(shared.now_us(), conn, meta.to_string());
+    shared
+        .recorder
+        .meta(shared.now_us(), conn, meta.to_string());
     error_response(status, &format!("turnscope proxy: {message}"))
 }
 
@@ -199,15 +207,16 @@ enum End {
     /// A close frame came (and was passed on).
     Closed(Option<CloseFrame>),
     /// A side went away without a close frame.
-    Dropped {
-        by: &'static str,
-        why: String,
-    },
+    Dropped { by: &'static str, why: String },
 }
 
 /// Relays until both sides closed, one side dropped, or the proxy shuts down.
-async fn relay<A, U>(shared: &Shared, conn: u32, agent: WebSocketStream<A>, upstream: WebSocketStream<U>)
-where
+async fn relay<A, U>(
+    shared: &Shared,
+    conn: u32,
+    agent: WebSocketStream<A>,
+    upstream: WebSocketStream<U>,
+) where
     A: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -216,7 +225,14 @@ where
     let (to_upstream, to_upstream_rx) = mpsc::unbounded_channel();
     let (to_agent, to_agent_rx) = mpsc::unbounded_channel();
     shared.injectors.register(conn, [to_upstream, to_agent]);
-    let c2s = pump(shared, conn, Dir::Sent, agent_rx, upstream_tx, to_upstream_rx);
+    let c2s = pump(
+        shared,
+        conn,
+        Dir::Sent,
+        agent_rx,
+        upstream_tx,
+        to_upstream_rx,
+    );
     let s2c = pump(shared, conn, Dir::Recv, upstream_rx, agent_tx, to_agent_rx);
     tokio::pin!(c2s, s2c);
     let first = tokio::select! {
@@ -226,7 +242,9 @@ where
     };
     let t_us = shared.now_us();
     let meta = match &first {
-        None => serde_json::json!({"event": "close", "code": null, "reason": "the proxy shut down", "by": "proxy"}),
+        None => {
+            serde_json::json!({"event": "close", "code": null, "reason": "the proxy shut down", "by": "proxy"})
+        }
         Some((End::Closed(frame), by)) => serde_json::json!({
             "event": "close",
             "code": frame.as_ref().map(|f| u16::from(f.code)),

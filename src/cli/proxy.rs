@@ -1,0 +1,176 @@
+//! `turnscope proxy`: relay an agent to the upstream, record, and print one line per turn.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::emulator::{self, EmulatorConfig};
+use crate::ledger::{Ledger, Turn};
+use crate::proxy::{self, ProxyConfig, ProxyEvent};
+use crate::report::{fmt_bytes, fmt_us};
+
+/// Arguments of `turnscope proxy`.
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Address agents connect to; point them at http://ADDR/v1.
+    #[arg(long, default_value = proxy::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Allow a non-loopback --listen address (anyone who reaches it can use your agents' keys).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Upstream base URL [default: https://api.openai.com/v1 when OPENAI_API_KEY is set,
+    /// else the built-in emulator, started in-process].
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// Transcript to write [default: a new file under the data directory's sessions/].
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Record nothing.
+    #[arg(long, conflicts_with = "record")]
+    pub no_record: bool,
+    /// No TUI: print one summary line per finished turn (for CI and long runs).
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+/// Runs the proxy until Ctrl-C.
+pub fn run(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
+    let has_key = std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty());
+    let mut emu = None;
+    let upstream = match (&args.upstream, has_key) {
+        (Some(url), _) => url.clone(),
+        (None, true) => proxy::OPENAI_BASE_URL.to_owned(),
+        (None, false) => {
+            let running = emulator::start(EmulatorConfig::default())
+                .await
+                .context("cannot start the built-in emulator as the upstream")?;
+            let url = running.base_url();
+            emu = Some(running);
+            url
+        }
+    };
+    let record = if args.no_record {
+        None
+    } else {
+        args.record
+            .clone()
+            .or_else(crate::config::default_record_path)
+    };
+    if !args.listen.ip().is_loopback() && args.allow_remote {
+        eprintln!(
+            "turnscope: WARNING: listening on {} (not loopback): anyone who can reach it can send requests with your agents' credentials",
+            args.listen
+        );
+    }
+    let mut running = proxy::start(ProxyConfig {
+        listen: args.listen,
+        allow_remote: args.allow_remote,
+        upstream: upstream.clone(),
+        record: record.clone(),
+        ..ProxyConfig::default()
+    })
+    .await?;
+    if !args.no_tui {
+        eprintln!("turnscope: the proxy TUI is not built yet; running headless (--no-tui)");
+    }
+    let via = if emu.is_some() {
+        " (built-in emulator)"
+    } else {
+        ""
+    };
+    eprintln!("turnscope proxy → {upstream}{via}");
+    eprintln!("  OPENAI_BASE_URL={}", running.base_url());
+    eprintln!("  websocket_base_url={}", running.ws_base_url());
+    match &record {
+        Some(path) => eprintln!("  recording to {}", path.display()),
+        None => eprintln!("  not recording"),
+    }
+    eprintln!("Ctrl-C to stop.");
+
+    let mut summary = Summary::default();
+    loop {
+        let event = tokio::select! {
+            signal = tokio::signal::ctrl_c() => {
+                signal.context("cannot wait for Ctrl-C")?;
+                break;
+            }
+            event = running.events.recv() => event,
+        };
+        match event {
+            Some(ProxyEvent::Frame(frame)) => summary.push(&frame),
+            Some(ProxyEvent::Error(message)) => eprintln!("turnscope: {message}"),
+            Some(ProxyEvent::Paused { id, .. }) => {
+                // Headless has no one to decide: never hold a frame.
+                let _ = running.decide(id, proxy::BreakpointDecision::Forward);
+            }
+            Some(ProxyEvent::Released { .. }) => {}
+            None => break,
+        }
+    }
+    let mut events = std::mem::replace(
+        &mut running.events,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
+    running.shutdown().await;
+    while let Some(event) = events.recv().await {
+        if let ProxyEvent::Frame(frame) = event {
+            summary.push(&frame);
+        }
+    }
+    if let Some(emu) = emu {
+        emu.shutdown().await;
+    }
+    print!("{}", crate::report::stats_table(&summary.ledger));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Folds frames and prints each turn once, when it reaches a final status.
+#[derive(Default)]
+struct Summary {
+    ledger: Ledger,
+    printed: Vec<bool>,
+    /// Every turn before this one is printed.
+    first_open: usize,
+}
+
+impl Summary {
+    fn push(&mut self, frame: &crate::frame::Frame) {
+        self.ledger.push(frame);
+        let turns = self.ledger.turns();
+        self.printed.resize(turns.len(), false);
+        for (i, turn) in turns.iter().enumerate().skip(self.first_open) {
+            if !self.printed[i] && turn.status.is_final() {
+                self.printed[i] = true;
+                println!("{}", turn_line(turn));
+            }
+        }
+        while self.printed.get(self.first_open) == Some(&true) {
+            self.first_open += 1;
+        }
+    }
+}
+
+/// `turn 3 conn 0 done ttft 12.3ms total 45.1ms sent 312B full 4.1K saved 92.4% cached 1024`.
+pub(crate) fn turn_line(t: &Turn) -> String {
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), fmt_us);
+    format!(
+        "turn {} conn {} {} ttft {} total {} sent {} full {} saved {:.1}% cached {}",
+        t.index,
+        t.conn,
+        t.status.label(),
+        opt(t.ttft_us()),
+        opt(t.latency_total_us()),
+        fmt_bytes(t.incremental.bytes),
+        fmt_bytes(t.full_context.bytes),
+        t.saved_pct(),
+        t.cached_tokens()
+            .map_or_else(|| "-".into(), |c| c.to_string()),
+    )
+}
