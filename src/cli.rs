@@ -2,8 +2,8 @@
 
 mod emulate;
 pub mod live;
-pub mod rerun;
 mod proxy;
+pub mod rerun;
 mod stats;
 
 use clap::{Parser, Subcommand};
