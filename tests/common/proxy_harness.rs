@@ -156,6 +156,7 @@ where
 pub struct Collector {
     pub frames: Vec<Frame>,
     pub paused: Vec<(u64, u32, Dir, String)>,
+    pub released: Vec<u64>,
 }
 
 impl Collector {
@@ -163,6 +164,7 @@ impl Collector {
         Collector {
             frames: Vec::new(),
             paused: Vec::new(),
+            released: Vec::new(),
         }
     }
 
@@ -186,7 +188,7 @@ impl Collector {
                     dir,
                     text,
                 } => self.paused.push((id, conn, dir, text)),
-                ProxyEvent::Released { .. } => {}
+                ProxyEvent::Released { id } => self.released.push(id),
                 ProxyEvent::Error(e) => panic!("proxy error: {e}"),
             }
         }
