@@ -1,5 +1,6 @@
 //! Command-line interface: one clap subcommand per job; each lives in `cli/<name>.rs`.
 
+mod bench;
 mod emulate;
 pub mod live;
 mod proxy;
@@ -34,6 +35,8 @@ pub enum Command {
     Rerun(rerun::RerunArgs),
     /// Relay an agent to the API (or the emulator), recording and showing its turns.
     Proxy(proxy::ProxyArgs),
+    /// Measure WebSocket mode against HTTP mode on the same scripted agent workload.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command line.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Emulate(args)) => emulate::run(&args),
         Some(Command::Rerun(args)) => rerun::run(&args),
         Some(Command::Proxy(args)) => proxy::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
         None => live::run(&cli.live),
     }
 }

@@ -3,6 +3,7 @@
 //! Sources produce [`frame::Frame`]s; the [`ledger`] folds them into turns and metrics;
 //! the TUI and the reports only render the ledger.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod emulator;

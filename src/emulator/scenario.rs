@@ -287,6 +287,42 @@ impl Scenario {
         (!items.is_empty()).then_some(items)
     }
 
+    /// The same run resized to exactly `calls` function calls (for `bench --tool-calls`):
+    /// the turns that make calls are kept in order, cut short, or repeated from the start
+    /// as often as needed; then the scenario's final answer (its last turn without calls,
+    /// or a short closing message) ends the run. `calls = 0` leaves only the answer.
+    pub fn with_tool_calls(&self, calls: usize) -> Scenario {
+        let callers: Vec<&ScenarioTurn> =
+            self.turns.iter().filter(|t| !t.calls.is_empty()).collect();
+        let answer = self
+            .turns
+            .iter()
+            .rev()
+            .find(|t| t.calls.is_empty() && !t.fail)
+            .cloned()
+            .unwrap_or_else(|| ScenarioTurn {
+                text: Some("Done.".into()),
+                calls: Vec::new(),
+                fault: None,
+                fail: false,
+            });
+        let mut turns = Vec::new();
+        let mut made = 0;
+        let mut next = callers.iter().cycle();
+        while made < calls {
+            let Some(turn) = next.next() else { break };
+            let mut turn = (*turn).clone();
+            turn.calls.truncate(calls - made);
+            made += turn.calls.len();
+            turns.push(turn);
+        }
+        turns.push(answer);
+        Scenario {
+            turns,
+            ..self.clone()
+        }
+    }
+
     /// The client side: the first request's input (one user message).
     pub fn first_input(&self) -> Vec<Value> {
         vec![json!({"type": "message", "role": "user", "content": self.user})]
@@ -387,6 +423,24 @@ mod tests {
             s.tool_output(&id),
             Some(s.turns()[3].calls[0].output.as_str())
         );
+    }
+
+    #[test]
+    fn with_tool_calls_cuts_and_repeats_the_calling_turns() {
+        let s = Scenario::builtin("coding-agent").unwrap();
+        for n in [0, 3, 25, 50] {
+            let r = s.with_tool_calls(n);
+            assert_eq!(r.call_count(), n);
+            let last = r.turns().last().unwrap();
+            assert!(last.calls.is_empty());
+            assert_eq!(last.text, s.turns().last().unwrap().text);
+        }
+        let r = s.with_tool_calls(27);
+        // Turns 25 and 26 repeat turns 0 and 1 (one call each) before the answer.
+        assert_eq!(r.turns().len(), 28);
+        assert_eq!(r.turns()[25], s.turns()[0]);
+        assert_eq!(r.turns()[26], s.turns()[1]);
+        assert_eq!(r.with_tool_calls(25).turns(), s.turns());
     }
 
     #[test]

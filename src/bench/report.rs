@@ -1,0 +1,182 @@
+//! The bench's terminal table: one row per mode and tool-call count, then the speed-up line.
+
+use std::fmt::Write as _;
+
+use super::stats::{ModeStats, SpeedUp};
+use super::{BenchReport, Point, ServerInfo};
+use crate::report::{fmt_bytes, fmt_us};
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn us(v: f64) -> String {
+    fmt_us(v.max(0.0).round() as u64)
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn bytes(v: f64) -> String {
+    fmt_bytes(v.max(0.0).round() as u64)
+}
+
+fn signed_us(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", us(-v))
+    } else {
+        format!("+{}", us(v))
+    }
+}
+
+/// A count with k/M suffix: `950`, `12.3k`, `4.56M`.
+pub fn fmt_count(v: f64) -> String {
+    match v {
+        v if v >= 1e6 => format!("{:.2}M", v / 1e6),
+        v if v >= 1e4 => format!("{:.1}k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
+
+/// One line naming the server and its latency profile.
+pub fn server_line(server: &ServerInfo) -> String {
+    match (&server.latency, &server.url) {
+        (Some(p), _) => format!(
+            "emulator, latency profile `{}` (rtt {} ms, upload {}/s, {} µs per uncached input token, TTFT {} ms, {} output tok/s)",
+            p.name,
+            p.rtt_ms,
+            bytes(p.request_bytes_per_s),
+            p.uncached_input_token_us,
+            p.ttft_ms,
+            p.output_tokens_per_s
+        ),
+        (None, Some(url)) => url.clone(),
+        (None, None) => server.kind.to_owned(),
+    }
+}
+
+fn mode_row(out: &mut String, calls: usize, mode: &str, m: &ModeStats) {
+    let e = &m.e2e_us;
+    let _ = writeln!(
+        out,
+        "{calls:>5}  {mode:<9}  {:>8} [{} … {}]  {:>8} {:>8}  {:>8} {:>8}  {:>8} {:>9}  {:>8} {:>8}",
+        us(e.median),
+        us(e.min),
+        us(e.max),
+        us(m.turn_p50_us),
+        us(m.turn_p95_us),
+        us(m.ttft_p50_us),
+        us(m.ttft_p95_us),
+        bytes(m.bytes_sent),
+        bytes(m.bytes_sent_after_first),
+        fmt_count(m.input_tokens),
+        fmt_count(m.cached_tokens),
+    );
+}
+
+/// The speed-up sentence of one point.
+pub fn speedup_text(s: Option<&SpeedUp>) -> String {
+    match s {
+        None => "no complete pair of runs".into(),
+        Some(s) => {
+            let ci = match s.ci95_pct {
+                Some((lo, hi)) => {
+                    format!("95% CI {lo:.1}% … {hi:.1}%, paired t, {} pairs", s.pairs)
+                }
+                None => "one pair: no interval".into(),
+            };
+            format!(
+                "WebSocket {:.1}% faster ({ci}); HTTP/WS time {:.2}×",
+                s.mean_pct, s.ratio
+            )
+        }
+    }
+}
+
+fn point_rows(out: &mut String, p: &Point) {
+    mode_row(out, p.tool_calls, "websocket", &p.websocket);
+    mode_row(out, p.tool_calls, "http", &p.http);
+    let saved = if p.http.bytes_sent > 0.0 {
+        (1.0 - p.websocket.bytes_sent / p.http.bytes_sent) * 100.0
+    } else {
+        0.0
+    };
+    let uncached = |m: &ModeStats| (m.input_tokens - m.cached_tokens).max(0.0);
+    let _ = writeln!(
+        out,
+        "       └ {}; {saved:.0}% fewer bytes sent; uncached input tokens {} (ws) vs {} (http)",
+        speedup_text(p.speedup.as_ref()),
+        fmt_count(uncached(&p.websocket)),
+        fmt_count(uncached(&p.http)),
+    );
+    if let Some(m) = &p.model {
+        for (name, b) in [("ws", &m.websocket), ("http", &m.http)] {
+            let _ = writeln!(
+                out,
+                "         {name:<4} model: rtt {} + upload {} + prefill {} + TTFT {} + output {} = {}; measured {} (other {})",
+                us(b.rtt_us),
+                us(b.upload_us),
+                us(b.prefill_us),
+                us(b.ttft_us),
+                us(b.output_us),
+                us(b.modelled_us),
+                us(b.measured_us),
+                signed_us(b.other_us),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "         the profile alone predicts {:.1}% faster; the rest is CPU and scheduling",
+            m.predicted_speedup_pct
+        );
+    }
+    let errors = p.websocket.errors + p.http.errors;
+    if errors > 0 {
+        let _ = writeln!(out, "       ! {errors} turns did not complete");
+    }
+}
+
+/// The whole table.
+pub fn table(r: &BenchReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "turnscope bench: scenario `{}`, {} paired runs ({} at once), on {}",
+        r.scenario,
+        r.runs,
+        r.parallel,
+        server_line(&r.server)
+    );
+    let _ = writeln!(
+        out,
+        "calls  mode       end-to-end median [min … max]    turn p50      p95  TTFT p50      p95  sent/run after 1st  input tok  cached"
+    );
+    for p in &r.points {
+        point_rows(&mut out, p);
+    }
+    let _ = writeln!(
+        out,
+        "(sent = request payload bytes per run; tokens are server-reported per run; wall time {})",
+        fmt_us(r.wall_us)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speedup_text_names_interval_and_method() {
+        let s = SpeedUp {
+            pairs: 5,
+            mean_pct: 12.34,
+            ci95_pct: Some((10.0, 14.5)),
+            median_pct: 12.0,
+            ratio: 1.14,
+        };
+        assert_eq!(
+            speedup_text(Some(&s)),
+            "WebSocket 12.3% faster (95% CI 10.0% … 14.5%, paired t, 5 pairs); HTTP/WS time 1.14×"
+        );
+        assert_eq!(speedup_text(None), "no complete pair of runs");
+        assert_eq!(fmt_count(950.0), "950");
+        assert_eq!(fmt_count(12_345.0), "12.3k");
+        assert_eq!(fmt_count(4_560_000.0), "4.56M");
+    }
+}

@@ -1,0 +1,167 @@
+//! A tiny bench (3 tool calls, 1 paired run) against the emulator at latency profile `zero`,
+//! over real sockets: through the library, and through the `turnscope bench --json` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use turnscope::bench::{self, BenchConfig, Server};
+use turnscope::emulator::{LatencyProfile, Scenario};
+
+fn u(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_f64().map(|f| f as u64))
+        .unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Checks a `bench --json` document of a 3-call, 1-run bench.
+fn check_report(doc: &Value) {
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["scenario"], "coding-agent");
+    assert_eq!(doc["server"]["kind"], "emulator");
+    assert_eq!(doc["server"]["latency"]["name"], "zero");
+    assert_eq!(doc["runs"], 1);
+    let points = doc["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1);
+    let p = &points[0];
+    assert_eq!(p["tool_calls"], 3);
+    for mode in ["websocket", "http"] {
+        let m = &p[mode];
+        assert_eq!(m["runs"], 1, "{mode}");
+        assert_eq!(m["turns_per_run"], 4.0, "{mode}: 3 calls + the answer");
+        assert_eq!(m["tool_calls_per_run"], 3.0, "{mode}");
+        assert_eq!(m["errors"], 0, "{mode}");
+        assert!(u(&m["e2e_us"]["median"]) > 0, "{mode}");
+        assert!(u(&m["input_tokens"]) > 0, "{mode}");
+        assert!(u(&m["output_tokens"]) > 0, "{mode}");
+        assert_eq!(p["e2e_us"][mode].as_array().unwrap().len(), 1);
+    }
+    let (ws, http) = (&p["samples"]["websocket"][0], &p["samples"]["http"][0]);
+    let ws_turns = ws["turns"].as_array().unwrap();
+    let http_turns = http["turns"].as_array().unwrap();
+    assert_eq!((ws_turns.len(), http_turns.len()), (4, 4));
+    // After the first turn, HTTP resends everything: more bytes on every turn, and its
+    // request grows turn by turn while WebSocket sends only the new tool output.
+    for k in 1..4 {
+        let (w, h) = (
+            u(&ws_turns[k]["bytes_sent"]),
+            u(&http_turns[k]["bytes_sent"]),
+        );
+        assert!(h > w, "turn {k}: http {h} bytes <= websocket {w} bytes");
+        assert!(
+            u(&http_turns[k]["bytes_sent"]) > u(&http_turns[k - 1]["bytes_sent"]),
+            "turn {k}: the HTTP body did not grow"
+        );
+        // WebSocket's connection cache holds the whole earlier chain.
+        assert!(u(&ws_turns[k]["cached_tokens"]) > 0, "turn {k}");
+    }
+    // The scripted outputs of the first three calls are 1400, 9000 and 18000 bytes. The
+    // last WebSocket turn carries only the third; the last HTTP body carries all three.
+    let (w3, h3) = (
+        u(&ws_turns[3]["bytes_sent"]),
+        u(&http_turns[3]["bytes_sent"]),
+    );
+    assert!(
+        w3 > 18_000 && w3 < 18_000 + 9_000,
+        "websocket last turn {w3} bytes"
+    );
+    assert!(h3 > 1_400 + 9_000 + 18_000, "http last turn {h3} bytes");
+    assert!(h3 - w3 > 1_400 + 9_000, "http {h3} vs websocket {w3}");
+    // Over turns 2..4, HTTP resends output 1 twice more and output 2 once more.
+    let (wa, ha) = (
+        u(&p["websocket"]["bytes_sent_after_first"]),
+        u(&p["http"]["bytes_sent_after_first"]),
+    );
+    assert!(
+        ha > wa + 2 * 1_400 + 9_000,
+        "after first: http {ha} vs websocket {wa}"
+    );
+    // Both modes give the model the same context: input tokens agree within 2%.
+    let (wi, hi) = (
+        u(&p["websocket"]["input_tokens"]),
+        u(&p["http"]["input_tokens"]),
+    );
+    assert!(
+        wi.abs_diff(hi) * 50 < hi,
+        "input tokens ws {wi} vs http {hi}"
+    );
+    // One pair: a speed-up but no interval.
+    assert_eq!(p["speedup"]["pairs"], 1);
+    assert!(p["speedup"]["ci95_pct"].is_null());
+    assert!(p["speedup"]["mean_pct"].is_number());
+    assert!(p["model"]["websocket"]["modelled_us"].is_number());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_bench_against_the_emulator_reports_both_modes() {
+    let config = BenchConfig {
+        scenario: Scenario::builtin("coding-agent").unwrap(),
+        tool_calls: vec![3],
+        runs: 1,
+        parallel: 2,
+        server: Server::Emulator {
+            latency: LatencyProfile::named("zero").unwrap(),
+        },
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = bench::run(&config, tx).await.unwrap();
+    let mut turns = 0;
+    while rx.try_recv().is_ok() {
+        turns += 1;
+    }
+    assert_eq!(turns, config.expected_turns());
+    assert_eq!(turns, 8);
+    check_report(&serde_json::to_value(&report).unwrap());
+    let table = bench::report::table(&report);
+    assert!(
+        table.contains("websocket") && table.contains("http"),
+        "{table}"
+    );
+    let svg = bench::svg::svg(&report);
+    assert!(svg.starts_with("<svg") && svg.contains("3 calls"), "{svg}");
+}
+
+#[test]
+fn bench_binary_prints_json_and_writes_the_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("bench.svg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args([
+            "bench",
+            "--latency",
+            "zero",
+            "--runs",
+            "1",
+            "--tool-calls",
+            "3",
+            "--json",
+        ])
+        .arg("--svg")
+        .arg(&svg)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_report(&doc);
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.contains("</svg>"));
+}
+
+#[test]
+fn bench_rejects_bad_flags_with_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["bench", "--latency", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.contains("realistic"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["bench", "--runs", "0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--runs"));
+}
