@@ -95,7 +95,12 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 usize::from(app.detail_scroll),
                 usize::from(body.height),
             ),
-            Tab::Context => context(app, i),
+            Tab::Context => context(
+                app,
+                i,
+                usize::from(app.detail_scroll),
+                usize::from(body.height),
+            ),
             Tab::Output => output(app, i),
             Tab::Usage => usage(app, i),
         },
@@ -246,12 +251,13 @@ fn events(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> {
     out
 }
 
-fn context(app: &App, i: usize) -> Vec<Line<'static>> {
+/// The chain root first; only the turns needed for the visible window are parsed, so a long
+/// chain costs in proportion to how far it is scrolled, not to its length.
+fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let turn = &app.ledger.turns()[i];
-    let chain = chain::chain_items(&app.ledger, &app.frames, i);
-    let items: usize = chain.iter().map(|c| c.input.len() + c.output.len()).sum();
-    let mut out = vec![
+    let chain = app.ledger.chain_of(i);
+    let mut all = vec![
         Line::from(Span::styled(
             format!(
                 "  chain of {} turn(s) · full context {} · {} items · {} tok · sent {} ({:.0}% saved)",
@@ -264,14 +270,14 @@ fn context(app: &App, i: usize) -> Vec<Line<'static>> {
             ),
             t.text,
         )),
-        Line::from(Span::styled(
-            format!("  {items} items along the chain including this turn's output"),
-            t.muted,
-        )),
+        Line::from(Span::styled("  → input sent · ← output received", t.muted)),
     ];
-    for link in &chain {
-        let lt = &app.ledger.turns()[link.turn];
-        out.push(Line::from(Span::styled(
+    for &link in &chain {
+        if all.len() >= skip + take {
+            break;
+        }
+        let lt = &app.ledger.turns()[link];
+        all.push(Line::from(Span::styled(
             format!(
                 "  turn {} {}",
                 lt.index,
@@ -279,20 +285,20 @@ fn context(app: &App, i: usize) -> Vec<Line<'static>> {
             ),
             t.title,
         )));
-        for item in &link.input {
-            out.push(Line::from(vec![
+        for item in chain::request_items(&app.ledger, &app.frames, link) {
+            all.push(Line::from(vec![
                 Span::styled("    → ", t.border),
-                Span::styled(clip(&chain::describe_item(item), 120), t.text),
+                Span::styled(clip(&chain::describe_item(&item), 120), t.text),
             ]));
         }
-        for item in &link.output {
-            out.push(Line::from(vec![
+        for item in chain::output_items(&app.ledger, &app.frames, link) {
+            all.push(Line::from(vec![
                 Span::styled("    ← ", t.border),
-                Span::styled(clip(&chain::describe_item(item), 120), t.accent),
+                Span::styled(clip(&chain::describe_item(&item), 120), t.accent),
             ]));
         }
     }
-    out
+    all.into_iter().skip(skip).take(take).collect()
 }
 
 /// Text and function calls, rebuilt from the frames so they show while streaming.

@@ -1,0 +1,344 @@
+//! End to end: the TUI's actions drive a real session against the in-process emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use turnscope::emulator::{self, EmulatorConfig};
+use turnscope::ledger::TurnStatus;
+use turnscope::session::{self, SessionCommand, SessionConfig, SessionEvent, SessionHandle};
+use turnscope::tui::app::{App, LinkState, SessionInfo};
+use turnscope::tui::live::{SessionEffects, session_action};
+use turnscope::tui::theme::Theme;
+use turnscope::tui::{Action, Effects, apply, keymap, view};
+
+struct Harness {
+    app: App,
+    session: SessionHandle,
+    effects: SessionEffects,
+    loaded: mpsc::UnboundedReceiver<Action>,
+    epoch: Option<Instant>,
+}
+
+impl Harness {
+    /// Applies session events until `done` holds (each event awaited, never slept for).
+    async fn pump_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        while !done(&self.app) {
+            let ev = tokio::time::timeout(Duration::from_secs(20), self.session.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+                .expect("session ended");
+            let action = session_action(ev, &mut self.epoch);
+            assert!(apply(&mut self.app, &mut self.effects, action));
+        }
+    }
+
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) {
+        if let Some(action) = keymap::resolve(&self.app, key) {
+            assert!(apply(&mut self.app, &mut self.effects, action));
+        }
+    }
+
+    fn enter(&mut self) {
+        self.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    }
+
+    fn finished(&self, n: usize) -> bool {
+        let turns = self.app.ledger.turns();
+        turns.len() == n && turns[n - 1].status.is_final()
+    }
+
+    fn screen(&self) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        terminal.draw(|f| view::render(&self.app, f)).unwrap();
+        terminal.backend().to_string()
+    }
+}
+
+fn tool(name: &str) -> serde_json::Value {
+    json!({"type": "function", "name": name, "description": name,
+           "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}})
+}
+
+#[tokio::test]
+async fn five_turn_tool_loop_against_the_emulator() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("live.tsjsonl");
+    let cancel = CancellationToken::new();
+    let session = session::spawn(
+        SessionConfig {
+            url: emu.ws_url(),
+            api_key: Some("test-key".into()),
+            record: Some(record.clone()),
+            model: Some("gpt-test".into()),
+            ..SessionConfig::default()
+        },
+        cancel.clone(),
+    );
+    let (tx, loaded) = mpsc::unbounded_channel();
+    let effects = SessionEffects {
+        commands: session.commands.clone(),
+        actions: tx,
+    };
+    let mut app = App::new(
+        SessionInfo {
+            url: emu.ws_url(),
+            model: "gpt-test".into(),
+            emulated: true,
+            key_hint: None,
+        },
+        Theme::default(),
+    );
+    app.tools = vec![tool("read_file"), tool("run_tests")];
+    let mut h = Harness {
+        app,
+        session,
+        effects,
+        loaded,
+        epoch: None,
+    };
+    h.pump_until("connected", |a| {
+        matches!(a.link, LinkState::Connected { conn: 0 })
+    })
+    .await;
+
+    // Turn 1: a message naming a tool → one function call waits for an output.
+    h.keys("please call read_file on src/lib.rs");
+    h.enter();
+    h.pump_until("turn 1", |a| {
+        a.ledger.turns().len() == 1 && a.ledger.turns()[0].status.is_final()
+    })
+    .await;
+    assert_eq!(h.app.pending_calls().len(), 1, "{}", h.screen());
+    let call_1 = h.app.pending_calls()[0].call_id.clone();
+
+    // Turn 2: answer it by hand; only the output goes out, chained by id.
+    h.keys("pub fn add(a: i32, b: i32) -> i32 { a - b }");
+    h.enter();
+    h.pump_until("turn 2", |a| {
+        a.ledger.turns().len() == 2 && a.ledger.turns()[1].status.is_final()
+    })
+    .await;
+
+    // Turn 3 asks for the second tool; turn 4 answers it from a file; turn 5 wraps up.
+    h.keys("now call run_tests");
+    h.enter();
+    h.pump_until("turn 3", |a| {
+        a.ledger.turns().len() == 3 && a.ledger.turns()[2].status.is_final()
+    })
+    .await;
+    assert_eq!(h.app.pending_calls()[0].name, "run_tests");
+    let output_file = dir.path().join("out.txt");
+    std::fs::write(&output_file, "test add ... ok").unwrap();
+    h.keys(&output_file.display().to_string());
+    h.key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    let loaded = h.loaded.recv().await.unwrap();
+    assert!(apply(&mut h.app, &mut h.effects, loaded));
+    assert_eq!(h.app.composer.text(), "test add ... ok");
+    h.enter();
+    h.pump_until("turn 4", |a| {
+        a.ledger.turns().len() == 4 && a.ledger.turns()[3].status.is_final()
+    })
+    .await;
+    h.keys("thanks, that is all");
+    h.enter();
+    h.pump_until("turn 5", |a| {
+        a.ledger.turns().len() == 5 && a.ledger.turns()[4].status.is_final()
+    })
+    .await;
+    assert!(h.finished(5));
+
+    // The ledger's numbers.
+    let ledger = &h.app.ledger;
+    let turns = ledger.turns();
+    assert!(
+        turns.iter().all(|t| t.status == TurnStatus::Completed),
+        "{turns:#?}"
+    );
+    for pair in turns.windows(2) {
+        assert_eq!(
+            pair[1].previous_response_id, pair[0].response_id,
+            "chained by id"
+        );
+        assert!(
+            pair[1].saved_bytes() > 0,
+            "turn {} saved nothing",
+            pair[1].index
+        );
+        assert!(pair[1].full_context.bytes > pair[1].incremental.bytes);
+    }
+    assert_eq!(
+        turns[1].incremental.items, 1,
+        "only the function_call_output is sent"
+    );
+    let sent_2 = h.app.frames[turns[1].request_frame.unwrap() as usize]
+        .payload
+        .json()
+        .unwrap();
+    assert!(
+        sent_2.contains(&format!(r#""call_id":"{call_1}""#)),
+        "{sent_2}"
+    );
+    assert!(
+        turns[4].cached_tokens().unwrap() > 0,
+        "the server reports cached context"
+    );
+    assert!(
+        turns
+            .iter()
+            .all(|t| t.ttft_us().is_some() && t.latency_total_us().is_some())
+    );
+    let totals = ledger.totals();
+    assert_eq!(totals.tool_calls, 2);
+    assert!(totals.saved_bytes() > 0 && totals.saved_pct() > 10.0);
+    assert!(ledger.cached_context_tokens(0) > 0);
+    assert_eq!(ledger.connections().len(), 1);
+
+    // What the screen shows.
+    let screen = h.screen();
+    for needle in [
+        "Turns 5",
+        "emulator",
+        "connected #0",
+        "saved",
+        "done",
+        "cached",
+    ] {
+        assert!(screen.contains(needle), "{needle:?} missing:\n{screen}");
+    }
+
+    // Everything was recorded, frame for frame.
+    h.session.commands.send(SessionCommand::Close).unwrap();
+    while let Some(ev) = h.session.events.recv().await {
+        if let SessionEvent::Frame(f) = &ev {
+            h.app.frames.push(f.clone());
+        }
+    }
+    let (_, recorded, skipped) = turnscope::transcript::read_all(&record).unwrap();
+    assert!(skipped.is_empty());
+    assert_eq!(recorded.len(), h.app.frames.len());
+    cancel.cancel();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn reconnect_with_store_false_offers_the_full_context() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let cancel = CancellationToken::new();
+    let session = session::spawn(
+        SessionConfig {
+            url: emu.ws_url(),
+            api_key: Some("test-key".into()),
+            record: None,
+            ..SessionConfig::default()
+        },
+        cancel.clone(),
+    );
+    let (tx, loaded) = mpsc::unbounded_channel();
+    let effects = SessionEffects {
+        commands: session.commands.clone(),
+        actions: tx,
+    };
+    let mut h = Harness {
+        app: App::new(SessionInfo::default(), Theme::default()),
+        session,
+        effects,
+        loaded,
+        epoch: None,
+    };
+    h.app.info.model = "gpt-test".into();
+    h.pump_until("connected", |a| {
+        matches!(a.link, LinkState::Connected { conn: 0 })
+    })
+    .await;
+    h.keys("hello");
+    h.enter();
+    h.pump_until("turn 1", |a| {
+        a.ledger
+            .turns()
+            .first()
+            .is_some_and(|t| t.status.is_final())
+    })
+    .await;
+    h.key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    h.pump_until("connection 1", |a| {
+        matches!(a.link, LinkState::Connected { conn: 1 })
+    })
+    .await;
+    assert!(
+        h.app.offer.is_some(),
+        "store=false: the cache is gone, a resend is offered"
+    );
+    h.key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
+    assert!(h.app.resend.is_some());
+    h.keys("still there?");
+    h.enter();
+    h.pump_until("turn 2", |a| {
+        a.ledger.turns().len() == 2 && a.ledger.turns()[1].status.is_final()
+    })
+    .await;
+    let t2 = &h.app.ledger.turns()[1];
+    assert_eq!(t2.status, TurnStatus::Completed, "{:?}", t2.status);
+    assert_eq!(
+        t2.previous_response_id, None,
+        "a full resend carries no previous_response_id"
+    );
+    assert_eq!(t2.conn, 1);
+    assert_eq!(t2.incremental.items, 3, "user, assistant, new user message");
+    let mut effects = h.effects;
+    effects.perform(turnscope::tui::Command::Reconnect);
+    cancel.cancel();
+    emu.shutdown().await;
+}
+
+struct NoEffects;
+impl Effects for NoEffects {
+    fn perform(&mut self, _: turnscope::tui::Command) {}
+}
+
+/// An idle period costs no redraw (a render tick at any usual rate would draw several times in
+/// it); queued actions are applied in one batch and drawn once. The sleep below is the idle
+/// period being measured, not a synchronisation.
+#[tokio::test]
+async fn the_loop_draws_once_per_batch_and_never_when_idle() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut app = App::new(SessionInfo::default(), Theme::default());
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let cancel = CancellationToken::new();
+    for _ in 0..3 {
+        tx.send(Action::ToggleStore).unwrap();
+    }
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        stop.cancel();
+    });
+    let stats = turnscope::tui::run_loop(
+        &mut terminal,
+        &mut app,
+        &mut rx,
+        &mut futures_util::stream::pending(),
+        &mut NoEffects,
+        &cancel,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stats.actions, 3);
+    assert_eq!(
+        stats.draws, 2,
+        "first frame, then one draw for the batch, then none while idle"
+    );
+    assert!(app.composer.store, "three toggles applied in order");
+}
