@@ -45,6 +45,8 @@ pub struct SessionConfig {
     pub insecure: bool,
     /// Largest message accepted or sent, in bytes.
     pub max_message_size: usize,
+    /// The transcript header's `source`: `live` (default), `emulator`, `rerun`, …
+    pub source: String,
 }
 
 impl Default for SessionConfig {
@@ -59,6 +61,7 @@ impl Default for SessionConfig {
             model: None,
             insecure: false,
             max_message_size: 64 << 20,
+            source: "live".into(),
         }
     }
 }
@@ -207,14 +210,14 @@ pub enum SessionError {
         secs: u64,
     },
     /// The TLS handshake failed.
-    #[error(
-        "TLS handshake with {url} failed: {detail}; check the URL (wss:// needs a TLS server), or pass --insecure for a local test server"
-    )]
+    #[error("TLS handshake with {url} failed: {detail}; {fix}")]
     Tls {
         /// The URL.
         url: String,
         /// rustls' explanation.
         detail: String,
+        /// What to do.
+        fix: String,
     },
     /// The server answered the upgrade with an HTTP error.
     #[error("{} from {url}: {hint}", status_line(*.status))]

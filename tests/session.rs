@@ -181,6 +181,7 @@ async fn sends_receives_and_records_every_frame() {
     let mut cfg = config(&server.url);
     cfg.record = Some(path.clone());
     cfg.model = Some("m".into());
+    cfg.source = "emulator".into();
     let mut h = session::spawn(cfg, CancellationToken::new());
     let SessionEvent::Recording(Ok(p)) = next(&mut h).await else {
         panic!("first event must be the recording path")
@@ -217,7 +218,7 @@ async fn sends_receives_and_records_every_frame() {
 
     let (header, frames, errors) = turnscope::transcript::read_all(&path).unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(header.source, "live");
+    assert_eq!(header.source, "emulator");
     assert_eq!(header.url.as_deref(), Some(server.url.as_str()));
     let kinds: Vec<String> = frames
         .iter()
@@ -639,4 +640,51 @@ async fn a_failed_connect_can_be_retried_with_the_same_connection_index() {
     h.commands.send(SessionCommand::Reconnect).unwrap();
     connected(&mut h, 0).await;
     finish(h, vec![]).await;
+}
+
+#[tokio::test]
+async fn sends_made_while_connecting_go_out_once_connected() {
+    // The listener accepts TCP (kernel backlog) but the upgrade waits until the test accepts.
+    let mut server = TestServer::start().await;
+    let h = session::spawn(config(&server.url), CancellationToken::new());
+    let (a, steer) = (
+        create("early", None),
+        r#"{"type":"response.steer","previous_response_id":"r0","input":"x"}"#.to_owned(),
+    );
+    h.commands.send(SessionCommand::Send(a.clone())).unwrap();
+    h.commands
+        .send(SessionCommand::Send(steer.clone()))
+        .unwrap();
+    let (mut ws, _) = server.accept().await;
+    assert_eq!(server_text(&mut ws).await, a);
+    assert_eq!(server_text(&mut ws).await, steer);
+    finish(h, vec![ws]).await;
+}
+
+#[tokio::test]
+async fn an_event_over_the_size_limit_is_handed_back_not_sent() {
+    let mut server = TestServer::start().await;
+    let mut cfg = config(&server.url);
+    cfg.max_message_size = 1024;
+    let mut h = session::spawn(cfg, CancellationToken::new());
+    let (mut ws, _) = server.accept().await;
+    connected(&mut h, 0).await;
+    let big = create(&"x".repeat(2000), None);
+    h.commands.send(SessionCommand::Send(big.clone())).unwrap();
+    let SessionEvent::Unsent { events, why } = until(&mut h, "unsent", |e| {
+        matches!(e, SessionEvent::Unsent { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(events, std::slice::from_ref(&big));
+    assert!(why.contains("1024 byte"), "{why}");
+    // The lane was not taken: a small create goes straight out.
+    let small = create("small", None);
+    h.commands
+        .send(SessionCommand::Send(small.clone()))
+        .unwrap();
+    assert_eq!(server_text(&mut ws).await, small);
+    finish(h, vec![ws]).await;
 }

@@ -245,7 +245,11 @@ impl Actor {
         let Some(path) = self.config.record.clone() else {
             return;
         };
-        let header = Header::new("live", Some(self.url.clone()), self.config.model.clone());
+        let header = Header::new(
+            &self.config.source,
+            Some(self.url.clone()),
+            self.config.model.clone(),
+        );
         match Writer::create(&path, &header, &self.secrets) {
             Ok(writer) => {
                 self.recorder = Some(writer);

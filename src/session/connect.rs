@@ -231,20 +231,14 @@ fn handshake_error(
                     || e.to_string().to_ascii_lowercase().contains("tls"));
             let tls = rustls_error.or_else(|| tls_phase.then(|| e.to_string()));
             match tls {
-                Some(detail) => SessionError::Tls {
-                    url: url.to_owned(),
-                    detail,
-                },
+                Some(detail) => tls_error(url, detail),
                 None => SessionError::Handshake {
                     url: url.to_owned(),
                     detail: e.to_string(),
                 },
             }
         }
-        E::Tls(e) => SessionError::Tls {
-            url: url.to_owned(),
-            detail: e.to_string(),
-        },
+        E::Tls(e) => tls_error(url, e.to_string()),
         E::Url(e) => SessionError::BadUrl {
             url: url.to_owned(),
             detail: e.to_string(),
@@ -253,6 +247,20 @@ fn handshake_error(
             url: url.to_owned(),
             detail: other.to_string(),
         },
+    }
+}
+
+fn tls_error(url: &str, detail: String) -> SessionError {
+    let fix = if detail.contains("certificate") {
+        "the server's certificate is not trusted (self-signed, expired or for another host); \
+         fix the server or the URL, or pass --insecure for a local test server only"
+    } else {
+        "check the URL (wss:// needs a TLS server, ws:// a plain one)"
+    };
+    SessionError::Tls {
+        url: url.to_owned(),
+        detail,
+        fix: fix.to_owned(),
     }
 }
 
