@@ -1,8 +1,12 @@
 //! Command-line interface: one clap subcommand per job; each lives in `cli/<name>.rs`.
 
 mod bench;
+pub mod completions;
+pub mod config;
 mod emulate;
 pub mod live;
+mod log;
+pub mod man;
 mod proxy;
 pub mod rerun;
 mod stats;
@@ -22,6 +26,9 @@ pub struct Cli {
     /// Flags of the live TUI.
     #[command(flatten)]
     pub live: live::LiveArgs,
+    /// Config file, theme and log flags (every subcommand takes them).
+    #[command(flatten)]
+    pub global: config::GlobalArgs,
 }
 
 /// The subcommands.
@@ -37,16 +44,28 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Measure WebSocket mode against HTTP mode on the same scripted agent workload.
     Bench(bench::BenchArgs),
+    /// Print the config file's path and the effective settings with their sources.
+    Config(config::ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), or write all pages with --out DIR.
+    Man(man::ManArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    log::init(cli.global.log.as_deref())?;
     match cli.command {
         Some(Command::Stats(args)) => stats::run(&args),
         Some(Command::Emulate(args)) => emulate::run(&args),
         Some(Command::Rerun(args)) => rerun::run(&args),
         Some(Command::Proxy(args)) => proxy::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Config(args)) => {
+            config::run(&args, &cli.global, crate::config::Overrides::default())
+        }
+        Some(Command::Completions(args)) => completions::run(&args),
+        Some(Command::Man(args)) => man::run(&args),
         None => live::run(&cli.live),
     }
 }

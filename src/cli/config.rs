@@ -1,0 +1,112 @@
+//! `turnscope config`: the config file's path and the effective settings with their sources;
+//! also the global flags that choose the config file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::{self, ConfigChoice, Overrides, Settings};
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// Read this config file instead of the default `config.toml` (also: TURNSCOPE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not read any config file: built-in defaults, environment and flags only.
+    #[arg(long, global = true)]
+    pub ignore_config: bool,
+    /// Colour theme by name (see `turnscope themes`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Append a log to FILE, filtered by RUST_LOG (default `warn,turnscope=debug`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// Which config file these flags (and TURNSCOPE_CONFIG) choose.
+    pub fn choice(&self) -> ConfigChoice {
+        ConfigChoice::pick(
+            self.config.as_deref(),
+            self.ignore_config,
+            std::env::var(config::resolve::env::CONFIG).ok(),
+        )
+    }
+
+    /// Reads the config file and combines it with the process environment and `flags`.
+    pub fn settings(&self, mut flags: Overrides) -> Result<Settings, config::ConfigError> {
+        if flags.theme.is_none() {
+            flags.theme.clone_from(&self.theme);
+        }
+        let file = self.choice().load()?;
+        config::resolve(&flags, &|name| std::env::var(name).ok(), file.as_ref())
+    }
+}
+
+/// Arguments of `turnscope config`.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// Print only the config file's path.
+    #[arg(long)]
+    pub path: bool,
+}
+
+/// The report `turnscope config` prints.
+pub fn report(choice: &ConfigChoice, settings: &Settings) -> String {
+    let mut out = String::new();
+    let path = match choice {
+        ConfigChoice::Ignore => "none (--ignore-config)".to_owned(),
+        ConfigChoice::Default(None) => "none (this system has no config directory)".to_owned(),
+        ConfigChoice::Explicit(p) | ConfigChoice::Default(Some(p)) => {
+            if settings.file.is_some() {
+                p.display().to_string()
+            } else {
+                format!("{} (not found: built-in defaults)", p.display())
+            }
+        }
+    };
+    out.push_str(&format!("config file: {path}\n"));
+    if let Some(dir) = config::themes_dir() {
+        out.push_str(&format!("themes dir:  {}\n", dir.display()));
+    }
+    out.push('\n');
+    let rows = settings.rows();
+    let width = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(48);
+    for (name, value, source) in rows {
+        out.push_str(&format!("{name:<13} {value:<width$}  {source}\n"));
+    }
+    if !settings.keys.is_empty() {
+        out.push_str("\nkey bindings (file):\n");
+        for k in &settings.keys {
+            out.push_str(&format!(
+                "  keys.{}.{} = {}\n",
+                k.scope,
+                k.action,
+                k.keys.join(" ")
+            ));
+        }
+    }
+    out
+}
+
+/// Runs `config`.
+pub fn run(args: &ConfigArgs, global: &GlobalArgs, flags: Overrides) -> anyhow::Result<ExitCode> {
+    let choice = global.choice();
+    if args.path {
+        match choice.path() {
+            Some(p) => println!("{}", p.display()),
+            None => anyhow::bail!(
+                "no config file: --ignore-config was given or there is no config directory"
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let settings = global.settings(flags)?;
+    print!("{}", report(&choice, &settings));
+    Ok(ExitCode::SUCCESS)
+}
