@@ -32,6 +32,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clap_definitions_are_consistent() {
+        super::super::Cli::command().debug_assert();
+    }
+
+    #[test]
     fn every_shell_script_names_every_subcommand() {
         let cmd = super::super::Cli::command();
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
