@@ -22,7 +22,7 @@ pub mod view;
 use std::io;
 
 use crossterm::event::{Event, MouseButton, MouseEventKind};
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -134,18 +134,11 @@ where
                     return Ok(stats);
                 }
             }
-            // Drain whatever else is already queued before drawing: actions first, then keys,
-            // each key resolved against the state the previous actions left.
+            // Drain the actions already queued before drawing. Terminal input is not drained
+            // here: crossterm's EventStream keeps the waker of its first pending poll, so a poll
+            // with a throwaway waker would lose the wake-up of the next key.
             if let Ok(a) = actions.try_recv() {
                 next = Some(a);
-            } else if let Some(Some(ev)) = input.next().now_or_never() {
-                match ev {
-                    Ok(ev) => next = event_action(app, ev),
-                    Err(e) => return Err(e),
-                }
-                if next.is_none() {
-                    continue;
-                }
             } else {
                 break;
             }
