@@ -61,11 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Rerun(args)) => rerun::run(&args),
         Some(Command::Proxy(args)) => proxy::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
-        Some(Command::Config(args)) => {
-            config::run(&args, &cli.global, crate::config::Overrides::default())
-        }
+        Some(Command::Config(args)) => config::run(&args, &cli.global, cli.live.overrides()),
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),
-        None => live::run(&cli.live),
+        None => live::run(&cli.live, &cli.global),
     }
 }

@@ -7,10 +7,11 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::config::GlobalArgs;
+use crate::config::{Overrides, Source};
 use crate::emulator::{self, EmulatorConfig, LatencyProfile};
 use crate::session::{self, SessionConfig};
 use crate::tui::app::{App, SessionInfo};
-use crate::tui::theme::Theme;
 
 /// Flags of the live TUI (used when no subcommand is given).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -19,9 +20,18 @@ pub struct LiveArgs {
     /// or the built-in emulator when OPENAI_API_KEY is not set.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// Model for new requests.
-    #[arg(long, default_value = "gpt-5.1", value_name = "MODEL")]
-    pub model: String,
+    /// Model for new requests (default: TURNSCOPE_MODEL, the config file, or gpt-5.1).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// `store` on new requests: `--store` or `--store=false` (toggle in the composer with F2).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub store: Option<bool>,
+    /// `OpenAI-Organization` header (default: OPENAI_ORG_ID or the config file).
+    #[arg(long, value_name = "ORG")]
+    pub organization: Option<String>,
+    /// `OpenAI-Project` header (default: OPENAI_PROJECT_ID or the config file).
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
     /// Tool definitions sent with every request: a JSON array (or {"tools": [...]}).
     #[arg(long, value_name = "FILE")]
     pub tools: Option<PathBuf>,
@@ -34,9 +44,29 @@ pub struct LiveArgs {
     /// Do not record the session.
     #[arg(long)]
     pub no_record: bool,
+    /// Record new sessions into this directory (default: the data directory's `sessions`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["record", "no_record"])]
+    pub record_dir: Option<PathBuf>,
     /// Latency profile of the built-in emulator: zero, realistic, lan or FILE.toml[:NAME].
     #[arg(long, default_value = "realistic", value_name = "PROFILE")]
     pub emulator_latency: String,
+}
+
+impl LiveArgs {
+    /// The settings these flags give, for [`crate::config::resolve`].
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            url: self.url.clone(),
+            model: self.model.clone(),
+            store: self.store,
+            tools: self.tools.clone(),
+            instructions: self.instructions.clone(),
+            record_dir: self.record_dir.clone(),
+            theme: None,
+            organization: self.organization.clone(),
+            project: self.project.clone(),
+        }
+    }
 }
 
 /// Tools the emulator's persona can call when a message names them (used without `--tools`).
@@ -121,31 +151,40 @@ pub fn mask_key(key: &str) -> String {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// Runs the live TUI.
-pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
-    let tools = args.tools.as_deref().map(load_tools).transpose()?;
-    let instructions = args
+pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = global.settings(args.overrides())?;
+    let tools = settings
+        .tools
+        .value
+        .as_deref()
+        .map(load_tools)
+        .transpose()?;
+    let instructions = settings
         .instructions
+        .value
         .as_deref()
         .map(|p| {
             std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read --instructions file {}", p.display()))
         })
         .transpose()?;
-    let api_key = env("OPENAI_API_KEY");
-    let record = match (&args.record, args.no_record) {
-        (_, true) => None,
-        (Some(path), false) => Some(path.clone()),
-        (None, false) => crate::config::default_record_path(),
+    let theme = crate::tui::theme::Theme::default();
+    let api_key = settings.api_key.as_ref().map(|k| k.expose().to_owned());
+    let record = match (&args.record, args.no_record, &settings.record_dir.value) {
+        (_, true, _) => None,
+        (Some(path), false, _) => Some(path.clone()),
+        (None, false, Some(dir)) => Some(crate::config::record_path_in(dir)),
+        (None, false, None) => crate::config::default_record_path(),
     };
+    let model = settings.model.value.clone();
+    // An explicit URL (flag, OPENAI_BASE_URL or config) means a real server; otherwise the
+    // emulator stands in when there is no key.
+    let explicit_url = (settings.url.source != Source::Default).then(|| settings.url.value.clone());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let cancel = CancellationToken::new();
-        let emulated = api_key.is_none() && args.url.is_none();
+        let emulated = api_key.is_none() && explicit_url.is_none();
         let emu = if emulated {
             let latency = LatencyProfile::resolve(&args.emulator_latency)?;
             Some(
@@ -158,20 +197,18 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        let url = match (&emu, &args.url) {
-            (Some(emu), _) => emu.ws_url(),
-            (None, Some(url)) => session::ws_url_from_base(url),
-            (None, None) => session::ws_url_from_base(
-                &env("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into()),
-            ),
+        let url = match &emu {
+            Some(emu) => emu.ws_url(),
+            None => session::ws_url_from_base(&settings.url.value),
         };
         let info = SessionInfo {
             url: session::display_url(&url),
-            model: args.model.clone(),
+            model: model.clone(),
             emulated,
             key_hint: api_key.as_deref().map(mask_key),
         };
-        let mut app = App::new(info, Theme::default());
+        let mut app = App::new(info, theme);
+        app.composer.store = settings.store.value;
         app.tools = tools.unwrap_or_else(|| if emulated { demo_tools() } else { Vec::new() });
         app.instructions = instructions;
         // The emulator wants some Bearer key, like the real API; any one does.
@@ -179,10 +216,10 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
         let config = SessionConfig {
             url,
             api_key,
-            organization: env("OPENAI_ORG_ID"),
-            project: env("OPENAI_PROJECT_ID"),
+            organization: settings.organization.value.clone(),
+            project: settings.project.value.clone(),
             record,
-            model: Some(args.model.clone()),
+            model: Some(model),
             ..SessionConfig::default()
         };
         let result = crate::tui::live::run(app, config, cancel).await;
