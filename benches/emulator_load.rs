@@ -24,7 +24,10 @@ struct Summary {
 }
 
 fn summarize(runs: &[RunStats], wall: Duration) -> Summary {
-    let mut lat: Vec<Duration> = runs.iter().flat_map(|r| r.latencies.iter().copied()).collect();
+    let mut lat: Vec<Duration> = runs
+        .iter()
+        .flat_map(|r| r.latencies.iter().copied())
+        .collect();
     lat.sort();
     let pick = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize];
     Summary {
