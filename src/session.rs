@@ -10,6 +10,7 @@
 
 mod actor;
 mod connect;
+mod head;
 pub mod lanes;
 
 use std::path::PathBuf;
@@ -47,6 +48,10 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     /// The transcript header's `source`: `live` (default), `emulator`, `rerun`, …
     pub source: String,
+    /// After this long with no frame from the server, send a WebSocket ping; if nothing arrives
+    /// for as long again, count the connection as dropped (a dead network is otherwise silent).
+    /// `None` never pings. Default 20 s, like the Python SDK's `websockets` client.
+    pub keepalive: Option<std::time::Duration>,
 }
 
 impl Default for SessionConfig {
@@ -62,6 +67,7 @@ impl Default for SessionConfig {
             insecure: false,
             max_message_size: 64 << 20,
             source: "live".into(),
+            keepalive: Some(std::time::Duration::from_secs(20)),
         }
     }
 }
@@ -294,8 +300,8 @@ pub fn display_url(url: &str) -> String {
 pub fn spawn(config: SessionConfig, cancel: CancellationToken) -> SessionHandle {
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let actor = actor::Actor::new(config, event_tx);
-    let task = tokio::spawn(actor.run(command_rx, cancel));
+    let actor = actor::Actor::new(config, event_tx, cancel);
+    let task = tokio::spawn(actor.run(command_rx));
     SessionHandle {
         commands: command_tx,
         events: event_rx,

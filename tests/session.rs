@@ -688,3 +688,38 @@ async fn an_event_over_the_size_limit_is_handed_back_not_sent() {
     assert_eq!(server_text(&mut ws).await, small);
     finish(h, vec![ws]).await;
 }
+
+#[tokio::test]
+async fn a_quiet_connection_is_pinged_and_a_dead_one_is_reported() {
+    let mut server = TestServer::start().await;
+    let mut cfg = config(&server.url);
+    cfg.keepalive = Some(Duration::from_millis(50));
+    let mut h = session::spawn(cfg.clone(), CancellationToken::new());
+    let (mut ws, _) = server.accept().await;
+    connected(&mut h, 0).await;
+    // A live server sees pings and answers them (tungstenite pongs while reading).
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(GUARD, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
+    }
+    finish(h, vec![ws]).await;
+
+    // A server that never reads never answers: the session calls the connection dead.
+    let mut h = session::spawn(cfg, CancellationToken::new());
+    let (_silent, _) = server.accept().await;
+    connected(&mut h, 0).await;
+    let closed = until(&mut h, "closed", |e| {
+        matches!(e, SessionEvent::State(ConnState::Closed { .. }))
+    })
+    .await;
+    let SessionEvent::State(ConnState::Closed { code, reason, .. }) = closed else {
+        unreachable!()
+    };
+    assert_eq!(code, None);
+    assert!(reason.contains("keepalive ping"), "{reason}");
+    finish(h, vec![]).await;
+}

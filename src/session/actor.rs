@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_tungstenite::tungstenite::Message;
@@ -12,87 +11,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
 use super::connect::{self, Ws};
-use super::lanes::{Lane, Lanes, Offer};
+use super::head::Head;
+use super::lanes::{Lanes, Offer};
 use super::{ConnState, SessionCommand, SessionConfig, SessionEvent, display_url};
 use crate::frame::{Dir, Frame, Payload, wall_now};
 use crate::transcript::{Header, Writer, redact};
 
 /// How long a clean close waits for the server's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// The fields of an event that decide lanes; everything else is skipped by serde.
-#[derive(Debug, Default, Deserialize)]
-struct Head {
-    #[serde(rename = "type", default)]
-    kind: Option<Value>,
-    #[serde(default)]
-    stream_id: Option<Value>,
-    #[serde(default)]
-    response: Option<HeadResponse>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct HeadResponse {
-    #[serde(default)]
-    incomplete_details: Option<HeadIncomplete>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct HeadIncomplete {
-    #[serde(default)]
-    reason: Option<Value>,
-}
-
-impl Head {
-    fn parse(text: &str) -> Self {
-        Self::try_parse(text).unwrap_or_default()
-    }
-
-    /// `None` when the text is not a JSON object.
-    fn try_parse(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
-    }
-
-    /// Classifies a received text frame with one parse: a one-line JSON object is `Json` and
-    /// gets its head; anything else goes through [`Payload::from_text`].
-    fn classify(text: &str) -> (Payload, Option<Self>) {
-        if !text.contains(['\n', '\r'])
-            && let Some(head) = Self::try_parse(text)
-        {
-            return (Payload::Json(text.to_owned()), Some(head));
-        }
-        (Payload::from_text(text), None)
-    }
-
-    fn kind(&self) -> &str {
-        self.kind.as_ref().and_then(Value::as_str).unwrap_or("")
-    }
-
-    fn lane(&self) -> Lane {
-        self.stream_id
-            .as_ref()
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    }
-
-    /// True when this server event ends the lane's response. A response ended by steering is
-    /// followed by its successor on the same lane, so that lane stays busy.
-    fn frees_lane(&self) -> bool {
-        match self.kind() {
-            "response.completed" | "response.failed" | "error" => true,
-            "response.incomplete" => {
-                let reason = self
-                    .response
-                    .as_ref()
-                    .and_then(|r| r.incomplete_details.as_ref())
-                    .and_then(|d| d.reason.as_ref())
-                    .and_then(Value::as_str);
-                reason != Some("steered")
-            }
-            _ => false,
-        }
-    }
-}
 
 /// What a connect attempt came to.
 enum Connect {
@@ -107,8 +33,17 @@ enum Connect {
 /// What one turn of the loop decided.
 enum Step {
     Cancelled,
+    Keepalive,
     Command(Option<SessionCommand>),
     Message(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The session's state, owned by its task.
@@ -124,10 +59,19 @@ pub(crate) struct Actor {
     recorder: Option<Writer>,
     events: UnboundedSender<SessionEvent>,
     lanes: Lanes,
+    cancel: CancellationToken,
+    /// When the current connection last received anything.
+    last_rx: tokio::time::Instant,
+    /// When an unanswered keepalive ping went out.
+    ping_sent: Option<tokio::time::Instant>,
 }
 
 impl Actor {
-    pub(crate) fn new(config: SessionConfig, events: UnboundedSender<SessionEvent>) -> Self {
+    pub(crate) fn new(
+        config: SessionConfig,
+        events: UnboundedSender<SessionEvent>,
+        cancel: CancellationToken,
+    ) -> Self {
         Actor {
             url: display_url(&config.url),
             secrets: config.api_key.iter().cloned().collect(),
@@ -138,14 +82,14 @@ impl Actor {
             recorder: None,
             events,
             lanes: Lanes::default(),
+            cancel,
+            last_rx: tokio::time::Instant::now(),
+            ping_sent: None,
         }
     }
 
-    pub(crate) async fn run(
-        mut self,
-        mut commands: UnboundedReceiver<SessionCommand>,
-        cancel: CancellationToken,
-    ) {
+    pub(crate) async fn run(mut self, mut commands: UnboundedReceiver<SessionCommand>) {
+        let cancel = self.cancel.clone();
         self.start_recording();
         let mut socket: Option<Box<Ws>> = None;
         let mut connect_now = true;
@@ -186,10 +130,12 @@ impl Actor {
                 }
                 continue;
             };
+            let keepalive = self.keepalive_deadline();
             let step = tokio::select! {
                 () = cancel.cancelled() => Step::Cancelled,
                 cmd = commands.recv() => Step::Command(cmd),
                 msg = ws.next() => Step::Message(msg),
+                () = sleep_until(keepalive) => Step::Keepalive,
             };
             match step {
                 Step::Cancelled | Step::Command(None | Some(SessionCommand::Close)) => {
@@ -208,7 +154,15 @@ impl Actor {
                         socket = None;
                     }
                 }
+                Step::Keepalive => {
+                    if let Err(why) = self.keepalive(ws).await {
+                        self.dropped(None, why, Vec::new());
+                        socket = None;
+                    }
+                }
                 Step::Message(Some(Ok(message))) => {
+                    self.last_rx = tokio::time::Instant::now();
+                    self.ping_sent = None;
                     if let Err(ended) = self.receive(ws, message).await {
                         if let Some(why) = ended {
                             self.dropped(None, why, Vec::new());
@@ -226,6 +180,27 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// When the keepalive must act next: ping after a quiet spell, or give up on an unanswered ping.
+    fn keepalive_deadline(&self) -> Option<tokio::time::Instant> {
+        let every = self.config.keepalive?;
+        Some(self.ping_sent.unwrap_or(self.last_rx) + every)
+    }
+
+    /// Sends a keepalive ping, or reports the connection dead when the last one went unanswered.
+    async fn keepalive(&mut self, ws: &mut Ws) -> Result<(), String> {
+        let every = self.config.keepalive.unwrap_or_default();
+        if self.ping_sent.is_some() {
+            return Err(format!(
+                "no answer to a keepalive ping within {} s: the network or the server is gone",
+                every.as_secs_f64()
+            ));
+        }
+        self.ping_sent = Some(tokio::time::Instant::now());
+        ws.send(Message::Ping(Default::default()))
+            .await
+            .map_err(|e| format!("connection dropped sending a keepalive ping: {e}"))
     }
 
     fn now_us(&self) -> u64 {
@@ -339,6 +314,8 @@ impl Actor {
         match result {
             Ok((ws, opened)) => {
                 self.opened = true;
+                self.last_rx = tokio::time::Instant::now();
+                self.ping_sent = None;
                 let mut body = json!({"event": "connect", "url": self.url, "store": null});
                 if let Some(id) = opened.request_id {
                     body["request_id"] = Value::String(id);
@@ -389,7 +366,12 @@ impl Actor {
     async fn transmit(&mut self, ws: &mut Ws, text: String) -> Result<(), String> {
         let t_us = self.now_us();
         let wall = wall_now();
-        match ws.send(Message::text(text.clone())).await {
+        let sent = tokio::select! {
+            sent = ws.send(Message::text(text.clone())) => sent.map_err(|e| e.to_string()),
+            // A server that stops reading must not keep the session from shutting down.
+            () = self.cancel.cancelled() => Err("the session was cancelled".to_owned()),
+        };
+        match sent {
             Ok(()) => {
                 self.record(Frame {
                     t_us,
