@@ -8,6 +8,7 @@ pub mod live;
 mod log;
 pub mod man;
 mod proxy;
+pub mod replay;
 pub mod rerun;
 mod stats;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff), or write all pages with --out DIR.
     Man(man::ManArgs),
+    /// Browse a recorded transcript: timeline, play, search, filter, diff, export.
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs the parsed command line.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Config(args)) => config::run(&args, &cli.global, cli.live.overrides()),
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),
+        Some(Command::Replay(args)) => replay::run(&args),
         None => live::run(&cli.live, &cli.global),
     }
 }

@@ -1,7 +1,13 @@
 //! Replaying recorded transcripts: a lazy index for huge files, and reruns against a server.
 
+pub mod app;
+pub mod context;
+pub mod filter;
 pub mod index;
+pub mod keys;
 pub mod rerun;
+pub mod resolve;
+pub mod run;
 
 pub use index::{Index, IndexOptions, Notify, Progress};
 

@@ -241,6 +241,69 @@ impl Index {
         Ok(buf)
     }
 
+    /// The first position strictly after `from` (or before it, backwards) whose line (without its
+    /// newline) satisfies `hit`, looking at no more than `budget` lines. Lines are read in
+    /// blocks, so scanning a huge file costs a few large reads, not one per line.
+    pub fn find(
+        &self,
+        from: Option<u64>,
+        forward: bool,
+        budget: u64,
+        mut hit: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Option<u64> {
+        const BLOCK: u64 = 4096;
+        let len = self.len();
+        let mut looked = 0u64;
+        // `lo..hi` is the next block to look at.
+        let mut next = match (from, forward) {
+            (Some(p), true) => p.saturating_add(1),
+            (None, true) => 0,
+            (Some(p), false) => p.min(len),
+            (None, false) => len,
+        };
+        while looked < budget {
+            let (lo, hi) = if forward {
+                (next, next.saturating_add(BLOCK).min(len))
+            } else {
+                (next.saturating_sub(BLOCK), next)
+            };
+            if lo >= hi {
+                return None;
+            }
+            let spans: Vec<(u64, u64)> = {
+                let st = self.shared.lock();
+                (lo..hi)
+                    .filter_map(|p| st.span(p).map(|s| (s.0, s.1)))
+                    .collect()
+            };
+            let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+                return None;
+            };
+            let block = self.read_span(first.0, last.1).ok()?;
+            let line = |i: usize| {
+                let (s, e) = spans[i];
+                let bytes = &block[(s - first.0) as usize..(e - first.0) as usize];
+                worker::trim_newline(bytes)
+            };
+            let order: Box<dyn Iterator<Item = usize>> = if forward {
+                Box::new(0..spans.len())
+            } else {
+                Box::new((0..spans.len()).rev())
+            };
+            for i in order {
+                looked += 1;
+                if hit(lo + i as u64, line(i)) {
+                    return Some(lo + i as u64);
+                }
+                if looked >= budget {
+                    return None;
+                }
+            }
+            next = if forward { hi } else { lo };
+        }
+        None
+    }
+
     /// Runs `f` on the ledger as folded so far.
     pub fn with_ledger<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
         f(&self.shared.ledger())

@@ -5,6 +5,7 @@ pub mod detail;
 pub mod header;
 pub mod json;
 pub mod popup;
+pub mod replay;
 pub mod turns;
 
 use ratatui::Frame;

@@ -1,0 +1,71 @@
+//! `turnscope replay FILE`: the read-only replay screen on a recorded transcript.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::replay::app::{ReplayAction, ReplayApp, update};
+use crate::replay::{Index, IndexOptions};
+use crate::tui::theme::Theme;
+
+/// Arguments of `turnscope replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A transcript (`.tsjsonl`) recorded by turnscope; may still be growing.
+    pub file: PathBuf,
+    /// Follow a growing file (a live recording) like `tail -f`.
+    #[arg(long)]
+    pub follow: bool,
+    /// Skip the o200k token pass (bytes, latencies and usage are still shown).
+    #[arg(long)]
+    pub no_tokens: bool,
+    /// Start at this turn, `#frame`, response id or time (as the `:` prompt takes).
+    #[arg(long, value_name = "TARGET")]
+    pub at: Option<String>,
+    /// Where `e`, `E`, `r` and `w` write their JSON files (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub export_dir: PathBuf,
+}
+
+/// Runs `replay` until the user quits.
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = IndexOptions {
+        follow: args.follow,
+        tokens: !args.no_tokens,
+        notify: Some(Arc::new(move || {
+            let _ = tx.send(());
+        })),
+    };
+    let index = Index::open(&args.file, options)?;
+    let mut app = ReplayApp::new(
+        args.file.display().to_string(),
+        index.header().clone(),
+        Theme::default(),
+    );
+    app.export_dir = args.export_dir.clone();
+    app.tail = args.follow;
+    if let Some(at) = &args.at {
+        // Wait briefly so a target near the start resolves against an index that has it.
+        index.wait_frames(u64::MAX, std::time::Duration::from_millis(300));
+        update(
+            &mut app,
+            ReplayAction::OpenPrompt(crate::replay::app::PromptKind::Jump),
+        );
+        for c in at.chars() {
+            update(&mut app, ReplayAction::PromptChar(c));
+        }
+        update(&mut app, ReplayAction::PromptSubmit);
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(crate::replay::run::run(
+        &index,
+        app,
+        rx,
+        CancellationToken::new(),
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}

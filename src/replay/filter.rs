@@ -1,0 +1,178 @@
+//! What a timeline row shows, and which rows a filter keeps, read from a line's raw bytes.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::frame::Dir;
+
+/// The few facts a timeline row needs about one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Monotonic µs.
+    pub t_us: u64,
+    /// Connection.
+    pub conn: u32,
+    /// Direction.
+    pub dir: Dir,
+    /// Event `type` (or a meta frame's `event`; `(text)`/`(binary)` for non-JSON frames).
+    pub kind: String,
+    /// Payload size in bytes (as stored).
+    pub bytes: usize,
+    /// `stream_id`, when the frame names one.
+    pub lane: Option<String>,
+    /// An `error` event, a failed response, or a client-side error note.
+    pub error: bool,
+}
+
+#[derive(Deserialize)]
+struct LineHead<'a> {
+    #[serde(default)]
+    t_us: u64,
+    #[serde(default)]
+    conn: u32,
+    dir: Dir,
+    #[serde(borrow, default)]
+    frame: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    binary: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct EventHead<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stream_id: Option<Cow<'a, str>>,
+}
+
+/// Reads a line's head; `None` for a line that is not a frame.
+pub fn head(line: &[u8]) -> Option<Head> {
+    let text = std::str::from_utf8(line).ok()?;
+    let parsed: LineHead<'_> = serde_json::from_str(text).ok()?;
+    let (kind, bytes, lane) = match (parsed.frame, &parsed.text, &parsed.binary) {
+        (Some(raw), _, _) => {
+            let ev: Option<EventHead<'_>> = serde_json::from_str(raw.get()).ok();
+            let kind = ev
+                .as_ref()
+                .and_then(|e| e.kind.clone().or_else(|| e.event.clone()))
+                .map_or_else(|| "(json)".to_owned(), Cow::into_owned);
+            let lane = ev.and_then(|e| e.stream_id.map(Cow::into_owned));
+            (kind, raw.get().len(), lane)
+        }
+        (None, Some(t), _) => ("(text)".to_owned(), t.len(), None),
+        (None, None, Some(hex)) => ("(binary)".to_owned(), hex.len() / 2, None),
+        (None, None, None) => return None,
+    };
+    let error = match parsed.dir {
+        Dir::Meta => kind == "error",
+        Dir::Recv => kind == "error" || kind == "response.failed",
+        Dir::Sent => false,
+    };
+    Some(Head {
+        t_us: parsed.t_us,
+        conn: parsed.conn,
+        dir: parsed.dir,
+        kind,
+        bytes,
+        lane,
+        error,
+    })
+}
+
+/// Which timeline rows are shown and stepped through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Filter {
+    /// Every line.
+    #[default]
+    All,
+    /// Errors, failed responses, client-side errors, and lines that are not frames.
+    Errors,
+    /// One direction.
+    Dir(Dir),
+    /// One event type.
+    Kind(String),
+    /// One connection.
+    Conn(u32),
+    /// One lane (`stream_id`).
+    Lane(String),
+}
+
+impl Filter {
+    /// The quick filters `f` cycles through, in order.
+    pub fn cycle(&self) -> Filter {
+        match self {
+            Filter::All => Filter::Errors,
+            Filter::Errors => Filter::Dir(Dir::Sent),
+            Filter::Dir(Dir::Sent) => Filter::Dir(Dir::Recv),
+            Filter::Dir(Dir::Recv) => Filter::Dir(Dir::Meta),
+            _ => Filter::All,
+        }
+    }
+
+    /// Short label for the header.
+    pub fn label(&self) -> String {
+        match self {
+            Filter::All => "all".into(),
+            Filter::Errors => "errors".into(),
+            Filter::Dir(Dir::Sent) => "sent".into(),
+            Filter::Dir(Dir::Recv) => "received".into(),
+            Filter::Dir(Dir::Meta) => "meta".into(),
+            Filter::Kind(k) => format!("type {k}"),
+            Filter::Conn(c) => format!("connection {c}"),
+            Filter::Lane(l) => format!("lane {l}"),
+        }
+    }
+
+    /// Whether a line with this head (`None` = not a frame) is shown.
+    pub fn keeps(&self, head: Option<&Head>) -> bool {
+        let Some(h) = head else {
+            return matches!(self, Filter::All | Filter::Errors);
+        };
+        match self {
+            Filter::All => true,
+            Filter::Errors => h.error,
+            Filter::Dir(d) => h.dir == *d,
+            Filter::Kind(k) => &h.kind == k,
+            Filter::Conn(c) => h.conn == *c,
+            Filter::Lane(l) => h.lane.as_deref() == Some(l),
+        }
+    }
+
+    /// Whether a raw line is shown (parses only when the filter needs it).
+    pub fn keeps_line(&self, line: &[u8]) -> bool {
+        match self {
+            Filter::All => true,
+            _ => self.keeps(head(line).as_ref()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_name_kind_lane_size_and_errors() {
+        let h =
+            head(br#"{"t_us":5,"conn":1,"dir":"recv","frame":{"type":"error","stream_id":"a"}}"#)
+                .unwrap();
+        assert_eq!((h.t_us, h.conn, h.kind.as_str()), (5, 1, "error"));
+        assert_eq!(h.lane.as_deref(), Some("a"));
+        assert!(h.error && Filter::Errors.keeps(Some(&h)));
+        let meta = head(br#"{"t_us":0,"dir":"meta","frame":{"event":"connect"}}"#).unwrap();
+        assert_eq!(meta.kind, "connect");
+        assert!(!Filter::Errors.keeps(Some(&meta)));
+        assert!(Filter::Dir(Dir::Meta).keeps(Some(&meta)));
+        let text = head(br#"{"t_us":0,"dir":"recv","text":"oops"}"#).unwrap();
+        assert_eq!((text.kind.as_str(), text.bytes), ("(text)", 4));
+        assert!(head(b"garbage").is_none());
+        assert!(Filter::Errors.keeps_line(b"garbage"));
+        assert!(!Filter::Conn(0).keeps_line(b"garbage"));
+    }
+}
