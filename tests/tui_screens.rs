@@ -292,3 +292,54 @@ fn theme_styles_reach_the_buffer() {
     let badge_col = u16::try_from(row[..badge].chars().count()).unwrap();
     assert_eq!(buffer[(badge_col, 0)].style().bg, app.theme.badge.bg);
 }
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = app_from("reconnect_store_false.tsjsonl", Some(11));
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Connected { conn: 1 }),
+    );
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (30, 8), (200, 4)] {
+        for help in [false, true] {
+            app.help = help;
+            for focus in [Action::FocusTurns, Action::FocusComposer] {
+                update(&mut app, focus);
+                let _ = screen(&mut app, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn steer_warmup_and_lane_toggles_shape_the_request() {
+    // A running turn (streaming) on the default lane: with steer on, a message steers it.
+    let mut app = app_from("tool_loop.tsjsonl", Some(27));
+    update(&mut app, Action::ToggleSteer);
+    keys(&mut app, &typed("use saturating_add"));
+    let commands = keys(&mut app, &[key(KeyCode::Enter)]);
+    let [Command::Send(json)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    assert!(
+        json.starts_with(r#"{"type":"response.steer","previous_response_id":"resp_5""#),
+        "{json}"
+    );
+    // Warm-up on lane-1: generate:false and stream_id, no input needed.
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    update(&mut app, Action::ToggleWarmup);
+    update(&mut app, Action::CycleLane);
+    let commands = keys(&mut app, &[key(KeyCode::Enter)]);
+    let [Command::Send(json)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    assert!(
+        json.contains(r#""stream_id":"lane-1","generate":false"#),
+        "{json}"
+    );
+    assert!(
+        !json.contains("previous_response_id"),
+        "lane-1 has no chain yet: {json}"
+    );
+    assert!(!app.composer.warmup, "warm-up is one-shot");
+}
