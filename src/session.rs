@@ -257,6 +257,27 @@ fn status_line(status: u16) -> String {
     }
 }
 
+/// The flag that raises the message size limit, named in every "too big" message.
+pub const MAX_MESSAGE_SIZE_FLAG: &str = "--max-message-size";
+
+/// One line for a message over the size limit: both sizes and the flag that raises the limit.
+pub fn oversized_message(what: &str, size: usize, max: usize) -> String {
+    format!(
+        "{what} of {size} bytes is over the {max} byte limit; raise it with {MAX_MESSAGE_SIZE_FLAG}"
+    )
+}
+
+/// What a receive error means for the user; a too-big message names the limit and the flag.
+pub fn receive_error(error: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
+    match error {
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            oversized_message("a received message", *size, *max_size)
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Turns an HTTP base URL into the WebSocket URL of `/v1/responses`.
 ///
 /// `https://api.openai.com/v1` → `wss://api.openai.com/v1/responses`; `http` → `ws`. A base that

@@ -50,6 +50,12 @@ pub struct LiveArgs {
     /// Latency profile of the built-in emulator: zero, realistic, lan or FILE.toml[:NAME].
     #[arg(long, default_value = "realistic", value_name = "PROFILE")]
     pub emulator_latency: String,
+    /// Largest WebSocket message sent or received, in bytes.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// Do NOT verify the server's TLS certificate (local test servers only; prints a warning).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 impl LiveArgs {
@@ -68,6 +74,9 @@ impl LiveArgs {
         }
     }
 }
+
+/// Printed to stderr whenever `--insecure` is given.
+pub const INSECURE_WARNING: &str = "turnscope: WARNING: --insecure: the server's TLS certificate is NOT verified; anyone on the network path can read or change this session, API key included";
 
 /// Tools the emulator's persona can call when a message names them (used without `--tools`).
 fn demo_tools() -> Vec<Value> {
@@ -177,6 +186,9 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         (None, false, Some(dir)) => Some(crate::config::record_path_in(dir)),
         (None, false, None) => crate::config::default_record_path(),
     };
+    if args.insecure {
+        eprintln!("{INSECURE_WARNING}");
+    }
     let model = settings.model.value.clone();
     // An explicit URL (flag, OPENAI_BASE_URL or config) means a real server; otherwise the
     // emulator stands in when there is no key.
@@ -220,6 +232,8 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             project: settings.project.value.clone(),
             record,
             model: Some(model),
+            insecure: args.insecure,
+            max_message_size: args.max_message_size,
             ..SessionConfig::default()
         };
         let result = crate::tui::live::run(app, config, cancel).await;

@@ -33,6 +33,9 @@ pub struct ProxyArgs {
     /// No TUI: print one summary line per finished turn (for CI and long runs).
     #[arg(long)]
     pub no_tui: bool,
+    /// Largest WebSocket message relayed either way (and HTTP request body), in bytes.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
 }
 
 /// Runs the proxy until Ctrl-C.
@@ -74,6 +77,7 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
         allow_remote: args.allow_remote,
         upstream: upstream.clone(),
         record: record.clone(),
+        max_message_size: args.max_message_size,
         ..ProxyConfig::default()
     })
     .await?;

@@ -13,7 +13,9 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -208,6 +210,8 @@ enum End {
     Closed(Option<CloseFrame>),
     /// A side went away without a close frame.
     Dropped { by: &'static str, why: String },
+    /// A message over the size limit arrived; the other side got close 1009.
+    Oversized { why: String },
 }
 
 /// Relays until both sides closed, one side dropped, or the proxy shuts down.
@@ -251,6 +255,12 @@ async fn relay<A, U>(
             "reason": frame.as_ref().map_or("", |f| f.reason.as_str()),
             "by": by,
         }),
+        Some((End::Oversized { why }, _)) => {
+            shared.recorder.event(super::ProxyEvent::Error(format!(
+                "connection {conn} closed: {why}"
+            )));
+            serde_json::json!({"event": "close", "code": 1009, "reason": why, "by": "proxy"})
+        }
         Some((End::Dropped { by, why }, _)) => serde_json::json!({
             "event": "close",
             "code": null,
@@ -317,6 +327,24 @@ where
                     by: from,
                     why: "the socket ended".into(),
                 };
+            }
+            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+                // Tell the other side why (1009 = message too big) instead of just vanishing.
+                let why = crate::session::oversized_message(
+                    &format!("a message from the {from}"),
+                    size,
+                    max_size,
+                );
+                let reason = format!(
+                    "message of {size} bytes over the proxy's {max_size} byte limit; raise {}",
+                    crate::session::MAX_MESSAGE_SIZE_FLAG
+                );
+                let close = CloseFrame {
+                    code: CloseCode::Size,
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                return End::Oversized { why };
             }
             Some(Err(e)) => {
                 return End::Dropped {

@@ -171,7 +171,8 @@ impl Actor {
                     }
                 }
                 Step::Message(Some(Err(e))) => {
-                    self.dropped(None, format!("connection dropped: {e}"), Vec::new());
+                    let why = super::receive_error(&e);
+                    self.dropped(None, format!("connection dropped: {why}"), Vec::new());
                     socket = None;
                 }
                 Step::Message(None) => {
@@ -340,9 +341,8 @@ impl Actor {
     async fn submit(&mut self, ws: &mut Ws, text: String) -> Result<(), String> {
         if text.len() > self.config.max_message_size {
             let message = format!(
-                "not sent: event of {} bytes exceeds the {} byte message limit",
-                text.len(),
-                self.config.max_message_size
+                "not sent: {}",
+                super::oversized_message("event", text.len(), self.config.max_message_size)
             );
             self.meta(&json!({"event": "error", "message": message}));
             self.unsent(vec![text], &message);

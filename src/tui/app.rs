@@ -288,6 +288,8 @@ pub struct App {
     pub resend: Option<Vec<Value>>,
     /// The connection for which the 55-minute rotation was offered.
     pub rotation_offered: Option<u32>,
+    /// The frame count when the stall warning was shown (shown once per silence).
+    pub stall_warned: Option<usize>,
     /// The connection for which a resume was offered.
     pub resume_offered: Option<u32>,
     /// Tool definitions sent with each request (`--tools`).
@@ -323,6 +325,7 @@ impl App {
             fresh_from: 0,
             resend: None,
             rotation_offered: None,
+            stall_warned: None,
             resume_offered: None,
             tools: Vec::new(),
             instructions: None,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::action::{Action, Command};
 use super::app::{App, ComposerMode, Focus, Level, LinkState, Offer, Recording, Tab};
 use super::{chain, compose, view};
-use crate::frame::{Dir, Frame};
+use crate::frame::{Dir, Frame, Payload};
 use crate::ledger::{AgeLevel, TurnStatus};
 use crate::protocol::server::explain_error_code;
 use crate::report::fmt_bytes;
@@ -169,6 +169,20 @@ fn on_frame(app: &mut App, frame: Frame) {
         // A new request makes the previous turn's hints stale.
         app.message = None;
     }
+    if dir == Dir::Recv && !matches!(frame.payload, Payload::Json(_)) {
+        let kind = match frame.payload {
+            Payload::Binary(_) => "a binary frame",
+            _ => "a frame that is not JSON",
+        };
+        app.set_message(
+            Level::Warn,
+            format!(
+                "connection #{}: received {kind} ({} bytes); kept in the transcript, the turn goes on",
+                frame.conn,
+                frame.payload.as_bytes().len()
+            ),
+        );
+    }
     app.frames.push(frame);
     let count = app.ledger.turns().len();
     if app.follow && count > 0 && app.selected != Some(count - 1) {
@@ -286,11 +300,15 @@ fn offer_resume(app: &mut App, why: &str) {
     });
 }
 
+/// A response with nothing from the server for this long is shown as stalled (µs).
+pub const STALL_US: u64 = 30_000_000;
+
 fn on_tick(app: &mut App, now_us: u64) {
     app.now_us = app.now_us.max(now_us);
     let LinkState::Connected { conn } = app.link else {
         return;
     };
+    warn_if_stalled(app, conn);
     let Some(c) = app.ledger.connections().get(conn as usize) else {
         return;
     };
@@ -299,6 +317,43 @@ fn on_tick(app: &mut App, now_us: u64) {
         app.set_message(
             Level::Warn,
             format!("connection #{conn} is 55 min old and closes at 60: press R (or Ctrl-R) to rotate now"),
+        );
+    }
+}
+
+/// Once per silence: a turn in flight on `conn` whose last frame is [`STALL_US`] old.
+fn warn_if_stalled(app: &mut App, conn: u32) {
+    if app.stall_warned == Some(app.frames.len()) {
+        return;
+    }
+    let Some(turn) = app
+        .ledger
+        .turns()
+        .iter()
+        .rev()
+        .find(|t| t.conn == conn && t.status == TurnStatus::InFlight)
+    else {
+        return;
+    };
+    let index = turn.index;
+    let Some(last) = app
+        .frames
+        .iter()
+        .rev()
+        .find(|f| f.conn == conn && f.dir != Dir::Meta)
+        .map(|f| f.t_us)
+    else {
+        return;
+    };
+    let idle = app.now_us.saturating_sub(last);
+    if idle >= STALL_US {
+        app.stall_warned = Some(app.frames.len());
+        app.set_message(
+            Level::Warn,
+            format!(
+                "turn {index}: no data from the server for {} s: the stream looks stalled; Ctrl-R reconnects (nothing is resent)",
+                idle / 1_000_000
+            ),
         );
     }
 }
