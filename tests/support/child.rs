@@ -1,0 +1,127 @@
+//! Child `turnscope` processes for the reliability tests: start one, read its output lines as
+//! they come, wait for a line or a file's contents with a deadline, stop it with a signal.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A guard against a hung test, never a synchronisation point.
+pub const GUARD: Duration = Duration::from_secs(30);
+
+/// A running `turnscope` child whose stdout and stderr lines are collected.
+pub struct Proc {
+    pub child: Child,
+    lines: mpsc::Receiver<(bool, String)>,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+impl Proc {
+    /// Starts `turnscope ARGS` with `env` set (and OPENAI_* cleared unless given).
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnscope"));
+        cmd.args(args)
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let (tx, lines) = mpsc::channel();
+        for (is_err, pipe) in [
+            (
+                false,
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            ),
+            (true, Box::new(child.stderr.take().unwrap())),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { return };
+                    if tx.send((is_err, line)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Proc {
+            child,
+            lines,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, timeout: Duration) -> Option<(bool, String)> {
+        let got = self.lines.recv_timeout(timeout).ok()?;
+        if got.0 {
+            self.stderr.push(got.1.clone());
+        } else {
+            self.stdout.push(got.1.clone());
+        }
+        Some(got)
+    }
+
+    /// Waits for an output line containing `needle`; returns it.
+    pub fn line_with(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.take(left) {
+                Some((_, line)) if line.contains(needle) => return line,
+                Some(_) => {}
+                None => panic!(
+                    "no line with {needle:?}; stdout {:?} stderr {:?}",
+                    self.stdout, self.stderr
+                ),
+            }
+        }
+    }
+
+    /// Sends `signal` (e.g. "INT", "KILL") and waits for the exit; collects remaining output.
+    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} failed");
+        let deadline = Instant::now() + GUARD;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Drain what the pipes still hold.
+                while self.take(Duration::from_millis(200)).is_some() {}
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the child did not exit");
+            let _ = self.take(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the file at `path` satisfies `pred`.
+pub fn file_until(path: &Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if pred(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10)); // polling a file, not synchronising threads
+    }
+}
