@@ -11,6 +11,7 @@ mod proxy;
 pub mod replay;
 pub mod rerun;
 mod stats;
+pub mod themes;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +54,8 @@ pub enum Command {
     Man(man::ManArgs),
     /// Browse a recorded transcript: timeline, play, search, filter, diff, export.
     Replay(replay::ReplayArgs),
+    /// List the colour themes (built-in and user) with a sample of each.
+    Themes(themes::ThemesArgs),
 }
 
 /// Runs the parsed command line.
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),
         Some(Command::Replay(args)) => replay::run(&args),
+        Some(Command::Themes(args)) => themes::run(&args),
         None => live::run(&cli.live, &cli.global),
     }
 }

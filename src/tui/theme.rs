@@ -1,12 +1,32 @@
 //! Semantic styles for every screen, loaded from TOML; the only place colours are named.
 
+mod catalog;
+mod palette;
+
 use std::str::FromStr;
 
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
+pub use catalog::{BUILT_IN, Catalog, Origin};
+pub use palette::ColorSupport;
+
 /// The built-in default theme (ANSI colours, follows the terminal palette).
 pub const DEFAULT_THEME: &str = include_str!("../../themes/default.toml");
+
+/// Every role a theme defines, in the order `turnscope themes` shows them.
+pub const ROLES: [&str; 10] = [
+    "text",
+    "accent",
+    "ok",
+    "warn",
+    "error",
+    "muted",
+    "selection",
+    "border",
+    "badge",
+    "title",
+];
 
 /// Why a theme file could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +52,32 @@ pub enum ThemeError {
         role: String,
         /// The bad value, quoted.
         value: String,
+    },
+    /// A theme that does not say `extends = "…"` must define every role.
+    #[error(
+        "theme {origin}: role {role} is missing; define it under [roles] or add extends = \"default\" to inherit the rest"
+    )]
+    MissingRole {
+        /// File name.
+        origin: String,
+        /// The role.
+        role: &'static str,
+    },
+    /// No built-in or user theme has this name.
+    #[error("no theme named {name:?}; available: {available} (see `turnscope themes`)")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names there are, comma-separated.
+        available: String,
+    },
+    /// A user theme file could not be read.
+    #[error("cannot read theme file {path}: {detail}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        detail: String,
     },
 }
 
@@ -70,6 +116,8 @@ struct Roles {
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
     name: Option<String>,
+    /// Inherit roles this file leaves out from the named theme.
+    extends: Option<String>,
     #[serde(default)]
     roles: Roles,
 }
@@ -130,12 +178,70 @@ impl Theme {
         }
     }
 
+    /// The style of a role by name (see [`ROLES`]).
+    pub fn role(&self, role: &str) -> Option<Style> {
+        Some(match role {
+            "text" => self.text,
+            "accent" => self.accent,
+            "ok" => self.ok,
+            "warn" => self.warn,
+            "error" => self.error,
+            "muted" => self.muted,
+            "selection" => self.selection,
+            "border" => self.border,
+            "badge" => self.badge,
+            "title" => self.title,
+            _ => return None,
+        })
+    }
+
+    /// Every role's style, in [`ROLES`] order.
+    pub fn roles(&self) -> [(&'static str, Style); 10] {
+        ROLES.map(|r| (r, self.role(r).unwrap_or_default()))
+    }
+
+    /// The theme a file extends, if it says `extends = "…"` (read before the file is loaded).
+    pub fn extends_of(text: &str, origin: &str) -> Result<Option<String>, ThemeError> {
+        parse_file(text, origin).map(|f| f.extends)
+    }
+
+    /// Reads a complete theme: every role must be defined, unless the file names a theme it
+    /// `extends`, which `base` must then be.
+    pub fn strict_from_toml(
+        text: &str,
+        origin: &str,
+        base: Option<&Theme>,
+    ) -> Result<Theme, ThemeError> {
+        let file = parse_file(text, origin)?;
+        let defined = [
+            file.roles.text.is_some(),
+            file.roles.accent.is_some(),
+            file.roles.ok.is_some(),
+            file.roles.warn.is_some(),
+            file.roles.error.is_some(),
+            file.roles.muted.is_some(),
+            file.roles.selection.is_some(),
+            file.roles.border.is_some(),
+            file.roles.badge.is_some(),
+            file.roles.title.is_some(),
+        ];
+        match (file.extends.is_some(), base) {
+            (true, Some(base)) => Theme::from_toml(text, origin, base),
+            _ => {
+                if let Some((role, _)) = ROLES.iter().zip(defined).find(|(_, d)| !d) {
+                    return Err(ThemeError::MissingRole {
+                        origin: origin.to_owned(),
+                        role,
+                    });
+                }
+                Theme::from_toml(text, origin, &Theme::fallback())
+            }
+        }
+    }
+
     /// Reads a theme file; roles it leaves out come from `base`.
     pub fn from_toml(text: &str, origin: &str, base: &Theme) -> Result<Theme, ThemeError> {
-        let file: ThemeFile = toml::from_str(text).map_err(|e| ThemeError::Parse {
-            origin: origin.to_owned(),
-            detail: e.message().to_owned(),
-        })?;
+        let file = parse_file(text, origin)?;
         let r = file.roles;
         let pick =
             |role: &str, spec: Option<StyleSpec>, base: Style| -> Result<Style, ThemeError> {
@@ -155,6 +261,19 @@ impl Theme {
             title: pick("title", r.title, base.title)?,
         })
     }
+}
+
+fn parse_file(text: &str, origin: &str) -> Result<ThemeFile, ThemeError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| crate::config::line_of(text, s.start))
+            .unwrap_or(1);
+        ThemeError::Parse {
+            origin: format!("{origin} line {line}"),
+            detail: e.message().to_owned(),
+        }
+    })
 }
 
 fn colour(value: &str, origin: &str, role: &str) -> Result<Color, ThemeError> {
