@@ -147,3 +147,8 @@ async fn sdk_ws_generate_false_warmup() {
 async fn sdk_http_streaming_tool_loop() {
     run_script("http_tool_loop.py").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdk_ws_lanes_via_session_helper() {
+    run_script("ws_lanes.py").await;
+}
