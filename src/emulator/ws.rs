@@ -422,7 +422,17 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, key: String, timing:
                 closing = Some(());
             }
             msg = stream.next() => match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(frame))) => {
+                    // Answer the client's close handshake (clients wait for it), then end.
+                    if closing.is_none() {
+                        let code = frame.map_or(1000, |f| f.code);
+                        let _ = tx.send(Out::Close(code, String::new())).await;
+                        closing = Some(());
+                    } else {
+                        break;
+                    }
+                }
                 Some(Ok(Message::Text(t))) => if closing.is_none() { conn.on_text(t.as_str()).await },
                 Some(Ok(Message::Binary(_))) => {
                     let f = ApiFailure::invalid(
