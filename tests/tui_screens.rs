@@ -343,3 +343,21 @@ fn steer_warmup_and_lane_toggles_shape_the_request() {
     );
     assert!(!app.composer.warmup, "warm-up is one-shot");
 }
+
+#[test]
+fn an_error_outside_any_turn_is_shown_with_its_explanation() {
+    let mut app = App::new(info(), Theme::default());
+    let frame = turnscope::frame::Frame {
+        t_us: 5,
+        wall: String::new(),
+        conn: 0,
+        dir: turnscope::frame::Dir::Recv,
+        payload: turnscope::frame::Payload::Json(
+            r#"{"type":"error","status":400,"error":{"type":"invalid_request_error","code":"invalid_stream_id","message":"bad lane","param":"stream_id"}}"#.into(),
+        ),
+    };
+    update(&mut app, Action::FrameReceived(frame));
+    let m = app.message.clone().unwrap();
+    assert!(m.text.contains("invalid_stream_id: bad lane"), "{}", m.text);
+    assert!(m.text.contains("1-256 characters"), "{}", m.text);
+}

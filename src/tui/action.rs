@@ -58,6 +58,8 @@ pub enum Action {
     Quit,
     /// Show or hide the key help popup.
     ToggleHelp,
+    /// Clear the status line message.
+    DismissMessage,
     /// Select the next turn.
     SelectNext,
     /// Select the previous turn.

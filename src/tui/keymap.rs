@@ -122,6 +122,14 @@ pub fn bindings() -> &'static [Binding] {
             bind!(Turns, Char('q'), NONE, Action::Quit, "q", "quit"),
             bind!(
                 Turns,
+                Esc,
+                NONE,
+                Action::DismissMessage,
+                "Esc",
+                "clear the status line"
+            ),
+            bind!(
+                Turns,
                 Char('?'),
                 NONE,
                 Action::ToggleHelp,

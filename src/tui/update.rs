@@ -56,6 +56,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Quit => return vec![Command::Quit],
         Action::ToggleHelp => app.help = !app.help,
+        Action::DismissMessage => app.message = None,
         Action::SelectNext => move_selection(app, 1),
         Action::SelectPrev => move_selection(app, -1),
         Action::PageTurns(n) => move_selection(app, n),
@@ -164,7 +165,25 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
 fn on_frame(app: &mut App, frame: Frame) {
     app.now_us = app.now_us.max(frame.t_us);
     let dir = frame.dir;
+    let notes_before = app.ledger.notes().len();
     let touched = app.ledger.push(&frame);
+    // Errors that belong to no turn (client-side, or a server error with nothing in flight).
+    if let Some(note) = app.ledger.notes().get(notes_before..).and_then(<[_]>::last) {
+        let text = note.text.clone();
+        let level = if text.contains("error") {
+            Level::Error
+        } else {
+            Level::Warn
+        };
+        let text = match text.split_once(": ").map(|(_, rest)| rest.split_once(':')) {
+            Some(Some((code, _))) => match explain_error_code(code.trim()) {
+                Some(why) => format!("{text} — {why}"),
+                None => text,
+            },
+            _ => text,
+        };
+        app.set_message(level, text);
+    }
     if dir == Dir::Sent && app.message.as_ref().is_some_and(|m| m.level == Level::Info) {
         // A new request makes the previous turn's hints stale.
         app.message = None;

@@ -74,7 +74,22 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             "  no turns yet: type a message below and press Enter",
             t.muted,
         ));
-        frame.render_widget(Paragraph::new(vec![Line::default(), hint]), body);
+        let mut lines = vec![Line::default(), hint];
+        let tools: Vec<&str> = app
+            .tools
+            .iter()
+            .filter_map(|t| t.get("name").and_then(serde_json::Value::as_str))
+            .collect();
+        if app.info.emulated && !tools.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "  the emulator calls a tool when a message names it: {}",
+                    tools.join(", ")
+                ),
+                t.muted,
+            )));
+        }
+        frame.render_widget(Paragraph::new(lines), body);
         return;
     }
     let wide = area.width >= 90;
