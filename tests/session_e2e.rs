@@ -279,3 +279,53 @@ async fn an_emulator_max_age_close_is_reported_with_its_code_and_reconnect_recov
     tokio::time::timeout(GUARD, h.task).await.unwrap().unwrap();
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn emulator_faults_surface_as_raw_frames_and_a_drop_that_hands_back_queued_creates() {
+    let emu = emulator::start(EmulatorConfig {
+        faults: emulator::FaultPlan {
+            malformed_after: Some(2),
+            drop_after: Some(4),
+            ..emulator::FaultPlan::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let config = SessionConfig {
+        url: emu.ws_url(),
+        api_key: Some(KEY.into()),
+        ..SessionConfig::default()
+    };
+    let mut h = session::spawn(config, CancellationToken::new());
+    let a = json!({"type": "response.create", "model": "m", "input": "first"}).to_string();
+    let b = json!({"type": "response.create", "model": "m", "input": "second"}).to_string();
+    h.commands.send(SessionCommand::Send(a)).unwrap();
+    h.commands.send(SessionCommand::Send(b.clone())).unwrap();
+    let (mut texts, mut closed, mut unsent) = (0, None, None);
+    while closed.is_none() || unsent.is_none() {
+        match tokio::time::timeout(GUARD, h.events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            SessionEvent::Frame(f) if f.dir == Dir::Recv => {
+                texts += usize::from(matches!(f.payload, Payload::Text(_)));
+            }
+            SessionEvent::State(ConnState::Closed { code, .. }) => closed = Some(code),
+            SessionEvent::State(ConnState::Failed { message }) => panic!("{message}"),
+            SessionEvent::Unsent { events, .. } => unsent = Some(events),
+            _ => {}
+        }
+    }
+    assert_eq!(texts, 1, "the malformed frame is surfaced as text");
+    assert_eq!(closed, Some(None), "a cut connection has no close code");
+    assert_eq!(
+        unsent,
+        Some(vec![b]),
+        "the queued create is handed back, not resent"
+    );
+    h.commands.send(SessionCommand::Close).unwrap();
+    tokio::time::timeout(GUARD, h.task).await.unwrap().unwrap();
+    emu.shutdown().await;
+}
