@@ -10,10 +10,12 @@
 
 pub mod action;
 pub mod app;
+pub mod breakpoint;
 pub mod chain;
 pub mod compose;
 pub mod keymap;
 pub mod live;
+pub mod proxy;
 pub mod terminal;
 pub mod theme;
 pub mod update;

@@ -8,8 +8,12 @@ use anyhow::Context;
 
 use crate::emulator::{self, EmulatorConfig};
 use crate::ledger::{Ledger, Turn};
-use crate::proxy::{self, ProxyConfig, ProxyEvent};
+use crate::proxy::{self, Breakpoint, Breakpoints, ProxyConfig, ProxyEvent};
 use crate::report::{fmt_bytes, fmt_us};
+use crate::tui::app::{App, Focus, Level, Recording, SessionInfo};
+use crate::tui::breakpoint::ProxyPanel;
+use crate::tui::theme::Theme;
+use tokio_util::sync::CancellationToken;
 
 /// Arguments of `turnscope proxy`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +40,10 @@ pub struct ProxyArgs {
     /// Largest WebSocket message relayed either way (and HTTP request body), in bytes.
     #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
     pub max_message_size: usize,
+    /// Hold matching frames in the TUI for a decision (repeatable): `[c2s:|s2c:]CONDITION`,
+    /// CONDITION = `*`, an event type (`response.create`) or `/json/pointer == VALUE`.
+    #[arg(long = "break", value_name = "SPEC", conflicts_with = "no_tui")]
+    pub breakpoints: Vec<String>,
 }
 
 /// Runs the proxy until Ctrl-C.
@@ -59,6 +67,13 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
             url
         }
     };
+    let rules = Breakpoints {
+        rules: args
+            .breakpoints
+            .iter()
+            .map(|spec| Breakpoint::parse(spec))
+            .collect::<Result<_, _>>()?,
+    };
     let record = if args.no_record {
         None
     } else {
@@ -78,11 +93,18 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
         upstream: upstream.clone(),
         record: record.clone(),
         max_message_size: args.max_message_size,
+        breakpoints: rules.clone(),
         ..ProxyConfig::default()
     })
     .await?;
     if !args.no_tui {
-        eprintln!("turnscope: the proxy TUI is not built yet; running headless (--no-tui)");
+        let result = run_tui(&mut running, &upstream, emu.is_some(), record, rules).await;
+        running.shutdown().await;
+        if let Some(emu) = emu {
+            emu.shutdown().await;
+        }
+        result.context("the terminal failed")?;
+        return Ok(ExitCode::SUCCESS);
     }
     let via = if emu.is_some() {
         " (built-in emulator)"
@@ -133,6 +155,43 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
     }
     print!("{}", crate::report::stats_table(&summary.ledger));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The TUI over the running proxy, until the user quits.
+async fn run_tui(
+    running: &mut proxy::RunningProxy,
+    upstream: &str,
+    emulated: bool,
+    record: Option<PathBuf>,
+    rules: Breakpoints,
+) -> std::io::Result<()> {
+    let info = SessionInfo {
+        url: format!("proxy {} → {upstream}", running.base_url()),
+        model: "(the agent's)".into(),
+        emulated,
+        key_hint: None,
+    };
+    let mut app = App::new(info, Theme::default());
+    app.proxy = Some(ProxyPanel::default());
+    app.focus = Focus::Turns;
+    app.recording = match record {
+        Some(path) => Recording::To(path),
+        None => Recording::Off,
+    };
+    app.set_message(
+        Level::Info,
+        format!(
+            "point your agent at OPENAI_BASE_URL={} (or websocket_base_url={})",
+            running.base_url(),
+            running.ws_base_url()
+        ),
+    );
+    let (_, idle) = tokio::sync::mpsc::unbounded_channel();
+    let events = std::mem::replace(&mut running.events, idle);
+    let control = running.control.clone();
+    crate::tui::proxy::run(app, events, control, rules, CancellationToken::new())
+        .await
+        .map(|_| ())
 }
 
 /// Folds frames and prints each turn once, when it reaches a final status.

@@ -53,6 +53,9 @@ pub enum Action {
     /// Text was pasted into the terminal.
     Pasted(String),
 
+    /// Proxy mode: a held frame, its release, a decision, a pause toggle.
+    Breakpoint(super::breakpoint::BreakpointAction),
+
     // ---- intents ----
     /// Leave the app (restores the terminal).
     Quit,
@@ -139,6 +142,8 @@ pub enum Command {
     Reconnect,
     /// Read a text file and answer with [`Action::FileLoaded`].
     LoadFile(PathBuf),
+    /// Proxy mode: decide a held frame or change the breakpoints.
+    Proxy(super::breakpoint::ProxyCommand),
     /// End the app.
     Quit,
 }

@@ -298,6 +298,8 @@ pub struct App {
     pub instructions: Option<String>,
     /// Styles.
     pub theme: Theme,
+    /// Proxy mode: held frames and breakpoint toggles (`None` in a live session).
+    pub proxy: Option<super::breakpoint::ProxyPanel>,
 }
 
 impl App {
@@ -330,6 +332,7 @@ impl App {
             tools: Vec::new(),
             instructions: None,
             theme,
+            proxy: None,
         }
     }
 

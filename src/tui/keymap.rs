@@ -4,6 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
 use super::app::{App, Focus, Tab};
+use super::breakpoint::BreakpointAction;
 
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,23 @@ pub fn bindings() -> &'static [Binding] {
     TABLE.get_or_init(|| {
         vec![
             bind!(Global, Char('c'), CTRL, Action::Quit, "Ctrl-C", "quit"),
+            bind!(
+                Global,
+                F(6),
+                NONE,
+                Action::Breakpoint(BreakpointAction::TogglePauseClient),
+                // Listed in proxy mode's footer, not in the help popup.
+                "F6",
+                ""
+            ),
+            bind!(
+                Global,
+                F(7),
+                NONE,
+                Action::Breakpoint(BreakpointAction::TogglePauseServer),
+                "F7",
+                ""
+            ),
             bind!(
                 Global,
                 Char('r'),
@@ -356,6 +374,9 @@ pub fn resolve(app: &App, key: KeyEvent) -> Option<Action> {
     }
     if let Some(action) = lookup(Scope::Global, &key) {
         return Some(action);
+    }
+    if app.proxy.as_ref().is_some_and(|p| p.is_open()) {
+        return Some(super::breakpoint::resolve_key(key));
     }
     if app.help {
         return lookup(Scope::Help, &key);

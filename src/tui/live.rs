@@ -95,7 +95,7 @@ impl Effects for SessionEffects {
                     let _ = actions.send(Action::FileLoaded { path, result });
                 });
             }
-            Command::Quit => {}
+            Command::Quit | Command::Proxy(_) => {}
         }
     }
 }

@@ -54,6 +54,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
             app.composer.textarea.insert_str(text);
             app.composer.error = None;
         }
+        Action::Breakpoint(action) => return super::breakpoint::update(app, action),
         Action::Quit => return vec![Command::Quit],
         Action::ToggleHelp => app.help = !app.help,
         Action::DismissMessage => app.message = None,
@@ -208,7 +209,8 @@ fn on_frame(app: &mut App, frame: Frame) {
         app.selected = Some(count - 1);
         app.detail_scroll = 0;
     }
-    let Some(t) = touched.filter(|_| dir == Dir::Recv) else {
+    // Proxy mode: the agent answers its own tool calls; no composer hints or offers.
+    let Some(t) = touched.filter(|_| dir == Dir::Recv && app.proxy.is_none()) else {
         return;
     };
     let turn = &app.ledger.turns()[t];

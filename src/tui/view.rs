@@ -4,6 +4,7 @@ pub mod composer;
 pub mod detail;
 pub mod header;
 pub mod json;
+pub mod paused;
 pub mod popup;
 pub mod replay;
 pub mod turns;
@@ -87,6 +88,9 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     if let Some(offer) = &app.offer {
         popup::offer(app, offer, frame, area);
     }
+    if let Some(panel) = app.proxy.as_ref().filter(|p| p.is_open()) {
+        paused::render(app, panel, frame, area);
+    }
     if app.help {
         popup::help(app, frame, area);
     }
@@ -103,7 +107,10 @@ fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
             };
             Line::from(Span::styled(m.text.clone(), style))
         }
-        None => hints(app),
+        None => match &app.proxy {
+            Some(panel) => paused::status(app, panel),
+            None => hints(app),
+        },
     };
     frame.render_widget(Paragraph::new(line), area);
 }

@@ -1,0 +1,123 @@
+//! Proxy mode in the TUI: snapshots of the paused-frame editor (80×24 and narrow) and the
+//! footer, and the keys that forward, edit and drop held frames.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use turnscope::frame::Dir;
+use turnscope::proxy::BreakpointDecision;
+use turnscope::tui::app::{App, Focus, Recording, SessionInfo};
+use turnscope::tui::breakpoint::{BreakpointAction, Held, ProxyCommand, ProxyPanel};
+use turnscope::tui::theme::Theme;
+use turnscope::tui::{Action, Command, keymap, update::update, view};
+
+const HELD: &str = r#"{"type":"response.create","model":"gpt-test","previous_response_id":"resp_5","input":[{"type":"function_call_output","call_id":"call_1","output":"ok"}]}"#;
+
+fn proxy_app() -> App {
+    let (_, frames, _) =
+        turnscope::transcript::read_all(&Path::new("tests/fixtures").join("tool_loop.tsjsonl"))
+            .unwrap();
+    let info = SessionInfo {
+        url: "proxy http://127.0.0.1:8787/v1 → http://127.0.0.1:9999/v1".into(),
+        model: "(the agent's)".into(),
+        emulated: true,
+        key_hint: None,
+    };
+    let mut app = App::new(info, Theme::default());
+    app.proxy = Some(ProxyPanel::default());
+    app.focus = Focus::Turns;
+    app.recording = Recording::To("/data/turnscope/sessions/proxy.tsjsonl".into());
+    for frame in frames {
+        update(&mut app, Action::FrameReceived(frame));
+    }
+    app
+}
+
+fn held(id: u64, dir: Dir, text: &str) -> Action {
+    Action::Breakpoint(BreakpointAction::Held(Held {
+        id,
+        conn: 0,
+        dir,
+        text: text.into(),
+    }))
+}
+
+fn screen(app: &mut App, width: u16, height: u16) -> String {
+    update(app, Action::Resized { width, height });
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| view::render(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn press(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    keymap::resolve(app, key).map_or_else(Vec::new, |a| update(app, a))
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+#[test]
+fn proxy_footer_shows_the_pause_toggles() {
+    let mut app = proxy_app();
+    let out = screen(&mut app, 80, 24);
+    assert!(out.contains("F6 pause agent→up: off"), "{out}");
+    insta::assert_snapshot!(out);
+    let cmds = press(&mut app, KeyEvent::new(KeyCode::F(6), KeyModifiers::NONE));
+    assert_eq!(
+        cmds,
+        vec![Command::Proxy(ProxyCommand::PauseAll {
+            client: true,
+            server: false
+        })]
+    );
+}
+
+#[test]
+fn a_paused_frame_opens_the_editor() {
+    let mut app = proxy_app();
+    update(&mut app, held(7, Dir::Sent, HELD));
+    update(
+        &mut app,
+        held(8, Dir::Recv, r#"{"type":"response.created"}"#),
+    );
+    let out = screen(&mut app, 80, 24);
+    assert!(out.contains("PAUSED frame 7"), "{out}");
+    assert!(out.contains("+1 held"), "{out}");
+    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(
+        "a_paused_frame_opens_the_editor_narrow",
+        screen(&mut app, 50, 16)
+    );
+
+    // Keys go to the editor: typing breaks the JSON, Ctrl-S refuses, Ctrl-F forwards the original.
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE),
+    );
+    assert!(press(&mut app, ctrl('s')).is_empty());
+    let out = screen(&mut app, 80, 24);
+    assert!(out.contains("not valid JSON"), "{out}");
+    assert_eq!(
+        press(&mut app, ctrl('f')),
+        vec![Command::Proxy(ProxyCommand::Decide {
+            id: 7,
+            decision: BreakpointDecision::Forward
+        })]
+    );
+    // The next held frame is shown; drop it.
+    assert!(screen(&mut app, 80, 24).contains("PAUSED frame 8"));
+    assert_eq!(
+        press(&mut app, ctrl('d')),
+        vec![Command::Proxy(ProxyCommand::Decide {
+            id: 8,
+            decision: BreakpointDecision::Drop
+        })]
+    );
+    let out = screen(&mut app, 80, 24);
+    assert!(!out.contains("PAUSED"), "{out}");
+    assert!(out.contains("DROPPED"), "{out}");
+}
