@@ -198,6 +198,13 @@ fn terminal(text: &str) -> Option<End> {
     }
 }
 
+/// The longest a run waits for the server's next bytes before giving up.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn idle() -> String {
+    format!("no answer from the server for {} s", IDLE.as_secs())
+}
+
 fn failed(mode: Mode, url: &str, detail: impl std::fmt::Display) -> BenchError {
     BenchError::Run {
         mode: mode.name(),
@@ -255,7 +262,8 @@ async fn run_ws(
         rec.push(Dir::Sent, body.clone());
         ws.send(Message::text(body)).await.map_err(|e| err(&e))?;
         let response = loop {
-            let msg = match ws.next().await {
+            let next = tokio::time::timeout(IDLE, ws.next()).await;
+            let msg = match next.map_err(|_| err(&idle()))? {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => return Err(err(&e)),
                 None => return Err(err(&"the server closed the connection mid-turn")),
@@ -289,13 +297,13 @@ async fn run_ws(
     })
 }
 
-/// Splits complete SSE events off the front of `buf`; returns their `data` payloads.
-pub(crate) fn sse_events(buf: &mut String) -> Vec<String> {
+/// Splits complete SSE events (LF framing) off the front of `buf`; returns their `data`
+/// payloads. An incomplete event, even one cut inside a UTF-8 character, stays in `buf`.
+pub(crate) fn sse_events(buf: &mut Vec<u8>) -> Vec<String> {
     let mut out = Vec::new();
-    loop {
-        let normalized = buf.find("\n\n");
-        let Some(end) = normalized else { break };
-        let block: String = buf.drain(..end + 2).collect();
+    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+        let raw: Vec<u8> = buf.drain(..end + 2).collect();
+        let block = String::from_utf8_lossy(&raw);
         let data: Vec<&str> = block
             .lines()
             .filter_map(|l| l.strip_prefix("data:"))
@@ -342,7 +350,10 @@ async fn run_http(
         if let Some(key) = &target.api_key {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await.map_err(|e| err(&e))?;
+        let resp = tokio::time::timeout(IDLE, req.send())
+            .await
+            .map_err(|_| err(&idle()))?
+            .map_err(|e| err(&e))?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
@@ -350,14 +361,16 @@ async fn run_http(
             return Err(err(&format!("HTTP {status}: {short}")));
         }
         let mut stream = resp.bytes_stream();
-        let mut buf = String::new();
+        let mut buf: Vec<u8> = Vec::new();
         let mut response = None;
-        'read: while let Some(chunk) = stream.next().await {
+        'read: loop {
+            let next = tokio::time::timeout(IDLE, stream.next()).await;
+            let Some(chunk) = next.map_err(|_| err(&idle()))? else {
+                break;
+            };
             let chunk = chunk.map_err(|e| err(&e))?;
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            if buf.contains('\r') {
-                buf = buf.replace("\r\n", "\n");
-            }
+            // JSON never carries a raw CR, so dropping them turns CRLF framing into LF.
+            buf.extend(chunk.iter().filter(|b| **b != b'\r'));
             for data in sse_events(&mut buf) {
                 let end = terminal(&data);
                 let t = rec.push(Dir::Recv, data);
@@ -376,7 +389,8 @@ async fn run_http(
             return Err(err(&"the event stream ended before response.completed"));
         };
         // Read the body to its end so the connection goes back to the pool for the next turn.
-        while let Some(Ok(_)) = stream.next().await {}
+        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+        let _ = tokio::time::timeout(IDLE, drain).await;
         let _ = turn_done.send(());
         if !agent.on_response(&response) {
             break;
@@ -441,12 +455,15 @@ mod tests {
 
     #[test]
     fn sse_events_split_on_blank_lines_and_keep_partial_tails() {
-        let mut buf = String::from(
-            "event: a\ndata: {\"x\":1}\n\nevent: b\ndata:{\"y\":2}\n\n: comment\n\ndata: [DONE]\n\nevent: c\ndata: {\"z\"",
-        );
+        let mut buf = b"event: a\ndata: {\"x\":1}\n\nevent: b\ndata:{\"y\":2}\n\n: comment\n\ndata: [DONE]\n\nevent: c\ndata: {\"z\"".to_vec();
         let ev = sse_events(&mut buf);
         assert_eq!(ev, vec![r#"{"x":1}"#, r#"{"y":2}"#]);
-        assert_eq!(buf, "event: c\ndata: {\"z\"");
+        assert_eq!(buf, b"event: c\ndata: {\"z\"");
+        // A chunk boundary inside "é" (0xC3 0xA9): nothing is decoded until the event is whole.
+        let mut buf = b"data: {\"d\":\"\xC3".to_vec();
+        assert!(sse_events(&mut buf).is_empty());
+        buf.extend_from_slice(b"\xA9\"}\n\n");
+        assert_eq!(sse_events(&mut buf), vec!["{\"d\":\"é\"}"]);
     }
 
     #[test]

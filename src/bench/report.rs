@@ -37,10 +37,10 @@ pub fn fmt_count(v: f64) -> String {
 pub fn server_line(server: &ServerInfo) -> String {
     match (&server.latency, &server.url) {
         (Some(p), _) => format!(
-            "emulator, latency profile `{}` (rtt {} ms, upload {}/s, {} µs per uncached input token, TTFT {} ms, {} output tok/s)",
+            "emulator, latency profile `{}` (rtt {} ms, upload {} Mbit/s, {} µs per uncached input token, TTFT {} ms, {} output tok/s)",
             p.name,
             p.rtt_ms,
-            bytes(p.request_bytes_per_s),
+            p.request_bytes_per_s * 8.0 / 1e6,
             p.uncached_input_token_us,
             p.ttft_ms,
             p.output_tokens_per_s
