@@ -70,7 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Config(args)) => config::run(&args, &cli.global, cli.live.overrides()),
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),
-        Some(Command::Replay(args)) => replay::run(&args),
+        Some(Command::Replay(args)) => replay::run(&args, &cli.global),
         Some(Command::Themes(args)) => themes::run(&args),
         None => live::run(&cli.live, &cli.global),
     }

@@ -4,7 +4,19 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{self, ConfigChoice, Overrides, Settings};
+use anyhow::Context;
+
+use crate::config::{self, ConfigChoice, Overrides, Setting, Settings};
+use crate::tui::theme::{Catalog, ColorSupport, Theme};
+
+/// The theme a setting names (built-in or user file), fitted to what the terminal shows.
+pub fn load_theme(name: &Setting<String>) -> anyhow::Result<Theme> {
+    let catalog = Catalog::with_user_dir(config::themes_dir().as_deref())?;
+    let theme = catalog
+        .load(&name.value)
+        .with_context(|| format!("theme from {}", name.source))?;
+    Ok(theme.fit(ColorSupport::detect(&|k| std::env::var(k).ok())))
+}
 
 /// Flags every subcommand accepts.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -107,6 +119,10 @@ pub fn run(args: &ConfigArgs, global: &GlobalArgs, flags: Overrides) -> anyhow::
         return Ok(ExitCode::SUCCESS);
     }
     let settings = global.settings(flags)?;
+    // Check what the live TUI would check, so `turnscope config` is a config linter too.
+    let file = settings.file.clone().unwrap_or_default();
+    crate::tui::keymap::remap::remap(&crate::tui::keymap::defaults(), &settings.keys, &file)?;
+    load_theme(&settings.theme)?;
     print!("{}", report(&choice, &settings));
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use crate::config::{Overrides, Source};
 use crate::emulator::{self, EmulatorConfig, LatencyProfile};
 use crate::session::{self, SessionConfig};
 use crate::tui::app::{App, SessionInfo};
-use crate::tui::theme::{Catalog, ColorSupport};
+use crate::tui::keymap;
 
 /// Flags of the live TUI (used when no subcommand is given).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -179,11 +179,12 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read --instructions file {}", p.display()))
         })
         .transpose()?;
-    let catalog = Catalog::with_user_dir(crate::config::themes_dir().as_deref())?;
-    let theme = catalog
-        .load(&settings.theme.value)
-        .with_context(|| format!("theme from {}", settings.theme.source))?
-        .fit(ColorSupport::detect(&|k| std::env::var(k).ok()));
+    let theme = crate::cli::config::load_theme(&settings.theme)?;
+    if !settings.keys.is_empty() {
+        let file = settings.file.clone().unwrap_or_default();
+        let table = keymap::remap::remap(&keymap::defaults(), &settings.keys, &file)?;
+        keymap::install(table);
+    }
     let api_key = settings.api_key.as_ref().map(|k| k.expose().to_owned());
     let record = match (&args.record, args.no_record, &settings.record_dir.value) {
         (_, true, _) => None,

@@ -9,7 +9,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::replay::app::{ReplayAction, ReplayApp, update};
 use crate::replay::{Index, IndexOptions};
-use crate::tui::theme::Theme;
 
 /// Arguments of `turnscope replay`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +30,9 @@ pub struct ReplayArgs {
 }
 
 /// Runs `replay` until the user quits.
-pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ReplayArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = global.settings(crate::config::Overrides::default())?;
+    let theme = super::config::load_theme(&settings.theme)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let options = IndexOptions {
         follow: args.follow,
@@ -44,7 +45,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut app = ReplayApp::new(
         args.file.display().to_string(),
         index.header().clone(),
-        Theme::default(),
+        theme,
     );
     app.export_dir = args.export_dir.clone();
     app.tail = args.follow;

@@ -1,5 +1,10 @@
 //! The one table from keys to actions; the help popup is drawn from it too.
 
+pub mod remap;
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
@@ -46,7 +51,7 @@ pub struct Binding {
     /// What it does.
     pub action: Action,
     /// How the help popup writes the key (first binding of an action with a label wins).
-    pub keys: &'static str,
+    pub keys: Cow<'static, str>,
     /// What the help popup says it does (empty: an alias, not listed).
     pub help: &'static str,
 }
@@ -62,20 +67,32 @@ macro_rules! bind {
             code: $code,
             mods: $mods,
             action: $action,
-            keys: $keys,
+            keys: Cow::Borrowed($keys),
             help: $help,
         }
     };
 }
 
-/// Every key binding.
+/// The table in use: the defaults, or what [`install`] put in place before the first key.
+static TABLE: OnceLock<Vec<Binding>> = OnceLock::new();
+
+/// Every key binding in use.
 pub fn bindings() -> &'static [Binding] {
+    TABLE.get_or_init(defaults)
+}
+
+/// Puts a remapped table (see [`remap::remap`]) in place; false if keys were already read.
+pub fn install(table: Vec<Binding>) -> bool {
+    TABLE.set(table).is_ok()
+}
+
+/// The built-in bindings.
+pub fn defaults() -> Vec<Binding> {
     use KeyCode::{
         BackTab, Char, Down, End, Enter, Esc, F, Home, Left, PageDown, PageUp, Right,
         Tab as TabKey, Up,
     };
-    static TABLE: std::sync::OnceLock<Vec<Binding>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
+    {
         vec![
             bind!(Global, Char('c'), CTRL, Action::Quit, "Ctrl-C", "quit"),
             bind!(
@@ -348,7 +365,7 @@ pub fn bindings() -> &'static [Binding] {
             ),
             bind!(Composer, Down, ALT, Action::SelectNext, "", ""),
         ]
-    })
+    }
 }
 
 /// Whether a binding matches a key (Shift is part of the character itself).
@@ -399,7 +416,7 @@ pub fn help_entries() -> Vec<(Scope, Vec<(&'static str, &'static str)>)> {
             let rows = bindings()
                 .iter()
                 .filter(|b| b.scope == s && !b.help.is_empty())
-                .map(|b| (b.keys, b.help))
+                .map(|b| (b.keys.as_ref(), b.help))
                 .collect();
             (s, rows)
         })

@@ -1,0 +1,433 @@
+//! Key remaps from `config.toml`'s `[keys.<scope>]` tables: names for actions, key syntax,
+//! and a checked table that replaces the defaults.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyModifiers};
+
+use super::{Binding, Scope};
+use crate::config::{ConfigError, KeySpec, did_you_mean};
+use crate::tui::action::Action;
+use crate::tui::app::Tab;
+
+/// The name `config.toml` uses for an action, for every action a key can trigger.
+pub fn action_name(action: &Action) -> Option<&'static str> {
+    Some(match action {
+        Action::Quit => "quit",
+        Action::Reconnect => "reconnect",
+        Action::ToggleHelp => "help",
+        Action::ResendFullContext => "resend",
+        Action::StartFresh => "fresh",
+        Action::DismissOffer => "later",
+        Action::SelectNext => "next",
+        Action::SelectPrev => "prev",
+        Action::SelectFirst => "first",
+        Action::SelectLast => "last",
+        Action::PageTurns(n) if *n > 0 => "page-down",
+        Action::PageTurns(_) => "page-up",
+        Action::NextTab => "next-tab",
+        Action::PrevTab => "prev-tab",
+        Action::ShowTab(Tab::Payload) => "tab-payload",
+        Action::ShowTab(Tab::Events) => "tab-events",
+        Action::ShowTab(Tab::Context) => "tab-context",
+        Action::ShowTab(Tab::Output) => "tab-output",
+        Action::ShowTab(Tab::Usage) => "tab-usage",
+        Action::ScrollDetail(n) if *n > 0 => "scroll-down",
+        Action::ScrollDetail(_) => "scroll-up",
+        Action::FocusComposer => "compose",
+        Action::FocusTurns => "back",
+        Action::SendTurn => "send",
+        Action::ComposerNewline => "newline",
+        Action::CycleComposerMode => "mode",
+        Action::NextPendingCall => "next-call",
+        Action::PrevPendingCall => "prev-call",
+        Action::LoadOutputFile => "load-output",
+        Action::ToggleStore => "store",
+        Action::CycleLane => "lane",
+        Action::ToggleWarmup => "warmup",
+        Action::ToggleSteer => "steer",
+        _ => return None,
+    })
+}
+
+/// The name of a scope in `[keys.<scope>]`.
+pub fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Global => "global",
+        Scope::Turns => "turns",
+        Scope::Composer => "composer",
+        Scope::Offer => "offer",
+        Scope::Help => "help",
+    }
+}
+
+const SCOPES: [Scope; 5] = [
+    Scope::Global,
+    Scope::Turns,
+    Scope::Composer,
+    Scope::Offer,
+    Scope::Help,
+];
+
+/// Parses `ctrl-r`, `alt+enter`, `shift-tab`, `F2`, `pgdn`, `j`, `G`, `?`, `space`.
+pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
+    let mut mods = KeyModifiers::NONE;
+    let mut rest = text.trim();
+    'strip: loop {
+        for (prefix, m) in [
+            ("ctrl", KeyModifiers::CONTROL),
+            ("c", KeyModifiers::CONTROL),
+            ("alt", KeyModifiers::ALT),
+            ("a", KeyModifiers::ALT),
+            ("meta", KeyModifiers::ALT),
+            ("m", KeyModifiers::ALT),
+            ("shift", KeyModifiers::SHIFT),
+            ("s", KeyModifiers::SHIFT),
+        ] {
+            let n = prefix.len();
+            if rest.len() > n + 1
+                && rest[..n].eq_ignore_ascii_case(prefix)
+                && matches!(rest.as_bytes()[n], b'-' | b'+')
+            {
+                mods |= m;
+                rest = &rest[n + 1..];
+                continue 'strip;
+            }
+        }
+        break;
+    }
+    let mut chars = rest.chars();
+    let code = match (chars.next(), chars.next()) {
+        (Some(c), None) => KeyCode::Char(c),
+        _ => match rest.to_ascii_lowercase().as_str() {
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            "insert" | "ins" => KeyCode::Insert,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pgup" | "pageup" => KeyCode::PageUp,
+            "pgdn" | "pagedown" => KeyCode::PageDown,
+            f if f.starts_with('f')
+                && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+            {
+                KeyCode::F(f[1..].parse().unwrap_or(1))
+            }
+            _ => {
+                return Err(format!(
+                    "{text:?} is not a key; write e.g. \"j\", \"ctrl-r\", \"alt-enter\", \"F2\", \"pgdn\", \"space\""
+                ));
+            }
+        },
+    };
+    // Shift is part of a character ("G"), and Shift-Tab is its own key.
+    Ok(match code {
+        KeyCode::Char(c) if mods.contains(KeyModifiers::SHIFT) => (
+            KeyCode::Char(c.to_ascii_uppercase()),
+            mods - KeyModifiers::SHIFT,
+        ),
+        KeyCode::Tab if mods.contains(KeyModifiers::SHIFT) => {
+            (KeyCode::BackTab, mods - KeyModifiers::SHIFT)
+        }
+        _ => (code, mods),
+    })
+}
+
+/// How the help popup writes a key: `Ctrl-R`, `Alt-Enter`, `F2`, `↓`, `j`.
+pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
+    let key = match code {
+        KeyCode::Char(' ') => "Space".into(),
+        KeyCode::Char(c) if mods.is_empty() => c.to_string(),
+        KeyCode::Char(c) => c.to_ascii_uppercase().to_string(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::BackTab => "S-Tab".into(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    for (m, name) in [
+        (KeyModifiers::CONTROL, "Ctrl-"),
+        (KeyModifiers::ALT, "Alt-"),
+        (KeyModifiers::SHIFT, "Shift-"),
+    ] {
+        if mods.contains(m) {
+            out.push_str(name);
+        }
+    }
+    out + &key
+}
+
+/// Applies `specs` to `defaults`: each `(scope, action)` named replaces that action's keys in
+/// that scope. Errors name the config file, line and key, and suggest the likely name.
+pub fn remap(
+    defaults: &[Binding],
+    specs: &[KeySpec],
+    path: &Path,
+) -> Result<Vec<Binding>, ConfigError> {
+    let mut table = defaults.to_vec();
+    let mut applied: Vec<(Scope, Action, &KeySpec)> = Vec::new();
+    for spec in specs {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: spec.line,
+            key: format!("keys.{}.{}", spec.scope, spec.action),
+            message,
+        };
+        let scope_names = SCOPES.map(scope_name);
+        let Some(scope) = SCOPES.into_iter().find(|s| scope_name(*s) == spec.scope) else {
+            let hint = did_you_mean(&spec.scope, &scope_names)
+                .map_or_else(String::new, |s| format!("did you mean [keys.{s}]? "));
+            return Err(invalid(format!(
+                "unknown scope; {hint}scopes are {}",
+                scope_names.join(", ")
+            )));
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for name in defaults
+            .iter()
+            .filter(|b| b.scope == scope)
+            .filter_map(|b| action_name(&b.action))
+        {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let Some(first) = defaults
+            .iter()
+            .find(|b| b.scope == scope && action_name(&b.action) == Some(spec.action.as_str()))
+        else {
+            let hint = did_you_mean(&spec.action, &names)
+                .map_or_else(String::new, |s| format!("did you mean `{s}`? "));
+            return Err(invalid(format!(
+                "no action of that name in {}; {hint}actions there are {}",
+                spec.scope,
+                names.join(", ")
+            )));
+        };
+        let action = first.action.clone();
+        let help = defaults
+            .iter()
+            .find(|b| b.scope == scope && b.action == action && !b.help.is_empty())
+            .map_or("", |b| b.help);
+        let mut keys = Vec::new();
+        for text in &spec.keys {
+            let key = parse_key(text).map_err(&invalid)?;
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let label: Vec<String> = keys.iter().map(|(c, m)| key_label(*c, *m)).collect();
+        let label = label.join(" ");
+        table.retain(|b| !(b.scope == scope && b.action == action));
+        for (i, (code, mods)) in keys.into_iter().enumerate() {
+            table.push(Binding {
+                scope,
+                code,
+                mods,
+                action: action.clone(),
+                keys: if i == 0 {
+                    Cow::Owned(label.clone())
+                } else {
+                    Cow::Borrowed("")
+                },
+                help: if i == 0 { help } else { "" },
+            });
+        }
+        applied.push((scope, action, spec));
+    }
+    // Checked once all remaps are in, so two actions can swap keys.
+    if let Some((a, b)) = clash(&table) {
+        let name = |x: &Binding| {
+            format!(
+                "{}.{}",
+                scope_name(x.scope),
+                action_name(&x.action).unwrap_or("?")
+            )
+        };
+        let message = format!(
+            "{} would be bound to both {} and {}; remap one of them too",
+            key_label(a.code, a.mods),
+            name(a),
+            name(b)
+        );
+        let culprit = applied
+            .iter()
+            .rev()
+            .find(|(s, act, _)| {
+                (*s == a.scope && *act == a.action) || (*s == b.scope && *act == b.action)
+            })
+            .map(|(_, _, spec)| *spec);
+        return Err(match culprit {
+            Some(spec) => ConfigError::Invalid {
+                path: path.to_owned(),
+                line: spec.line,
+                key: format!("keys.{}.{}", spec.scope, spec.action),
+                message,
+            },
+            None => ConfigError::Invalid {
+                path: path.to_owned(),
+                line: 1,
+                key: "keys".into(),
+                message,
+            },
+        });
+    }
+    Ok(table)
+}
+
+/// The first key bound twice in one scope (or in a scope and globally).
+fn clash(table: &[Binding]) -> Option<(&Binding, &Binding)> {
+    for (i, a) in table.iter().enumerate() {
+        for b in &table[i + 1..] {
+            let same_key = a.code == b.code && a.mods == b.mods;
+            let overlap =
+                a.scope == b.scope || a.scope == Scope::Global || b.scope == Scope::Global;
+            if same_key && overlap && a.action != b.action {
+                return Some((a, b));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keymap::defaults;
+
+    fn spec(scope: &str, action: &str, keys: &[&str]) -> KeySpec {
+        KeySpec {
+            scope: scope.into(),
+            action: action.into(),
+            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            line: 7,
+        }
+    }
+
+    #[test]
+    fn every_bound_action_has_a_name() {
+        for b in &defaults() {
+            assert!(
+                action_name(&b.action).is_some(),
+                "{:?} has no name",
+                b.action
+            );
+        }
+    }
+
+    #[test]
+    fn keys_parse_in_the_usual_spellings() {
+        use KeyCode::*;
+        let none = KeyModifiers::NONE;
+        assert_eq!(parse_key("j"), Ok((Char('j'), none)));
+        assert_eq!(parse_key("ctrl-r"), Ok((Char('r'), KeyModifiers::CONTROL)));
+        assert_eq!(parse_key("C+r"), Ok((Char('r'), KeyModifiers::CONTROL)));
+        assert_eq!(parse_key("Alt-Enter"), Ok((Enter, KeyModifiers::ALT)));
+        assert_eq!(parse_key("shift-g"), Ok((Char('G'), none)));
+        assert_eq!(parse_key("shift-tab"), Ok((BackTab, none)));
+        assert_eq!(parse_key("F12"), Ok((F(12), none)));
+        assert_eq!(parse_key("pgdn"), Ok((PageDown, none)));
+        assert_eq!(parse_key("-"), Ok((Char('-'), none)));
+        assert_eq!(parse_key("ctrl--"), Ok((Char('-'), KeyModifiers::CONTROL)));
+        assert!(parse_key("hyper-x").unwrap_err().contains("\"hyper-x\""));
+        assert!(parse_key("F13").is_err());
+    }
+
+    #[test]
+    fn remap_replaces_an_actions_keys_and_relabels_help() {
+        let table = remap(
+            &defaults(),
+            &[spec("turns", "next", &["n", "down"])],
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let next: Vec<&Binding> = table
+            .iter()
+            .filter(|b| b.scope == Scope::Turns && b.action == Action::SelectNext)
+            .collect();
+        assert_eq!(next.len(), 2);
+        assert_eq!(next[0].code, KeyCode::Char('n'));
+        assert_eq!(next[0].keys, "n ↓");
+        assert_eq!(next[0].help, "next turn");
+        // `j` is free now; other scopes keep their keys.
+        assert!(
+            !table
+                .iter()
+                .any(|b| b.scope == Scope::Turns && b.code == KeyCode::Char('j'))
+        );
+        assert!(
+            table
+                .iter()
+                .any(|b| b.scope == Scope::Composer && b.action == Action::SelectNext)
+        );
+    }
+
+    #[test]
+    fn unknown_names_and_clashes_name_file_line_and_key() {
+        let path = Path::new("/u/config.toml");
+        let err = remap(&defaults(), &[spec("turns", "nxet", &["n"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/u/config.toml line 7"), "{err}");
+        assert!(
+            err.contains("keys.turns.nxet") && err.contains("did you mean `next`?"),
+            "{err}"
+        );
+        let err = remap(&defaults(), &[spec("turn", "next", &["n"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean [keys.turns]?"), "{err}");
+        let err = remap(&defaults(), &[spec("turns", "next", &["k"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("turns.next") && err.contains("turns.prev"),
+            "{err}"
+        );
+        let err = remap(&defaults(), &[spec("turns", "quit", &["ctrl-r"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("global.reconnect"), "{err}");
+        let err = remap(&defaults(), &[spec("turns", "quit", &["hyper-q"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("keys.turns.quit") && err.contains("\"hyper-q\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_actions_can_swap_keys() {
+        let table = remap(
+            &defaults(),
+            &[
+                spec("turns", "first", &["G"]),
+                spec("turns", "last", &["g"]),
+            ],
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let find = |c: char| {
+            table
+                .iter()
+                .find(|b| b.scope == Scope::Turns && b.code == KeyCode::Char(c))
+                .map(|b| b.action.clone())
+        };
+        assert_eq!(find('G'), Some(Action::SelectFirst));
+        assert_eq!(find('g'), Some(Action::SelectLast));
+    }
+}
