@@ -10,6 +10,7 @@ use super::{Binding, Scope};
 use crate::config::{ConfigError, KeySpec, did_you_mean};
 use crate::tui::action::Action;
 use crate::tui::app::Tab;
+use crate::tui::breakpoint::BreakpointAction;
 
 /// The name `config.toml` uses for an action, for every action a key can trigger.
 pub fn action_name(action: &Action) -> Option<&'static str> {
@@ -47,6 +48,12 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
         Action::CycleLane => "lane",
         Action::ToggleWarmup => "warmup",
         Action::ToggleSteer => "steer",
+        Action::DismissMessage => "dismiss",
+        Action::Breakpoint(BreakpointAction::TogglePauseClient) => "pause-client",
+        Action::Breakpoint(BreakpointAction::TogglePauseServer) => "pause-server",
+        Action::Breakpoint(BreakpointAction::Forward) => "forward",
+        Action::Breakpoint(BreakpointAction::ForwardOriginal) => "forward-original",
+        Action::Breakpoint(BreakpointAction::Drop) => "drop",
         _ => return None,
     })
 }
