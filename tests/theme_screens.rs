@@ -1,0 +1,100 @@
+//! The live TUI drawn in different themes: the Buffer's debug snapshot records every style.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use turnscope::tui::app::{App, LinkState, SessionInfo};
+use turnscope::tui::theme::{Catalog, ColorSupport, Theme};
+use turnscope::tui::{Action, update::update, view};
+
+fn app_in(theme: Theme) -> App {
+    let (_, frames, _) =
+        turnscope::transcript::read_all(Path::new("tests/fixtures/tool_loop.tsjsonl")).unwrap();
+    let info = SessionInfo {
+        url: "ws://127.0.0.1:8787/v1/responses".into(),
+        model: "gpt-test".into(),
+        emulated: true,
+        key_hint: None,
+    };
+    let mut app = App::new(info, theme);
+    update(
+        &mut app,
+        Action::Resized {
+            width: 80,
+            height: 24,
+        },
+    );
+    update(
+        &mut app,
+        Action::RecordingStarted(Ok(PathBuf::from(
+            "/data/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
+        ))),
+    );
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+    );
+    for frame in frames.into_iter().take(6) {
+        update(&mut app, Action::FrameReceived(frame));
+    }
+    app
+}
+
+fn buffer(app: &App) -> ratatui::buffer::Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| view::render(app, f)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn theme(name: &str, support: ColorSupport) -> Theme {
+    Catalog::built_in().load(name).unwrap().fit(support)
+}
+
+#[test]
+fn catppuccin_mocha_truecolor() {
+    let app = app_in(theme("catppuccin-mocha", ColorSupport::TrueColor));
+    insta::assert_snapshot!(format!("{:?}", buffer(&app)));
+}
+
+#[test]
+fn light_theme() {
+    let app = app_in(theme("light", ColorSupport::TrueColor));
+    insta::assert_snapshot!(format!("{:?}", buffer(&app)));
+}
+
+#[test]
+fn same_screen_different_styles() {
+    let dark = buffer(&app_in(theme("default", ColorSupport::TrueColor)));
+    let mocha = buffer(&app_in(theme("catppuccin-mocha", ColorSupport::TrueColor)));
+    let symbols = |b: &ratatui::buffer::Buffer| -> String {
+        b.content().iter().map(|c| c.symbol().to_owned()).collect()
+    };
+    assert_eq!(
+        symbols(&dark),
+        symbols(&mocha),
+        "a theme changes styles only"
+    );
+    assert_ne!(dark, mocha);
+}
+
+#[test]
+fn no_color_draws_no_colour_at_all() {
+    let b = buffer(&app_in(theme("catppuccin-mocha", ColorSupport::NoColor)));
+    for cell in b.content() {
+        assert!(matches!(cell.fg, Color::Reset), "{cell:?}");
+        assert!(matches!(cell.bg, Color::Reset), "{cell:?}");
+    }
+}
+
+#[test]
+fn sixteen_colours_draw_no_rgb() {
+    let b = buffer(&app_in(theme("gruvbox-dark", ColorSupport::Ansi16)));
+    for cell in b.content() {
+        for c in [cell.fg, cell.bg] {
+            assert!(!matches!(c, Color::Rgb(..) | Color::Indexed(_)), "{cell:?}");
+        }
+    }
+}
