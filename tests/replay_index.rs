@@ -210,3 +210,48 @@ fn a_synthetic_file_indexes_completely_and_frames_are_random_access() {
     }
     index.with_ledger(|l| assert_eq!(l.totals(), bytes_only.totals()));
 }
+
+#[test]
+fn find_scans_forwards_and_backwards_across_blocks_like_a_linear_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synth.tsjsonl");
+    let mut data = Vec::new();
+    turnscope::transcript::synth::write_synthetic(&mut data, 2_000_000, 5).unwrap();
+    std::fs::write(&path, &data).unwrap();
+    let index = Index::open(&path, IndexOptions::default()).unwrap();
+    let n = index.wait_complete(WAIT).frames;
+    let creates: Vec<u64> = (0..n)
+        .filter(|&p| {
+            index
+                .raw(p)
+                .unwrap()
+                .windows(15)
+                .any(|w| w == b"response.create")
+        })
+        .collect();
+    assert!(creates.len() > 10);
+    let is_create = |_: u64, line: &[u8]| line.windows(15).any(|w| w == b"response.create");
+    // Forward from each create finds the next; backward from the end finds the last.
+    for pair in creates.windows(2) {
+        assert_eq!(
+            index.find(Some(pair[0]), true, u64::MAX, is_create),
+            Some(pair[1])
+        );
+        assert_eq!(
+            index.find(Some(pair[1]), false, u64::MAX, is_create),
+            Some(pair[0])
+        );
+    }
+    assert_eq!(
+        index.find(None, false, u64::MAX, is_create),
+        creates.last().copied()
+    );
+    assert_eq!(
+        index.find(None, true, u64::MAX, is_create),
+        creates.first().copied()
+    );
+    assert_eq!(index.find(Some(n - 1), true, u64::MAX, |_, _| true), None);
+    assert_eq!(index.find(Some(0), false, u64::MAX, |_, _| true), None);
+    // The budget bounds the lines looked at.
+    assert_eq!(index.find(None, true, 3, |p, _| p == 10), None);
+}

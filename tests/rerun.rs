@@ -212,3 +212,48 @@ fn the_cli_reruns_a_fixture_against_the_built_in_emulator() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("would overwrite"));
 }
+
+#[tokio::test]
+async fn a_live_recording_replays_with_its_diff_and_export() {
+    use turnscope::replay::app::{ReplayAction, ReplayApp, update};
+    use turnscope::replay::resolve::resolve;
+    use turnscope::replay::{Index, IndexOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("live.tsjsonl");
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    record_tool_loop(emu.ws_url(), &recorded).await;
+    emu.shutdown().await;
+
+    let index = Index::open(&recorded, IndexOptions::default()).unwrap();
+    assert!(index.wait_complete(Duration::from_secs(20)).complete());
+    let mut app = ReplayApp::new(
+        "live.tsjsonl".into(),
+        index.header().clone(),
+        turnscope::tui::theme::Theme::default(),
+    );
+    app.export_dir = dir.path().to_owned();
+    for action in [
+        ReplayAction::StepTurn(1),
+        ReplayAction::StepTurn(1),
+        ReplayAction::ShowDiff { http: true },
+    ] {
+        update(&mut app, action);
+        resolve(&mut app, &index);
+    }
+    let (turn, _) = app.selection.clone().unwrap().turn.unwrap();
+    assert_eq!(turn, 1);
+    let diff = app.diff.clone().expect("turn 2 has a request to compare");
+    // HTTP mode resends the first turn's user message and function call.
+    assert!(diff.added > 0 && diff.removed > 0, "{diff:?}");
+    update(
+        &mut app,
+        ReplayAction::Export(turnscope::replay::app::ExportKind::Turn),
+    );
+    resolve(&mut app, &index);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("live.turn2.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["turn"]["status"], "completed");
+    assert_eq!(doc["request"]["input"][0]["output"], "2 passed");
+}

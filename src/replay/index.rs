@@ -251,7 +251,9 @@ impl Index {
         budget: u64,
         mut hit: impl FnMut(u64, &[u8]) -> bool,
     ) -> Option<u64> {
-        const BLOCK: u64 = 4096;
+        // Blocks grow from a screenful to 4096 lines: a short look stays a small read.
+        const MAX_BLOCK: u64 = 4096;
+        let mut block_lines = 64u64;
         let len = self.len();
         let mut looked = 0u64;
         // `lo..hi` is the next block to look at.
@@ -263,10 +265,11 @@ impl Index {
         };
         while looked < budget {
             let (lo, hi) = if forward {
-                (next, next.saturating_add(BLOCK).min(len))
+                (next, next.saturating_add(block_lines).min(len))
             } else {
-                (next.saturating_sub(BLOCK), next)
+                (next.saturating_sub(block_lines), next)
             };
+            block_lines = (block_lines * 2).min(MAX_BLOCK);
             if lo >= hi {
                 return None;
             }
