@@ -118,14 +118,26 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
         Some(path) => eprintln!("  recording to {}", path.display()),
         None => eprintln!("  not recording"),
     }
+    // One Ctrl-C listener for the whole run, registered before saying so: a fresh `ctrl_c()`
+    // per loop turn misses a signal that lands while a frame is being folded (under load the
+    // proxy then never stopped).
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let early = futures_util::FutureExt::now_or_never(&mut ctrl_c);
     eprintln!("Ctrl-C to stop.");
 
     let mut summary = Summary::default();
+    let mut stop = early;
     loop {
+        if let Some(signal) = stop.take() {
+            signal.context("cannot wait for Ctrl-C")?;
+            break;
+        }
         let event = tokio::select! {
-            signal = tokio::signal::ctrl_c() => {
-                signal.context("cannot wait for Ctrl-C")?;
-                break;
+            biased;
+            signal = &mut ctrl_c => {
+                stop = Some(signal);
+                continue;
             }
             event = running.events.recv() => event,
         };

@@ -22,7 +22,10 @@ pub struct Proc {
 impl Proc {
     /// Starts `turnscope ARGS` with `env` set (and OPENAI_* cleared unless given).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnscope"));
+        // `TURNSCOPE_BIN` lets scripts/load.sh measure a release build; tests use this build's.
+        let bin = std::env::var("TURNSCOPE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_turnscope").to_owned());
+        let mut cmd = Command::new(bin);
         cmd.args(args)
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_BASE_URL")
@@ -87,20 +90,33 @@ impl Proc {
 
     /// Sends `signal` (e.g. "INT", "KILL") and waits for the exit; collects remaining output.
     pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+        self.signal_and_wait_for(signal, GUARD)
+    }
+
+    /// [`Proc::signal_and_wait`] with its own deadline.
+    pub fn signal_and_wait_for(
+        &mut self,
+        signal: &str,
+        guard: Duration,
+    ) -> std::process::ExitStatus {
         let ok = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap()
             .success();
         assert!(ok, "kill -{signal} failed");
-        let deadline = Instant::now() + GUARD;
+        let deadline = Instant::now() + guard;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 // Drain what the pipes still hold.
                 while self.take(Duration::from_millis(200)).is_some() {}
                 return status;
             }
-            assert!(Instant::now() < deadline, "the child did not exit");
+            assert!(
+                Instant::now() < deadline,
+                "the child did not exit; stderr {:?}",
+                self.stderr
+            );
             let _ = self.take(Duration::from_millis(50));
         }
     }
