@@ -25,6 +25,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use turnscope::frame::Dir;
 
 type Hash = [u8; 20];
+/// One recorded connection: hashes of its sent and received frames, and its first sent text.
+type Recorded = (Vec<Hash>, Vec<Hash>, Option<String>);
 
 fn sha(bytes: &[u8]) -> Hash {
     Sha1::digest(bytes).into()
@@ -198,7 +200,7 @@ async fn load(agents: usize, secs: u64) {
     // Every frame the proxy recorded, hashed per connection.
     let (_, frames, errors) = turnscope::transcript::read_all(&record).unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    let mut by_conn: HashMap<u32, (Vec<Hash>, Vec<Hash>, Option<String>)> = HashMap::new();
+    let mut by_conn: HashMap<u32, Recorded> = HashMap::new();
     for f in &frames {
         let entry = by_conn.entry(f.conn).or_default();
         match f.dir {

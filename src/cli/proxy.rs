@@ -94,7 +94,6 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
         record: record.clone(),
         max_message_size: args.max_message_size,
         breakpoints: rules.clone(),
-        ..ProxyConfig::default()
     })
     .await?;
     if !args.no_tui {
