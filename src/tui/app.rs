@@ -57,16 +57,19 @@ pub enum Tab {
     Output,
     /// Usage and the ledger's numbers.
     Usage,
+    /// The ledger's verdict: send mode, cache outcome and causes, events, prefix.
+    Insight,
 }
 
 impl Tab {
     /// All tabs in display order.
-    pub const ALL: [Tab; 5] = [
+    pub const ALL: [Tab; 6] = [
         Tab::Payload,
         Tab::Events,
         Tab::Context,
         Tab::Output,
         Tab::Usage,
+        Tab::Insight,
     ];
 
     /// Tab title.
@@ -77,6 +80,7 @@ impl Tab {
             Tab::Context => "Context",
             Tab::Output => "Output",
             Tab::Usage => "Usage",
+            Tab::Insight => "Insight",
         }
     }
 

@@ -227,7 +227,7 @@ pub fn defaults() -> Vec<Binding> {
                 Char('1'),
                 NONE,
                 Action::ShowTab(Tab::Payload),
-                "1-5",
+                "1-6",
                 "jump to a detail tab"
             ),
             bind!(Turns, Char('2'), NONE, Action::ShowTab(Tab::Events), "", ""),
@@ -241,6 +241,14 @@ pub fn defaults() -> Vec<Binding> {
             ),
             bind!(Turns, Char('4'), NONE, Action::ShowTab(Tab::Output), "", ""),
             bind!(Turns, Char('5'), NONE, Action::ShowTab(Tab::Usage), "", ""),
+            bind!(
+                Turns,
+                Char('6'),
+                NONE,
+                Action::ShowTab(Tab::Insight),
+                "",
+                ""
+            ),
             bind!(
                 Turns,
                 Char('J'),

@@ -3,6 +3,7 @@
 pub mod composer;
 pub mod detail;
 pub mod header;
+pub mod insight;
 pub mod json;
 pub mod paused;
 pub mod popup;

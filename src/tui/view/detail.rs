@@ -1,4 +1,4 @@
-//! The selected turn in detail: Payload, Events, Context, Output and Usage tabs.
+//! The selected turn in detail: Payload, Events, Context, Output, Usage and Insight tabs.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -103,6 +103,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             ),
             Tab::Output => output(app, i),
             Tab::Usage => usage(app, i),
+            Tab::Insight => super::insight::lines(app, i),
         },
         (None, false) => vec![Line::from(Span::styled(
             "  select a turn to see its detail",
@@ -116,7 +117,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         app.detail_scroll
     };
     let para = Paragraph::new(lines).scroll((scroll, 0));
-    let para = if app.tab == Tab::Output {
+    let para = if matches!(app.tab, Tab::Output | Tab::Insight) {
         para.wrap(Wrap { trim: false })
     } else {
         para
