@@ -213,10 +213,9 @@ impl Settings {
             ),
             (
                 "api key",
-                self.api_key.as_ref().map_or_else(
-                    || "- (not set: the live TUI uses the emulator)".into(),
-                    ToString::to_string,
-                ),
+                self.api_key
+                    .as_ref()
+                    .map_or_else(|| "- (not set)".into(), ToString::to_string),
                 if self.api_key.is_some() {
                     Source::Env(env::API_KEY).to_string()
                 } else {
