@@ -448,3 +448,29 @@ async fn a_non_loopback_address_needs_allow_remote() {
     assert!(px.addr().ip().is_unspecified());
     px.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_burst_right_before_a_drop_is_delivered_and_recorded_in_full() {
+    const N: usize = 300;
+    let mut up = Upstream::start().await;
+    let (_dir, path) = temp_transcript();
+    let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
+    let mut a = agent(&px, &[]).await;
+    let (mut s, _) = up.accept().await;
+    let frames: Vec<String> = (0..N).map(|i| format!(r#"{{"n":{i}}}"#)).collect();
+    for f in &frames {
+        s.feed(Message::text(f.clone())).await.unwrap();
+    }
+    s.flush().await.unwrap();
+    drop(s);
+    let mut got = Vec::new();
+    while let Some(Message::Text(t)) = next_data(&mut a).await {
+        got.push(t.as_str().to_owned());
+    }
+    assert_eq!(got, frames, "frames were lost or reordered before the drop");
+    let mut seen = Collector::new();
+    seen.until_closed(&mut px, 0).await;
+    let want: Vec<Vec<u8>> = frames.iter().map(|f| f.as_bytes().to_vec()).collect();
+    assert_eq!(seen.wire(0, Dir::Recv), want);
+    px.shutdown().await;
+}

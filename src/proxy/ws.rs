@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SEC_WEBSOCKET_KEY};
 use hyper::{Request, Response, StatusCode};
@@ -286,6 +286,30 @@ async fn relay<A, U>(
     shared.injectors.unregister(conn);
 }
 
+/// At most this many frames are fed before a flush, so records never lag far behind.
+const MAX_UNFLUSHED: usize = 64;
+
+/// Flushes the sink, then records what it delivered (forward first, record after).
+async fn flush<K>(
+    sink: &mut K,
+    unflushed: &mut Vec<(u64, Body)>,
+    shared: &Shared,
+    conn: u32,
+    dir: Dir,
+) -> Result<(), WsError>
+where
+    K: Sink<Message, Error = WsError> + Unpin,
+{
+    if unflushed.is_empty() {
+        return Ok(());
+    }
+    sink.flush().await?;
+    for (t_us, body) in unflushed.drain(..) {
+        shared.recorder.frame(t_us, conn, dir, body);
+    }
+    Ok(())
+}
+
 /// Copies one direction: `Sent` reads the agent and writes upstream, `Recv` the reverse.
 async fn pump<S, K>(
     shared: &Shared,
@@ -307,20 +331,45 @@ where
         by: to,
         why: e.to_string(),
     };
+    // Data frames already fed to the sink but not flushed, with what to record once they are.
+    // A burst is flushed once (one write) instead of once per frame; a lone frame still goes out
+    // at once, because the flush happens as soon as no further frame is ready.
+    let mut unflushed: Vec<(u64, Body)> = Vec::new();
     loop {
-        let next = tokio::select! {
-            biased;
-            Some(text) = inject.recv() => {
-                let t_us = shared.now_us();
-                if let Err(e) = sink.send(Message::text(text.clone())).await {
-                    return gone(e);
-                }
-                shared.recorder.meta(t_us, conn, meta_with_original("injected", dir, &text));
-                shared.recorder.frame(t_us, conn, dir, Body::Text(text));
-                continue;
-            }
-            next = source.next() => next,
+        let ready = if unflushed.is_empty() || unflushed.len() >= MAX_UNFLUSHED {
+            None
+        } else {
+            source.next().now_or_never()
         };
+        if ready.is_none() && !unflushed.is_empty() {
+            if let Err(e) = flush(&mut sink, &mut unflushed, shared, conn, dir).await {
+                return gone(e);
+            }
+        }
+        let next = if let Some(next) = ready {
+            next
+        } else {
+            tokio::select! {
+                biased;
+                Some(text) = inject.recv() => {
+                    let t_us = shared.now_us();
+                    if let Err(e) = sink.send(Message::text(text.clone())).await {
+                        return gone(e);
+                    }
+                    shared.recorder.meta(t_us, conn, meta_with_original("injected", dir, &text));
+                    shared.recorder.frame(t_us, conn, dir, Body::Text(text));
+                    continue;
+                }
+                next = source.next() => next,
+            }
+        };
+        let data = matches!(next, Some(Ok(Message::Text(_) | Message::Binary(_))));
+        if !data || shared.gate.armed() {
+            // Fed frames go out before control frames, closes, ends and held frames.
+            if let Err(e) = flush(&mut sink, &mut unflushed, shared, conn, dir).await {
+                return gone(e);
+            }
+        }
         let message = match next {
             None => {
                 return End::Dropped {
@@ -377,17 +426,17 @@ where
                     }
                 }
                 let t_us = shared.now_us();
-                if let Err(e) = sink.send(Message::Text(text.clone())).await {
+                if let Err(e) = sink.feed(Message::Text(text.clone())).await {
                     return gone(e);
                 }
-                shared.recorder.frame(t_us, conn, dir, Body::Ws(text));
+                unflushed.push((t_us, Body::Ws(text)));
             }
             Message::Binary(bytes) => {
                 let t_us = shared.now_us();
-                if let Err(e) = sink.send(Message::Binary(bytes.clone())).await {
+                if let Err(e) = sink.feed(Message::Binary(bytes.clone())).await {
                     return gone(e);
                 }
-                shared.recorder.frame(t_us, conn, dir, Body::Binary(bytes));
+                unflushed.push((t_us, Body::Binary(bytes)));
             }
             Message::Ping(data) => {
                 if let Err(e) = sink.send(Message::Ping(data)).await {
