@@ -341,10 +341,10 @@ where
         } else {
             source.next().now_or_never()
         };
-        if ready.is_none() && !unflushed.is_empty() {
-            if let Err(e) = flush(&mut sink, &mut unflushed, shared, conn, dir).await {
-                return gone(e);
-            }
+        if ready.is_none()
+            && let Err(e) = flush(&mut sink, &mut unflushed, shared, conn, dir).await
+        {
+            return gone(e);
         }
         let next = if let Some(next) = ready {
             next
