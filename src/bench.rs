@@ -310,12 +310,29 @@ async fn run_count(
     Ok(out)
 }
 
-/// Folds one count's recordings into its [`Point`].
-pub fn point(tool_calls: usize, recordings: &[(usize, Mode, Recording)]) -> Point {
+/// Folds every recording through the ledger, on the blocking pool (the runs are over: this
+/// never overlaps a timed run of the same count).
+async fn samples(
+    recordings: Vec<(usize, Mode, Recording)>,
+) -> Result<Vec<(Mode, RunSample)>, BenchError> {
+    let tasks: Vec<_> = recordings
+        .into_iter()
+        .map(|(run, mode, rec)| {
+            tokio::task::spawn_blocking(move || (mode, sample::run_sample(run, &rec)))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.map_err(|e| BenchError::Task(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// One count's samples, as its [`Point`].
+pub fn point(tool_calls: usize, samples: Vec<(Mode, RunSample)>) -> Point {
     let mut ws: Vec<RunSample> = Vec::new();
     let mut http: Vec<RunSample> = Vec::new();
-    for (run, mode, rec) in recordings {
-        let s = sample::run_sample(*run, rec);
+    for (mode, s) in samples {
         match mode {
             Mode::WebSocket => ws.push(s),
             Mode::Http => http.push(s),
@@ -383,7 +400,7 @@ pub async fn run(
                 run_count(&target, &work, config.runs, config.parallel, &progress).await?
             }
         };
-        let mut p = point(n, &recordings);
+        let mut p = point(n, samples(recordings).await?);
         if let Server::Emulator { latency } = &config.server {
             p.model = Some(ModelView::new(&latency.into(), &p.websocket, &p.http));
         }

@@ -165,3 +165,92 @@ fn bench_rejects_bad_flags_with_one_line() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--runs"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_mode_runs_against_a_separate_emulator_and_estimates_cost() {
+    let scenario = Scenario::builtin("coding-agent").unwrap();
+    let emu = turnscope::emulator::start(turnscope::emulator::EmulatorConfig {
+        scenario: Some(scenario.with_tool_calls(2)),
+        api_key: Some("test-key".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let config = BenchConfig {
+        scenario,
+        tool_calls: vec![2],
+        runs: 2,
+        parallel: 2,
+        server: Server::Url {
+            base: emu.base_url(),
+            api_key: Some("test-key".into()),
+            model: "test-model".into(),
+        },
+    };
+    // The estimate runs the HTTP workload once on its own zero-latency emulator:
+    // 3 turns (2 calls + answer) × 2 modes × 2 runs.
+    let e = bench::estimate(&config).await.unwrap();
+    assert_eq!(e.requests, 12);
+    assert!(e.input_tokens > 0 && e.output_tokens > 0);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = bench::run(&config, tx).await.unwrap();
+    let doc = serde_json::to_value(&report).unwrap();
+    assert_eq!(doc["server"]["kind"], "url");
+    assert!(doc["server"]["latency"].is_null());
+    let p = &doc["points"][0];
+    assert!(p["model"].is_null(), "no latency model for a real endpoint");
+    assert_eq!(p["speedup"]["pairs"], 2);
+    assert!(p["speedup"]["ci95_pct"].is_array());
+    for mode in ["websocket", "http"] {
+        assert_eq!(p[mode]["runs"], 2);
+        assert_eq!(p[mode]["tool_calls_per_run"], 2.0);
+        assert_eq!(p[mode]["errors"], 0);
+    }
+    // A wrong key fails the bench with a one-line error naming the mode and URL.
+    let mut bad = config.clone();
+    bad.server = Server::Url {
+        base: emu.base_url(),
+        api_key: Some("wrong".into()),
+        model: "m".into(),
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let err = bench::run(&bad, tx).await.unwrap_err().to_string();
+    assert!(
+        err.contains("run against") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_url_asks_before_spending_and_stops_on_no() {
+    let emu = turnscope::emulator::start(turnscope::emulator::EmulatorConfig::default())
+        .await
+        .unwrap();
+    let base = emu.base_url();
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+            .args(["bench", "--runs", "1", "--tool-calls", "2", "--url", &base])
+            .env("OPENAI_API_KEY", "test-key")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // 3 turns × 2 modes × 1 run.
+    assert!(err.contains("sends 6 requests"), "{err}");
+    assert!(
+        err.contains("Run it? [y/N]") && err.contains("nothing was sent"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    emu.shutdown().await;
+}

@@ -154,6 +154,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        if cfg!(debug_assertions) {
+            eprintln!(
+                "turnscope: note: this is a debug build; its slower JSON handling inflates the `other` time, most in HTTP mode; quote figures from a release build (cargo run --release -- bench)"
+            );
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let bar = std::io::stderr()
             .is_terminal()
