@@ -61,6 +61,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     log::init(cli.global.log.as_deref())?;
+    tracing::debug!(command = ?cli.command, "run");
     match cli.command {
         Some(Command::Stats(args)) => stats::run(&args),
         Some(Command::Emulate(args)) => emulate::run(&args),

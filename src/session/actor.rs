@@ -259,11 +259,14 @@ impl Actor {
     }
 
     fn state(&self, state: ConnState) {
+        // Safe to log: states hold indices, close codes and reasons, never keys or payloads.
+        tracing::debug!(?state, "connection state");
         self.emit(SessionEvent::State(state));
     }
 
     fn unsent(&self, events: Vec<String>, why: &str) {
         if !events.is_empty() {
+            tracing::warn!(count = events.len(), why, "client events not sent");
             self.emit(SessionEvent::Unsent {
                 events,
                 why: why.to_owned(),

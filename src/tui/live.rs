@@ -139,6 +139,7 @@ pub async fn run(
         .await
         // The guard drops here: the terminal is restored before anything else happens.
     };
+    tracing::info!(?stats, "live TUI loop ended");
     let _ = session.commands.send(SessionCommand::Close);
     let _ = tokio::time::timeout(Duration::from_secs(2), session.task).await;
     cancel.cancel();

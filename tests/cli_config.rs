@@ -1,0 +1,151 @@
+//! The config, themes, completions, man and --log surfaces, through the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+fn turnscope(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnscope"));
+    cmd.args(args);
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "TURNSCOPE_CONFIG",
+        "TURNSCOPE_MODEL",
+        "TURNSCOPE_THEME",
+        "TURNSCOPE_STORE",
+        "RUST_LOG",
+        "NO_COLOR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn config_shows_each_source_and_masks_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "model = \"file-model\"\ntheme = \"light\"\n").unwrap();
+    let out = turnscope(
+        &[
+            "--model",
+            "flag-model",
+            "config",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+        &[
+            ("OPENAI_API_KEY", "sk-proj-secretsecretsecret9876"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .to_owned()
+    };
+    assert!(line("model").contains("flag-model") && line("model").ends_with("flag --model"));
+    assert!(line("url").ends_with("env OPENAI_BASE_URL"), "{text}");
+    assert!(line("theme").contains("light") && line("theme").ends_with("file"));
+    assert!(line("store").ends_with("default"));
+    assert!(line("api key").contains("sk-…9876"), "{text}");
+    assert!(!text.contains("secretsecret"), "{text}");
+    assert!(text.contains(file.to_str().unwrap()));
+}
+
+#[test]
+fn bad_config_fails_with_file_line_and_key_unless_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "model = \"m\"\nthemme = \"light\"\n").unwrap();
+    let path = file.to_str().unwrap();
+    let out = turnscope(&["config", "--config", path], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.starts_with("turnscope: config file "), "{err}");
+    assert!(
+        err.contains(path) && err.contains("line 2") && err.contains("`themme`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `theme`?"), "{err}");
+    let out = turnscope(&["config", "--config", path, "--ignore-config"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("--ignore-config"));
+    // The same file through the environment.
+    let out = turnscope(&["config"], &[("TURNSCOPE_CONFIG", path)]);
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_theme_is_named() {
+    let out = turnscope(&["config", "--ignore-config", "--theme", "solarized"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"solarized\"") && err.contains("catppuccin-mocha"),
+        "{err}"
+    );
+    assert!(err.contains("flag --theme"), "{err}");
+}
+
+#[test]
+fn themes_listing_is_plain_when_piped() {
+    let out = turnscope(&["themes"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for name in [
+        "default",
+        "light",
+        "high-contrast",
+        "catppuccin-mocha",
+        "gruvbox-dark",
+    ] {
+        assert!(text.contains(&format!("{name}  built-in")), "{text}");
+    }
+    assert!(!text.contains('\u{1b}'));
+}
+
+#[test]
+fn completions_and_man_page_come_out() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = turnscope(&["completions", shell], &[]);
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("themes"), "{shell}");
+    }
+    let out = turnscope(&["man"], &[]);
+    assert!(stdout(&out).contains(".TH turnscope 1"));
+}
+
+#[test]
+fn log_goes_to_the_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ts.log");
+    let out = turnscope(
+        &["--log", log.to_str().unwrap(), "config", "--ignore-config"],
+        &[("RUST_LOG", "turnscope=debug")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("turnscope started"), "{text}");
+    assert!(text.contains("Config"), "{text}");
+    let out = turnscope(
+        &["--log", log.to_str().unwrap(), "config"],
+        &[("RUST_LOG", "turnscope=loud")],
+    );
+    assert!(stderr(&out).contains("RUST_LOG"), "{}", stderr(&out));
+}
