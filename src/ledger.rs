@@ -101,8 +101,9 @@ pub struct Ledger {
     /// New input items per running turn (count, bytes, tokens), until its terminal event.
     pending_input: HashMap<usize, (u64, u64, u64)>,
     counter: crate::tokens::Counter,
-    /// Identities of every item sent or received, to recognise resends.
-    known_items: HashSet<u64>,
+    /// Identities of every item sent or received, to recognise resends; `true` once the item
+    /// is known to be unique (model output, or an item with a `call_id`).
+    known_items: HashMap<u64, bool>,
     /// Connections that carry HTTP-mode requests (seen by the proxy).
     http_conns: HashSet<u32>,
     frames: u64,

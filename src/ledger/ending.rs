@@ -31,7 +31,8 @@ impl Ledger {
             (b + item.len() as u64, k + self.counter.count(item))
         });
         for item in &outputs {
-            self.known_items.insert(item_key(item));
+            // Model output can only reappear in an input as a resend.
+            self.known_items.insert(item_key(item).0, true);
         }
         let tool_calls: Vec<ToolCall> = outputs
             .iter()

@@ -267,7 +267,7 @@ impl Ledger {
             transport,
         );
         for item in &measured.items {
-            self.known_items.insert(item.key);
+            *self.known_items.entry(item.key).or_default() |= item.unique;
         }
         let queue = self.lanes.entry((frame.conn, lane.clone())).or_default();
         let status = if queue.is_empty() {
@@ -513,6 +513,8 @@ fn describe(err: &ApiError) -> String {
 /// One input item's measure.
 pub(super) struct ItemMeasure {
     pub key: u64,
+    /// Whether `key` identifies this one item (it has a `call_id`).
+    pub unique: bool,
     pub bytes: u64,
     pub tokens: u64,
 }
@@ -554,10 +556,14 @@ fn measure_input(counter: &mut Counter, text: &str, input: Option<&RawValue>) ->
     };
     let items = items
         .iter()
-        .map(|item| ItemMeasure {
-            key: item_key(item.get()),
-            bytes: item.get().len() as u64,
-            tokens: counter.count(item.get()),
+        .map(|item| {
+            let (key, unique) = item_key(item.get());
+            ItemMeasure {
+                key,
+                unique,
+                bytes: item.get().len() as u64,
+                tokens: counter.count(item.get()),
+            }
         })
         .collect();
     InputMeasure {

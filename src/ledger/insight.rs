@@ -288,7 +288,9 @@ impl Prefix {
 
 /// An identity for an input or output item, so a resent item is recognised even when the
 /// client rewrote it (a `function_call` output item resent as input loses its `id`/`status`).
-pub fn item_key(item: &str) -> u64 {
+/// The flag says whether the identity is unique to one item (a `call_id`): a user typing the
+/// same words twice is not a resend, a `function_call_output` for the same call is.
+pub fn item_key(item: &str) -> (u64, bool) {
     #[derive(Deserialize)]
     struct Key<'a> {
         #[serde(rename = "type", default)]
@@ -306,7 +308,10 @@ pub fn item_key(item: &str) -> u64 {
             kind,
             call_id: Some(call_id),
             ..
-        }) => (kind, call_id).hash(&mut h),
+        }) => {
+            (kind, call_id).hash(&mut h);
+            return (h.finish(), true);
+        }
         Ok(Key {
             role: Some(role),
             content: Some(content),
@@ -316,7 +321,7 @@ pub fn item_key(item: &str) -> u64 {
         }
         _ => item.hash(&mut h),
     }
-    h.finish()
+    (h.finish(), false)
 }
 
 /// A message's text, whether `content` is a string or a list of parts.
@@ -341,9 +346,11 @@ mod tests {
         let out = r#"{"type":"function_call","id":"fc_1","call_id":"call_1","name":"ls","arguments":"{}","status":"completed"}"#;
         let resent = r#"{"type":"function_call","call_id":"call_1","name":"ls","arguments":"{}"}"#;
         assert_eq!(item_key(out), item_key(resent));
+        assert!(item_key(out).1);
         let a = r#"{"type":"message","role":"user","content":"hi"}"#;
         let b = r#"{"role":"user","content":[{"type":"input_text","text":"hi"}]}"#;
         assert_eq!(item_key(a), item_key(b));
+        assert!(!item_key(a).1);
         assert_ne!(item_key(a), item_key(r#"{"role":"user","content":"ho"}"#));
     }
 

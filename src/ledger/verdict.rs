@@ -24,8 +24,14 @@ impl Ledger {
         let known: Vec<_> = input
             .items
             .iter()
-            .filter(|i| self.known_items.contains(&i.key))
+            .filter(|i| self.known_items.contains_key(&i.key))
             .collect();
+        // Only an item known to be unique (model output, a call's output) proves a resend;
+        // repeated user words alone do not.
+        let proven = known
+            .iter()
+            .any(|i| self.known_items.get(&i.key) == Some(&true));
+        let known = if proven { known } else { Vec::new() };
         let (known_items, known_bytes, known_tokens) = known
             .iter()
             .fold((0, 0, 0), |(n, b, t), i| (n + 1, b + i.bytes, t + i.tokens));

@@ -97,10 +97,15 @@ impl Conn {
             Some(id) => {
                 let hit = self.state().cache.get(id).cloned();
                 match hit {
-                    // The whole earlier prompt is reused; the instructions and tools count
-                    // as cached only when they are unchanged.
+                    // The whole earlier prompt is reused when its preamble (instructions and
+                    // tools) is unchanged. The preamble comes first in the prompt, so changing
+                    // or reordering it invalidates everything after it: nothing is cached.
                     Some((node, (pt, ph))) => {
-                        let t = node.total_tokens + if ph == pre.1 { pt } else { 0 };
+                        let t = if ph == pre.1 {
+                            node.total_tokens + pt
+                        } else {
+                            0
+                        };
                         (Some(node), t)
                     }
                     None => match shared.store.get(id) {
