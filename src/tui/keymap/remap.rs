@@ -34,6 +34,7 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
         Action::ShowTab(Tab::Context) => "tab-context",
         Action::ShowTab(Tab::Output) => "tab-output",
         Action::ShowTab(Tab::Usage) => "tab-usage",
+        Action::ShowTab(Tab::Insight) => "tab-insight",
         Action::ScrollDetail(n) if *n > 0 => "scroll-down",
         Action::ScrollDetail(_) => "scroll-up",
         Action::FocusComposer => "compose",
