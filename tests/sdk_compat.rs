@@ -114,7 +114,7 @@ async fn run_script(name: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+    let out = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
         .await
         .expect("the SDK script timed out")
         .unwrap();
