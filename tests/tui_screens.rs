@@ -361,3 +361,48 @@ fn an_error_outside_any_turn_is_shown_with_its_explanation() {
     assert!(m.text.contains("invalid_stream_id: bad lane"), "{}", m.text);
     assert!(m.text.contains("1-256 characters"), "{}", m.text);
 }
+
+#[test]
+fn new_calls_reset_a_stale_output_but_never_take_a_typed_message() {
+    let (_, frames, _) =
+        turnscope::transcript::read_all(Path::new("tests/fixtures/tool_loop.tsjsonl")).unwrap();
+    let mut app = app_from("tool_loop.tsjsonl", Some(6));
+    assert_eq!(
+        app.composer.mode,
+        turnscope::tui::app::ComposerMode::ToolOutputs
+    );
+    keys(&mut app, &typed("half-typed output"));
+    // Turn 2 (answered elsewhere) asks for a new call: the old text goes.
+    for f in &frames[6..11] {
+        update(&mut app, Action::FrameReceived(f.clone()));
+    }
+    assert_eq!(app.pending_calls()[0].call_id, "call_2");
+    assert_eq!(
+        app.composer.mode,
+        turnscope::tui::app::ComposerMode::ToolOutputs
+    );
+    assert!(app.composer.textarea.is_empty());
+    // A message being typed stays when turn 3 asks for another call.
+    update(&mut app, Action::CycleComposerMode);
+    update(&mut app, Action::CycleComposerMode);
+    update(&mut app, Action::CycleComposerMode);
+    assert_eq!(
+        app.composer.mode,
+        turnscope::tui::app::ComposerMode::ToolOutputs
+    );
+    update(&mut app, Action::CycleComposerMode);
+    update(&mut app, Action::CycleComposerMode);
+    assert_eq!(
+        app.composer.mode,
+        turnscope::tui::app::ComposerMode::Message
+    );
+    app.composer.set_text("a thought");
+    for f in &frames[11..16] {
+        update(&mut app, Action::FrameReceived(f.clone()));
+    }
+    assert_eq!(
+        app.composer.mode,
+        turnscope::tui::app::ComposerMode::Message
+    );
+    assert_eq!(app.composer.text(), "a thought");
+}

@@ -239,11 +239,14 @@ fn on_frame(app: &mut App, frame: Frame) {
             if calls > 0 && app.head_turn() == Some(t) {
                 app.composer.outputs.clear();
                 app.composer.call = 0;
-                if app.composer.text().trim().is_empty()
-                    || app.composer.mode == ComposerMode::ToolOutputs
-                {
-                    app.composer.mode = ComposerMode::Message;
-                    switch_mode(app, ComposerMode::ToolOutputs);
+                match app.composer.mode {
+                    // New calls: the old call's output text is stale.
+                    ComposerMode::ToolOutputs => app.composer.set_text(""),
+                    // Do not take the composer away from a message being typed.
+                    _ if app.composer.text().trim().is_empty() => {
+                        switch_mode(app, ComposerMode::ToolOutputs);
+                    }
+                    _ => {}
                 }
                 app.set_message(
                     Level::Info,
