@@ -55,6 +55,28 @@ impl GlobalArgs {
     }
 }
 
+/// The theme and key remaps the settings name, with the keymap installed: for TUIs that take
+/// no other settings (the proxy's).
+pub fn ui_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
+    let settings = global.settings(Overrides::default())?;
+    install_keys(&settings)?;
+    load_theme(&settings.theme)
+}
+
+/// Puts the config file's key remaps in place (checked; nothing happens without any).
+pub fn install_keys(settings: &Settings) -> anyhow::Result<()> {
+    use crate::tui::keymap;
+    if !settings.keys.is_empty() {
+        let file = settings.file.clone().unwrap_or_default();
+        keymap::install(keymap::remap::remap(
+            &keymap::defaults(),
+            &settings.keys,
+            &file,
+        )?);
+    }
+    Ok(())
+}
+
 /// Arguments of `turnscope config`.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {

@@ -12,7 +12,6 @@ use crate::config::{Overrides, Source};
 use crate::emulator::{self, EmulatorConfig, LatencyProfile};
 use crate::session::{self, SessionConfig};
 use crate::tui::app::{App, SessionInfo};
-use crate::tui::keymap;
 
 /// Flags of the live TUI (used when no subcommand is given).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -180,11 +179,7 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         })
         .transpose()?;
     let theme = crate::cli::config::load_theme(&settings.theme)?;
-    if !settings.keys.is_empty() {
-        let file = settings.file.clone().unwrap_or_default();
-        let table = keymap::remap::remap(&keymap::defaults(), &settings.keys, &file)?;
-        keymap::install(table);
-    }
+    crate::cli::config::install_keys(&settings)?;
     let api_key = settings.api_key.as_ref().map(|k| k.expose().to_owned());
     let record = match (&args.record, args.no_record, &settings.record_dir.value) {
         (_, true, _) => None,

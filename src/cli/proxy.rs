@@ -47,12 +47,13 @@ pub struct ProxyArgs {
 }
 
 /// Runs the proxy until Ctrl-C.
-pub fn run(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let theme = super::config::ui_theme(global)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(run_async(args, theme))
 }
 
-async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
+async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
     let has_key = std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty());
     let mut emu = None;
     let upstream = match (&args.upstream, has_key) {
@@ -97,7 +98,7 @@ async fn run_async(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     if !args.no_tui {
-        let result = run_tui(&mut running, &upstream, emu.is_some(), record, rules).await;
+        let result = run_tui(&mut running, &upstream, emu.is_some(), record, rules, theme).await;
         running.shutdown().await;
         if let Some(emu) = emu {
             emu.shutdown().await;
@@ -175,6 +176,7 @@ async fn run_tui(
     emulated: bool,
     record: Option<PathBuf>,
     rules: Breakpoints,
+    theme: Theme,
 ) -> std::io::Result<()> {
     let info = SessionInfo {
         url: format!("proxy {} → {upstream}", running.base_url()),
@@ -182,7 +184,7 @@ async fn run_tui(
         emulated,
         key_hint: None,
     };
-    let mut app = App::new(info, Theme::default());
+    let mut app = App::new(info, theme);
     app.proxy = Some(ProxyPanel::default());
     app.focus = Focus::Turns;
     app.recording = match record {
