@@ -39,7 +39,8 @@ pub fn nice_max(v: f64) -> f64 {
 pub fn svg(r: &BenchReport) -> String {
     let groups = r.points.len().max(1);
     #[allow(clippy::cast_precision_loss)]
-    let width = LEFT + GROUP_W * groups as f64 + 40.0;
+    // Wide enough for the subtitle (the profile line) even with one group.
+    let width = (LEFT + GROUP_W * groups as f64 + 40.0).max(900.0);
     let height = TOP + PLOT_H + 60.0;
     let max_s = r
         .points
