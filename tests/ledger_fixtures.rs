@@ -159,3 +159,34 @@ fn truncated_transcript_keeps_every_complete_frame() {
     assert_eq!(turns[1].status, TurnStatus::InFlight);
     assert_eq!(turns[1].incremental.bytes, 207);
 }
+
+#[test]
+fn a_non_streaming_http_reply_ends_its_turn() {
+    use turnscope::frame::{Dir, Frame, Payload};
+    let frame = |t_us, dir, text: &str| Frame {
+        t_us,
+        wall: String::new(),
+        conn: 0,
+        dir,
+        payload: Payload::Json(text.into()),
+    };
+    let frames = [
+        frame(
+            0,
+            Dir::Meta,
+            r#"{"event":"http_request","path":"/v1/responses"}"#,
+        ),
+        frame(10, Dir::Sent, r#"{"model":"m","input":"hi"}"#),
+        frame(
+            90,
+            Dir::Recv,
+            r#"{"id":"resp_h","object":"response","status":"completed","output":[],"usage":{"input_tokens":7,"input_tokens_details":{"cached_tokens":0},"output_tokens":2,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":9}}"#,
+        ),
+    ];
+    let ledger = Ledger::from_frames(&frames);
+    let turn = &ledger.turns()[0];
+    assert_eq!(turn.status, TurnStatus::Completed);
+    assert_eq!(turn.response_id.as_deref(), Some("resp_h"));
+    assert_eq!(turn.latency_total_us(), Some(80));
+    assert_eq!(turn.usage.as_ref().map(|u| u.input_tokens), Some(7));
+}

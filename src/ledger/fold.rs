@@ -336,6 +336,11 @@ impl Ledger {
     }
 
     fn on_recv(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+        if self.http_conns.contains(&frame.conn)
+            && let Some(t) = self.on_http_body(frame, index, text)
+        {
+            return Some(t);
+        }
         let Ok(head) = serde_json::from_str::<RecvHead<'_>>(text) else {
             self.note(
                 frame,
@@ -391,6 +396,32 @@ impl Ledger {
         {
             turn.output_text.push_str(delta);
         }
+        Some(t)
+    }
+
+    /// A non-streaming HTTP-mode reply: the whole response object, no events. It both starts
+    /// and ends the turn.
+    fn on_http_body(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+        #[derive(Deserialize)]
+        struct Body<'a> {
+            #[serde(default, borrow)]
+            object: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            status: Option<Cow<'a, str>>,
+        }
+        let body: Body<'_> = serde_json::from_str(text).ok()?;
+        if body.object.as_deref() != Some("response") {
+            return None;
+        }
+        let raw: &RawValue = serde_json::from_str(text).ok()?;
+        let t = self.attach_to_front(frame.conn, None, index)?;
+        self.turns[t].created_us.get_or_insert(frame.t_us);
+        let kind = match body.status.as_deref() {
+            Some("failed") => ServerEventKind::Failed,
+            Some("incomplete") => ServerEventKind::Incomplete,
+            _ => ServerEventKind::Completed,
+        };
+        self.finish(t, frame, kind, Some(raw));
         Some(t)
     }
 
