@@ -118,6 +118,16 @@ fn redact_after(text: &str, marker: &str) -> String {
         let (head, tail) = rest.split_at(pos);
         out.push_str(head);
         let after = &tail[marker.len()..];
+        // Only a marker that starts a word: `task-…` holds no key.
+        let inside_word = out
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        if inside_word {
+            out.push_str(marker);
+            rest = after;
+            continue;
+        }
         let token_len = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
             .unwrap_or(after.len());
@@ -144,6 +154,8 @@ mod tests {
         let clean = redact(&line, std::slice::from_ref(&key));
         assert!(!clean.contains("abcdefghijklmnop"), "{clean}");
         assert!(clean.contains("sk-short"));
+        let word = "a task-abcdefghijklmnopqrstuvwx and risk-0123456789abcdefghij";
+        assert_eq!(redact(word, &[]), word);
         let other = redact("Bearer abcdefghijklmnopqrstuvwx1234", &[]);
         assert_eq!(other, "Bearer [REDACTED]");
     }
