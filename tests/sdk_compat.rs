@@ -3,94 +3,14 @@
 //! (`python3 -m venv` + `pip install 'openai[realtime]==3.51.0'`; needs PyPI access once).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+#[path = "common/sdk_venv.rs"]
+mod sdk_venv;
+
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use sdk_venv::{python, root};
 use turnscope::emulator::{self, EmulatorConfig};
-
-const SDK_SPEC: &str = "openai[realtime]==3.51.0";
-const SDK_VERSION: &str = "3.51.0";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    }
-}
-
-fn sdk_ready(python: &Path) -> bool {
-    std::process::Command::new(python)
-        .args([
-            "-c",
-            &format!("import openai, websockets; assert openai.__version__ == '{SDK_VERSION}'"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run_checked(cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{what}: cannot run: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// The venv's python, created once per test run (shared by all tests in this binary).
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = PYTHON.get_or_init(|| {
-        let venv = root().join("target").join("sdk-venv");
-        let python = venv_python(&venv);
-        if python.exists() && sdk_ready(&python) {
-            return Ok(python);
-        }
-        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run_checked(
-            std::process::Command::new(&system)
-                .args(["-m", "venv"])
-                .arg(&venv),
-            "python3 -m venv target/sdk-venv",
-        )?;
-        run_checked(
-            std::process::Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                SDK_SPEC,
-            ]),
-            "pip install openai[realtime]==3.51.0",
-        )?;
-        if sdk_ready(&python) {
-            Ok(python)
-        } else {
-            Err("the SDK venv was created but `import openai` fails".into())
-        }
-    });
-    match result {
-        Ok(p) => p,
-        Err(e) => panic!("cannot prepare the Python SDK venv: {e}"),
-    }
-}
 
 async fn run_script(name: &str) {
     let python = python().clone();
