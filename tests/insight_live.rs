@@ -8,7 +8,6 @@ mod harness;
 #[path = "common/sdk_venv.rs"]
 mod sdk_venv;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use harness::{Collector, proxy, temp_transcript, transcript_frames};
@@ -18,32 +17,20 @@ use turnscope::proxy::Breakpoints;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sdk_session_through_the_proxy_shows_each_provoked_cause() {
-    let python = sdk_venv::python().clone();
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
-    let script = sdk_venv::root()
-        .join("tests")
-        .join("sdk")
-        .join("insight_causes.py");
-    let child = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("OPENAI_BASE_URL", px.base_url())
-        .env("TURNSCOPE_PROXY_WS", px.ws_base_url())
-        .env("OPENAI_API_KEY", "sk-insight-test-0000000000000000")
-        .env_remove("OPENAI_ORG_ID")
-        .env_remove("OPENAI_PROJECT_ID")
-        .env_remove("OPENAI_WEBSOCKET_BASE_URL")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the SDK script timed out")
-        .unwrap();
+    let (base_url, ws_url) = (px.base_url(), px.ws_base_url());
+    let out = sdk_venv::run_script(
+        "insight_causes.py",
+        &[
+            ("OPENAI_BASE_URL", &base_url),
+            ("TURNSCOPE_PROXY_WS", &ws_url),
+            ("OPENAI_API_KEY", "sk-insight-test-0000000000000000"),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
     assert!(
         out.status.success(),
         "the SDK script failed:\n{}\n{}",

@@ -8,7 +8,6 @@ mod harness;
 #[path = "common/sdk_venv.rs"]
 mod sdk_venv;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use harness::{Collector, proxy, temp_transcript, transcript_frames, transcript_wire};
@@ -29,7 +28,6 @@ fn sha1_hex(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sdk_tool_loop_through_the_proxy_is_byte_identical() {
-    let python = sdk_venv::python().clone();
     // The emulator accepts only this key: the run passing proves the proxy forwarded it.
     let emu = emulator::start(EmulatorConfig {
         api_key: Some(KEY.into()),
@@ -39,28 +37,17 @@ async fn sdk_tool_loop_through_the_proxy_is_byte_identical() {
     .unwrap();
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
-    let script = sdk_venv::root()
-        .join("tests")
-        .join("sdk")
-        .join("proxy_tool_loop.py");
-    let child = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("OPENAI_BASE_URL", px.base_url())
-        .env("TURNSCOPE_PROXY_WS", px.ws_base_url())
-        .env("OPENAI_API_KEY", KEY)
-        .env_remove("OPENAI_ORG_ID")
-        .env_remove("OPENAI_PROJECT_ID")
-        .env_remove("OPENAI_WEBSOCKET_BASE_URL")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the SDK script timed out")
-        .unwrap();
+    let (base_url, ws_url) = (px.base_url(), px.ws_base_url());
+    let out = sdk_venv::run_script(
+        "proxy_tool_loop.py",
+        &[
+            ("OPENAI_BASE_URL", &base_url),
+            ("TURNSCOPE_PROXY_WS", &ws_url),
+            ("OPENAI_API_KEY", KEY),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -6,38 +6,24 @@
 #[path = "common/sdk_venv.rs"]
 mod sdk_venv;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use sdk_venv::{python, root};
 use turnscope::emulator::{self, EmulatorConfig};
 
 async fn run_script(name: &str) {
-    let python = python().clone();
     let emu = emulator::start(EmulatorConfig {
         api_key: Some("dummy".into()),
         ..Default::default()
     })
     .await
     .unwrap();
-    let script = root().join("tests").join("sdk").join(name);
-    let child = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("OPENAI_BASE_URL", emu.base_url())
-        .env("OPENAI_API_KEY", "dummy")
-        .env_remove("OPENAI_ORG_ID")
-        .env_remove("OPENAI_PROJECT_ID")
-        .env_remove("OPENAI_WEBSOCKET_BASE_URL")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
-        .await
-        .expect("the SDK script timed out")
-        .unwrap();
+    let base_url = emu.base_url();
+    let out = sdk_venv::run_script(
+        name,
+        &[("OPENAI_BASE_URL", &base_url), ("OPENAI_API_KEY", "dummy")],
+        Duration::from_secs(300),
+    )
+    .await;
     emu.shutdown().await;
     assert!(
         out.status.success(),

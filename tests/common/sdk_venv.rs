@@ -89,3 +89,28 @@ pub fn python() -> &'static PathBuf {
         Err(e) => panic!("cannot prepare the Python SDK venv: {e}"),
     }
 }
+
+/// Runs `tests/sdk/<name>` with the venv's python and `env`, without the developer's own
+/// OpenAI organisation/project/WebSocket settings; panics if it runs longer than `limit`.
+pub async fn run_script(
+    name: &str,
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let mut command = tokio::process::Command::new(python());
+    command
+        .arg(root().join("tests").join("sdk").join(name))
+        .envs(env.iter().copied())
+        .env_remove("OPENAI_ORG_ID")
+        .env_remove("OPENAI_PROJECT_ID")
+        .env_remove("OPENAI_WEBSOCKET_BASE_URL")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .kill_on_drop(true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("the SDK script timed out")
+        .unwrap()
+}
