@@ -8,6 +8,7 @@
 //! each byte is parsed and tokenized once, so the fold is O(frames).
 
 mod connection;
+pub mod context;
 mod ending;
 mod fold;
 pub mod insight;

@@ -11,7 +11,6 @@
 pub mod action;
 pub mod app;
 pub mod breakpoint;
-pub mod chain;
 pub mod compose;
 pub mod keymap;
 pub mod live;

@@ -1,5 +1,7 @@
-//! A turn's context rebuilt from the index (only the frames along its chain are read), and
-//! line diffs of two contexts or of a request against its HTTP-mode equivalent.
+//! Line diffs of two turns' contexts, or of a request against its HTTP-mode equivalent; the
+//! contexts come from the ledger's one rebuild, reading only the chain's frames from the index.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
@@ -7,75 +9,20 @@ use similar::{ChangeTag, TextDiff};
 use super::Index;
 use crate::frame::Frame;
 use crate::ledger::Ledger;
-use crate::protocol::ClientEvent;
+use crate::ledger::context::{FrameSource, context_for, http_request, request_text};
 
 /// The frame at the ledger's frame number `k`.
 pub fn ledger_frame(index: &Index, k: u64) -> Option<Frame> {
     index.get(index.position_of_frame(k)).ok().map(|e| e.frame)
 }
 
-/// The `response.create` a turn sent, as text.
-pub fn request_text(index: &Index, ledger: &Ledger, turn: usize) -> Option<String> {
-    let k = ledger.turns().get(turn)?.request_frame?;
-    ledger_frame(index, k)?.payload.json().map(str::to_owned)
-}
-
-fn input_items(index: &Index, ledger: &Ledger, turn: usize) -> Vec<Value> {
-    match request_text(index, ledger, turn).map(|t| ClientEvent::parse(&t)) {
-        Some(Ok(ClientEvent::Create(c))) => c.input_items(),
-        _ => Vec::new(),
+impl FrameSource for Index {
+    fn json(&self, k: u64) -> Option<Cow<'_, str>> {
+        ledger_frame(self, k)?
+            .payload
+            .json()
+            .map(|s| Cow::Owned(s.to_owned()))
     }
-}
-
-/// The output items of a turn's response, from its last event that carries the response.
-fn output_items(index: &Index, ledger: &Ledger, turn: usize) -> Vec<Value> {
-    let Some(t) = ledger.turns().get(turn) else {
-        return Vec::new();
-    };
-    for &k in t.frames.iter().rev() {
-        let Some(text) = ledger_frame(index, k).and_then(|f| f.payload.json().map(str::to_owned))
-        else {
-            continue;
-        };
-        if let Ok(v) = serde_json::from_str::<Value>(&text)
-            && let Some(items) = v["response"]["output"].as_array()
-        {
-            return items.clone();
-        }
-    }
-    Vec::new()
-}
-
-/// Every item HTTP mode would send as `input` for `turn`: each ancestor's input and output
-/// along the `previous_response_id` chain, then the turn's own input.
-pub fn context_items(index: &Index, ledger: &Ledger, turn: usize) -> Vec<Value> {
-    if turn >= ledger.turns().len() {
-        return Vec::new();
-    }
-    let chain = ledger.chain_of(turn);
-    let mut items = Vec::new();
-    for &t in &chain {
-        items.extend(input_items(index, ledger, t));
-        if t != turn {
-            items.extend(output_items(index, ledger, t));
-        }
-    }
-    items
-}
-
-/// The request HTTP mode would have sent for `turn`: the create as sent, without
-/// `previous_response_id` and `type`, with the whole context as `input`.
-pub fn http_request(index: &Index, ledger: &Ledger, turn: usize) -> Option<String> {
-    let text = request_text(index, ledger, turn)?;
-    let mut v: Value = serde_json::from_str(&text).ok()?;
-    let obj = v.as_object_mut()?;
-    obj.remove("previous_response_id");
-    obj.remove("type");
-    obj.insert(
-        "input".into(),
-        Value::Array(context_items(index, ledger, turn)),
-    );
-    serde_json::to_string(&v).ok()
 }
 
 /// How a diff line changed.
@@ -185,8 +132,8 @@ pub fn side_by_side(left: &[String], right: &[String]) -> (Vec<DiffRow>, usize, 
 
 /// The contexts of two turns (0-based), side by side.
 pub fn contexts(index: &Index, ledger: &Ledger, a: usize, b: usize) -> Diff {
-    let left = item_lines(&context_items(index, ledger, a));
-    let right = item_lines(&context_items(index, ledger, b));
+    let left = item_lines(&context_for(ledger, index, a));
+    let right = item_lines(&context_for(ledger, index, b));
     let (rows, removed, added) = side_by_side(&left, &right);
     Diff {
         title: format!("context of turn {} vs turn {}", a + 1, b + 1),
@@ -200,8 +147,8 @@ pub fn contexts(index: &Index, ledger: &Ledger, a: usize, b: usize) -> Diff {
 
 /// A turn's request as sent against what HTTP mode would have sent.
 pub fn request_vs_http(index: &Index, ledger: &Ledger, turn: usize) -> Option<Diff> {
-    let sent = request_text(index, ledger, turn)?;
-    let http = http_request(index, ledger, turn)?;
+    let sent = request_text(ledger, index, turn)?;
+    let http = http_request(ledger, index, turn)?;
     let left = json_lines(&sent);
     let right = json_lines(&http);
     let (rows, removed, added) = side_by_side(&left, &right);

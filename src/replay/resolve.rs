@@ -354,7 +354,8 @@ fn export(app: &mut ReplayApp, index: &Index, kind: ExportKind, name: &str) {
                         .unwrap_or_else(|| format!("turn{}", i + 1));
                     return Ok((format!("{stem}.{id}.json"), response));
                 }
-                let request = context::request_text(index, ledger, i).map(|r| payload(&r));
+                let request =
+                    crate::ledger::context::request_text(ledger, index, i).map(|r| payload(&r));
                 Ok((
                     format!("{stem}.turn{}.json", i + 1),
                     json!({"turn": t, "request": request, "events": events}),

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use super::action::{Action, Command};
 use super::app::{App, ComposerMode, Focus, Level, LinkState, Offer, Recording, Tab};
-use super::{chain, compose, view};
+use super::{compose, view};
 use crate::frame::{Dir, Frame, Payload};
+use crate::ledger::context as chain;
 use crate::ledger::{AgeLevel, TurnStatus};
 use crate::protocol::server::explain_error_code;
 use crate::report::fmt_bytes;
@@ -124,7 +125,8 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
                 turn, items, bytes, ..
             }) = app.offer.take()
             {
-                let context = chain::as_input(chain::context_after(&app.ledger, &app.frames, turn));
+                let context =
+                    chain::as_input(chain::context_after(&app.ledger, &app.frames[..], turn));
                 app.resend = Some(context);
                 app.focus = Focus::Composer;
                 app.set_message(
@@ -313,7 +315,7 @@ fn offer_resume(app: &mut App, why: &str) {
         return;
     }
     app.resume_offered = Some(conn);
-    let items = chain::as_input(chain::context_after(&app.ledger, &app.frames, turn));
+    let items = chain::as_input(chain::context_after(&app.ledger, &app.frames[..], turn));
     let (bytes, tokens) = chain::items_size(&items);
     app.offer = Some(Offer::Resume {
         why: why.to_owned(),

@@ -9,12 +9,13 @@ use serde_json::Value;
 
 use super::{clip, json, thousands, title_rule};
 use crate::frame::Dir;
+use crate::ledger::context as chain;
 use crate::ledger::{Turn, TurnStatus};
 use crate::protocol::ServerEventKind;
 use crate::protocol::server::explain_error_code;
 use crate::report::{fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
-use crate::tui::{chain, compose};
+use crate::tui::compose;
 
 /// Strings longer than this are folded in the Payload tab.
 const FOLD: usize = 160;
@@ -286,13 +287,13 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
             ),
             t.title,
         )));
-        for item in chain::request_items(&app.ledger, &app.frames, link) {
+        for item in chain::input_items(&app.ledger, &app.frames[..], link) {
             all.push(Line::from(vec![
                 Span::styled("    → ", t.border),
                 Span::styled(clip(&chain::describe_item(&item), 120), t.text),
             ]));
         }
-        for item in chain::output_items(&app.ledger, &app.frames, link) {
+        for item in chain::output_items(&app.ledger, &app.frames[..], link) {
             all.push(Line::from(vec![
                 Span::styled("    ← ", t.border),
                 Span::styled(clip(&chain::describe_item(&item), 120), t.accent),
