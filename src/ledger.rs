@@ -17,7 +17,7 @@ mod verdict;
 
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
-pub use turn::{Size, ToolCall, Transport, Turn, TurnStatus, pct};
+pub use turn::{Size, ToolCall, Transport, Turn, TurnStatus, carries_generated_tokens, pct};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 

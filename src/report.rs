@@ -85,7 +85,10 @@ fn turn_json(t: &Turn) -> Value {
         "context_tokens": t.context_tokens,
         "latency_us": {
             "created": t.latency_created_us(),
-            "first_output": t.ttft_us(),
+            // TTFT: send → first token-carrying delta (`Turn::ttft_us`).
+            "ttft": t.ttft_us(),
+            // send → first output event of any kind (`output_item.added` counts); not TTFT.
+            "first_item": t.first_item_latency_us(),
             "total": t.latency_total_us(),
         },
         "gap_us": t.gap_us,

@@ -41,7 +41,10 @@ fn json_report_of_the_tool_loop() {
     assert_eq!(t2["saved"]["pct_bytes"], 39.83); // 137 / 344
     assert_eq!(t2["cached_tokens"], 52);
     assert_eq!(t2["latency_us"]["created"], 20_000);
-    assert_eq!(t2["latency_us"]["first_output"], 30_000);
+    // The fixture's call is announced at +30ms but no argument delta streams: no TTFT.
+    assert_eq!(t2["latency_us"]["ttft"], Value::Null);
+    assert_eq!(t2["latency_us"]["first_item"], 30_000);
+    assert_eq!(doc["turns"][4]["latency_us"]["ttft"], 31_000);
     assert_eq!(t2["latency_us"]["total"], 50_000);
     assert_eq!(t2["gap_us"], 110_000);
     assert_eq!(t2["tool_calls"][0]["name"], "run_tests");

@@ -67,9 +67,12 @@ fn tool_loop_incremental_full_context_and_savings() {
         t3.incremental.bytes + chain3 - prev_field("resp_2")
     );
 
-    // Latencies: sent at +0, created at +20ms, first output at +30ms, completed at +50ms.
+    // Latencies: sent at +0, created at +20ms, the call announced (output_item.added) at
+    // +30ms, completed at +50ms. The fixture streams no argument delta, so no event carried a
+    // generated token: no TTFT, only a first item.
     assert_eq!(t2.latency_created_us(), Some(20_000));
-    assert_eq!(t2.ttft_us(), Some(30_000));
+    assert_eq!(t2.ttft_us(), None);
+    assert_eq!(t2.first_item_latency_us(), Some(30_000));
     assert_eq!(t2.latency_total_us(), Some(50_000));
     // Gap: turn 1 completed at 51_000, turn 2 sent at 161_000.
     assert_eq!(t2.gap_us, Some(110_000));

@@ -80,14 +80,17 @@ mod tests {
         )
     }
 
-    /// A two-turn WebSocket run on a fixed clock: sends at 0 and 1000 µs, first outputs at
-    /// 300 and 1400, terminal events at 500 and 1900.
+    /// A two-turn WebSocket run on a fixed clock: sends at 0 and 1000 µs, items announced at
+    /// 200, first token-carrying deltas at 300 and 1400, terminal events at 500 and 1900.
+    /// TTFT is the ledger's: the announcement at 200 carries no token and does not count.
     #[test]
     fn websocket_run_sample_from_fixed_times() {
         let first = r#"{"type":"response.create","model":"m","input":[{"type":"message","role":"user","content":"hi"}]}"#;
         let second = r#"{"type":"response.create","model":"m","previous_response_id":"r1","input":[{"type":"function_call_output","call_id":"c1","output":"x"}]}"#;
         let added =
             format!(r#"{{"type":"response.output_item.added","output_index":0,"item":{CALL}}}"#);
+        let args =
+            r#"{"type":"response.function_call_arguments.delta","output_index":0,"delta":"{}"}"#;
         let done1 = completed("r1", CALL, 40, 0);
         let done2 = completed(
             "r2",
@@ -103,7 +106,8 @@ mod tests {
                     Dir::Recv,
                     r#"{"type":"response.created","response":{"id":"r1"}}"#,
                 ),
-                (300, Dir::Recv, &added),
+                (200, Dir::Recv, &added),
+                (300, Dir::Recv, args),
                 (500, Dir::Recv, &done1),
                 (1_000, Dir::Sent, second),
                 (

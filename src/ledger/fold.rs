@@ -298,6 +298,7 @@ impl Ledger {
             sent_us: frame.t_us,
             created_us: None,
             first_output_us: None,
+            first_item_us: None,
             done_us: None,
             gap_us: gap_from.map(|done| frame.t_us.saturating_sub(done)),
             tool_calls: Vec::new(),
@@ -377,7 +378,8 @@ impl Ledger {
                 }
             }
             ServerEventKind::Error => {
-                let err = head.error.clone().unwrap_or_default();
+                // WebSocket errors nest `error`; HTTP SSE `error` events are flat.
+                let err = head.error.clone().unwrap_or_else(|| flat_error(text));
                 self.finish_error(t, frame, err);
                 return Some(t);
             }
@@ -388,8 +390,12 @@ impl Ledger {
             _ => {}
         }
         let turn = &mut self.turns[t];
-        if kind.is_output_delta() && turn.first_output_us.is_none() {
+        let tokens = super::carries_generated_tokens(&head.kind);
+        if turn.first_output_us.is_none() && tokens {
             turn.first_output_us = Some(frame.t_us);
+        }
+        if turn.first_item_us.is_none() && (tokens || kind == ServerEventKind::OutputItemAdded) {
+            turn.first_item_us = Some(frame.t_us);
         }
         if let (ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta, Some(delta)) =
             (kind, &head.delta)
@@ -399,17 +405,28 @@ impl Ledger {
         Some(t)
     }
 
-    /// A non-streaming HTTP-mode reply: the whole response object, no events. It both starts
-    /// and ends the turn.
+    /// A non-streaming HTTP-mode reply: the whole response object, no events, or an API
+    /// error body (`{"error":{…}}`, e.g. an HTTP 400). It both starts and ends the turn.
     fn on_http_body(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
         #[derive(Deserialize)]
         struct Body<'a> {
+            #[serde(rename = "type", default, borrow)]
+            kind: Option<Cow<'a, str>>,
             #[serde(default, borrow)]
             object: Option<Cow<'a, str>>,
             #[serde(default, borrow)]
             status: Option<Cow<'a, str>>,
+            #[serde(default)]
+            error: Option<ApiError>,
         }
         let body: Body<'_> = serde_json::from_str(text).ok()?;
+        if body.kind.is_none()
+            && let Some(err) = body.error
+        {
+            let t = self.attach_to_front(frame.conn, None, index)?;
+            self.finish_error(t, frame, err);
+            return Some(t);
+        }
         if body.object.as_deref() != Some("response") {
             return None;
         }
@@ -482,6 +499,7 @@ impl Ledger {
             sent_us: frame.t_us,
             created_us: None,
             first_output_us: None,
+            first_item_us: None,
             done_us: None,
             gap_us: None,
             tool_calls: Vec::new(),
@@ -532,6 +550,14 @@ fn add(total: &mut Size, s: Size) {
     total.bytes += s.bytes;
     total.items += s.items;
     total.tokens += s.tokens;
+}
+
+/// An HTTP SSE `error` event: `code`, `message`, `param` at the top level.
+fn flat_error(text: &str) -> ApiError {
+    let mut err: ApiError = serde_json::from_str(text).unwrap_or_default();
+    // Its `type` is the event's ("error"), not an error class.
+    err.kind.clear();
+    err
 }
 
 fn describe(err: &ApiError) -> String {

@@ -127,8 +127,11 @@ pub struct Turn {
     pub sent_us: u64,
     /// `response.created` time, µs.
     pub created_us: Option<u64>,
-    /// First output event time, µs.
+    /// Time of the first event that carries generated tokens ([`carries_generated_tokens`]), µs.
     pub first_output_us: Option<u64>,
+    /// Time of the first output event of any kind (`output_item.added` or a token-carrying
+    /// delta), µs: the server announced output. Not TTFT; retry safety uses it.
+    pub first_item_us: Option<u64>,
     /// Terminal event time, µs.
     pub done_us: Option<u64>,
     /// Time from the previous turn's end to this send (tool or human time), µs.
@@ -170,9 +173,15 @@ impl Turn {
         self.created_us.map(|t| t.saturating_sub(self.sent_us))
     }
 
-    /// send → first output (time to first token), µs.
+    /// TTFT: send → the first event that carries generated tokens
+    /// ([`carries_generated_tokens`]), µs. `None` when no such event arrived.
     pub fn ttft_us(&self) -> Option<u64> {
         self.first_output_us.map(|t| t.saturating_sub(self.sent_us))
+    }
+
+    /// send → first output event of any kind (`output_item.added` included), µs.
+    pub fn first_item_latency_us(&self) -> Option<u64> {
+        self.first_item_us.map(|t| t.saturating_sub(self.sent_us))
     }
 
     /// send → terminal event, µs.
@@ -185,6 +194,22 @@ impl Turn {
         self.usage
             .as_ref()
             .map(|u| u.input_tokens_details.cached_tokens)
+    }
+}
+
+/// The one definition of "first token" for TTFT, used by the ledger and so by every screen,
+/// `stats` and `bench`: an event whose payload is generated tokens — a text, refusal,
+/// function-call-arguments, custom-tool-input or reasoning (text or summary) delta.
+/// `output_item.added` and `content_part.added` announce an item but carry no token, so a
+/// server that announces early would otherwise look faster than it is (shared/DESIGN.md).
+pub fn carries_generated_tokens(event_type: &str) -> bool {
+    match event_type {
+        "response.output_text.delta"
+        | "response.refusal.delta"
+        | "response.function_call_arguments.delta"
+        | "response.custom_tool_call_input.delta" => true,
+        // reasoning_text.delta, reasoning_summary_text.delta (and any future reasoning delta).
+        t => t.starts_with("response.reasoning") && t.ends_with(".delta"),
     }
 }
 

@@ -152,7 +152,8 @@ impl Ledger {
         }
         insight.retry_safe = match turn.status {
             TurnStatus::Completed | TurnStatus::Incomplete { .. } => None,
-            _ => Some(turn.first_output_us.is_none()),
+            // Once the server announced an item, a replay could duplicate it: not safe.
+            _ => Some(turn.first_item_us.is_none()),
         };
     }
 }

@@ -102,18 +102,6 @@ impl ServerEventKind {
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Incomplete)
     }
-
-    /// True for events that stream model output (the first one marks TTFT).
-    pub fn is_output_delta(self) -> bool {
-        matches!(
-            self,
-            Self::OutputTextDelta
-                | Self::RefusalDelta
-                | Self::FunctionCallArgumentsDelta
-                | Self::Reasoning
-                | Self::OutputItemAdded
-        )
-    }
 }
 
 /// Token usage on a terminal event's response.
