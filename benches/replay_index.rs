@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::replay::app::{ReplayAction, ReplayApp, update};
-use turnscope::replay::resolve::resolve;
 use turnscope::replay::{Index, IndexOptions};
 use turnscope::transcript::synth;
+use turnscope::tui::replay::app::{ReplayAction, ReplayApp, update};
+use turnscope::tui::replay::resolve::resolve;
 
 fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -14,7 +14,6 @@ pub mod report;
 pub mod sample;
 pub mod stats;
 pub mod svg;
-pub mod view;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,13 +1,10 @@
-//! Replaying recorded transcripts: a lazy index for huge files, and reruns against a server.
+//! Replaying recorded transcripts, the data side: a lazy index for huge files, frame filters,
+//! context diffs, and reruns against a server. The replay screen is `crate::tui::replay`.
 
-pub mod app;
 pub mod context;
 pub mod filter;
 pub mod index;
-pub mod keys;
 pub mod rerun;
-pub mod resolve;
-pub mod run;
 
 pub use index::{Index, IndexOptions, Notify, Progress};
 

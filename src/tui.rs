@@ -15,6 +15,7 @@ pub mod compose;
 pub mod keymap;
 pub mod live;
 pub mod proxy;
+pub mod replay;
 pub mod terminal;
 pub mod theme;
 pub mod update;

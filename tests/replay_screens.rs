@@ -8,10 +8,11 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::replay::app::{ReplayAction, ReplayApp, update};
 use turnscope::replay::filter::Filter;
-use turnscope::replay::resolve::resolve;
-use turnscope::replay::{Index, IndexOptions, keys};
+use turnscope::replay::{Index, IndexOptions};
+use turnscope::tui::replay::app::{ReplayAction, ReplayApp, update};
+use turnscope::tui::replay::keys;
+use turnscope::tui::replay::resolve::resolve;
 use turnscope::tui::theme::Theme;
 use turnscope::tui::view::replay::render;
 

@@ -215,9 +215,9 @@ fn the_cli_reruns_a_fixture_against_the_built_in_emulator() {
 
 #[tokio::test]
 async fn a_live_recording_replays_with_its_diff_and_export() {
-    use turnscope::replay::app::{ReplayAction, ReplayApp, update};
-    use turnscope::replay::resolve::resolve;
     use turnscope::replay::{Index, IndexOptions};
+    use turnscope::tui::replay::app::{ReplayAction, ReplayApp, update};
+    use turnscope::tui::replay::resolve::resolve;
 
     let dir = tempfile::tempdir().unwrap();
     let recorded = dir.path().join("live.tsjsonl");
@@ -248,7 +248,7 @@ async fn a_live_recording_replays_with_its_diff_and_export() {
     assert!(diff.added > 0 && diff.removed > 0, "{diff:?}");
     update(
         &mut app,
-        ReplayAction::Export(turnscope::replay::app::ExportKind::Turn),
+        ReplayAction::Export(turnscope::tui::replay::app::ExportKind::Turn),
     );
     resolve(&mut app, &index);
     let doc: Value =

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::replay::app::{ReplayAction, ReplayApp, update};
 use crate::replay::{Index, IndexOptions};
+use crate::tui::replay::app::{ReplayAction, ReplayApp, update};
 
 /// Arguments of `turnscope replay`.
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ pub fn run(args: &ReplayArgs, global: &super::config::GlobalArgs) -> anyhow::Res
         index.wait_frames(u64::MAX, std::time::Duration::from_millis(300));
         update(
             &mut app,
-            ReplayAction::OpenPrompt(crate::replay::app::PromptKind::Jump),
+            ReplayAction::OpenPrompt(crate::tui::replay::app::PromptKind::Jump),
         );
         for c in at.chars() {
             update(&mut app, ReplayAction::PromptChar(c));
@@ -62,7 +62,7 @@ pub fn run(args: &ReplayArgs, global: &super::config::GlobalArgs) -> anyhow::Res
         update(&mut app, ReplayAction::PromptSubmit);
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(crate::replay::run::run(
+    runtime.block_on(crate::tui::replay::run::run(
         &index,
         app,
         rx,

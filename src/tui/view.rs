@@ -1,5 +1,6 @@
 //! Draws the whole screen from the app state (pure): header, turns, detail, composer, footer.
 
+pub mod bench;
 pub mod composer;
 pub mod detail;
 pub mod header;

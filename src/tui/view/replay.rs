@@ -8,10 +8,10 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::{clip, json, thousands, title_rule};
 use crate::frame::Dir;
-use crate::replay::app::{Level, PromptKind, ReplayApp, Row};
 use crate::replay::context::{Change, Diff};
-use crate::replay::keys;
 use crate::report::fmt_bytes;
+use crate::tui::replay::app::{Level, PromptKind, ReplayApp, Row};
+use crate::tui::replay::keys;
 use crate::tui::theme::Theme;
 
 /// Where each part of the replay screen goes.

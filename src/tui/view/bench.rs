@@ -14,8 +14,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph};
 
-use super::BenchReport;
-use super::report::{server_line, speedup_text};
+use crate::bench::BenchReport;
+use crate::bench::report::{server_line, speedup_text};
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn ms(us: f64) -> u64 {

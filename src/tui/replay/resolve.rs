@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::Index;
 use super::app::{ExportKind, FilterFrom, Level, Pending, ReplayApp, Row, Selection};
-use super::context;
-use super::filter::{self, Filter};
 use crate::ledger::{Ledger, Turn};
+use crate::replay::Index;
+use crate::replay::context;
+use crate::replay::filter::{self, Filter};
 
 /// Most lines one search, filter step or playback tick looks at.
 const BUDGET: u64 = u64::MAX;

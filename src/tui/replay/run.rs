@@ -8,10 +8,10 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-use super::Index;
 use super::app::{ReplayAction, ReplayApp, update};
 use super::keys;
 use super::resolve::resolve;
+use crate::replay::Index;
 use crate::tui::terminal::TerminalGuard;
 
 /// Playback tick.

@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 
-use super::context::Diff;
-use super::filter::{Filter, Head};
-use super::index::Progress;
 use crate::ledger::Turn;
+use crate::replay::Progress;
+use crate::replay::context::Diff;
+use crate::replay::filter::{Filter, Head};
 use crate::transcript::{Entry, Header, LineError};
 use crate::tui::theme::Theme;
 
