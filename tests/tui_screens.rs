@@ -201,7 +201,7 @@ fn answering_a_tool_call_by_keys() {
 #[test]
 fn raw_json_mode_validates_inline() {
     let mut app = app_from("tool_loop.tsjsonl", None);
-    update(&mut app, Action::CycleComposerMode);
+    // No call waits, so one Ctrl-T reaches raw mode.
     update(&mut app, Action::CycleComposerMode);
     // Raw mode starts from what message mode would send; replace it with a broken event.
     app.composer
@@ -405,4 +405,62 @@ fn new_calls_reset_a_stale_output_but_never_take_a_typed_message() {
         turnscope::tui::app::ComposerMode::Message
     );
     assert_eq!(app.composer.text(), "a thought");
+}
+
+#[test]
+fn first_screen_names_help_and_quit_and_f1_opens_help_from_the_composer() {
+    let mut app = App::new(info(), Theme::default());
+    app.recording = Recording::Off;
+    assert_eq!(app.focus, Focus::Composer, "a newcomer can type at once");
+    let out = screen(&mut app, 80, 24);
+    let footer = out.lines().nth(23).unwrap();
+    assert!(
+        footer.contains("F1 help") && footer.contains("Ctrl-C quit"),
+        "{out}"
+    );
+    keys(&mut app, &[key(KeyCode::F(1))]);
+    assert!(app.help, "F1 opens help while typing");
+    keys(&mut app, &[key(KeyCode::F(1))]);
+    assert!(!app.help, "and closes it");
+    keys(&mut app, &typed("?q"));
+    assert_eq!(app.composer.text(), "?q", "typing stays typing");
+}
+
+#[test]
+fn composer_keys_behave_like_a_line_editor() {
+    use turnscope::tui::app::ComposerMode;
+    let mut app = App::new(info(), Theme::default());
+    // No call waits: Ctrl-T goes straight from message to raw JSON and back.
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    keys(&mut app, &[ctrl('t')]);
+    assert_eq!(app.composer.mode, ComposerMode::Raw);
+    keys(&mut app, &[ctrl('t')]);
+    assert_eq!(app.composer.mode, ComposerMode::Message);
+    // Ctrl-U deletes the line before the cursor, as in readline.
+    keys(&mut app, &typed("first line"));
+    keys(&mut app, &[ctrl('j')]);
+    keys(&mut app, &typed("second line"));
+    keys(&mut app, &[ctrl('u')]);
+    assert_eq!(app.composer.text(), "first line\n");
+}
+
+#[test]
+fn a_large_pasted_text_stays_inside_the_composer() {
+    let mut app = App::new(info(), Theme::default());
+    app.recording = Recording::Off;
+    // Terminals deliver pasted line breaks as \r; 200 lines, about 20 KB.
+    let text: Vec<String> = (0..200)
+        .map(|i| format!("line {i} {}", "x".repeat(i % 150)))
+        .collect();
+    update(&mut app, Action::Pasted(text.join("\r")));
+    assert_eq!(app.composer.textarea.lines().len(), 200);
+    let out = screen(&mut app, 80, 24);
+    for row in out.lines().filter(|l| l.contains("line 1")) {
+        assert!(!row.contains('\r'), "{out}");
+    }
+    let composer_rows: Vec<&str> = out.lines().skip(18).take(4).collect();
+    for row in composer_rows {
+        let row = row.trim_matches('"');
+        assert!(row.starts_with('│') && row.ends_with('│'), "{out}");
+    }
 }

@@ -89,6 +89,8 @@ pub enum Action {
     ComposerInput(KeyEvent),
     /// Insert a line break in the composer.
     ComposerNewline,
+    /// Delete the composer's current line up to the cursor (readline's Ctrl-U).
+    ComposerDeleteLine,
     /// Send what the composer holds (message, tool outputs or raw event).
     SendTurn,
     /// Switch the composer between message, tool outputs and raw JSON.

@@ -117,12 +117,53 @@ fn user_message(text: &str) -> Value {
     json!({"type": "message", "role": "user", "content": text})
 }
 
+/// Fields of the agent's request that the composer sets itself rather than copies.
+const NOT_COPIED: [&str; 7] = [
+    "type",
+    "model",
+    "store",
+    "stream_id",
+    "generate",
+    "previous_response_id",
+    "input",
+];
+
+/// Proxy mode: the newest `response.create` the agent sent on the connection frames are injected
+/// into (the newest), as a JSON object; `None` in a live session or before the agent sent one.
+pub fn agent_request(app: &App) -> Option<serde_json::Map<String, Value>> {
+    app.proxy.as_ref()?;
+    let conn = app.ledger.connections().last()?.index;
+    let frame = app
+        .ledger
+        .turns()
+        .iter()
+        .rev()
+        .filter(|t| t.conn == conn)
+        .find_map(|t| t.request_frame)?;
+    let json = app
+        .frames
+        .get(usize::try_from(frame).ok()?)?
+        .payload
+        .json()?;
+    match serde_json::from_str(json) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
 /// A `response.create` carrying `new_items`, chained to the head or resending the full context.
 fn create(app: &App, new_items: Vec<Value>) -> Draft {
     let c = &app.composer;
+    // Proxy mode: continue the chain the way the agent would, with its model, instructions, tools
+    // and other prefix fields; anything else makes Insight report a change the user caused.
+    let agent = agent_request(app).unwrap_or_default();
+    let model = agent
+        .get("model")
+        .cloned()
+        .unwrap_or_else(|| json!(app.info.model));
     let mut fields: Vec<(&str, Value)> = vec![
         ("type", json!("response.create")),
-        ("model", json!(app.info.model)),
+        ("model", model),
         ("store", json!(c.store)),
     ];
     if let Some(lane) = &c.lane {
@@ -146,11 +187,18 @@ fn create(app: &App, new_items: Vec<Value>) -> Draft {
     };
     // Input before the (long, repeated) instructions and tools, so the Payload tab shows it first.
     fields.push(("input", Value::Array(input)));
-    if let Some(instructions) = &app.instructions {
-        fields.push(("instructions", json!(instructions)));
+    if agent.is_empty() {
+        if let Some(instructions) = &app.instructions {
+            fields.push(("instructions", json!(instructions)));
+        }
+        if !app.tools.is_empty() {
+            fields.push(("tools", Value::Array(app.tools.clone())));
+        }
     }
-    if !app.tools.is_empty() {
-        fields.push(("tools", Value::Array(app.tools.clone())));
+    for (key, value) in &agent {
+        if !NOT_COPIED.contains(&key.as_str()) {
+            fields.push((key.as_str(), value.clone()));
+        }
     }
     let json = object(&fields);
     let plural = if new_count == 1 { "" } else { "s" };
@@ -196,6 +244,62 @@ mod tests {
             ClientEvent::parse(&d.json),
             Ok(ClientEvent::Create(_))
         ));
+    }
+
+    #[test]
+    fn proxy_injection_continues_the_agents_chain_with_its_prefix_fields() {
+        use crate::frame::{Dir, Frame, Payload};
+        let mut a = app();
+        a.info.model = "(the agent's)".into();
+        a.proxy = Some(crate::tui::breakpoint::ProxyPanel::default());
+        let frame = |t_us, dir, text: &str| Frame {
+            t_us,
+            wall: String::new(),
+            conn: 0,
+            dir,
+            payload: Payload::from_text(text),
+        };
+        let agent = r#"{"type":"response.create","model":"gpt-5.5","instructions":"be brief","tools":[{"type":"function","name":"shell"}],"tool_choice":"auto","parallel_tool_calls":false,"reasoning":{"effort":"medium"},"prompt_cache_key":"k1","store":false,"stream":true,"input":[{"type":"message","role":"user","content":"hi"}]}"#;
+        for f in [
+            frame(0, Dir::Meta, r#"{"event":"connect","url":"ws://x"}"#),
+            frame(1, Dir::Sent, agent),
+            frame(
+                2,
+                Dir::Recv,
+                r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress"}}"#,
+            ),
+            frame(
+                3,
+                Dir::Recv,
+                r#"{"type":"response.completed","sequence_number":1,"response":{"id":"resp_1","status":"completed","output":[]}}"#,
+            ),
+        ] {
+            crate::tui::update::update(&mut a, crate::tui::Action::FrameReceived(f));
+        }
+        a.composer.set_text("and now?");
+        let d = build(&a).unwrap();
+        let v: Value = serde_json::from_str(&d.json).unwrap();
+        assert_eq!(v["model"], "gpt-5.5", "{}", d.json);
+        assert_eq!(v["previous_response_id"], "resp_1");
+        assert_eq!(v["instructions"], "be brief");
+        assert_eq!(v["tools"][0]["name"], "shell");
+        for key in [
+            "tool_choice",
+            "parallel_tool_calls",
+            "reasoning",
+            "prompt_cache_key",
+        ] {
+            assert_eq!(
+                v[key],
+                serde_json::from_str::<Value>(agent).unwrap()[key],
+                "{key}"
+            );
+        }
+        assert_eq!(v["input"][0]["content"], "and now?");
+        // Editable: raw mode starts from exactly this request.
+        crate::tui::update::update(&mut a, crate::tui::Action::CycleComposerMode);
+        assert_eq!(a.composer.mode, ComposerMode::Raw);
+        assert_eq!(a.composer.text(), d.json);
     }
 
     #[test]

@@ -97,6 +97,14 @@ pub fn defaults() -> Vec<Binding> {
             bind!(Global, Char('c'), CTRL, Action::Quit, "Ctrl-C", "quit"),
             bind!(
                 Global,
+                F(1),
+                NONE,
+                Action::ToggleHelp,
+                "F1",
+                "show all keys"
+            ),
+            bind!(
+                Global,
                 F(6),
                 NONE,
                 Action::Breakpoint(BreakpointAction::TogglePauseClient),
@@ -295,11 +303,19 @@ pub fn defaults() -> Vec<Binding> {
             bind!(Composer, Enter, ALT, Action::ComposerNewline, "", ""),
             bind!(
                 Composer,
+                Char('u'),
+                CTRL,
+                Action::ComposerDeleteLine,
+                "Ctrl-U",
+                "delete to line start"
+            ),
+            bind!(
+                Composer,
                 Char('t'),
                 CTRL,
                 Action::CycleComposerMode,
                 "Ctrl-T",
-                "mode: message/tools/raw"
+                "message/raw mode"
             ),
             bind!(
                 Composer,

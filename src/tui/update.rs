@@ -52,7 +52,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         Action::FileLoaded { path, result } => on_file(app, &path, result),
         Action::Pasted(text) => {
             app.focus = Focus::Composer;
-            app.composer.textarea.insert_str(text);
+            app.composer.textarea.insert_str(paste_text(&text));
             app.composer.error = None;
         }
         Action::Breakpoint(action) => return super::breakpoint::update(app, action),
@@ -86,9 +86,15 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
             app.composer.error = None;
         }
         Action::ComposerNewline => app.composer.textarea.insert_newline(),
+        Action::ComposerDeleteLine => {
+            app.composer.textarea.delete_line_by_head();
+            app.composer.error = None;
+        }
         Action::SendTurn => return send(app),
         Action::CycleComposerMode => {
             let next = match app.composer.mode {
+                // Tool outputs only exist while calls wait; otherwise it is a hidden extra step.
+                ComposerMode::Message if app.pending_calls().is_empty() => ComposerMode::Raw,
                 ComposerMode::Message => ComposerMode::ToolOutputs,
                 ComposerMode::ToolOutputs => ComposerMode::Raw,
                 ComposerMode::Raw => ComposerMode::Message,
@@ -433,6 +439,16 @@ fn send(app: &mut App) -> Vec<Command> {
             Vec::new()
         }
     }
+}
+
+/// Pasted text as the text area can hold it: terminals send line breaks as `\r` (or `\r\n`),
+/// and a control character written to the screen moves the cursor and breaks the box around it.
+fn paste_text(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
 }
 
 /// Switches composer mode, keeping each mode's text apart.

@@ -120,21 +120,22 @@ fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
 fn hints(app: &App) -> Line<'static> {
     let pairs: &[(&str, &str)] = match app.focus {
         Focus::Turns => &[
+            ("?", "help"),
             ("q", "quit"),
-            ("?", "keys"),
             ("i", "compose"),
             ("Tab", "detail tab"),
             ("j/k", "turns"),
             ("R", "reconnect"),
         ],
+        // Help and quit first: a newcomer must find them on the first screen. The F2–F5 toggles
+        // show their state in the composer's title and are listed in help.
         Focus::Composer => &[
             ("Enter", "send"),
+            ("F1", "help"),
+            ("Ctrl-C", "quit"),
             ("Esc", "turns"),
             ("Ctrl-T", "mode"),
-            ("F2", "store"),
-            ("F3", "lane"),
-            ("F4", "warm-up"),
-            ("F5", "steer"),
+            ("F2-F5", "options"),
         ],
     };
     key_hints(app, pairs)

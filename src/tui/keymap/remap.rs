@@ -41,6 +41,7 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
         Action::FocusTurns => "back",
         Action::SendTurn => "send",
         Action::ComposerNewline => "newline",
+        Action::ComposerDeleteLine => "delete-line",
         Action::CycleComposerMode => "mode",
         Action::NextPendingCall => "next-call",
         Action::PrevPendingCall => "prev-call",

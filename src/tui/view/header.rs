@@ -25,6 +25,12 @@ fn first_line(app: &App) -> Line<'static> {
     let t = &app.theme;
     let mut spans = vec![Span::styled("turnscope", t.accent), Span::raw(" ")];
     let (mark, text, style) = match &app.link {
+        // Proxy mode has no link of its own: the agent's connections are the state.
+        LinkState::Idle if app.proxy.is_some() => match app.ledger.current_connection() {
+            Some(c) if c.is_open() => ("●", format!("agent connected #{}", c.index), t.ok),
+            Some(c) => ("○", format!("agent #{} closed", c.index), t.muted),
+            None => ("○", "waiting for an agent".to_owned(), t.muted),
+        },
         LinkState::Idle => ("○", "idle".to_owned(), t.muted),
         LinkState::Connecting { conn } => ("◌", format!("connecting #{conn}"), t.warn),
         LinkState::Connected { conn } => ("●", format!("connected #{conn}"), t.ok),
@@ -44,7 +50,12 @@ fn first_line(app: &App) -> Line<'static> {
         spans.push(Span::styled(" emulator ", t.badge));
     }
     spans.push(Span::styled("  model ", t.muted));
-    spans.push(Span::styled(app.info.model.clone(), t.text));
+    let agent_model = crate::tui::compose::agent_request(app)
+        .and_then(|r| r.get("model").and_then(|m| m.as_str()).map(str::to_owned));
+    spans.push(Span::styled(
+        agent_model.unwrap_or_else(|| app.info.model.clone()),
+        t.text,
+    ));
     spans.push(Span::styled("  ", t.muted));
     spans.push(Span::styled(app.info.url.clone(), t.text));
     if let Some(key) = &app.info.key_hint {
