@@ -193,3 +193,84 @@ fn a_non_streaming_http_reply_ends_its_turn() {
     assert_eq!(turn.latency_total_us(), Some(80));
     assert_eq!(turn.usage.as_ref().map(|u| u.input_tokens), Some(7));
 }
+
+fn frame(t_us: u64, dir: turnscope::frame::Dir, json: &str) -> turnscope::frame::Frame {
+    turnscope::frame::Frame {
+        t_us,
+        wall: String::new(),
+        conn: 0,
+        dir,
+        payload: turnscope::frame::Payload::from_text(json),
+    }
+}
+
+/// A steered successor counts on its connection (as in the totals); a new chain without tools
+/// is not "tools changed" against another chain's turn.
+#[test]
+fn steered_successors_count_on_their_connection_and_new_chains_have_no_prefix_change() {
+    use turnscope::frame::Dir::{Recv, Sent};
+    let frames = [
+        frame(
+            1,
+            Sent,
+            r#"{"type":"response.create","model":"m","tools":[{"type":"function","name":"read_file"}],"input":"hi"}"#,
+        ),
+        frame(
+            2,
+            Recv,
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress"}}"#,
+        ),
+        frame(
+            3,
+            Sent,
+            r#"{"type":"response.steer","previous_response_id":"resp_1","input":"shorter"}"#,
+        ),
+        frame(
+            4,
+            Recv,
+            r#"{"type":"response.incomplete","sequence_number":1,"response":{"id":"resp_1","status":"incomplete","incomplete_details":{"reason":"steered"}}}"#,
+        ),
+        frame(
+            5,
+            Recv,
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_2","status":"in_progress","previous_response_id":"resp_1","model":"m"}}"#,
+        ),
+        frame(
+            6,
+            Recv,
+            r#"{"type":"response.completed","sequence_number":1,"response":{"id":"resp_2","status":"completed","output":[]}}"#,
+        ),
+        // A raw event: a new chain with no tools.
+        frame(
+            7,
+            Sent,
+            r#"{"type":"response.create","model":"m","input":"unrelated"}"#,
+        ),
+        frame(
+            8,
+            Recv,
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_3","status":"in_progress"}}"#,
+        ),
+        frame(
+            9,
+            Recv,
+            r#"{"type":"response.completed","sequence_number":1,"response":{"id":"resp_3","status":"completed","output":[]}}"#,
+        ),
+    ];
+    let ledger = Ledger::from_frames(&frames);
+    let turns = ledger.turns();
+    assert_eq!(turns.len(), 3);
+    assert!(turns[1].steered_successor);
+    let on_conn: usize = turns.iter().filter(|t| t.conn == 0).count();
+    assert_eq!(on_conn, 3);
+    assert_eq!(
+        ledger.connections()[0].turns,
+        on_conn,
+        "stats --json reads this"
+    );
+    assert!(
+        turns[2].insight.causes.is_empty(),
+        "{:?}",
+        turns[2].insight.causes
+    );
+}

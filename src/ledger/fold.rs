@@ -514,6 +514,11 @@ impl Ledger {
             .entry((frame.conn, lane))
             .or_default()
             .push_front(turn_index);
+        // A steered successor is a turn on this connection too (stats --json counted it in
+        // the totals but not on its connection).
+        if let Some(c) = self.connections.get_mut(frame.conn as usize) {
+            c.turns += 1;
+        }
         self.totals.turns += 1;
         turn_index
     }

@@ -51,11 +51,17 @@ impl Ledger {
                 known_tokens,
             },
         };
-        // Compare with the parent, or else with the previous turn on this lane.
+        // Compare with the previous turn of the same chain: the parent, or, for a full resend
+        // (the chain sent again without an id), the previous turn on this lane. A fresh chain has
+        // nothing to differ from: its tools are not a "change" from another chain's.
         let reference = parent.map(|n| n.turn).or_else(|| {
-            self.turns
-                .iter()
-                .rposition(|t| &t.lane == lane && !t.steered_successor)
+            matches!(mode, SendMode::FullResend { .. })
+                .then(|| {
+                    self.turns
+                        .iter()
+                        .rposition(|t| &t.lane == lane && !t.steered_successor)
+                })
+                .flatten()
         });
         let mut causes = Vec::new();
         if let Some(r) = reference.and_then(|r| self.turns.get(r)) {
