@@ -6,6 +6,7 @@
 mod context;
 mod engine;
 mod http;
+mod ids;
 mod latency;
 mod model;
 mod scenario;
@@ -32,11 +33,49 @@ pub use scenario::{
     FaultKind, Scenario, ScenarioCall, ScenarioFault, ScenarioTurn, synthetic_output,
 };
 
-/// The close code sent when a connection reaches its maximum age (1001 "going away";
-/// the SDK's `connect()` treats it as retryable).
+/// The close code sent after the age-limit `error` event (1001 "going away"; the SDK's
+/// `connect()` treats it as retryable). The real server's close code is not public.
 pub const MAX_AGE_CLOSE_CODE: u16 = 1001;
-/// The close reason sent with [`MAX_AGE_CLOSE_CODE`].
-pub const MAX_AGE_CLOSE_REASON: &str = "max_connection_age_reached: connection exceeded its maximum age; reconnect (cached responses are gone)";
+/// The close reason sent with [`MAX_AGE_CLOSE_CODE`]: the error code clients rotate on.
+pub const MAX_AGE_CLOSE_REASON: &str = AGE_LIMIT_CODE;
+/// The error code of the 60-minute connection age limit (and only of that limit).
+pub const AGE_LIMIT_CODE: &str = "websocket_connection_limit_reached";
+/// The real server's message for [`AGE_LIMIT_CODE`], word for word (as the Codex CLI's
+/// `codex-api` crate pins it in `responses_websocket.rs`). It says 60 minutes whatever
+/// `--max-connection-age` is, as the real one would.
+pub const AGE_LIMIT_MESSAGE: &str = "Responses websocket connection limit reached (60 minutes). Create a new websocket connection to continue.";
+pub use ws::CONNECTION_CAP_CODE;
+
+/// What happens to responses still streaming when a connection reaches its age limit. The
+/// real server's behaviour is not documented; `finish` is the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AgeLimitInFlight {
+    /// Running (and already queued) responses stream to their terminal event; requests sent
+    /// after the deadline get the age-limit `error`; once the lanes are idle the error is sent
+    /// and the connection closes.
+    #[default]
+    Finish,
+    /// Running responses stop where they are (no terminal event), the age-limit `error`
+    /// follows at once and the connection closes.
+    Cut,
+}
+
+impl std::str::FromStr for AgeLimitInFlight {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "finish" => Ok(Self::Finish),
+            "cut" => Ok(Self::Cut),
+            other => Err(format!("`{other}` is not a policy; use `finish` or `cut`")),
+        }
+    }
+}
+
+/// The age-limit failure (status 400, `invalid_request_error`).
+pub(crate) fn age_limit_failure() -> ApiFailure {
+    ApiFailure::invalid(AGE_LIMIT_CODE, AGE_LIMIT_MESSAGE, None)
+}
 
 /// Why the emulator could not start or load its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -87,8 +126,11 @@ pub struct EmulatorConfig {
     pub listen: SocketAddr,
     /// When set, only this Bearer key is accepted; otherwise any key is.
     pub api_key: Option<String>,
-    /// Connections are closed with [`MAX_AGE_CLOSE_CODE`] at this age; default 60 minutes.
+    /// At this age a connection gets the [`AGE_LIMIT_CODE`] error and is closed with
+    /// [`MAX_AGE_CLOSE_CODE`]; default 60 minutes.
     pub max_connection_age: Duration,
+    /// What the age limit does to responses still streaming.
+    pub age_limit_inflight: AgeLimitInFlight,
     /// Modelled latency; default zero.
     pub latency: LatencyProfile,
     /// Scripted model; `None` = the interactive persona.
@@ -106,6 +148,9 @@ pub struct EmulatorConfig {
     pub oversized_frame_bytes: usize,
     /// Injected faults.
     pub faults: FaultPlan,
+    /// Seed of the id generator; `None` = from the clock. A fixed seed repeats the ids of a
+    /// run whose requests arrive in the same order.
+    pub id_seed: Option<u64>,
 }
 
 impl Default for EmulatorConfig {
@@ -114,6 +159,7 @@ impl Default for EmulatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             api_key: None,
             max_connection_age: Duration::from_secs(60 * 60),
+            age_limit_inflight: AgeLimitInFlight::Finish,
             latency: LatencyProfile::zero(),
             scenario: None,
             max_connections_per_key: None,
@@ -122,6 +168,7 @@ impl Default for EmulatorConfig {
             max_message_bytes: 16 * 1024 * 1024,
             oversized_frame_bytes: 1024 * 1024 + 1,
             faults: FaultPlan::default(),
+            id_seed: None,
         }
     }
 }
@@ -134,14 +181,17 @@ pub(crate) struct Shared {
     pub prefix: context::PrefixCache,
     pub connections: Mutex<HashMap<String, usize>>,
     pub cancel: CancellationToken,
-    ids: AtomicU64,
+    /// Opaque ids in the real formats.
+    pub ids: ids::IdGen,
+    /// Emulator-internal ids (steering submissions): a readable counter.
+    serial: AtomicU64,
     seed: u64,
 }
 
 impl Shared {
-    /// A fresh id with `prefix` (`resp`, `steer`, …), unique within this emulator.
+    /// A fresh emulator-internal id with `prefix` (`steer`), unique within this emulator.
     pub fn next_id(&self, prefix: &str) -> String {
-        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        let n = self.serial.fetch_add(1, Ordering::Relaxed);
         format!("{prefix}_{:08x}{n:08x}", self.seed)
     }
 
@@ -306,6 +356,29 @@ impl RunningEmulator {
     }
 }
 
+/// Every reply (the WebSocket upgrade included) carries an `x-request-id`, as the real API's
+/// do (the SDK surfaces it as `_request_id`).
+async fn add_request_id(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    mut response: Response,
+) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&shared.ids.request()) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// Any other path: the API's JSON 404.
+async fn not_found(uri: axum::http::Uri, method: axum::http::Method) -> ApiFailure {
+    ApiFailure {
+        status: 404,
+        kind: "invalid_request_error",
+        code: None,
+        message: format!("Invalid URL ({method} {})", uri.path()),
+        param: None,
+    }
+}
+
 /// Starts the emulator on `config.listen` and returns once it accepts connections.
 pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
     use axum::serve::ListenerExt;
@@ -327,6 +400,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64 & 0xffff_ffff)
         .unwrap_or(0);
+    let id_seed = config.id_seed.unwrap_or(seed);
     let body_limit = config.max_message_bytes.saturating_mul(2);
     let shared = Arc::new(Shared {
         config,
@@ -335,13 +409,19 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         prefix: context::PrefixCache::default(),
         connections: Mutex::new(HashMap::new()),
         cancel: cancel.clone(),
-        ids: AtomicU64::new(1),
+        ids: ids::IdGen::new(id_seed),
+        serial: AtomicU64::new(1),
         seed,
     });
     let app = Router::new()
         .route("/v1/responses", get(ws::upgrade).post(http::create))
         .route("/v1/responses/{id}", get(http::retrieve))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response_with_state(
+            shared.clone(),
+            add_request_id,
+        ))
         .with_state(shared);
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

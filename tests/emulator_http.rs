@@ -222,17 +222,29 @@ async fn coding_agent_runs_in_both_modes_on_one_server() {
         ws.bytes_sent,
         http.bytes_sent
     );
-    // WebSocket: every chained turn continues the cached context exactly.
-    assert_eq!(ws.cached_per_turn[0], 0);
-    assert!(ws.cached_per_turn[1..].iter().all(|c| *c > 0));
-    // HTTP: prompt caching finds the repeated prefix once it reaches 1024 tokens (turn 3
-    // here), rounded down to 128-token steps.
-    assert_eq!(&http.cached_per_turn[..3], &[0, 0, 0]);
+    // Both modes: prompt caching finds the repeated prefix once it reaches 1024 tokens,
+    // rounded down to 128-token steps; the rule does not depend on the transport, so from
+    // the point the conversation's prefix passes 1024 tokens both report hits.
+    for run in [&ws, &http] {
+        assert!(
+            run.cached_per_turn
+                .iter()
+                .all(|c| *c == 0 || (*c >= 1024 && c % 128 == 0)),
+            "{:?}",
+            run.cached_per_turn
+        );
+        assert!(
+            run.cached_per_turn[5..].iter().all(|c| *c > 0),
+            "{:?}",
+            run.cached_per_turn
+        );
+    }
+    // The same conversation: the same cached total within 10 % (item ids differ per run).
     assert!(
-        http.cached_per_turn[3..]
-            .iter()
-            .all(|c| *c > 0 && c % 128 == 0)
+        ws.cached_tokens.abs_diff(http.cached_tokens) * 10 < ws.cached_tokens,
+        "ws {} vs http {}",
+        ws.cached_tokens,
+        http.cached_tokens
     );
-    assert!(ws.cached_tokens >= http.cached_tokens);
     emu.shutdown().await;
 }

@@ -227,9 +227,11 @@ async fn scenario_faults_drop_and_fail() {
             .cloned(),
     );
     context.extend(outputs);
-    context.push(json!({"type": "function_call", "call_id": "call_t001_0", "name": "do_thing", "arguments": "{}"}));
-    context
-        .push(json!({"type": "function_call_output", "call_id": "call_t001_0", "output": "done"}));
+    let call_id = Scenario::call_id(1, 0);
+    context.push(
+        json!({"type": "function_call", "call_id": call_id, "name": "do_thing", "arguments": "{}"}),
+    );
+    context.push(json!({"type": "function_call_output", "call_id": call_id, "output": "done"}));
     let failed = c.turn(&create(json!(context))).await;
     check_stream(&failed);
     let f = failed.last().unwrap();

@@ -384,7 +384,15 @@ async fn max_age(via_proxy: bool) {
             emulator::MAX_AGE_CLOSE_REASON
         )
     );
-    assert_eq!(live.received(0).len(), received, "nothing after the close");
+    // The real server's age-limit error event precedes the close, and nothing else comes.
+    let after = live.received(0);
+    assert_eq!(
+        after.len(),
+        received + 1,
+        "only the age-limit error before the close"
+    );
+    let last = reliability::json_of(after.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], emulator::AGE_LIMIT_CODE, "{last}");
     live.reconnect_and_complete_a_turn(1).await;
     let (frames, _) = live.finish().await;
     let closes: Vec<_> = frames

@@ -1,6 +1,6 @@
 //! Load through the proxy: N concurrent agents run turns against the emulator through a recording
 //! `turnscope proxy` process, and every frame is checked end to end — the emulator's
-//! `sequence_number`s arrive without a gap (nothing lost), and the SHA-1 of each frame the agent
+//! `sequence_number`s (0, 1, … within each response) arrive without a gap (nothing lost), and the SHA-1 of each frame the agent
 //! got equals the one the proxy recorded for that connection (nothing changed). Figures: frames
 //! relayed, lost, p50/p99 turn latency direct vs through the proxy (the difference is the added
 //! latency under the same load), and the proxy's peak RSS.
@@ -65,9 +65,10 @@ async fn agent(url: String, id: usize, until: Instant) -> Agent {
         me.lost += 1;
         return me;
     };
-    let mut next_seq = 0u64;
     let mut turn = 0usize;
     while Instant::now() < until {
+        // Sequence numbers count per response, from 0.
+        let mut next_seq = 0u64;
         let text = json!({"type": "response.create", "model": "gpt-5.1", "store": false,
             "input": [{"type": "message", "role": "user", "content": format!("agent {id} turn {turn}: say hi")}]})
         .to_string();

@@ -122,9 +122,10 @@ async fn a_tool_loop_reruns_with_new_response_and_call_ids() {
     );
     assert_ne!(new[1]["input"][0]["call_id"], old[1]["input"][0]["call_id"]);
     assert_eq!(new[1]["input"][0]["output"], "2 passed");
-    // Cached tokens are reported for the continued turn, as on the recording.
+    // Cached tokens are reported for the continued turn: prompt caching's figure, 0 for a
+    // prompt this short (under 1024 tokens), whatever the connection cache continued.
     let cached = comparison.rows[1].new.as_ref().unwrap().cached_tokens;
-    assert!(cached.unwrap_or(0) > 0, "{comparison:?}");
+    assert_eq!(cached, Some(0), "{comparison:?}");
     let table = rerun::table(&comparison);
     assert!(
         table.contains("status (old)") && table.contains("done"),

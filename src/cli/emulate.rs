@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::emulator::{self, EmulatorConfig, FaultPlan, LatencyProfile, Scenario};
+use crate::emulator::{
+    self, AgeLimitInFlight, EmulatorConfig, FaultPlan, LatencyProfile, Scenario,
+};
 
 /// Arguments of `turnscope emulate`.
 #[derive(Debug, clap::Args)]
@@ -17,16 +19,26 @@ pub struct EmulateArgs {
     /// Accept only this Bearer key (default: any key).
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
-    /// Close WebSocket connections at this age (close code 1001), e.g. `60m`, `30s`.
+    /// WebSocket connection age limit, e.g. `60m`, `30s`: the connection gets the real
+    /// server's `error` event (code websocket_connection_limit_reached, status 400, "Responses
+    /// websocket connection limit reached (60 minutes). …") and is closed (1001).
     #[arg(long, default_value = "60m", value_parser = humantime::parse_duration)]
     pub max_connection_age: Duration,
+    /// What the age limit does to a response still streaming (the real server's choice is not
+    /// documented): `finish` lets running responses end normally, answers requests sent after
+    /// the limit with the error, then sends the error and closes once idle; `cut` stops
+    /// running responses without a terminal event, sends the error and closes at once.
+    #[arg(long, default_value = "finish", value_name = "finish|cut")]
+    pub age_limit_inflight: AgeLimitInFlight,
     /// Latency profile: `zero`, `realistic`, `lan`, or FILE.toml[:NAME].
     #[arg(long, default_value = "zero", value_name = "PROFILE")]
     pub latency: String,
     /// Scripted model: `coding-agent` or a scenario file (TOML/JSON); default: the persona.
     #[arg(long, value_name = "NAME|FILE")]
     pub scenario: Option<String>,
-    /// WebSocket connections allowed per API key (default: unlimited).
+    /// WebSocket connections open at once per API key (default: unlimited). Over the cap the
+    /// upgrade is refused with HTTP 429, code websocket_connection_cap_reached (an emulator
+    /// code: the real API's per-key cap, if any, is not public).
     #[arg(long, value_name = "N")]
     pub max_connections_per_key: Option<usize>,
     /// Responses running at once per connection; more get `response.queued`.
@@ -50,6 +62,10 @@ pub struct EmulateArgs {
     /// Fault: send one oversized frame after N server events.
     #[arg(long, value_name = "N")]
     pub fault_oversized_after: Option<u64>,
+    /// Seed for the opaque ids (resp_…, msg_…, call_…): the same seed and request order give
+    /// the same ids (default: from the clock).
+    #[arg(long, value_name = "N")]
+    pub id_seed: Option<u64>,
     /// Size of the oversized fault frame in bytes (default: 1 MiB + 1).
     #[arg(long, default_value_t = 1024 * 1024 + 1, value_name = "BYTES")]
     pub fault_oversized_bytes: usize,
@@ -68,6 +84,7 @@ impl EmulateArgs {
             listen: self.listen,
             api_key: self.api_key.clone(),
             max_connection_age: self.max_connection_age,
+            age_limit_inflight: self.age_limit_inflight,
             latency,
             scenario,
             max_connections_per_key: self.max_connections_per_key,
@@ -81,6 +98,7 @@ impl EmulateArgs {
                 malformed_after: self.fault_malformed_after,
                 oversized_after: self.fault_oversized_after,
             },
+            id_seed: self.id_seed,
         })
     }
 }

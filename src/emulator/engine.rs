@@ -2,7 +2,7 @@
 //! steering boundaries and scenario faults. Shared by WebSocket and HTTP mode.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -14,11 +14,26 @@ use super::model::{Plan, PlanInput, Planned, plan};
 use super::scenario::FaultKind;
 use crate::protocol::CreateRequest;
 
+/// One response's `sequence_number` counter. Real streams number events per response from 0
+/// (`response.created` is 0) on WebSocket and HTTP alike; lanes never share a counter. The
+/// writer draws the number when it writes the frame, so numbers follow the wire order even
+/// when a steering acknowledgement joins the response's events from another task.
+#[derive(Debug, Default)]
+pub(crate) struct SeqCounter(AtomicU64);
+
+impl SeqCounter {
+    /// The next number (0 first).
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
 /// What the connection writer sends.
 #[derive(Debug)]
 pub(crate) enum Out {
-    /// A server event; the writer adds `sequence_number`.
-    Event(Value),
+    /// A server event; the writer adds `sequence_number` from the counter when there is one
+    /// (events outside a response stream, like request errors, carry none).
+    Event(Value, Option<Arc<SeqCounter>>),
     /// Inject a fault now.
     Fault(FaultKind),
     /// Close the connection with this code and reason.
@@ -33,6 +48,8 @@ pub(crate) struct Emitter {
     pub stream_id: Option<String>,
     /// Events sent for this response.
     pub sent: u64,
+    /// This response's sequence numbers.
+    pub seq: Arc<SeqCounter>,
 }
 
 impl Emitter {
@@ -43,7 +60,9 @@ impl Emitter {
             obj.insert("stream_id".into(), Value::String(sid.clone()));
         }
         self.sent += 1;
-        tx.send(Out::Event(ev)).await.is_ok()
+        tx.send(Out::Event(ev, Some(self.seq.clone())))
+            .await
+            .is_ok()
     }
 
     async fn fault(&mut self, kind: FaultKind) -> bool {
@@ -76,7 +95,7 @@ pub(crate) struct Turn {
     pub parent: Option<Arc<Node>>,
     /// The request's input items (after steering input was prepended).
     pub new_items: Vec<Value>,
-    /// Input tokens served from cache (connection cache or prompt cache).
+    /// Input tokens served from the prompt cache (the same rule on both transports).
     pub cached_tokens: usize,
     /// Bytes of the request as received.
     pub request_bytes: usize,
@@ -113,6 +132,30 @@ pub(crate) struct Outcome {
     /// Function calls the client must answer: (call_id, name).
     pub required: Vec<(String, String)>,
     pub timing: Timing,
+}
+
+/// Prompt caching, the same on WebSocket and HTTP (the real API reports `cached_tokens` from
+/// it whatever the transport): the prompt is instructions, tools, then every context item in
+/// order; the longest prefix an earlier request (any connection, either transport) already
+/// sent counts, if at least 1024 tokens, in 128-token steps. Records this prompt too.
+pub(crate) fn prompt_cached(
+    shared: &Shared,
+    req: &CreateRequest,
+    parent: Option<&Node>,
+    new_items: &[Value],
+) -> usize {
+    let mut segments = Vec::new();
+    if let Some(i) = &req.instructions {
+        segments.push(shared.tokens.measure_str(i));
+    }
+    if let Some(t) = req.tools.as_ref().filter(|t| !t.is_empty()) {
+        segments.push(shared.tokens.measure(&Value::Array(t.clone())));
+    }
+    if let Some(p) = parent {
+        segments.extend(p.chain_sizes());
+    }
+    segments.extend(new_items.iter().map(|i| shared.tokens.measure(i)));
+    shared.prefix.lookup_and_insert(&segments)
 }
 
 fn now_secs() -> u64 {
@@ -268,7 +311,6 @@ pub(crate) async fn run(
     let generate = turn.req.generate != Some(false);
     let plan = if generate {
         plan(&PlanInput {
-            response_id: &turn.id,
             parent: turn.parent.as_deref(),
             new_items: &turn.new_items,
             tools: turn.req.tools.as_deref().unwrap_or(&[]),
@@ -278,6 +320,7 @@ pub(crate) async fn run(
             cached_tokens: cached,
             scenario: shared.config.scenario.as_ref(),
             tool_choice: turn.req.tool_choice.as_ref(),
+            ids: &shared.ids,
         })
     } else {
         Plan::default()
@@ -338,7 +381,6 @@ pub(crate) async fn run(
         pause(latency.first_token_delay(input_tokens - cached)).await;
     }
     timing.first_output = start.elapsed();
-    let suffix = turn.id.trim_start_matches("resp_").to_owned();
     let items = run.plan.items.clone();
     for (idx, planned) in items.iter().enumerate() {
         if !run.alive {
@@ -350,7 +392,7 @@ pub(crate) async fn run(
         }
         match planned {
             Planned::Text(text) => {
-                let id = format!("msg_{suffix}_{idx}");
+                let id = shared.ids.item("msg");
                 let mut item = json!({"id": id, "type": "message", "role": "assistant", "status": "in_progress", "content": []});
                 run.send(json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}))
                     .await;
@@ -395,7 +437,7 @@ pub(crate) async fn run(
                 name,
                 arguments,
             } => {
-                let id = format!("fc_{suffix}_{idx}");
+                let id = shared.ids.item("fc");
                 let mut item = json!({"id": id, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": name, "arguments": ""});
                 run.send(json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}))
                     .await;

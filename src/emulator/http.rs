@@ -11,10 +11,10 @@ use futures_util::stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::context::{Stored, hash_str};
+use super::context::Stored;
 use super::engine::{self, Emitter, Ending, Out, Turn};
 use super::scenario::FaultKind;
-use super::ws::lane::{check_call_ids, preamble};
+use super::ws::lane::{check_call_ids, preamble_tokens};
 use super::{ApiFailure, FaultPlan, Shared, authorize, validate};
 
 /// `GET /v1/responses/{id}`: a stored (`store=true`) response.
@@ -95,25 +95,12 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
     };
     let new_items = req.input_items();
     check_call_ids(parent.as_deref(), &new_items)?;
-    // Prompt caching: instructions, tools, then every item of the context, in order.
-    let mut segments = Vec::new();
-    if let Some(i) = &req.instructions {
-        segments.push(shared.tokens.measure_str(i));
-    }
-    if let Some(t) = req.tools.as_ref().filter(|t| !t.is_empty()) {
-        let text = Value::Array(t.clone()).to_string();
-        segments.push((shared.tokens.measure_str(&text).0, hash_str(&text)));
-    }
-    if let Some(p) = &parent {
-        segments.extend(p.chain_sizes());
-    }
-    segments.extend(new_items.iter().map(|i| shared.tokens.measure(i)));
-    let cached = shared.prefix.lookup_and_insert(&segments);
+    let cached = engine::prompt_cached(shared, &req, parent.as_deref(), &new_items);
     let stream = req.stream == Some(true);
-    let preamble = preamble(shared, &req).0;
+    let preamble = preamble_tokens(shared, &req);
     Ok((
         Turn {
-            id: shared.next_id("resp"),
+            id: shared.ids.item("resp"),
             req: Arc::new(req),
             parent,
             new_items,
@@ -146,6 +133,7 @@ async fn json_body(shared: Arc<Shared>, turn: Turn) -> Response {
         tx: None,
         stream_id: None,
         sent: 0,
+        seq: Arc::default(),
     };
     let outcome = engine::run(&shared, turn, &mut em, None, None).await;
     keep(&shared, &outcome, &id, store);
@@ -155,7 +143,8 @@ async fn json_body(shared: Arc<Shared>, turn: Turn) -> Response {
 /// SSE stream state: the engine's events, numbered, with flag faults applied.
 struct SseState {
     rx: mpsc::Receiver<Out>,
-    seq: u64,
+    /// Events written so far (flag faults count them).
+    sent: u64,
     faults: FaultPlan,
     oversized: usize,
     stalled: bool,
@@ -180,15 +169,15 @@ impl SseState {
                 r#"{"type":"response.output_text.delta","delta":"trunc"#,
             ))),
             FaultKind::Oversized => {
-                let data = super::oversized_event(self.seq, self.oversized);
-                self.seq += 1;
+                let data = super::oversized_event(self.sent, self.oversized);
+                self.sent += 1;
                 Ok(Some(sse_event("emulator.oversized", &data)))
             }
         }
     }
 
     fn flag_fault(&self) -> Option<FaultKind> {
-        let n = Some(self.seq);
+        let n = Some(self.sent);
         if self.faults.drop_after == n {
             Some(FaultKind::Drop)
         } else if self.faults.stall_after == n {
@@ -223,11 +212,11 @@ impl SseState {
                 }
             };
             let fault = match out {
-                Out::Event(mut ev) => {
-                    if let Value::Object(obj) = &mut ev {
-                        obj.insert("sequence_number".into(), json!(self.seq));
+                Out::Event(mut ev, seq) => {
+                    if let (Some(seq), Value::Object(obj)) = (seq, &mut ev) {
+                        obj.insert("sequence_number".into(), json!(seq.next()));
                     }
-                    self.seq += 1;
+                    self.sent += 1;
                     let kind = ev["type"].as_str().unwrap_or("message").to_owned();
                     let mut chunk = sse_event(&kind, &ev.to_string()).to_vec();
                     if let Some(f) = self.flag_fault() {
@@ -266,7 +255,7 @@ fn sse(shared: Arc<Shared>, turn: Turn) -> Response {
     let store = turn.req.store != Some(false);
     let state = SseState {
         rx,
-        seq: 0,
+        sent: 0,
         faults: shared.config.faults.clone(),
         oversized: shared.config.oversized_frame_bytes,
         stalled: false,
@@ -277,6 +266,7 @@ fn sse(shared: Arc<Shared>, turn: Turn) -> Response {
             tx: Some(tx),
             stream_id: None,
             sent: 0,
+            seq: Arc::default(),
         };
         let outcome = engine::run(&shared, turn, &mut em, None, None).await;
         keep(&shared, &outcome, &id, store);

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::context::Node;
+use super::ids::IdGen;
 use super::scenario::{Scenario, ScenarioFault};
 
 /// One output item the model will stream.
@@ -36,7 +37,6 @@ impl Plan {
 
 /// What the model sees of a request.
 pub(crate) struct PlanInput<'a> {
-    pub response_id: &'a str,
     pub parent: Option<&'a Node>,
     pub new_items: &'a [Value],
     pub tools: &'a [Value],
@@ -47,6 +47,8 @@ pub(crate) struct PlanInput<'a> {
     pub scenario: Option<&'a Scenario>,
     /// The request's `tool_choice` (`required` / a named function force a call).
     pub tool_choice: Option<&'a Value>,
+    /// Draws the persona's call ids.
+    pub ids: &'a IdGen,
 }
 
 /// Decides the response.
@@ -203,9 +205,8 @@ fn persona_plan(input: &PlanInput<'_>) -> Plan {
         let name = tool["name"].as_str().unwrap_or_default().to_owned();
         text.push_str(&format!(" Calling `{name}` as asked."));
         items.push(Planned::Text(text));
-        let suffix = input.response_id.trim_start_matches("resp_");
         items.push(Planned::Call {
-            call_id: format!("call_{suffix}_0"),
+            call_id: input.ids.call(),
             name,
             arguments: example_arguments(tool),
         });
@@ -227,7 +228,6 @@ mod tests {
 
     fn input<'a>(items: &'a [Value], tools: &'a [Value]) -> PlanInput<'a> {
         PlanInput {
-            response_id: "resp_1",
             parent: None,
             new_items: items,
             tools,
@@ -237,8 +237,11 @@ mod tests {
             cached_tokens: 0,
             scenario: None,
             tool_choice: None,
+            ids: &IDS,
         }
     }
+
+    static IDS: std::sync::LazyLock<IdGen> = std::sync::LazyLock::new(|| IdGen::new(1));
 
     #[test]
     fn persona_reports_and_calls_named_tools() {

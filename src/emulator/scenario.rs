@@ -259,15 +259,20 @@ impl Scenario {
         self.turns.iter().map(|t| t.calls.len()).sum()
     }
 
-    /// The call id the model gives call `index` of turn `turn`.
+    /// The call id the model gives call `index` of turn `turn`: the real format (`call_` and
+    /// 24 alphanumerics), led by `tTTTTcCCC` so the scripted client finds its output, the rest
+    /// a filler fixed by (turn, index) so runs repeat.
     pub fn call_id(turn: usize, index: usize) -> String {
-        format!("call_t{turn:03}_{index}")
+        let head = format!("t{:04}c{:03}", turn % 10_000, index % 1000);
+        let seed = ((turn as u64) << 20) ^ index as u64;
+        let filler = super::ids::IdGen::new(seed).alnum("", super::ids::CALL_CHARS - head.len());
+        format!("call_{head}{}", &filler[1..])
     }
 
     /// The client side: the scripted output for a call id the model produced.
     pub fn tool_output(&self, call_id: &str) -> Option<&str> {
         let rest = call_id.strip_prefix("call_t")?;
-        let (t, i) = rest.split_once('_')?;
+        let (t, i) = (rest.get(..4)?, rest.get(5..8)?);
         let (t, i): (usize, usize) = (t.parse().ok()?, i.parse().ok()?);
         self.turns.get(t)?.calls.get(i).map(|c| c.output.as_str())
     }

@@ -8,35 +8,65 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::context::Node;
-use super::engine::{Out, SteerFlag};
+use super::engine::{Out, SeqCounter, SteerFlag};
 use super::scenario::FaultKind;
 use super::{
-    ApiFailure, FaultPlan, MAX_AGE_CLOSE_CODE, MAX_AGE_CLOSE_REASON, Shared, authorize, validate,
+    AgeLimitInFlight, ApiFailure, ConnectionSlot, FaultPlan, MAX_AGE_CLOSE_CODE,
+    MAX_AGE_CLOSE_REASON, Shared, authorize, validate,
 };
 use lane::Job;
 
-/// The close code when the per-key connection cap is reached (policy violation).
-pub(crate) const CONNECTION_LIMIT_CLOSE_CODE: u16 = 1008;
+/// The error code of the emulator's per-key connection cap (refused at the upgrade).
+pub const CONNECTION_CAP_CODE: &str = "websocket_connection_cap_reached";
 
-/// `GET /v1/responses` with an upgrade: authenticate, then run the connection.
+/// `GET /v1/responses`: a WebSocket upgrade (authenticated, counted against the per-key
+/// cap), or — without the upgrade headers — an API-shaped JSON error, as the real endpoint
+/// answers a plain GET.
 pub(crate) async fn upgrade(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let key = match authorize(&shared, &headers) {
         Ok(k) => k,
         Err(f) => return f.into_response(),
+    };
+    let Ok(ws) = ws else {
+        return ApiFailure {
+            status: 405,
+            kind: "invalid_request_error",
+            code: None,
+            message: "Invalid method for URL (GET /v1/responses)".into(),
+            param: None,
+        }
+        .into_response();
+    };
+    // The real API's per-key connection cap is not public. The emulator refuses the upgrade
+    // itself (HTTP 429, code `websocket_connection_cap_reached`): a different code from the
+    // 60-minute age limit, which clients treat as "rotate" and would retry in a loop.
+    let Some(slot) = shared.open_connection(&key) else {
+        let cap = shared.config.max_connections_per_key.unwrap_or_default();
+        return ApiFailure {
+            status: 429,
+            kind: "invalid_request_error",
+            code: Some(CONNECTION_CAP_CODE.into()),
+            message: format!(
+                "Too many open WebSocket connections for this API key (limit {cap}, set by the emulator's --max-connections-per-key). Close one before opening another."
+            ),
+            param: None,
+        }
+        .into_response();
     };
     let timing = headers
         .get("x-responsesapi-include-timing-metrics")
@@ -45,13 +75,15 @@ pub(crate) async fn upgrade(
     let limit = shared.config.max_message_bytes.saturating_mul(2);
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| connection(shared, socket, key, timing))
+        .on_upgrade(move |socket| connection(shared, socket, slot, timing))
 }
 
 /// A running response, as seen by `response.steer`.
 struct Active {
     flag: Arc<SteerFlag>,
     lane: Option<String>,
+    /// The response's sequence numbers (steering acknowledgements are numbered in it).
+    seq: Arc<SeqCounter>,
     /// Accepted steering submissions: (steer id, input items).
     steers: Vec<(String, Vec<Value>)>,
 }
@@ -59,15 +91,18 @@ struct Active {
 /// Per-connection state; the mutex is never held across an await.
 #[derive(Default)]
 struct ConnState {
-    /// The connection-local cache: response id → its context chain and the
-    /// (tokens, hash) of the instructions + tools it ran with.
-    cache: HashMap<String, (Arc<Node>, (usize, u64))>,
+    /// The connection-local cache: response id → its context chain.
+    cache: HashMap<String, Arc<Node>>,
     lanes: HashMap<Option<String>, mpsc::UnboundedSender<Job>>,
     named_lanes: usize,
     active: HashMap<String, Active>,
     /// Steering input waiting for the explicit continuation of a parent: parent id → items.
     pending_steers: HashMap<String, Vec<Value>>,
     tasks: Vec<JoinHandle<()>>,
+    /// Requests accepted onto a lane and not finished yet (the age limit waits for them).
+    pending: usize,
+    /// Past `--max-connection-age`: new requests get the age-limit error.
+    aged: bool,
 }
 
 /// One WebSocket connection.
@@ -77,6 +112,8 @@ pub(crate) struct Conn {
     gate: Arc<Semaphore>,
     timing: bool,
     state: Mutex<ConnState>,
+    /// Woken whenever a lane finishes a request (the age limit drains on it).
+    idle: Notify,
 }
 
 impl Conn {
@@ -84,12 +121,23 @@ impl Conn {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends an event outside any response (errors, steering acks), on `lane` if named.
-    async fn send(&self, mut ev: Value, lane: Option<&str>) {
+    /// Sends an event outside any response stream (request errors, timing), on `lane` if
+    /// named; it carries no `sequence_number`, like the real server's request errors.
+    async fn send(&self, ev: Value, lane: Option<&str>) {
+        self.send_numbered(ev, lane, None).await;
+    }
+
+    /// Sends an event numbered in `seq` (a response's counter), on `lane` if named.
+    async fn send_numbered(&self, mut ev: Value, lane: Option<&str>, seq: Option<Arc<SeqCounter>>) {
         if let (Some(l), Value::Object(obj)) = (lane, &mut ev) {
             obj.insert("stream_id".into(), json!(l));
         }
-        let _ = self.tx.send(Out::Event(ev)).await;
+        let _ = self.tx.send(Out::Event(ev, seq)).await;
+    }
+
+    /// The age-limit error, exactly as the real server words it.
+    async fn age_error(&self, lane: Option<&str>) {
+        self.fail(&super::age_limit_failure(), lane).await;
     }
 
     async fn fail(&self, f: &ApiFailure, lane: Option<&str>) {
@@ -170,9 +218,13 @@ impl Conn {
             request_bytes: bytes,
         };
         let lane = job.req.stream_id.clone();
+        if self.state().aged {
+            return self.age_error(lane.as_deref()).await;
+        }
         let refused = {
             let mut st = self.state();
             let st = &mut *st;
+            st.pending += 1;
             if let Some(tx) = st.lanes.get(&lane) {
                 tx.send(job).err().map(|_| None)
             } else if lane.is_some() && st.named_lanes >= self.shared.config.max_lanes {
@@ -199,6 +251,9 @@ impl Conn {
                 None
             }
         };
+        if refused.is_some() {
+            self.job_done();
+        }
         if let Some(Some(f)) = refused {
             self.fail(&f, lane.as_deref()).await;
         }
@@ -214,7 +269,8 @@ impl Conn {
                     "error": {"type": "invalid_request_error", "code": "invalid_input", "message": message},
                     "steer": {"previous_response_id": p.previous_response_id, "input": p.input},
                 });
-                return self.send(ev, None).await;
+                // Not part of a running response: numbered on its own (the SDK requires one).
+                return self.send_numbered(ev, None, Some(Arc::default())).await;
             }
         };
         let items = lane::steer_items(&parts.input);
@@ -226,7 +282,7 @@ impl Conn {
                     let id = self.shared.next_id("steer");
                     active.steers.push((id.clone(), items));
                     active.flag.request();
-                    Ok((id, active.lane.clone()))
+                    Ok((id, active.lane.clone(), active.seq.clone()))
                 }
                 None if st.cache.contains_key(&parts.previous_response_id) => Err((
                     "response_already_completed",
@@ -239,12 +295,12 @@ impl Conn {
             }
         };
         match accepted {
-            Ok((id, lane)) => {
+            Ok((id, lane, seq)) => {
                 let ev = json!({
                     "type": "response.steer.accepted",
                     "steer": {"id": id, "previous_response_id": parts.previous_response_id},
                 });
-                self.send(ev, lane.as_deref()).await;
+                self.send_numbered(ev, lane.as_deref(), Some(seq)).await;
             }
             Err((code, message)) => {
                 let ev = json!({
@@ -252,7 +308,7 @@ impl Conn {
                     "error": {"type": "invalid_request_error", "code": code, "message": message},
                     "steer": {"previous_response_id": parts.previous_response_id, "input": parts.input},
                 });
-                self.send(ev, None).await;
+                self.send_numbered(ev, None, Some(Arc::default())).await;
             }
         }
     }
@@ -270,7 +326,6 @@ struct Writer {
     sink: SplitSink<WebSocket, Message>,
     faults: FaultPlan,
     oversized: usize,
-    seq: u64,
     sent: u64,
     stalled: bool,
 }
@@ -288,8 +343,7 @@ impl Writer {
                 }
             }
             FaultKind::Oversized => {
-                let text = super::oversized_event(self.seq, self.oversized);
-                self.seq += 1;
+                let text = super::oversized_event(self.sent, self.oversized);
                 if self.sink.send(Message::Text(text.into())).await.is_err() {
                     return Some(WriterEnd::Cut);
                 }
@@ -340,11 +394,10 @@ impl Writer {
                         return end;
                     }
                 }
-                Out::Event(mut ev) => {
-                    if let Value::Object(obj) = &mut ev {
-                        obj.insert("sequence_number".into(), json!(self.seq));
+                Out::Event(mut ev, seq) => {
+                    if let (Some(seq), Value::Object(obj)) = (seq, &mut ev) {
+                        obj.insert("sequence_number".into(), json!(seq.next()));
                     }
-                    self.seq += 1;
                     if self
                         .sink
                         .send(Message::Text(ev.to_string().into()))
@@ -364,49 +417,41 @@ impl Writer {
     }
 }
 
-async fn connection(shared: Arc<Shared>, socket: WebSocket, key: String, timing: bool) {
+impl Conn {
+    /// A lane finished (or refused) one request.
+    pub(super) fn job_done(&self) {
+        let mut st = self.state();
+        st.pending = st.pending.saturating_sub(1);
+        drop(st);
+        self.idle.notify_one();
+    }
+}
+
+async fn connection(shared: Arc<Shared>, socket: WebSocket, slot: ConnectionSlot, timing: bool) {
+    let _slot = slot;
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel::<Out>(256);
     let writer = Writer {
         sink,
         faults: shared.config.faults.clone(),
         oversized: shared.config.oversized_frame_bytes,
-        seq: 0,
         sent: 0,
         stalled: false,
     };
     let mut writer = tokio::spawn(writer.run(rx));
-    let Some(_slot) = shared.open_connection(&key) else {
-        let f = ApiFailure {
-            status: 429,
-            kind: "invalid_request_error",
-            code: Some("websocket_connection_limit_reached".into()),
-            message:
-                "Too many WebSocket connections for this API key; close one before opening another."
-                    .into(),
-            param: None,
-        };
-        let _ = tx.send(Out::Event(f.ws_event())).await;
-        let _ = tx
-            .send(Out::Close(
-                CONNECTION_LIMIT_CLOSE_CODE,
-                "websocket_connection_limit_reached".into(),
-            ))
-            .await;
-        drop(tx);
-        let _ = writer.await;
-        return;
-    };
     let conn = Arc::new(Conn {
         gate: Arc::new(Semaphore::new(shared.config.max_active_responses.max(1))),
         shared: shared.clone(),
         tx: tx.clone(),
         timing,
         state: Mutex::new(ConnState::default()),
+        idle: Notify::new(),
     });
     let age = tokio::time::sleep(shared.config.max_connection_age);
     tokio::pin!(age);
     let mut closing = None;
+    // Past the age limit with responses still running (`--age-limit-inflight finish`).
+    let mut draining = false;
     loop {
         tokio::select! {
             end = &mut writer => {
@@ -417,9 +462,28 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, key: String, timing:
                 let _ = tx.send(Out::Close(1001, "server shutting down".into())).await;
                 closing = Some(());
             }
-            _ = &mut age, if closing.is_none() => {
-                let _ = tx.send(Out::Close(MAX_AGE_CLOSE_CODE, MAX_AGE_CLOSE_REASON.into())).await;
-                closing = Some(());
+            _ = &mut age, if closing.is_none() && !draining => {
+                let busy = {
+                    let mut st = conn.state();
+                    st.aged = true;
+                    st.pending > 0
+                };
+                if busy && shared.config.age_limit_inflight == AgeLimitInFlight::Finish {
+                    draining = true;
+                } else {
+                    // Idle, or `cut`: running responses stop where they are (no terminal event).
+                    stop_lanes(&conn);
+                    conn.age_error(None).await;
+                    let _ = tx.send(Out::Close(MAX_AGE_CLOSE_CODE, MAX_AGE_CLOSE_REASON.into())).await;
+                    closing = Some(());
+                }
+            }
+            () = conn.idle.notified(), if draining && closing.is_none() => {
+                if conn.state().pending == 0 {
+                    conn.age_error(None).await;
+                    let _ = tx.send(Out::Close(MAX_AGE_CLOSE_CODE, MAX_AGE_CLOSE_REASON.into())).await;
+                    closing = Some(());
+                }
             }
             msg = stream.next() => match msg {
                 None | Some(Err(_)) => break,
@@ -447,10 +511,7 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, key: String, timing:
         }
     }
     // Stop this connection's lanes; everything cached on it is gone with it.
-    let tasks = std::mem::take(&mut conn.state().tasks);
-    for t in tasks {
-        t.abort();
-    }
+    stop_lanes(&conn);
     drop(tx);
     if closing.is_some() {
         // Give the client a moment to answer the close frame before the socket drops.
@@ -464,4 +525,12 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, key: String, timing:
         .await;
     }
     writer.abort();
+}
+
+/// Aborts every lane task of the connection.
+fn stop_lanes(conn: &Conn) {
+    let tasks = std::mem::take(&mut conn.state().tasks);
+    for t in tasks {
+        t.abort();
+    }
 }

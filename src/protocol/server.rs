@@ -198,7 +198,7 @@ pub struct ServerEvent {
     /// The `type` string.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Strictly increasing per connection.
+    /// Counts per response from 0 (`response.created`); request errors carry none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<u64>,
     /// The lane, when the request named one.
@@ -269,7 +269,10 @@ pub fn explain_error_code(code: &str) -> Option<&'static str> {
             "too many lanes on this connection (32 max): reuse a lane or open another connection"
         }
         "websocket_connection_limit_reached" => {
-            "too many WebSocket connections for this key: close one before opening another"
+            "the connection reached its 60-minute limit: open a new one (its cached responses are gone; store=false chains must resend the full context)"
+        }
+        "websocket_connection_cap_reached" => {
+            "too many WebSocket connections for this key (the emulator's --max-connections-per-key): close one before opening another"
         }
         "rate_limit_exceeded" => "rate limited: wait and retry, or lower concurrency",
         "server_error" => "the server failed: retrying is safe if no output was streamed",

@@ -53,8 +53,10 @@ class StreamCheck:
     """Checks the invariants of one response's events, in arrival order."""
 
     def __init__(self, last_seq=None):
+        # `last_seq` is accepted for older callers and ignored: sequence numbers count per
+        # response from 0 (response.created), so each StreamCheck starts afresh.
         self.events = []
-        self.last_seq = last_seq
+        self.last_seq = None
         self.items = {}
         self.deltas = {}
 
@@ -64,8 +66,8 @@ class StreamCheck:
             expect(t in ("response.created", "error"), f"first event is {t}, not response.created")
         seq = getattr(event, "sequence_number", None)
         if seq is not None:
-            if self.last_seq is not None:
-                expect(seq > self.last_seq, f"sequence_number {seq} after {self.last_seq}")
+            expected = 0 if self.last_seq is None else self.last_seq + 1
+            expect(seq == expected, f"sequence_number {seq}, expected {expected} (per response from 0)")
             self.last_seq = seq
         if t == "response.output_item.added":
             self.items[event.item.id] = event.item

@@ -18,7 +18,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 pub struct Client {
     pub ws: Ws,
-    pub last_seq: Option<u64>,
+    /// The last `sequence_number` seen per lane (`None` = the unnamed lane).
+    pub last_seq: HashMap<Option<String>, u64>,
 }
 
 pub async fn connect_with(
@@ -33,7 +34,10 @@ pub async fn connect_with(
         );
     }
     let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-    Ok(Client { ws, last_seq: None })
+    Ok(Client {
+        ws,
+        last_seq: HashMap::new(),
+    })
 }
 
 pub async fn connect(url: &str) -> Client {
@@ -43,7 +47,7 @@ pub async fn connect(url: &str) -> Client {
 }
 
 pub fn create(input: Value) -> Value {
-    json!({"type": "response.create", "model": "test-model", "input": input, "store": false})
+    json!({"type": "response.create", "model": "gpt-4.1-mini", "input": input, "store": false})
 }
 
 impl Client {
@@ -66,17 +70,28 @@ impl Client {
             .map(|r| r.unwrap())
     }
 
-    /// The next JSON event; checks that sequence numbers strictly increase.
+    /// The next JSON event; checks `sequence_number`: it counts per response from 0 (at
+    /// `response.created`) and rises by one within its lane.
     pub async fn recv(&mut self) -> Value {
         loop {
             match self.next_message().await {
                 Some(Message::Text(t)) => {
                     let v: Value = serde_json::from_str(t.as_str()).expect("event is JSON");
-                    if let Some(seq) = v["sequence_number"].as_u64() {
-                        if let Some(last) = self.last_seq {
-                            assert!(seq > last, "sequence_number {seq} after {last}");
-                        }
-                        self.last_seq = Some(seq);
+                    let kind = v["type"].as_str().unwrap_or_default();
+                    let lane = v["stream_id"].as_str().map(str::to_owned);
+                    if kind == "response.created" {
+                        assert_eq!(v["sequence_number"], 0, "{v}");
+                        self.last_seq.insert(lane, 0);
+                    } else if kind.starts_with("response.steer.") {
+                        // Numbered in the target response's counter (checked by the steer tests).
+                    } else if let Some(seq) = v["sequence_number"].as_u64() {
+                        let last = self.last_seq.get(&lane).copied();
+                        let expected = last.map_or(0, |l| l + 1);
+                        assert!(
+                            seq == expected || last.is_some_and(|l| seq > l),
+                            "sequence_number {seq} after {last:?}: {v}"
+                        );
+                        self.last_seq.insert(lane, seq);
                     }
                     return v;
                 }

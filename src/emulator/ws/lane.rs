@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::super::ApiFailure;
 use super::super::context::{Node, Stored};
-use super::super::engine::{self, Emitter, Ending, SteerFlag, Turn};
+use super::super::engine::{self, Emitter, Ending, SeqCounter, SteerFlag, Turn};
 use super::{Active, Conn};
 use crate::protocol::CreateRequest;
 
@@ -37,18 +37,18 @@ pub(crate) fn steer_items(input: &Value) -> Vec<Value> {
     }
 }
 
-/// (tokens, hash) of the instructions and tool definitions a request carries.
-pub(crate) fn preamble(shared: &super::Shared, req: &CreateRequest) -> (usize, u64) {
-    let (it, ih) = req
+/// Tokens of the instructions and tool definitions a request carries.
+pub(crate) fn preamble_tokens(shared: &super::Shared, req: &CreateRequest) -> usize {
+    let it = req
         .instructions
         .as_deref()
-        .map_or((0, 0), |i| shared.tokens.measure_str(i));
-    let (tt, th) = req
+        .map_or(0, |i| shared.tokens.measure_str(i).0);
+    let tt = req
         .tools
         .as_ref()
         .filter(|t| !t.is_empty())
-        .map_or((0, 0), |t| shared.tokens.measure(&Value::Array(t.clone())));
-    (it + tt, ih.rotate_left(1) ^ th)
+        .map_or(0, |t| shared.tokens.measure(&Value::Array(t.clone())).0);
+    it + tt
 }
 
 /// Checks that every `function_call_output` answers a call in the context.
@@ -83,6 +83,7 @@ impl Conn {
             while let Some(job) = next.take() {
                 next = self.run_job(&lane, job).await;
             }
+            self.job_done();
         }
     }
 
@@ -91,25 +92,17 @@ impl Conn {
         let shared = &self.shared;
         let req = job.req;
         let prev = req.previous_response_id.clone();
-        let pre = preamble(shared, &req);
-        let (parent, cached) = match &prev {
-            None => (None, 0),
+        let preamble_tokens = preamble_tokens(shared, &req);
+        let parent = match &prev {
+            None => None,
             Some(id) => {
+                // The connection cache continues the chain without loading anything; it is
+                // state continuation, not prompt caching, and never shows up in cached_tokens.
                 let hit = self.state().cache.get(id).cloned();
                 match hit {
-                    // The whole earlier prompt is reused when its preamble (instructions and
-                    // tools) is unchanged. The preamble comes first in the prompt, so changing
-                    // or reordering it invalidates everything after it: nothing is cached.
-                    Some((node, (pt, ph))) => {
-                        let t = if ph == pre.1 {
-                            node.total_tokens + pt
-                        } else {
-                            0
-                        };
-                        (Some(node), t)
-                    }
+                    Some(node) => Some(node),
                     None => match shared.store.get(id) {
-                        Some(stored) => (Some(stored.node), 0),
+                        Some(stored) => Some(stored.node),
                         None => {
                             let f = ApiFailure::invalid(
                                 "previous_response_not_found",
@@ -140,13 +133,16 @@ impl Conn {
                 new_items = steer;
             }
         }
-        let id = shared.next_id("resp");
+        let cached = engine::prompt_cached(shared, &req, parent.as_deref(), &new_items);
+        let id = shared.ids.item("resp");
         let flag = Arc::new(SteerFlag::default());
+        let seq = Arc::new(SeqCounter::default());
         self.state().active.insert(
             id.clone(),
             Active {
                 flag: flag.clone(),
                 lane: lane.clone(),
+                seq: seq.clone(),
                 steers: Vec::new(),
             },
         );
@@ -159,12 +155,13 @@ impl Conn {
             new_items,
             cached_tokens: cached,
             request_bytes: job.request_bytes,
-            preamble_tokens: pre.0,
+            preamble_tokens,
         };
         let mut em = Emitter {
             tx: Some(self.tx.clone()),
             stream_id: lane.clone(),
             sent: 0,
+            seq: seq.clone(),
         };
         let outcome = engine::run(shared, turn, &mut em, Some(self.gate.clone()), Some(flag)).await;
         let steers = self
@@ -175,7 +172,7 @@ impl Conn {
             .unwrap_or_default();
         match (&outcome.ending, &outcome.node) {
             (Ending::Completed | Ending::Steered, Some(node)) => {
-                self.state().cache.insert(id.clone(), (node.clone(), pre));
+                self.state().cache.insert(id.clone(), node.clone());
                 if store {
                     shared.store.put(
                         id.clone(),
@@ -221,7 +218,8 @@ impl Conn {
                     "error": {"type": "invalid_request_error", "code": "response_not_active", "message": "The steered response failed; its input was not committed."},
                     "steer": {"id": sid, "previous_response_id": id, "input": items},
                 });
-                self.send(ev, lane.as_deref()).await;
+                self.send_numbered(ev, lane.as_deref(), Some(seq.clone()))
+                    .await;
             }
             return None;
         }
@@ -239,7 +237,8 @@ impl Conn {
                     "required_input": stubs,
                     "steer": {"id": sid, "previous_response_id": id},
                 });
-                self.send(ev, lane.as_deref()).await;
+                self.send_numbered(ev, lane.as_deref(), Some(seq.clone()))
+                    .await;
                 queued.append(&mut items);
             }
             self.state().pending_steers.insert(id, queued);
