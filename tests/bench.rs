@@ -54,7 +54,10 @@ fn check_report(doc: &Value) {
         // reported there): 0, or at least 1024 in 128-token steps.
         for turns in [ws_turns, http_turns] {
             let c = u(&turns[k]["cached_tokens"]);
-            assert!(c == 0 || (c >= 1024 && c.is_multiple_of(128)), "turn {k}: {c}");
+            assert!(
+                c == 0 || (c >= 1024 && c.is_multiple_of(128)),
+                "turn {k}: {c}"
+            );
         }
     }
     // The scripted outputs of the first three calls are 1400, 9000 and 18000 bytes. The

@@ -229,7 +229,7 @@ async fn coding_agent_runs_in_both_modes_on_one_server() {
         assert!(
             run.cached_per_turn
                 .iter()
-                .all(|c| *c == 0 || (*c >= 1024 && c % 128 == 0)),
+                .all(|c| *c == 0 || (*c >= 1024 && c.is_multiple_of(128))),
             "{:?}",
             run.cached_per_turn
         );
