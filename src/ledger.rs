@@ -7,6 +7,7 @@
 //! compact JSON plus the request envelope around the input. Everything is a running sum:
 //! each byte is parsed and tokenized once, so the fold is O(frames).
 
+mod batch;
 mod connection;
 pub mod context;
 mod ending;
@@ -56,6 +57,18 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Adds another ledger's totals (for summaries over many recordings).
+    pub fn add(&mut self, other: &Totals) {
+        self.turns += other.turns;
+        fold::add(&mut self.incremental, other.incremental);
+        fold::add(&mut self.full_context, other.full_context);
+        self.cached_tokens += other.cached_tokens;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.tool_calls += other.tool_calls;
+        self.errors += other.errors;
+    }
+
     /// Bytes saved versus HTTP full resend.
     pub fn saved_bytes(&self) -> i64 {
         turn::signed(self.full_context.bytes) - turn::signed(self.incremental.bytes)

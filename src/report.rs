@@ -1,55 +1,118 @@
 //! Headless reports of a ledger: the `stats` table and its stable JSON schema.
 
+mod summary;
+
+pub use summary::{
+    FileSummary, ManyTotals, summary_json_end, summary_json_start, summary_row_json,
+    summary_table_header, summary_table_row, summary_table_total,
+};
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::{Value, json};
 
-use crate::ledger::{Ledger, Turn, TurnStatus};
+use crate::ledger::{Ledger, Totals, Turn, TurnStatus};
 use crate::transcript::{Header, LineError};
 
 /// Version of the `stats --json` schema; bumped on any incompatible change.
 pub const STATS_SCHEMA: u32 = 1;
 
-/// The `stats --json` document (schema documented in the README).
-pub fn stats_json(file: &str, header: &Header, ledger: &Ledger, skipped: &[LineError]) -> Value {
-    let turns: Vec<Value> = ledger.turns().iter().map(turn_json).collect();
-    let t = ledger.totals();
-    let connections: Vec<Value> = ledger
-        .connections()
-        .iter()
-        .map(|c| {
-            json!({
-                "index": c.index,
-                "url": c.url,
-                "opened_us": c.opened_us,
-                "closed_us": c.closed_us,
-                "age_us": c.age_us(ledger.last_t_us()),
-                "close_code": c.close_code,
-                "close_reason": c.close_reason,
-                "reconnect_reason": c.reconnect_reason,
-                "turns": c.turns,
+/// Writes the `stats --json` document (schema documented in the README), pretty-printed and
+/// followed by a newline, one turn at a time: the whole document is never held in memory.
+pub fn write_stats_json(
+    out: &mut impl Write,
+    file: &str,
+    header: &Header,
+    ledger: &Ledger,
+    skipped: &[LineError],
+) -> std::io::Result<()> {
+    let doc = StatsDoc {
+        file,
+        header,
+        ledger,
+        skipped,
+    };
+    let mut ser = serde_json::Serializer::pretty(&mut *out);
+    doc.serialize(&mut ser).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+/// The document `write_stats_json` streams. Its keys are written in the order a
+/// `serde_json::Map` (sorted) would print them, so the bytes are those of the whole tree.
+struct StatsDoc<'a> {
+    file: &'a str,
+    header: &'a Header,
+    ledger: &'a Ledger,
+    skipped: &'a [LineError],
+}
+
+impl Serialize for StatsDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ledger = self.ledger;
+        let connections: Vec<Value> = ledger
+            .connections()
+            .iter()
+            .map(|c| {
+                json!({
+                    "index": c.index,
+                    "url": c.url,
+                    "opened_us": c.opened_us,
+                    "closed_us": c.closed_us,
+                    "age_us": c.age_us(ledger.last_t_us()),
+                    "close_code": c.close_code,
+                    "close_reason": c.close_reason,
+                    "reconnect_reason": c.reconnect_reason,
+                    "turns": c.turns,
+                })
             })
-        })
-        .collect();
+            .collect();
+        let skipped: Vec<Value> = self
+            .skipped
+            .iter()
+            .map(|e| json!({"line": e.line, "reason": e.reason, "truncated": e.truncated}))
+            .collect();
+        let mut map = s.serialize_map(Some(10))?;
+        map.serialize_entry("connections", &connections)?;
+        map.serialize_entry("file", self.file)?;
+        map.serialize_entry("frames", &ledger.frame_count())?;
+        map.serialize_entry("model", &self.header.model)?;
+        map.serialize_entry("notes", &json!(ledger.notes()))?;
+        map.serialize_entry("schema", &STATS_SCHEMA)?;
+        map.serialize_entry("skipped_lines", &skipped)?;
+        map.serialize_entry("source", &self.header.source)?;
+        map.serialize_entry("totals", &totals_json(ledger.totals()))?;
+        map.serialize_entry("turns", &TurnsDoc(ledger))?;
+        map.end()
+    }
+}
+
+/// The `turns` array, each turn turned into JSON only as it is written.
+struct TurnsDoc<'a>(&'a Ledger);
+
+impl Serialize for TurnsDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.turns().len()))?;
+        for t in self.0.turns() {
+            seq.serialize_element(&turn_json(t))?;
+        }
+        seq.end()
+    }
+}
+
+/// The `totals` object of a report.
+fn totals_json(t: &Totals) -> Value {
     json!({
-        "schema": STATS_SCHEMA,
-        "file": file,
-        "source": header.source,
-        "model": header.model,
-        "frames": ledger.frame_count(),
-        "connections": connections,
-        "turns": turns,
-        "totals": {
-            "turns": t.turns,
-            "incremental": t.incremental,
-            "full_context": t.full_context,
-            "saved": {"bytes": t.saved_bytes(), "tokens": t.saved_tokens(), "pct_bytes": round2(t.saved_pct())},
-            "cached_tokens": t.cached_tokens,
-            "input_tokens": t.input_tokens,
-            "output_tokens": t.output_tokens,
-            "tool_calls": t.tool_calls,
-            "errors": t.errors,
-        },
-        "skipped_lines": skipped.iter().map(|e| json!({"line": e.line, "reason": e.reason, "truncated": e.truncated})).collect::<Vec<_>>(),
-        "notes": ledger.notes(),
+        "turns": t.turns,
+        "incremental": t.incremental,
+        "full_context": t.full_context,
+        "saved": {"bytes": t.saved_bytes(), "tokens": t.saved_tokens(), "pct_bytes": round2(t.saved_pct())},
+        "cached_tokens": t.cached_tokens,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "tool_calls": t.tool_calls,
+        "errors": t.errors,
     })
 }
 

@@ -1,5 +1,9 @@
 //! o200k token counts, offline (the tokenizer tables are compiled into the binary).
 
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
 /// Counts o200k tokens in `text` (no special tokens).
 pub fn count(text: &str) -> usize {
     if text.is_empty() {
@@ -14,34 +18,38 @@ pub fn count_json(value: &serde_json::Value) -> usize {
     count(&value.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_known_strings() {
-        // Reference counts from tiktoken's o200k_base.
-        assert_eq!(count(""), 0);
-        assert_eq!(count("hello world"), 2);
-        assert!(count("The quick brown fox jumps over the lazy dog.") >= 9);
-    }
-}
-
 /// A token counter that remembers large texts it has counted (instructions and tools are
 /// resent every turn) and can be switched off for byte-only folds.
+///
+/// [`Counter::prime`] counts a batch of texts in parallel across all cores before the
+/// (sequential) fold asks for them; the fold then finds each answer ready.
 #[derive(Debug, Clone)]
 pub struct Counter {
     enabled: bool,
-    memo: std::collections::HashMap<u64, u64>,
+    memo: HashMap<u64, u64>,
+    /// Counts made ahead by [`Counter::prime`], for the current batch only.
+    primed: HashMap<u64, u64>,
+    /// Texts asked for while primed that the priming had not counted.
+    misses: u64,
 }
 
 impl Default for Counter {
     fn default() -> Self {
         Counter {
             enabled: true,
-            memo: std::collections::HashMap::new(),
+            memo: HashMap::new(),
+            primed: HashMap::new(),
+            misses: 0,
         }
     }
+}
+
+/// The key texts are remembered under.
+fn key(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 impl Counter {
@@ -66,15 +74,89 @@ impl Counter {
         if !self.enabled {
             return 0;
         }
+        if !self.primed.is_empty() {
+            let k = key(text);
+            if let Some(&n) = self.primed.get(&k).or_else(|| self.memo.get(&k)) {
+                if text.len() >= Self::MEMO_MIN {
+                    self.memo.insert(k, n);
+                }
+                return n;
+            }
+            self.misses += 1;
+        }
         if text.len() < Self::MEMO_MIN {
             return count(text) as u64;
         }
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        text.hash(&mut h);
         *self
             .memo
-            .entry(h.finish())
+            .entry(key(text))
             .or_insert_with(|| count(text) as u64)
+    }
+
+    /// Counts `texts` ahead, in parallel across all cores (each distinct text once, none
+    /// already remembered), so that [`Counter::count`] answers them from memory until
+    /// [`Counter::clear_primed`].
+    pub fn prime(&mut self, texts: &[&str]) {
+        if !self.enabled || texts.is_empty() {
+            return;
+        }
+        let keyed: Vec<(u64, &str)> = texts.par_iter().map(|t| (key(t), *t)).collect();
+        let mut seen = HashSet::with_capacity(keyed.len());
+        let todo: Vec<(u64, &str)> = keyed
+            .into_iter()
+            .filter(|(k, _)| {
+                !self.memo.contains_key(k) && !self.primed.contains_key(k) && seen.insert(*k)
+            })
+            .collect();
+        let counted: Vec<(u64, u64)> = todo
+            .par_iter()
+            .map(|(k, t)| (*k, count(t) as u64))
+            .collect();
+        self.primed.extend(counted);
+    }
+
+    /// Texts counted on the spot while a batch was primed (the pre-pass missed them).
+    pub fn primed_misses(&self) -> u64 {
+        self.misses
+    }
+
+    /// Forgets the counts made by [`Counter::prime`] (large texts stay memoized).
+    pub fn clear_primed(&mut self) {
+        self.primed = HashMap::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_known_strings() {
+        // Reference counts from tiktoken's o200k_base.
+        assert_eq!(count(""), 0);
+        assert_eq!(count("hello world"), 2);
+        assert!(count("The quick brown fox jumps over the lazy dog.") >= 9);
+    }
+
+    #[test]
+    fn primed_counts_equal_direct_counts() {
+        let big = "fn main() { println!(\"hello\"); } ".repeat(20);
+        let texts = ["hello world", big.as_str(), "", "hello world"];
+        let mut plain = Counter::default();
+        let direct: Vec<u64> = texts.iter().map(|t| plain.count(t)).collect();
+        let mut primed = Counter::default();
+        primed.prime(&texts);
+        assert_eq!(primed.primed.len(), 3, "each distinct text counted once");
+        let answered: Vec<u64> = texts.iter().map(|t| primed.count(t)).collect();
+        assert_eq!(answered, direct);
+        // A text nobody primed is still counted.
+        assert_eq!(primed.count("not primed"), plain.count("not primed"));
+        primed.clear_primed();
+        assert!(primed.primed.is_empty());
+        assert_eq!(primed.count(&big), direct[1], "large texts stay memoized");
+        let mut off = Counter::disabled();
+        off.prime(&texts);
+        assert!(off.primed.is_empty());
+        assert_eq!(off.count(&big), 0);
     }
 }

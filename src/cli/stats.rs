@@ -1,7 +1,11 @@
-//! `turnscope stats FILE [--json] [--fail-on …]`: per-turn metrics of a recorded transcript.
+//! `turnscope stats FILE… [--json] [--fail-on …]`: per-turn metrics of a recorded transcript,
+//! or one row per file over many.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use rayon::prelude::*;
 
 use crate::ledger::{CacheOutcome, Ledger, SendMode, Turn, TurnStatus};
 use crate::{report, transcript};
@@ -22,8 +26,10 @@ pub enum FailOn {
 /// Arguments of `turnscope stats`.
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
-    /// A transcript (`.tsjsonl`) recorded by turnscope.
-    pub file: PathBuf,
+    /// A transcript (`.tsjsonl`) recorded by turnscope; several files or a directory
+    /// (every `.tsjsonl` in it, recursively) give one row per file plus totals.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub files: Vec<PathBuf>,
     /// Print the stable JSON report (schema in the README) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -32,35 +38,76 @@ pub struct StatsArgs {
     pub fail_on: Vec<FailOn>,
 }
 
-/// Runs `stats`: skipped lines are reported on stderr, one line each.
-pub fn run(args: &StatsArgs) -> anyhow::Result<ExitCode> {
-    let name = args.file.display().to_string();
-    let reader = transcript::Reader::open(&args.file)?;
+/// Bytes of transcript read, parsed and token-counted per batch: enough work to keep every
+/// core busy, small enough that memory stays a fraction of the file.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// A transcript folded: its header, ledger and the lines skipped (each already reported on
+/// stderr, one line each).
+struct Folded {
+    header: transcript::Header,
+    ledger: Ledger,
+    skipped: Vec<transcript::LineError>,
+}
+
+/// Reads and folds one transcript, in batches parsed and token-counted on all cores.
+fn fold_file(path: &Path, name: &str) -> Result<Folded, transcript::TranscriptError> {
+    let mut reader = transcript::Reader::open(path)?;
     let header = reader.header().clone();
     let mut ledger = Ledger::new();
     let mut skipped = Vec::new();
-    for entry in reader {
-        match entry {
-            Ok(e) => {
-                ledger.push(&e.frame);
-            }
-            Err(e) => {
-                eprintln!("turnscope: {name}: {e} (skipped)");
-                skipped.push(e);
+    loop {
+        let batch = reader.next_batch(BATCH_BYTES);
+        if batch.is_empty() {
+            break;
+        }
+        let mut frames = Vec::with_capacity(batch.len());
+        for entry in batch {
+            match entry {
+                Ok(e) => frames.push(e.frame),
+                Err(e) => {
+                    eprintln!("turnscope: {name}: {e} (skipped)");
+                    skipped.push(e);
+                }
             }
         }
+        ledger.push_batch(&frames);
     }
+    Ok(Folded {
+        header,
+        ledger,
+        skipped,
+    })
+}
+
+/// Runs `stats`: skipped lines are reported on stderr, one line each.
+pub fn run(args: &StatsArgs) -> anyhow::Result<ExitCode> {
+    if let [file] = args.files.as_slice()
+        && !file.is_dir()
+    {
+        return run_one(args, file);
+    }
+    run_many(args)
+}
+
+/// One transcript: a row per turn.
+fn run_one(args: &StatsArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    let name = file.display().to_string();
+    let folded = fold_file(file, &name)?;
+    let mut out = std::io::stdout().lock();
     if args.json {
-        let doc = report::stats_json(&name, &header, &ledger, &skipped);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        report::write_stats_json(
+            &mut out,
+            &name,
+            &folded.header,
+            &folded.ledger,
+            &folded.skipped,
+        )?;
     } else {
-        print!("{}", report::stats_table(&ledger));
+        out.write_all(report::stats_table(&folded.ledger).as_bytes())?;
     }
-    let failures: Vec<String> = ledger
-        .turns()
-        .iter()
-        .flat_map(|t| args.fail_on.iter().filter_map(move |c| violation(t, *c)))
-        .collect();
+    out.flush()?;
+    let failures = failures(&folded.ledger, &args.fail_on);
     if failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -70,6 +117,123 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<ExitCode> {
         failures.join("; ")
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// Many transcripts: a row per file, then totals; files are folded on all cores and rows
+/// printed (streamed) in the order given.
+fn run_many(args: &StatsArgs) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for path in &args.files {
+        if path.is_dir() {
+            let before = files.len();
+            collect_transcripts(path, &mut files)?;
+            if files.len() == before {
+                eprintln!(
+                    "turnscope: {}: no .tsjsonl files in this directory",
+                    path.display()
+                );
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(
+        if args.json {
+            report::summary_json_start()
+        } else {
+            report::summary_table_header()
+        }
+        .as_bytes(),
+    )?;
+    let mut all = report::ManyTotals::default();
+    let mut ok = true;
+    // A few files per core at a time: rows stream out while memory holds only a few ledgers.
+    for chunk in files.chunks(rayon::current_num_threads().max(1) * 2) {
+        let results: Vec<(String, FileOutcome)> = chunk
+            .par_iter()
+            .map(|path| {
+                let name = path.display().to_string();
+                let result = fold_file(path, &name)
+                    .map(|f| {
+                        let summary = report::FileSummary::of(&name, &f.ledger, f.skipped.len());
+                        (summary, failures(&f.ledger, &args.fail_on))
+                    })
+                    .map_err(|e| e.to_string());
+                (name, result)
+            })
+            .collect();
+        for (name, result) in results {
+            match result {
+                Ok((summary, failures)) => {
+                    let row = if args.json {
+                        report::summary_row_json(&summary, all.files == 0)
+                    } else {
+                        report::summary_table_row(&summary)
+                    };
+                    out.write_all(row.as_bytes())?;
+                    all.add(&summary);
+                    if !failures.is_empty() {
+                        ok = false;
+                        eprintln!(
+                            "turnscope: {name}: {} --fail-on violation(s): {}",
+                            failures.len(),
+                            failures.join("; ")
+                        );
+                    }
+                }
+                Err(e) => {
+                    ok = false;
+                    eprintln!("turnscope: {e} (file skipped)");
+                }
+            }
+        }
+        out.flush()?;
+    }
+    out.write_all(
+        if args.json {
+            report::summary_json_end(&all, all.files > 0)
+        } else {
+            report::summary_table_total(&all)
+        }
+        .as_bytes(),
+    )?;
+    out.flush()?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One file of many: its summary and `--fail-on` violations, or why it could not be read.
+type FileOutcome = Result<(report::FileSummary, Vec<String>), String>;
+
+/// Every `.tsjsonl` under `dir`, sorted by path.
+fn collect_transcripts(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; give a readable directory", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_transcripts(&path, out)?;
+        } else if path.extension().is_some_and(|x| x == "tsjsonl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Every `--fail-on` violation in `ledger`, one description each.
+fn failures(ledger: &Ledger, checks: &[FailOn]) -> Vec<String> {
+    ledger
+        .turns()
+        .iter()
+        .flat_map(|t| checks.iter().filter_map(move |c| violation(t, *c)))
+        .collect()
 }
 
 /// Describes how `turn` violates `check`, if it does.

@@ -13,10 +13,10 @@ use crate::tokens::Counter;
 
 /// The few fields of a client event the ledger needs; borrowed, nothing else parsed.
 #[derive(Deserialize)]
-struct SentHead<'a> {
+pub(super) struct SentHead<'a> {
     /// Absent on HTTP-mode request bodies.
     #[serde(rename = "type", default, borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     previous_response_id: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -28,7 +28,7 @@ struct SentHead<'a> {
     #[serde(default, borrow)]
     model: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    input: Option<&'a RawValue>,
+    pub(super) input: Option<&'a RawValue>,
     #[serde(default, borrow)]
     instructions: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -55,15 +55,15 @@ impl<'a> SentHead<'a> {
 
 /// The few fields of a server event the ledger needs.
 #[derive(Deserialize)]
-struct RecvHead<'a> {
+pub(super) struct RecvHead<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    pub(super) kind: Cow<'a, str>,
     #[serde(default, borrow)]
     stream_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    response: Option<&'a RawValue>,
+    pub(super) response: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    item: Option<&'a RawValue>,
+    pub(super) item: Option<&'a RawValue>,
     #[serde(default, borrow)]
     delta: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -551,7 +551,7 @@ impl Ledger {
     }
 }
 
-fn add(total: &mut Size, s: Size) {
+pub(super) fn add(total: &mut Size, s: Size) {
     total.bytes += s.bytes;
     total.items += s.items;
     total.tokens += s.tokens;
@@ -596,26 +596,31 @@ impl InputMeasure {
     }
 }
 
-/// Measures a request's input item by item, and the envelope's tokens.
-fn measure_input(counter: &mut Counter, text: &str, input: Option<&RawValue>) -> InputMeasure {
+/// The parts of a request the ledger counts tokens of: the envelope around `input` (the
+/// whole request when it has none) and each input item.
+pub(super) fn input_parts<'a>(
+    text: &'a str,
+    input: Option<&'a RawValue>,
+) -> (Vec<&'a str>, Vec<&'a RawValue>) {
     let Some(raw) = input else {
-        return InputMeasure {
-            items: Vec::new(),
-            envelope_tokens: counter.count(text),
-        };
+        return (vec![text], Vec::new());
     };
     let raw_text = raw.get();
     // The envelope is the request with the input value cut out (found by address: the
     // raw value borrows from `text`).
     let start = (raw_text.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-    let envelope_tokens = match text.get(..start).zip(text.get(start + raw_text.len()..)) {
-        Some((before, after)) => counter.count(before) + counter.count(after),
-        None => counter.count(text),
+    let envelope = match text.get(..start).zip(text.get(start + raw_text.len()..)) {
+        Some((before, after)) => vec![before, after],
+        None => vec![text],
     };
-    let items: Vec<&RawValue> = match serde_json::from_str::<Vec<&RawValue>>(raw_text) {
-        Ok(items) => items,
-        Err(_) => vec![raw],
-    };
+    let items = serde_json::from_str::<Vec<&RawValue>>(raw_text).unwrap_or_else(|_| vec![raw]);
+    (envelope, items)
+}
+
+/// Measures a request's input item by item, and the envelope's tokens.
+fn measure_input(counter: &mut Counter, text: &str, input: Option<&RawValue>) -> InputMeasure {
+    let (envelope, items) = input_parts(text, input);
+    let envelope_tokens = envelope.iter().map(|part| counter.count(part)).sum();
     let items = items
         .iter()
         .map(|item| {

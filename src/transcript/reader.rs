@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -105,17 +106,48 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
-impl<R: BufRead> Iterator for Reader<R> {
-    type Item = Result<Entry, LineError>;
+/// A line read but not parsed yet: where it stands and where its bytes are in a buffer.
+struct RawLine {
+    line: u64,
+    offset: u64,
+    range: std::ops::Range<usize>,
+    terminated: bool,
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
+impl RawLine {
+    /// Parses the line's bytes (from the buffer it was read into) into an entry.
+    fn parse(&self, buf: &[u8]) -> Result<Entry, LineError> {
+        let line = trim_newline(&buf[self.range.clone()]);
+        match parse_line(line) {
+            Ok(frame) => Ok(Entry {
+                line: self.line,
+                offset: self.offset,
+                frame,
+            }),
+            Err(reason) => Err(LineError {
+                line: self.line,
+                reason: if self.terminated {
+                    reason
+                } else {
+                    format!("truncated last line ({reason}); the recording was cut mid-write")
+                },
+                truncated: !self.terminated,
+            }),
+        }
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Appends the next non-blank line to `buf`; `None` at the end of the input.
+    fn read_raw(&mut self, buf: &mut Vec<u8>) -> Option<Result<RawLine, LineError>> {
         loop {
-            self.buf.clear();
+            let begin = buf.len();
             let start = self.offset;
-            let n = match self.input.read_until(b'\n', &mut self.buf) {
+            let n = match self.input.read_until(b'\n', buf) {
                 Ok(0) => return None,
                 Ok(n) => n,
                 Err(e) => {
+                    buf.truncate(begin);
                     self.line_no += 1;
                     return Some(Err(LineError {
                         line: self.line_no,
@@ -126,28 +158,54 @@ impl<R: BufRead> Iterator for Reader<R> {
             };
             self.offset += n as u64;
             self.line_no += 1;
-            let terminated = self.buf.last() == Some(&b'\n');
-            let line = trim_newline(&self.buf);
-            if line.iter().all(u8::is_ascii_whitespace) {
+            if buf[begin..].iter().all(u8::is_ascii_whitespace) {
+                buf.truncate(begin);
                 continue;
             }
-            return Some(match parse_line(line) {
-                Ok(frame) => Ok(Entry {
-                    line: self.line_no,
-                    offset: start,
-                    frame,
-                }),
-                Err(reason) => Err(LineError {
-                    line: self.line_no,
-                    reason: if terminated {
-                        reason
-                    } else {
-                        format!("truncated last line ({reason}); the recording was cut mid-write")
-                    },
-                    truncated: !terminated,
-                }),
-            });
+            return Some(Ok(RawLine {
+                line: self.line_no,
+                offset: start,
+                range: begin..buf.len(),
+                terminated: buf.last() == Some(&b'\n'),
+            }));
         }
+    }
+
+    /// The next lines, about `max_bytes` of them (at least one line), parsed in parallel
+    /// across all cores and returned in file order; empty at the end of the input.
+    pub fn next_batch(&mut self, max_bytes: usize) -> Vec<Result<Entry, LineError>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut lines = Vec::new();
+        while buf.len() < max_bytes.max(1) {
+            match self.read_raw(&mut buf) {
+                Some(line) => lines.push(line),
+                None => break,
+            }
+        }
+        let entries = lines
+            .par_iter()
+            .map(|raw| match raw {
+                Ok(raw) => raw.parse(&buf),
+                Err(e) => Err(e.clone()),
+            })
+            .collect();
+        self.buf = buf;
+        entries
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = Result<Entry, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let entry = self
+            .read_raw(&mut buf)
+            .map(|raw| raw.and_then(|raw| raw.parse(&buf)));
+        self.buf = buf;
+        entry
     }
 }
 
@@ -268,6 +326,28 @@ mod tests {
         assert_eq!((bad.line, bad.truncated), (3, false));
         let cut = items[3].as_ref().unwrap_err();
         assert_eq!((cut.line, cut.truncated), (5, true));
+    }
+
+    #[test]
+    fn batches_read_the_same_entries_as_the_iterator() {
+        let good = encode_line(&frame(Dir::Sent, Payload::Json("{\"type\":\"a\"}".into())));
+        let data = format!(
+            "{{\"turnscope\":1,\"created\":\"x\",\"source\":\"live\"}}\n{good}\n\n garbage\n{good}\n{good}\n{{\"t_us\":1,\"di"
+        );
+        let one: Vec<_> = from_reader(data.as_bytes(), "mem").unwrap().collect();
+        assert_eq!(one.len(), 5);
+        for max in [1, 60, 1 << 20] {
+            let mut reader = from_reader(data.as_bytes(), "mem").unwrap();
+            let mut batched = Vec::new();
+            loop {
+                let batch = reader.next_batch(max);
+                if batch.is_empty() {
+                    break;
+                }
+                batched.extend(batch);
+            }
+            assert_eq!(batched, one, "batches of {max} bytes");
+        }
     }
 
     #[test]

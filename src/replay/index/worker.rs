@@ -356,10 +356,9 @@ fn fold_batch(
             }
         }
         Target::Private(ledger) => {
-            // Bad lines are the same as in the first pass, already recorded.
-            for frame in &frames {
-                ledger.push(frame);
-            }
+            // Bad lines are the same as in the first pass, already recorded. The token pass
+            // counts the batch's texts on all cores first.
+            ledger.push_batch(&frames);
         }
     }
     Some(from + spans.len() as u64)
