@@ -70,8 +70,23 @@ fn batched_parallel_fold_gives_the_figures_of_a_frame_by_frame_fold() {
 
 #[test]
 fn a_directory_gives_a_row_per_file_and_totals_that_add_up() {
-    let files = fixture_files();
-    let out = stats(&[&fixtures(), Path::new("--json")]);
+    // The fixtures copied into a directory tree (one level nested, to show it is walked).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("nested")).unwrap();
+    std::fs::write(dir.path().join("README.txt"), "not a transcript").unwrap();
+    let mut files = Vec::new();
+    for (i, file) in fixture_files().iter().enumerate() {
+        let into = if i % 2 == 0 {
+            dir.path().to_owned()
+        } else {
+            dir.path().join("nested")
+        };
+        let copy = into.join(file.file_name().unwrap());
+        std::fs::copy(file, &copy).unwrap();
+        files.push(copy);
+    }
+    files.sort();
+    let out = stats(&[dir.path(), Path::new("--json")]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = doc["files"].as_array().unwrap();
     assert_eq!(rows.len(), files.len());

@@ -77,13 +77,14 @@ mod tests {
     #[test]
     fn batches_fold_exactly_like_single_frames() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut inputs: Vec<Vec<Frame>> = std::fs::read_dir(&dir)
-            .unwrap()
+        let mut inputs: Vec<Vec<Frame>> = [dir.clone(), dir.join("real")]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).unwrap())
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|x| x == "tsjsonl"))
             .map(|p| transcript::read_all(&p).unwrap().1)
             .collect();
-        assert!(inputs.len() >= 5, "fixtures not found in {}", dir.display());
+        assert!(inputs.len() >= 10, "fixtures not found in {}", dir.display());
         let mut data = Vec::new();
         transcript::synth::write_synthetic(&mut data, 400_000, 11).unwrap();
         let frames = transcript::from_reader(&data[..], "synth")
