@@ -16,6 +16,29 @@ use serde_json::{Value, json};
 use crate::ledger::{Ledger, Totals, Turn, TurnStatus};
 use crate::transcript::{Header, LineError};
 
+/// Label of the server's prompt-cache figure, `usage.input_tokens_details.cached_tokens`:
+/// prompt-cache hits, computed the same way on WebSocket and HTTP. Every screen and report
+/// uses this wording and [`fmt_tokens`], and never calls the connection cache "cached".
+pub const PROMPT_CACHE: &str = "prompt cache";
+
+/// Label of the ledger's connection-cache figure (`Turn::cache_estimate_tokens`): the
+/// parent's context tokens the open WebSocket connection holds (state continuation, not
+/// re-sent). An estimate by the ledger, never a server figure, never part of `cached_tokens`.
+pub const CONN_CONTEXT: &str = "conn context";
+
+/// Token counts, one format on every screen and report: `12,345`.
+pub fn fmt_tokens(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Version of the `stats --json` schema; bumped on any incompatible change.
 pub const STATS_SCHEMA: u32 = 1;
 
@@ -144,7 +167,7 @@ fn turn_json(t: &Turn) -> Value {
         "cached_tokens": t.cached_tokens(),
         "input_tokens": t.usage.as_ref().map(|u| u.input_tokens),
         "output_tokens": t.usage.as_ref().map(|u| u.output_tokens),
-        "cache_estimate_tokens": t.cache_estimate_tokens,
+        "conn_context_tokens": t.cache_estimate_tokens,
         "context_tokens": t.context_tokens,
         "latency_us": {
             "created": t.latency_created_us(),
@@ -199,7 +222,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
+        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5}",
         "turn",
         "conn",
         "lane",
@@ -209,7 +232,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
         "sent",
         "full",
         "saved",
-        "cached",
+        PROMPT_CACHE,
         "tools"
     );
     for t in ledger.turns() {
@@ -221,7 +244,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
         };
         let _ = writeln!(
             out,
-            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>8} {:>5}",
+            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>12} {:>5}",
             t.index,
             t.conn,
             t.lane.as_deref().unwrap_or("-"),
@@ -231,15 +254,14 @@ pub fn stats_table(ledger: &Ledger) -> String {
             fmt_bytes(t.incremental.bytes),
             fmt_bytes(t.full_context.bytes),
             t.saved_pct(),
-            t.cached_tokens()
-                .map_or_else(|| "-".into(), |c| c.to_string()),
+            t.cached_tokens().map_or_else(|| "-".into(), fmt_tokens),
             t.tool_calls.len(),
         );
     }
     let t = ledger.totals();
     let _ = writeln!(
         out,
-        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {} tokens; cached {} of {} input tokens; {} tool calls; {} errors",
+        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {} tokens; {PROMPT_CACHE} {} of {} input tokens; {} tool calls; {} errors",
         t.turns,
         ledger.connections().len(),
         fmt_bytes(t.incremental.bytes),
@@ -247,8 +269,8 @@ pub fn stats_table(ledger: &Ledger) -> String {
         fmt_bytes(u64::try_from(t.saved_bytes().max(0)).unwrap_or(0)),
         t.saved_pct(),
         t.saved_tokens(),
-        t.cached_tokens,
-        t.input_tokens,
+        fmt_tokens(t.cached_tokens),
+        fmt_tokens(t.input_tokens),
         t.tool_calls,
         t.errors,
     );

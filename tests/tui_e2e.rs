@@ -215,7 +215,9 @@ async fn five_turn_tool_loop_against_the_emulator() {
         "connected #0",
         "saved",
         "done",
-        "cached",
+        // The two cache figures, each under its own label.
+        "prompt cache",
+        "conn context",
     ] {
         assert!(screen.contains(needle), "{needle:?} missing:\n{screen}");
     }

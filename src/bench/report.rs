@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::stats::{ModeStats, SpeedUp};
 use super::{BenchReport, Point, ServerInfo};
-use crate::report::{fmt_bytes, fmt_us};
+use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_tokens, fmt_us};
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn us(v: f64) -> String {
@@ -14,6 +14,12 @@ fn us(v: f64) -> String {
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn bytes(v: f64) -> String {
     fmt_bytes(v.max(0.0).round() as u64)
+}
+
+/// Token medians in the reports' one token format (`12,345`).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn tokens(v: f64) -> String {
+    fmt_tokens(v.max(0.0).round() as u64)
 }
 
 fn signed_us(v: f64) -> String {
@@ -54,7 +60,7 @@ fn mode_row(out: &mut String, calls: usize, mode: &str, m: &ModeStats) {
     let e = &m.e2e_us;
     let _ = writeln!(
         out,
-        "{calls:>5}  {mode:<9}  {:>8} [{} … {}]  {:>8} {:>8}  {:>8} {:>8}  {:>8} {:>9}  {:>8} {:>8}",
+        "{calls:>5}  {mode:<9}  {:>8} [{} … {}]  {:>8} {:>8}  {:>8} {:>8}  {:>8} {:>9}  {:>10} {:>12}",
         us(e.median),
         us(e.min),
         us(e.max),
@@ -64,8 +70,8 @@ fn mode_row(out: &mut String, calls: usize, mode: &str, m: &ModeStats) {
         us(m.ttft_p95_us),
         bytes(m.bytes_sent),
         bytes(m.bytes_sent_after_first),
-        fmt_count(m.input_tokens),
-        fmt_count(m.cached_tokens),
+        tokens(m.input_tokens),
+        tokens(m.cached_tokens),
     );
 }
 
@@ -99,10 +105,10 @@ fn point_rows(out: &mut String, p: &Point) {
     let uncached = |m: &ModeStats| (m.input_tokens - m.cached_tokens).max(0.0);
     let _ = writeln!(
         out,
-        "       └ {}; {saved:.0}% fewer bytes sent; uncached input tokens {} (ws) vs {} (http)",
+        "       └ {}; {saved:.0}% fewer bytes sent; input tokens outside the {PROMPT_CACHE} {} (ws) vs {} (http)",
         speedup_text(p.speedup.as_ref()),
-        fmt_count(uncached(&p.websocket)),
-        fmt_count(uncached(&p.http)),
+        tokens(uncached(&p.websocket)),
+        tokens(uncached(&p.http)),
     );
     if let Some(m) = &p.model {
         for (name, b) in [("ws", &m.websocket), ("http", &m.http)] {
@@ -144,7 +150,7 @@ pub fn table(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "calls  mode       end-to-end median [min … max]    turn p50      p95  TTFT p50      p95  sent/run after 1st  input tok  cached"
+        "calls  mode       end-to-end median [min … max]    turn p50      p95  TTFT p50      p95  sent/run after 1st   input tok {PROMPT_CACHE}"
     );
     for p in &r.points {
         point_rows(&mut out, p);

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::emulator::{self, EmulatorConfig};
 use crate::ledger::{Ledger, Turn};
 use crate::proxy::{self, Breakpoint, Breakpoints, ProxyConfig, ProxyEvent};
-use crate::report::{fmt_bytes, fmt_us};
+use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_tokens, fmt_us};
 use crate::tui::app::{App, Focus, Level, Recording, SessionInfo};
 use crate::tui::breakpoint::ProxyPanel;
 use crate::tui::theme::Theme;
@@ -233,11 +233,11 @@ impl Summary {
     }
 }
 
-/// `turn 3 conn 0 done ttft 12.3ms total 45.1ms sent 312B full 4.1K saved 92.4% cached 1024`.
+/// `turn 3 conn 0 done ttft 12.3ms total 45.1ms sent 312B full 4.1K saved 92.4% prompt cache 1,024`.
 pub(crate) fn turn_line(t: &Turn) -> String {
     let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), fmt_us);
     format!(
-        "turn {} conn {} {} ttft {} total {} sent {} full {} saved {:.1}% cached {}",
+        "turn {} conn {} {} ttft {} total {} sent {} full {} saved {:.1}% {} {}",
         t.index,
         t.conn,
         t.status.label(),
@@ -246,7 +246,7 @@ pub(crate) fn turn_line(t: &Turn) -> String {
         fmt_bytes(t.incremental.bytes),
         fmt_bytes(t.full_context.bytes),
         t.saved_pct(),
-        t.cached_tokens()
-            .map_or_else(|| "-".into(), |c| c.to_string()),
+        PROMPT_CACHE,
+        t.cached_tokens().map_or_else(|| "-".into(), fmt_tokens),
     )
 }

@@ -496,10 +496,10 @@ pub fn table(c: &Comparison) -> String {
         "status (new)",
         "latency ms",
         "input tokens",
-        "cached tokens",
+        crate::report::PROMPT_CACHE,
         "output tokens"
     );
-    let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), crate::report::fmt_tokens);
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
     let status = |f: &TurnFigures| {
         let s = match &f.error {

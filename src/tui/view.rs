@@ -179,18 +179,8 @@ pub fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// Thousands separators: `12,345`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// Thousands separators: `12,345` (the reports' one token format).
+pub use crate::report::fmt_tokens as thousands;
 
 /// Signed thousands: `-1,234`.
 pub fn thousands_signed(n: i64) -> String {

@@ -13,7 +13,7 @@ use crate::ledger::context as chain;
 use crate::ledger::{Turn, TurnStatus};
 use crate::protocol::ServerEventKind;
 use crate::protocol::server::explain_error_code;
-use crate::report::{fmt_bytes, fmt_us};
+use crate::report::{CONN_CONTEXT, PROMPT_CACHE, fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
 use crate::tui::compose;
 
@@ -435,18 +435,14 @@ fn usage(app: &App, i: usize) -> Vec<Line<'static>> {
             ),
         ),
         kv(app, "context tokens (est)", thousands(turn.context_tokens)),
-        kv(
-            app,
-            "cache estimate",
-            format!("{} tok", thousands(turn.cache_estimate_tokens)),
-        ),
+        kv(app, CONN_CONTEXT, thousands(turn.cache_estimate_tokens)),
     ];
     match &turn.usage {
         Some(u) => {
             out.push(kv(app, "input tokens", thousands(u.input_tokens)));
             out.push(kv(
                 app,
-                "cached tokens (server)",
+                PROMPT_CACHE,
                 thousands(u.input_tokens_details.cached_tokens),
             ));
             out.push(kv(app, "output tokens", thousands(u.output_tokens)));

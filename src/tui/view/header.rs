@@ -8,14 +8,14 @@ use ratatui::widgets::Paragraph;
 
 use super::{clip, thousands, thousands_signed};
 use crate::ledger::{AgeLevel, MAX_AGE_US};
-use crate::report::fmt_bytes;
+use crate::report::{CONN_CONTEXT, PROMPT_CACHE, fmt_bytes};
 use crate::tui::app::{App, LinkState, Recording};
 
 /// Draws the three header rows.
 pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let lines = vec![
         first_line(app),
-        second_line(app),
+        second_line(app, area.width),
         third_line(app, area.width),
     ];
     frame.render_widget(Paragraph::new(lines), area);
@@ -64,13 +64,15 @@ fn first_line(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
-fn second_line(app: &App) -> Line<'static> {
+/// Age, the two cache figures, savings and lanes. When the row is too narrow, whole parts
+/// drop out (lanes first, then the connection-context figure) rather than being clipped
+/// mid-number: a label without its number would mislead.
+fn second_line(app: &App, width: u16) -> Line<'static> {
     let t = &app.theme;
-    let mut spans = Vec::new();
-    spans.extend(age_gauge(app));
-    spans.push(Span::styled(" │ ", t.border));
+    let sep = || Span::styled(" │ ", t.border);
 
-    // Cached context: what the server said last, beside the ledger's estimate.
+    // Two different figures, never one as the other: the server's prompt-cache hits on the
+    // newest turn, and the context the connection holds (the ledger's estimate).
     let conn = app.current_conn().unwrap_or(0);
     let server = app
         .ledger
@@ -79,34 +81,48 @@ fn second_line(app: &App) -> Line<'static> {
         .rev()
         .find_map(|turn| turn.cached_tokens().filter(|_| turn.conn == conn));
     let estimate = app.ledger.cached_context_tokens(conn);
-    spans.push(Span::styled("cached ", t.muted));
-    spans.push(Span::styled(
-        server.map_or_else(|| "-".to_owned(), thousands),
-        t.text,
-    ));
-    spans.push(Span::styled(" srv ", t.muted));
-    spans.push(Span::styled(thousands(estimate), t.text));
-    spans.push(Span::styled(" est", t.muted));
-    spans.push(Span::styled(" │ ", t.border));
+    let prompt = vec![
+        sep(),
+        Span::styled(format!("{PROMPT_CACHE} "), t.muted),
+        Span::styled(server.map_or_else(|| "-".to_owned(), thousands), t.text),
+    ];
+    let context = vec![
+        Span::styled(format!(" · {CONN_CONTEXT} "), t.muted),
+        Span::styled(thousands(estimate), t.text),
+    ];
 
     let tot = app.ledger.totals();
     let saved_b = tot.saved_bytes();
-    spans.push(Span::styled("saved ", t.muted));
     let saved_style = if saved_b > 0 { t.ok } else { t.text };
-    spans.push(Span::styled(
-        format!(
-            "{}{} {}tok {:.0}%",
-            if saved_b < 0 { "-" } else { "" },
-            fmt_bytes(saved_b.unsigned_abs()),
-            thousands_signed(tot.saved_tokens()),
-            tot.saved_pct()
+    let saved = vec![
+        sep(),
+        Span::styled("saved ", t.muted),
+        Span::styled(
+            format!(
+                "{}{} {}tok {:.0}%",
+                if saved_b < 0 { "-" } else { "" },
+                fmt_bytes(saved_b.unsigned_abs()),
+                thousands_signed(tot.saved_tokens()),
+                tot.saved_pct()
+            ),
+            saved_style,
         ),
-        saved_style,
-    ));
-    spans.push(Span::styled(" │ ", t.border));
-    spans.push(Span::styled("lanes ", t.muted));
-    spans.push(Span::styled(lanes(app), t.text));
-    Line::from(spans)
+    ];
+    let lanes = vec![
+        sep(),
+        Span::styled("lanes ", t.muted),
+        Span::styled(lanes(app), t.text),
+    ];
+    let mut parts = vec![age_gauge(app), prompt, context, saved, lanes];
+    let width_of =
+        |parts: &[Vec<Span<'_>>]| -> usize { parts.iter().flatten().map(Span::width).sum() };
+    // Drop order: lanes (index 4), then the connection context (index 2).
+    for drop in [4, 2] {
+        if width_of(&parts) > usize::from(width) {
+            parts[drop].clear();
+        }
+    }
+    Line::from(parts.into_iter().flatten().collect::<Vec<_>>())
 }
 
 /// Totals, connections and the transcript path.

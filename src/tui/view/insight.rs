@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::thousands;
 use crate::ledger::{CacheOutcome, ConnEvent, Prefix, SendMode, Turn};
-use crate::report::{cause_text, fmt_bytes, fmt_us};
+use crate::report::{PROMPT_CACHE, cause_text, fmt_bytes, fmt_us};
 use crate::tui::app::App;
 
 /// The tab's lines for turn `i`.
@@ -52,7 +52,7 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let server = turn.cached_tokens();
     let expected = insight.expected_cached_tokens;
     let cache_detail = format!(
-        "server cached {} of {} tok expected",
+        "{PROMPT_CACHE} {} of {} expected",
         server.map_or_else(|| "-".into(), thousands),
         thousands(expected)
     );

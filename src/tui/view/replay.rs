@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::{clip, json, thousands, title_rule};
 use crate::frame::Dir;
 use crate::replay::context::{Change, Diff};
-use crate::report::fmt_bytes;
+use crate::report::{PROMPT_CACHE, fmt_bytes};
 use crate::tui::replay::app::{Level, PromptKind, ReplayApp, Row};
 use crate::tui::replay::keys;
 use crate::tui::theme::Theme;
@@ -253,8 +253,10 @@ fn detail(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
             .map_or(String::new(), |l| format!(" · lane {l}"));
         let usage = turn.usage.as_ref().map_or(String::new(), |u| {
             format!(
-                " · in {} / cached {} / out {} tok",
-                u.input_tokens, u.input_tokens_details.cached_tokens, u.output_tokens
+                " · in {} / {PROMPT_CACHE} {} / out {} tok",
+                thousands(u.input_tokens),
+                thousands(u.input_tokens_details.cached_tokens),
+                thousands(u.output_tokens)
             )
         });
         lines.push(Line::from(vec![

@@ -6,9 +6,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
-use super::{clip, title_rule};
+use super::{clip, thousands, title_rule};
 use crate::ledger::{Turn, TurnStatus};
-use crate::report::{fmt_bytes, fmt_us};
+use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus};
 use crate::tui::theme::Theme;
 
@@ -97,7 +97,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     if wide {
         header.push("full");
     }
-    header.extend(["saved", "cached", "tools"]);
+    header.extend(["saved", PROMPT_CACHE, "tools"]);
     let rows_room = usize::from(body.height.saturating_sub(1));
     let start = app.list_offset.min(turns.len().saturating_sub(1));
     let rows = turns[start..]
@@ -133,8 +133,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 if turn.saved_bytes() > 0 { t.ok } else { t.text },
             )));
             cells.push(Cell::from(
-                turn.cached_tokens()
-                    .map_or_else(|| "-".into(), |c| c.to_string()),
+                turn.cached_tokens().map_or_else(|| "-".into(), thousands),
             ));
             let calls = turn.tool_calls.len();
             cells.push(Cell::from(if calls == 0 {
@@ -162,7 +161,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     widths.extend([
         Constraint::Length(6),
-        Constraint::Length(7),
+        Constraint::Length(12),
         Constraint::Length(5),
     ]);
     let table = Table::new(rows, widths)
