@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use turnscope::frame::{Dir, Frame, Payload};
 use turnscope::tui::app::{App, LinkState, SessionInfo, Tab};
 use turnscope::tui::theme::Theme;
-use turnscope::tui::{Action, Command, Effects, run_loop, update::update, view};
+use turnscope::tui::{Action, AppScreen, Command, Effects, run_loop, update::update, view};
 
 const TURNS: usize = 10_000;
 
@@ -157,17 +157,16 @@ fn main() {
             let _ = tx.send(Action::FrameReceived(f.clone()));
         }
         let _ = tx.send(Action::Quit);
-        let mut app = new_app();
+        let mut screen = AppScreen::new(new_app(), NoEffects);
         let mut terminal =
             Terminal::new(TestBackend::new(120, 40)).unwrap_or_else(|e| panic!("{e}"));
         let cancel = CancellationToken::new();
         let start = Instant::now();
         let stats = run_loop(
             &mut terminal,
-            &mut app,
+            &mut screen,
             &mut rx,
             &mut futures_util::stream::pending(),
-            &mut NoEffects,
             &cancel,
         )
         .await
@@ -176,11 +175,11 @@ fn main() {
             "burst: {} frames (25 tool calls) in {:.2} ms: {} folded, {} draws, {} actions",
             burst.len(),
             start.elapsed().as_secs_f64() * 1e3,
-            app.frames.len(),
+            screen.app.frames.len(),
             stats.draws,
             stats.actions
         );
-        assert_eq!(app.frames.len(), burst.len(), "no frame dropped");
+        assert_eq!(screen.app.frames.len(), burst.len(), "no frame dropped");
 
         // Idle: nothing happens for 3 s; the loop must not draw and should burn ~no CPU.
         let (_tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
@@ -197,12 +196,12 @@ fn main() {
             stop.cancel();
         });
         let cpu0 = cpu_time();
+        let mut screen = AppScreen::new(app, NoEffects);
         let stats = run_loop(
             &mut terminal,
-            &mut app,
+            &mut screen,
             &mut rx,
             &mut futures_util::stream::pending(),
-            &mut NoEffects,
             &cancel,
         )
         .await

@@ -1,12 +1,13 @@
-//! The live session TUI: state (`app`), inputs (`action`), the pure `update` and `view`, and the loop.
+//! Every screen: the inspector App (state `app`, inputs `action`, the pure `update` and `view`),
+//! the replay screen, and the one loop they all run on (`run`).
 //!
 //! ```text
-//!  session task ─Action─┐
-//!  terminal keys ───────┼─▶ update(&mut App, Action) ─▶ Vec<Command> ─▶ Effects (session, files)
-//!  1 s timer ───────────┘            │
-//!                                    └─▶ dirty ─▶ view::render(&App) once per batch
+//!  source task ─Action─┐
+//!  terminal keys ──────┼─▶ update(&mut App, Action) ─▶ Vec<Command> ─▶ Effects (session, proxy, files)
+//!  1 s clock, only ────┘            │
+//!  while connected                  └─▶ changed? ─▶ view::render(&App) once per batch
 //! ```
-//! The loop draws only after something happened: an idle screen does no work.
+//! The loop draws only after something visible changed: an idle screen does no work.
 
 pub mod action;
 pub mod app;
@@ -16,36 +17,24 @@ pub mod keymap;
 pub mod live;
 pub mod proxy;
 pub mod replay;
+pub mod run;
 pub mod terminal;
 pub mod theme;
 pub mod update;
 pub mod view;
 
-use std::io;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, MouseButton, MouseEventKind};
-use futures_util::{Stream, StreamExt};
-use ratatui::Terminal;
-use ratatui::backend::Backend;
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_util::sync::CancellationToken;
 
 pub use action::{Action, Command};
 pub use app::App;
+pub use run::{LoopStats, Screen, Step, run_loop};
 
 /// Performs the side effects `update` asks for.
 pub trait Effects {
     /// Performs one command (never `Quit`, which the loop handles).
     fn perform(&mut self, command: Command);
-}
-
-/// What the loop did, for benchmarks and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LoopStats {
-    /// Frames drawn.
-    pub draws: u64,
-    /// Actions applied.
-    pub actions: u64,
 }
 
 /// Maps a terminal event to an action in the app's current state.
@@ -75,6 +64,18 @@ pub fn event_action(app: &App, event: Event) -> Option<Action> {
     }
 }
 
+/// Reads `path` in the background and reports it as [`Action::FileLoaded`] (both sources'
+/// `Command::LoadFile`).
+pub fn load_file(actions: &tokio::sync::mpsc::UnboundedSender<Action>, path: std::path::PathBuf) {
+    let actions = actions.clone();
+    tokio::spawn(async move {
+        let result = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| e.to_string());
+        let _ = actions.send(Action::FileLoaded { path, result });
+    });
+}
+
 /// Applies one action and performs its commands; false once the app should quit.
 pub fn apply(app: &mut App, effects: &mut impl Effects, action: Action) -> bool {
     for command in update::update(app, action) {
@@ -86,64 +87,75 @@ pub fn apply(app: &mut App, effects: &mut impl Effects, action: Action) -> bool 
     true
 }
 
-/// Runs until quit or cancel: waits for an action or a terminal event, applies everything
-/// queued, then draws once if anything changed.
-pub async fn run_loop<B, S, E>(
-    terminal: &mut Terminal<B>,
-    app: &mut App,
-    actions: &mut UnboundedReceiver<Action>,
-    input: &mut S,
-    effects: &mut E,
-    cancel: &CancellationToken,
-) -> io::Result<LoopStats>
-where
-    B: Backend,
-    S: Stream<Item = io::Result<Event>> + Unpin,
-    E: Effects,
-{
-    let mut stats = LoopStats::default();
-    let mut dirty = true;
-    let mut input_open = true;
-    let mut actions_open = true;
-    loop {
-        if dirty {
-            terminal.draw(|f| view::render(app, f))?;
-            stats.draws += 1;
-            dirty = false;
+/// The live App as a screen: the effects its commands need, and the clock its frames run on.
+pub struct AppScreen<E> {
+    /// The inspector's state.
+    pub app: App,
+    /// Where commands go (a session, a proxy).
+    pub effects: E,
+    /// When frame time 0 was, pinned by the first frame.
+    epoch: Option<Instant>,
+}
+
+impl<E: Effects> AppScreen<E> {
+    /// `app` driven through `effects`.
+    pub fn new(app: App, effects: E) -> Self {
+        AppScreen {
+            app,
+            effects,
+            epoch: None,
         }
-        let first = tokio::select! {
-            biased;
-            a = actions.recv(), if actions_open => match a {
-                Some(a) => Some(a),
-                None => { actions_open = false; None }
-            },
-            ev = input.next(), if input_open => match ev {
-                Some(Ok(ev)) => event_action(app, ev),
-                Some(Err(e)) => return Err(e),
-                None => { input_open = false; None }
-            },
-            () = cancel.cancelled() => return Ok(stats),
-        };
-        if !actions_open && !input_open {
-            return Ok(stats);
+    }
+}
+
+/// What a clock tick can change on screen: the age gauge and the message line.
+fn clock_face(app: &App) -> (Vec<ratatui::text::Span<'static>>, Option<app::Message>) {
+    (view::header::age_gauge(app), app.message.clone())
+}
+
+impl<E: Effects> Screen for AppScreen<E> {
+    type Action = Action;
+
+    fn on_event(&self, event: Event) -> Option<Action> {
+        event_action(&self.app, event)
+    }
+
+    fn apply(&mut self, action: Action) -> Step {
+        if let Action::FrameReceived(frame) = &action
+            && self.epoch.is_none()
+        {
+            self.epoch = Instant::now().checked_sub(Duration::from_micros(frame.t_us));
         }
-        let mut next = first;
-        loop {
-            if let Some(action) = next.take() {
-                stats.actions += 1;
-                dirty = true;
-                if !apply(app, effects, action) {
-                    return Ok(stats);
-                }
-            }
-            // Drain the actions already queued before drawing. Terminal input is not drained
-            // here: crossterm's EventStream keeps the waker of its first pending poll, so a poll
-            // with a throwaway waker would lose the wake-up of the next key.
-            if let Ok(a) = actions.try_recv() {
-                next = Some(a);
-            } else {
-                break;
-            }
+        let before = matches!(action, Action::Ticked { .. }).then(|| clock_face(&self.app));
+        if !apply(&mut self.app, &mut self.effects, action) {
+            return Step::Quit;
         }
+        match before {
+            Some(before) if before == clock_face(&self.app) => Step::Unchanged,
+            _ => Step::Redraw,
+        }
+    }
+
+    /// Once a second while a connection is open (its age gauge moves); never once all closed.
+    fn tick_every(&self) -> Option<Duration> {
+        let open = matches!(self.app.link, app::LinkState::Connected { .. })
+            || self
+                .app
+                .ledger
+                .current_connection()
+                .is_some_and(crate::ledger::Connection::is_open);
+        open.then_some(Duration::from_secs(1))
+    }
+
+    fn tick(&mut self, now: Instant) -> Option<Action> {
+        let epoch = self.epoch?;
+        Some(Action::Ticked {
+            now_us: u64::try_from(now.saturating_duration_since(epoch).as_micros())
+                .unwrap_or(u64::MAX),
+        })
+    }
+
+    fn render(&self, frame: &mut ratatui::Frame<'_>) {
+        view::render(&self.app, frame);
     }
 }

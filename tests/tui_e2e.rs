@@ -1,7 +1,7 @@
 //! End to end: the TUI's actions drive a real session against the in-process emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -22,7 +22,6 @@ struct Harness {
     session: SessionHandle,
     effects: SessionEffects,
     loaded: mpsc::UnboundedReceiver<Action>,
-    epoch: Option<Instant>,
 }
 
 impl Harness {
@@ -33,7 +32,7 @@ impl Harness {
                 .await
                 .unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
                 .expect("session ended");
-            let action = session_action(ev, &mut self.epoch);
+            let action = session_action(ev);
             assert!(apply(&mut self.app, &mut self.effects, action));
         }
     }
@@ -107,7 +106,6 @@ async fn five_turn_tool_loop_against_the_emulator() {
         session,
         effects,
         loaded,
-        epoch: None,
     };
     h.pump_until("connected", |a| {
         matches!(a.link, LinkState::Connected { conn: 0 })
@@ -259,7 +257,6 @@ async fn reconnect_with_store_false_offers_the_full_context() {
         session,
         effects,
         loaded,
-        epoch: None,
     };
     h.app.info.model = "gpt-test".into();
     h.pump_until("connected", |a| {
@@ -311,29 +308,25 @@ impl Effects for NoEffects {
     fn perform(&mut self, _: turnscope::tui::Command) {}
 }
 
-/// An idle period costs no redraw (a render tick at any usual rate would draw several times in
-/// it); queued actions are applied in one batch and drawn once. The sleep below is the idle
-/// period being measured, not a synchronisation.
+/// Queued actions are applied in one batch and drawn once (the idle behaviour, with the real
+/// clock, is tests/idle_draws.rs).
 #[tokio::test]
-async fn the_loop_draws_once_per_batch_and_never_when_idle() {
+async fn the_loop_draws_once_per_batch() {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::new(SessionInfo::default(), Theme::default());
+    let app = App::new(SessionInfo::default(), Theme::default());
+    let mut screen = turnscope::tui::AppScreen::new(app, NoEffects);
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let cancel = CancellationToken::new();
     for _ in 0..3 {
         tx.send(Action::ToggleStore).unwrap();
     }
-    let stop = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        stop.cancel();
-    });
+    drop(tx);
+    // Both the actions and the input end, so the loop returns once it has drained them.
     let stats = turnscope::tui::run_loop(
         &mut terminal,
-        &mut app,
+        &mut screen,
         &mut rx,
-        &mut futures_util::stream::pending(),
-        &mut NoEffects,
+        &mut futures_util::stream::empty(),
         &cancel,
     )
     .await
@@ -341,7 +334,7 @@ async fn the_loop_draws_once_per_batch_and_never_when_idle() {
     assert_eq!(stats.actions, 3);
     assert_eq!(
         stats.draws, 2,
-        "first frame, then one draw for the batch, then none while idle"
+        "first frame, then one draw for the whole batch"
     );
-    assert!(app.composer.store, "three toggles applied in order");
+    assert!(screen.app.composer.store, "three toggles applied in order");
 }

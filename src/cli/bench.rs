@@ -178,7 +178,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot write the chart to {}", path.display()))?;
         }
         if args.tui {
-            crate::tui::view::bench::show(&report).context("cannot show the chart in this terminal")?;
+            crate::tui::view::bench::show(&report)
+                .await
+                .context("cannot show the chart in this terminal")?;
             stdout(&bench::report::table(&report))?;
         }
         Ok(ExitCode::SUCCESS)

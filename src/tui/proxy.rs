@@ -4,16 +4,14 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
-use crossterm::event::EventStream;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::app::App;
 use super::breakpoint::{BreakpointAction, Held, ProxyCommand};
-use super::terminal::TerminalGuard;
-use super::{Action, Command, Effects, LoopStats, run_loop};
+use super::run::{forward, run_on_terminal};
+use super::{Action, AppScreen, Command, Effects, LoopStats};
 use crate::frame::{Dir, Frame};
 use crate::proxy::{Breakpoints, Direction, ProxyControl, ProxyEvent};
 
@@ -21,12 +19,9 @@ use crate::proxy::{Breakpoints, Direction, ProxyControl, ProxyEvent};
 const NO_CONN: u32 = u32::MAX;
 
 /// Turns one proxy event into an action; notes the newest connection in `newest`.
-pub fn proxy_action(event: ProxyEvent, epoch: &mut Option<Instant>, newest: &AtomicU32) -> Action {
+pub fn proxy_action(event: ProxyEvent, newest: &AtomicU32) -> Action {
     match event {
         ProxyEvent::Frame(frame) => {
-            if epoch.is_none() {
-                *epoch = Instant::now().checked_sub(Duration::from_micros(frame.t_us));
-            }
             if is_connect(&frame) {
                 newest.store(frame.conn, Ordering::Relaxed);
             }
@@ -54,34 +49,6 @@ fn is_connect(frame: &Frame) -> bool {
             .payload
             .json()
             .is_some_and(|j| j.starts_with(r#"{"event":"connect""#))
-}
-
-async fn forward(
-    mut events: UnboundedReceiver<ProxyEvent>,
-    actions: UnboundedSender<Action>,
-    newest: Arc<AtomicU32>,
-    cancel: CancellationToken,
-) {
-    let mut epoch: Option<Instant> = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        let action = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return,
-            ev = events.recv() => match ev {
-                Some(ev) => proxy_action(ev, &mut epoch, &newest),
-                None => return,
-            },
-            _ = tick.tick() => match epoch {
-                Some(e) => Action::Ticked { now_us: u64::try_from(e.elapsed().as_micros()).unwrap_or(u64::MAX) },
-                None => continue,
-            },
-        };
-        if actions.send(action).is_err() {
-            return;
-        }
-    }
 }
 
 /// Performs commands against the proxy.
@@ -133,15 +100,7 @@ impl Effects for ProxyEffects {
             Command::Reconnect => {
                 self.notice("the agent owns its connections; reconnect it from the agent".into());
             }
-            Command::LoadFile(path) => {
-                let actions = self.actions.clone();
-                tokio::spawn(async move {
-                    let result = tokio::fs::read_to_string(&path)
-                        .await
-                        .map_err(|e| e.to_string());
-                    let _ = actions.send(Action::FileLoaded { path, result });
-                });
-            }
+            Command::LoadFile(path) => super::load_file(&self.actions, path),
             Command::Quit => {}
         }
     }
@@ -149,7 +108,7 @@ impl Effects for ProxyEffects {
 
 /// Runs the TUI on the real terminal over a running proxy until the user quits.
 pub async fn run(
-    mut app: App,
+    app: App,
     events: UnboundedReceiver<ProxyEvent>,
     control: ProxyControl,
     rules: Breakpoints,
@@ -157,39 +116,21 @@ pub async fn run(
 ) -> io::Result<LoopStats> {
     let newest = Arc::new(AtomicU32::new(NO_CONN));
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let seen = newest.clone();
     tokio::spawn(forward(
         events,
         tx.clone(),
-        newest.clone(),
+        move |e| Some(proxy_action(e, &seen)),
         cancel.child_token(),
     ));
-    let mut effects = ProxyEffects {
+    let effects = ProxyEffects {
         control,
         rules,
         newest,
         actions: tx,
     };
-    let mut guard = TerminalGuard::enter()?;
-    let terminal = guard.terminal();
-    let size = terminal.size()?;
-    super::update::update(
-        &mut app,
-        Action::Resized {
-            width: size.width,
-            height: size.height,
-        },
-    );
-    let mut input = EventStream::new();
-    let stats = run_loop(
-        terminal,
-        &mut app,
-        &mut rx,
-        &mut input,
-        &mut effects,
-        &cancel,
-    )
-    .await;
-    drop(guard);
+    let mut screen = AppScreen::new(app, effects);
+    let stats = run_on_terminal(&mut screen, &mut rx, &cancel).await;
     cancel.cancel();
     stats
 }

@@ -10,11 +10,29 @@ use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 
-/// The real terminal, restored when dropped (and by the panic hook).
-pub struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+/// The terminal a screen draws on, restored when dropped (and by the panic hook) if it is the
+/// real one. Generic over the backend so the same path runs on `TestBackend` in tests.
+pub struct TerminalGuard<B: Backend = CrosstermBackend<Stdout>> {
+    terminal: Terminal<B>,
+    /// Whether `enter` switched the real terminal's modes (and drop must switch them back).
+    tty: bool,
+}
+
+impl<B: Backend> TerminalGuard<B> {
+    /// A terminal on `backend` whose modes are not touched (tests, `TestBackend`).
+    pub fn with_backend(backend: B) -> io::Result<Self> {
+        Ok(TerminalGuard {
+            terminal: Terminal::new(backend)?,
+            tty: false,
+        })
+    }
+
+    /// The terminal to draw on.
+    pub fn terminal(&mut self) -> &mut Terminal<B> {
+        &mut self.terminal
+    }
 }
 
 impl TerminalGuard {
@@ -33,24 +51,24 @@ impl TerminalGuard {
             return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(out)) {
-            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Ok(terminal) => Ok(TerminalGuard {
+                terminal,
+                tty: true,
+            }),
             Err(e) => {
                 restore();
                 Err(e)
             }
         }
     }
-
-    /// The terminal to draw on.
-    pub fn terminal(&mut self) -> &mut Terminal<CrosstermBackend<Stdout>> {
-        &mut self.terminal
-    }
 }
 
-impl Drop for TerminalGuard {
+impl<B: Backend> Drop for TerminalGuard<B> {
     fn drop(&mut self) {
-        let _ = self.terminal.show_cursor();
-        restore();
+        if self.tty {
+            let _ = self.terminal.show_cursor();
+            restore();
+        }
     }
 }
 

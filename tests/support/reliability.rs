@@ -98,7 +98,6 @@ pub struct Live {
     pub seen: Vec<Frame>,
     pub path: PathBuf,
     pub dir: tempfile::TempDir,
-    epoch: Option<std::time::Instant>,
 }
 
 impl Live {
@@ -130,7 +129,6 @@ impl Live {
             seen: Vec::new(),
             path,
             dir,
-            epoch: None,
         }
     }
 
@@ -143,10 +141,7 @@ impl Live {
         if let SessionEvent::Frame(f) = &event {
             self.seen.push(f.clone());
         }
-        update(
-            &mut self.app,
-            session_action(event.clone(), &mut self.epoch),
-        );
+        update(&mut self.app, session_action(event.clone()));
         event
     }
 

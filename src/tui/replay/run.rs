@@ -1,18 +1,19 @@
-//! The replay screen's loop on the real terminal: keys and index progress in, one draw per batch.
+//! The replay screen on the one loop: keys and index progress in, a clock only while playing
+//! (or while a progress redraw is held back), one draw per batch.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, MouseEventKind};
-use futures_util::StreamExt;
-use tokio::sync::mpsc::UnboundedReceiver;
+use crossterm::event::{Event, MouseEventKind};
+use ratatui::Frame;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio_util::sync::CancellationToken;
 
 use super::app::{ReplayAction, ReplayApp, update};
 use super::keys;
 use super::resolve::resolve;
 use crate::replay::Index;
-use crate::tui::terminal::TerminalGuard;
+use crate::tui::run::{Screen, Step, forward, run_on_terminal};
 
 /// Playback tick.
 const TICK: Duration = Duration::from_millis(40);
@@ -33,75 +34,106 @@ pub fn event_action(app: &ReplayApp, event: Event) -> Option<ReplayAction> {
     }
 }
 
+/// The replay app over its index, as a screen.
+pub struct ReplayScreen<'a> {
+    /// The screen's state.
+    pub app: ReplayApp,
+    index: &'a Index,
+    /// The clock playback runs on.
+    clock: Instant,
+    /// When progress last caused a draw.
+    last_progress: Option<Instant>,
+    /// Progress arrived too soon after the last one and waits for the next tick.
+    progress_held: bool,
+}
+
+impl<'a> ReplayScreen<'a> {
+    /// `app` reading from `index`.
+    pub fn new(app: ReplayApp, index: &'a Index) -> Self {
+        ReplayScreen {
+            app,
+            index,
+            clock: Instant::now(),
+            last_progress: None,
+            progress_held: false,
+        }
+    }
+}
+
+impl Screen for ReplayScreen<'_> {
+    type Action = ReplayAction;
+
+    fn on_event(&self, event: Event) -> Option<ReplayAction> {
+        event_action(&self.app, event)
+    }
+
+    fn apply(&mut self, action: ReplayAction) -> Step {
+        if action == ReplayAction::Progressed {
+            let now = Instant::now();
+            if self
+                .last_progress
+                .is_some_and(|last| now.duration_since(last) < PROGRESS_EVERY)
+            {
+                self.progress_held = true;
+                return Step::Unchanged;
+            }
+            self.last_progress = Some(now);
+            self.progress_held = false;
+        }
+        if update(&mut self.app, action) {
+            Step::Quit
+        } else {
+            Step::Redraw
+        }
+    }
+
+    fn tick_every(&self) -> Option<Duration> {
+        if self.app.play.playing {
+            Some(TICK)
+        } else if self.progress_held {
+            Some(PROGRESS_EVERY)
+        } else {
+            None
+        }
+    }
+
+    fn tick(&mut self, now: Instant) -> Option<ReplayAction> {
+        if self.app.play.playing {
+            let now_us = u64::try_from(now.duration_since(self.clock).as_micros());
+            return Some(ReplayAction::Ticked {
+                now_us: now_us.unwrap_or(u64::MAX),
+            });
+        }
+        self.progress_held.then(|| {
+            self.last_progress = None;
+            ReplayAction::Progressed
+        })
+    }
+
+    fn prepare(&mut self) {
+        resolve(&mut self.app, self.index);
+    }
+
+    fn render(&self, frame: &mut Frame<'_>) {
+        crate::tui::view::replay::render(&self.app, frame);
+    }
+}
+
 /// Runs the replay screen until quit; `progress` wakes it when the index or ledger advanced.
 pub async fn run(
     index: &Index,
-    mut app: ReplayApp,
-    mut progress: UnboundedReceiver<()>,
+    app: ReplayApp,
+    progress: UnboundedReceiver<()>,
     cancel: CancellationToken,
 ) -> io::Result<()> {
-    let mut guard = TerminalGuard::enter()?;
-    let terminal = guard.terminal();
-    let size = terminal.size()?;
-    app.size = (size.width, size.height);
-    let clock = Instant::now();
-    let mut input = EventStream::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut progress_open = true;
-    let mut last_draw = Instant::now();
-    let mut deferred: Option<tokio::time::Instant> = None;
-    resolve(&mut app, index);
-    terminal.draw(|f| crate::tui::view::replay::render(&app, f))?;
-    loop {
-        let now_us = || u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let defer_at = deferred.unwrap_or_else(tokio::time::Instant::now);
-        let first = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Ok(()),
-            ev = input.next() => match ev {
-                Some(Ok(ev)) => event_action(&app, ev),
-                Some(Err(e)) => return Err(e),
-                None => return Ok(()),
-            },
-            _ = tick.tick(), if app.play.playing => Some(ReplayAction::Ticked { now_us: now_us() }),
-            p = progress.recv(), if progress_open => {
-                if p.is_none() {
-                    progress_open = false;
-                }
-                while progress.try_recv().is_ok() {}
-                if last_draw.elapsed() < PROGRESS_EVERY {
-                    deferred = Some(tokio::time::Instant::from_std(last_draw + PROGRESS_EVERY));
-                    continue;
-                }
-                Some(ReplayAction::Progressed)
-            },
-            () = tokio::time::sleep_until(defer_at), if deferred.is_some() => {
-                deferred = None;
-                Some(ReplayAction::Progressed)
-            },
-        };
-        let mut next = first;
-        loop {
-            if let Some(action) = next.take()
-                && update(&mut app, action)
-            {
-                return Ok(());
-            }
-            // Drain keys already typed before drawing. Polled inside this task (not with
-            // `now_or_never`, whose no-op waker would leave crossterm's stream asleep for good).
-            tokio::select! {
-                biased;
-                ev = input.next() => match ev {
-                    Some(Ok(ev)) => next = event_action(&app, ev),
-                    Some(Err(e)) => return Err(e),
-                    None => break,
-                },
-                () = std::future::ready(()) => break,
-            }
-        }
-        resolve(&mut app, index);
-        terminal.draw(|f| crate::tui::view::replay::render(&app, f))?;
-        last_draw = Instant::now();
-    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(forward(
+        progress,
+        tx,
+        |()| Some(ReplayAction::Progressed),
+        cancel.child_token(),
+    ));
+    let mut screen = ReplayScreen::new(app, index);
+    run_on_terminal(&mut screen, &mut rx, &cancel).await?;
+    Ok(())
 }

@@ -1,21 +1,20 @@
 //! `bench --tui`: a ratatui chart of the result — end-to-end time per tool-call count, one bar
-//! per mode — with the speed-up per count below. Rendering is pure; [`show`] owns the terminal.
+//! per mode — with the speed-up per count below. Rendering is pure; [`show`] runs it on the one loop.
 
 use std::io;
 
-use crossterm::event::{self, Event, KeyCode, KeyEventKind};
-use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
+use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::bench::BenchReport;
 use crate::bench::report::{server_line, speedup_text};
+use crate::tui::run::{Screen, Step, run_on_terminal};
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn ms(us: f64) -> u64 {
@@ -94,39 +93,56 @@ pub fn render(report: &BenchReport, frame: &mut Frame<'_>) {
     );
 }
 
-/// Restores the terminal when dropped, on every exit path.
-struct TerminalGuard;
+/// The chart as a screen: it only quits or redraws on resize.
+pub struct BenchScreen<'a> {
+    /// What it shows.
+    pub report: &'a BenchReport,
+}
 
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        let _ = disable_raw_mode();
-        let _ = execute!(io::stdout(), LeaveAlternateScreen);
+/// What a key or resize means to the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchAction {
+    /// The terminal changed size.
+    Resized,
+    /// q, Esc or Ctrl-C.
+    Quit,
+}
+
+impl Screen for BenchScreen<'_> {
+    type Action = BenchAction;
+
+    fn on_event(&self, event: Event) -> Option<BenchAction> {
+        match event {
+            Event::Key(k) if k.kind == KeyEventKind::Press => {
+                let ctrl_c =
+                    k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                (matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c)
+                    .then_some(BenchAction::Quit)
+            }
+            Event::Resize(..) => Some(BenchAction::Resized),
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, action: BenchAction) -> Step {
+        match action {
+            BenchAction::Resized => Step::Redraw,
+            BenchAction::Quit => Step::Quit,
+        }
+    }
+
+    fn render(&self, frame: &mut Frame<'_>) {
+        render(self.report, frame);
     }
 }
 
-/// Shows the chart until q, Esc or Ctrl-C; redraws only on resize.
-pub fn show(report: &BenchReport) -> io::Result<()> {
-    enable_raw_mode()?;
-    let _guard = TerminalGuard;
-    execute!(io::stdout(), EnterAlternateScreen)?;
-    let backend = ratatui::backend::CrosstermBackend::new(io::stdout());
-    let mut terminal = ratatui::Terminal::new(backend)?;
-    terminal.draw(|f| render(report, f))?;
-    loop {
-        match event::read()? {
-            Event::Key(k) if k.kind == KeyEventKind::Press => {
-                let ctrl_c = k.code == KeyCode::Char('c')
-                    && k.modifiers.contains(event::KeyModifiers::CONTROL);
-                if matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c {
-                    return Ok(());
-                }
-            }
-            Event::Resize(..) => {
-                terminal.draw(|f| render(report, f))?;
-            }
-            _ => {}
-        }
-    }
+/// Shows the chart until q, Esc or Ctrl-C on the one loop; redraws only on resize.
+pub async fn show(report: &BenchReport) -> io::Result<()> {
+    // No source feeds the chart: the channel only keeps the loop's action arm open.
+    let (_keep, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut screen = BenchScreen { report };
+    run_on_terminal(&mut screen, &mut rx, &CancellationToken::new()).await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -199,5 +215,38 @@ mod tests {
     #[test]
     fn chart_narrow() {
         insta::assert_snapshot!(draw(44, 16));
+    }
+
+    /// `bench --tui` runs on the one loop and guard: a resize redraws, q quits.
+    #[tokio::test]
+    async fn the_chart_redraws_on_resize_and_quits_on_q() {
+        use crate::tui::run::run_screen;
+        use crate::tui::terminal::TerminalGuard;
+        use crossterm::event::KeyEvent;
+        let guard = TerminalGuard::with_backend(TestBackend::new(80, 24)).unwrap();
+        let report = report();
+        let mut screen = BenchScreen { report: &report };
+        let (_keep, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut input = futures_util::stream::iter(vec![
+            Ok(Event::Resize(80, 24)),
+            Ok(Event::Key(KeyEvent::new(
+                KeyCode::Char('x'),
+                KeyModifiers::NONE,
+            ))),
+            Ok(Event::Key(KeyEvent::new(
+                KeyCode::Char('q'),
+                KeyModifiers::NONE,
+            ))),
+        ]);
+        let stats = run_screen(
+            guard,
+            &mut screen,
+            &mut rx,
+            &mut input,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((stats.draws, stats.actions), (2, 2), "{stats:?}");
     }
 }

@@ -160,7 +160,7 @@ fn third_line(app: &App, width: u16) -> Line<'static> {
 }
 
 /// `age ▰▰▰▱▱▱▱▱▱▱ 12:03/60m`, coloured at 50 and 55 minutes.
-fn age_gauge(app: &App) -> Vec<Span<'static>> {
+pub fn age_gauge(app: &App) -> Vec<Span<'static>> {
     let t = &app.theme;
     let Some(c) = app.ledger.current_connection() else {
         return vec![Span::styled("age -", t.muted)];
