@@ -84,7 +84,11 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|x| x == "tsjsonl"))
             .map(|p| transcript::read_all(&p).unwrap().1)
             .collect();
-        assert!(inputs.len() >= 10, "fixtures not found in {}", dir.display());
+        assert!(
+            inputs.len() >= 10,
+            "fixtures not found in {}",
+            dir.display()
+        );
         let mut data = Vec::new();
         transcript::synth::write_synthetic(&mut data, 400_000, 11).unwrap();
         let frames = transcript::from_reader(&data[..], "synth")
