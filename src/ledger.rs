@@ -123,6 +123,8 @@ pub struct Ledger {
     frames: u64,
     last_t_us: u64,
     unattributed: u64,
+    /// Keep figures only, not per-turn detail (see [`Ledger::summary_only`]).
+    summary_only: bool,
 }
 
 impl Ledger {
@@ -136,6 +138,16 @@ impl Ledger {
     pub fn without_tokens() -> Self {
         Ledger {
             counter: crate::tokens::Counter::disabled(),
+            ..Self::default()
+        }
+    }
+
+    /// A ledger that keeps every figure (turns, sizes, tokens, latencies, verdicts, totals) but
+    /// not the per-turn detail a viewer shows — frame lists, streamed output text, timing
+    /// events — so its memory does not grow with the bytes relayed: for long headless runs.
+    pub fn summary_only() -> Self {
+        Ledger {
+            summary_only: true,
             ..Self::default()
         }
     }
@@ -259,5 +271,45 @@ impl Ledger {
             .filter(|t| matches!(t.status, TurnStatus::Completed))
             .map(|t| t.tool_calls.clone())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary-only ledger has every figure of the full one and none of the detail.
+    #[test]
+    fn summary_only_keeps_the_figures_and_drops_the_detail() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut detail_seen = false;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|x| x != "tsjsonl") {
+                continue;
+            }
+            let (_, frames, _) = crate::transcript::read_all(&path).unwrap();
+            let full = Ledger::from_frames(&frames);
+            let mut lean = Ledger::summary_only();
+            for frame in &frames {
+                lean.push(frame);
+            }
+            assert_eq!(lean.totals(), full.totals(), "{}", path.display());
+            assert_eq!(lean.turns().len(), full.turns().len());
+            for (l, f) in lean.turns().iter().zip(full.turns()) {
+                detail_seen |= !f.frames.is_empty() && !f.output_text.is_empty();
+                assert!(l.frames.is_empty() && l.output_text.is_empty() && l.timings.is_empty());
+                let strip = |t: &Turn| {
+                    let mut t = t.clone();
+                    t.frames.clear();
+                    t.output_text.clear();
+                    t.timings.clear();
+                    format!("{t:?}")
+                };
+                assert_eq!(strip(l), strip(f), "{}", path.display());
+            }
+            assert_eq!(lean.unattributed(), full.unattributed());
+        }
+        assert!(detail_seen, "the fixtures carry detail to drop");
     }
 }

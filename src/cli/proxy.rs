@@ -207,13 +207,23 @@ async fn run_tui(
         .map(|_| ())
 }
 
-/// Folds frames and prints each turn once, when it reaches a final status.
-#[derive(Default)]
+/// Folds frames and prints each turn once, when it reaches a final status. The ledger keeps
+/// figures only, so a proxy left running stays small whatever it relays.
 struct Summary {
     ledger: Ledger,
     printed: Vec<bool>,
     /// Every turn before this one is printed.
     first_open: usize,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            ledger: Ledger::summary_only(),
+            printed: Vec::new(),
+            first_open: 0,
+        }
+    }
 }
 
 impl Summary {

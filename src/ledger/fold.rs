@@ -199,7 +199,9 @@ impl Ledger {
                     .or_else(|| self.front(frame.conn, &lane));
                 if let Some(t) = target {
                     self.turns[t].steers += 1;
-                    self.turns[t].frames.push(index);
+                    if !self.summary_only {
+                        self.turns[t].frames.push(index);
+                    }
                 }
                 target
             }
@@ -330,6 +332,7 @@ impl Ledger {
     fn attach_to_front(&mut self, conn: u32, lane: Option<String>, index: u64) -> Option<usize> {
         let front = self.front(conn, &lane);
         match front {
+            Some(_) if self.summary_only => {}
             Some(t) => self.turns[t].frames.push(index),
             None => self.unattributed += 1,
         }
@@ -364,6 +367,7 @@ impl Ledger {
         match kind {
             ServerEventKind::Queued => turn.status = TurnStatus::Queued,
             ServerEventKind::InProgress => turn.status = TurnStatus::InFlight,
+            ServerEventKind::Timing if self.summary_only => {}
             ServerEventKind::Timing => {
                 if let Ok(v) = serde_json::from_str(text) {
                     turn.timings.push(v);
@@ -399,6 +403,7 @@ impl Ledger {
         }
         if let (ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta, Some(delta)) =
             (kind, &head.delta)
+            && !self.summary_only
         {
             turn.output_text.push_str(delta);
         }

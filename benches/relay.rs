@@ -1,0 +1,431 @@
+//! The relay path: `turnscope proxy --no-tui` (recording) beside a minimal byte-copying relay
+//! built here (tokio, TCP_NODELAY, no WebSocket parsing) and, where installed, websocat and
+//! mitmdump — each a child process in front of the same upstream, measured in the same run.
+//!
+//! The upstream (in this process) answers each ~2 KB `response.create` with `response.created`,
+//! DELTAS `response.output_text.delta` frames of SIZE bytes and `response.completed`, like a
+//! model. Figures per relay: added latency (p50/p99, relay minus direct) to the first and the
+//! last reply frame; CPU per reply frame of 200 B and 64 KB (the relay process's user+system
+//! time from /proc over the run, divided by the reply frames); throughput of pipelined 64 KB
+//! replies; peak RSS (VmHWM) after ≥ RELAY_BENCH_MB relayed (default 1000) over connections
+//! that come and go (a new one every 64 requests). Ratios are against the byte copier.
+//! Env: RELAY_BENCH_REPS (sequential requests per size, default 2000), RELAY_BENCH_MB.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Set in the child that plays the byte copier: the upstream's address.
+const COPIER_ROLE: &str = "RELAY_BENCH_COPIER_UPSTREAM";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The byte copier: accept, connect upstream, copy both ways. Prints its port, then serves.
+fn copier(upstream: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap().port());
+        loop {
+            let (mut down, _) = listener.accept().await.unwrap();
+            let upstream = upstream.to_owned();
+            tokio::spawn(async move {
+                let Ok(mut up) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = down.set_nodelay(true);
+                let _ = up.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+}
+
+/// The scripted upstream: answers each request with created, deltas, completed.
+async fn upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let _ = tcp.set_nodelay(true);
+            n += 1;
+            let conn = n;
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let mut turn = 0u64;
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Message::Text(text) = msg else { continue };
+                    let req: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    let size = req["metadata"]["size"].as_u64().unwrap_or(200) as usize;
+                    let deltas = req["metadata"]["deltas"].as_u64().unwrap_or(1);
+                    turn += 1;
+                    let id = format!("resp_{conn}_{turn}");
+                    let created = format!(
+                        r#"{{"type":"response.created","sequence_number":0,"response":{{"id":"{id}","object":"response","status":"in_progress","output":[]}}}}"#
+                    );
+                    if ws.send(Message::text(created)).await.is_err() {
+                        return;
+                    }
+                    let head = r#"{"type":"response.output_text.delta","sequence_number":0,"item_id":"msg_1","output_index":0,"content_index":0,"delta":""#;
+                    let text = "x".repeat(size.saturating_sub(head.len() + 2));
+                    for _ in 0..deltas {
+                        let delta = format!("{head}{text}\"}}");
+                        if ws.feed(Message::text(delta)).await.is_err() {
+                            return;
+                        }
+                    }
+                    let done = format!(
+                        r#"{{"type":"response.completed","sequence_number":1,"response":{{"id":"{id}","object":"response","status":"completed","output":[],"usage":{{"input_tokens":600,"input_tokens_details":{{"cached_tokens":0}},"output_tokens":{deltas},"output_tokens_details":{{"reasoning_tokens":0}},"total_tokens":600}}}}}}"#
+                    );
+                    if ws.send(Message::text(done)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn connect(port: u16) -> Ws {
+    let url = format!("ws://127.0.0.1:{port}/v1/responses");
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    ws
+}
+
+fn request(turn: usize, size: usize, deltas: usize) -> String {
+    let pad = "p".repeat(1800);
+    // `metadata` tells the scripted upstream what to answer.
+    format!(
+        r#"{{"type":"response.create","model":"gpt-bench","store":false,"input":[{{"type":"message","role":"user","content":"{pad} {turn}"}}],"metadata":{{"size":{size},"deltas":{deltas}}}}}"#
+    )
+}
+
+/// Reads frames until `response.completed`; returns (first frame µs, last frame µs, frames).
+async fn one_turn(ws: &mut Ws, start: Instant) -> (f64, f64, usize) {
+    let mut first = None;
+    let mut frames = 0;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                frames += 1;
+                let at = start.elapsed().as_secs_f64() * 1e6;
+                first.get_or_insert(at);
+                if t.as_str().starts_with(r#"{"type":"response.completed""#) {
+                    return (first.unwrap_or(at), at, frames);
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
+
+/// Sequential turns: first- and last-frame latencies (µs) and the reply frames seen.
+async fn latencies(
+    port: u16,
+    reps: usize,
+    size: usize,
+    deltas: usize,
+) -> (Vec<f64>, Vec<f64>, usize) {
+    let mut ws = connect(port).await;
+    let (mut first, mut last, mut frames) = (Vec::new(), Vec::new(), 0);
+    for i in 0..reps {
+        let req = request(i, size, deltas);
+        let start = Instant::now();
+        ws.send(Message::text(req)).await.unwrap();
+        let (f, l, n) = one_turn(&mut ws, start).await;
+        first.push(f);
+        last.push(l);
+        frames += n;
+    }
+    let _ = ws.close(None).await;
+    first.sort_by(f64::total_cmp);
+    last.sort_by(f64::total_cmp);
+    (first, last, frames)
+}
+
+/// Pipelined 64 KB replies until `total` bytes came back, over connections that come and go.
+async fn volume(port: u16, total: u64) -> f64 {
+    let start = Instant::now();
+    let mut got = 0u64;
+    let per_conn = 64;
+    while got < total {
+        let ws = connect(port).await;
+        let (mut tx, mut rx) = ws.split();
+        let sender = tokio::spawn(async move {
+            for i in 0..per_conn {
+                tx.feed(Message::text(request(i, 65_536, 4))).await.unwrap();
+            }
+            tx.flush().await.unwrap();
+            tx
+        });
+        let mut done = 0;
+        while done < per_conn {
+            match rx.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    got += t.len() as u64;
+                    if t.as_str().starts_with(r#"{"type":"response.completed""#) {
+                        done += 1;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("volume connection ended: {other:?}"),
+            }
+        }
+        let mut tx = sender.await.unwrap();
+        let _ = tx.close().await;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mbps = got as f64 / start.elapsed().as_secs_f64() / 1e6;
+    mbps
+}
+
+/// user+system CPU seconds of a process so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line; 12 and 13 after the ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident set of a process so far, MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// A relay under test: a child process and the port agents connect to.
+struct Relay {
+    name: String,
+    child: Child,
+    port: u16,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_copier(up: SocketAddr) -> Relay {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(COPIER_ROLE, up.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Relay {
+        name: "byte copier".into(),
+        port: line.trim().parse().unwrap(),
+        child,
+        _dir: None,
+    }
+}
+
+fn start_turnscope(up: SocketAddr) -> Relay {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["proxy", "--no-tui", "--listen", "127.0.0.1:0", "--upstream"])
+        .arg(format!("http://{up}/v1"))
+        .arg("--record")
+        .arg(dir.path().join("relay.tsjsonl"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut port = None;
+    let mut line = String::new();
+    while port.is_none() {
+        line.clear();
+        if err.read_line(&mut line).unwrap() == 0 {
+            panic!("turnscope proxy exited before listening");
+        }
+        port = line
+            .split("OPENAI_BASE_URL=http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.trim().parse().ok());
+    }
+    // Keep draining stderr so the proxy never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    Relay {
+        name: "turnscope proxy".into(),
+        port: port.unwrap(),
+        child,
+        _dir: Some(dir),
+    }
+}
+
+fn start_websocat(up: SocketAddr) -> Result<Relay, String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let child = Command::new("websocat")
+        .args(["-E", "-t", "--no-close"])
+        .arg(format!("ws-l:127.0.0.1:{port}"))
+        .arg(format!("ws://{up}/v1/responses"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("not installed ({e})"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("did not listen within 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Relay {
+        name: "websocat".into(),
+        child,
+        port,
+        _dir: None,
+    })
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let i = ((sorted.len().max(1) - 1) as f64 * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(f64::NAN)
+}
+
+#[derive(Default, Clone)]
+struct Figures {
+    first: [f64; 2],
+    last: [f64; 2],
+    cpu_small: f64,
+    cpu_large: f64,
+    mbps: f64,
+    rss: f64,
+}
+
+async fn measure(
+    relay: &Relay,
+    direct: &(Vec<f64>, Vec<f64>),
+    reps: usize,
+    volume_mb: u64,
+) -> Figures {
+    let pid = relay.child.id();
+    let mut fig = Figures::default();
+    let c0 = cpu_secs(pid);
+    let (first, last, frames) = latencies(relay.port, reps, 200, 8).await;
+    #[allow(clippy::cast_precision_loss)]
+    let per = (cpu_secs(pid) - c0) / frames as f64 * 1e6;
+    fig.cpu_small = per;
+    fig.first = [
+        pct(&first, 0.5) - pct(&direct.0, 0.5),
+        pct(&first, 0.99) - pct(&direct.0, 0.99),
+    ];
+    fig.last = [
+        pct(&last, 0.5) - pct(&direct.1, 0.5),
+        pct(&last, 0.99) - pct(&direct.1, 0.99),
+    ];
+    let c0 = cpu_secs(pid);
+    let (_, _, frames) = latencies(relay.port, (reps / 4).max(50), 65_536, 4).await;
+    #[allow(clippy::cast_precision_loss)]
+    let per = (cpu_secs(pid) - c0) / frames as f64 * 1e6;
+    fig.cpu_large = per;
+    fig.mbps = volume(relay.port, volume_mb * 1_000_000).await;
+    fig.rss = peak_rss_mb(pid);
+    fig
+}
+
+fn main() {
+    if let Ok(up) = std::env::var(COPIER_ROLE) {
+        copier(&up);
+        return;
+    }
+    let reps = env_usize("RELAY_BENCH_REPS", 2000);
+    let volume_mb = env_usize("RELAY_BENCH_MB", 1000) as u64;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let up = upstream().await;
+        println!(
+            "relay bench: {reps} sequential turns per size, {volume_mb} MB pipelined; {} cores, shared and noisy: compare ratios from the same run",
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+        let (df, dl, _) = latencies(up.port(), reps, 200, 8).await;
+        println!(
+            "direct: first frame p50 {:.0}µs p99 {:.0}µs, last frame p50 {:.0}µs p99 {:.0}µs",
+            pct(&df, 0.5), pct(&df, 0.99), pct(&dl, 0.5), pct(&dl, 0.99)
+        );
+        let direct = (df, dl);
+        let mut rows: Vec<(String, Figures)> = Vec::new();
+        let copier = start_copier(up);
+        rows.push((copier.name.clone(), measure(&copier, &direct, reps, volume_mb).await));
+        drop(copier);
+        let ts = start_turnscope(up);
+        rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
+        drop(ts);
+        match start_websocat(up) {
+            Ok(ws) => rows.push((ws.name.clone(), measure(&ws, &direct, reps, volume_mb).await)),
+            Err(e) => println!("websocat: skipped, {e}"),
+        }
+        println!("mitmdump: not measured here (benches/proxy.rs runs it; ~400 µs per frame)");
+        println!(
+            "\n{:<16} {:>17} {:>17} {:>13} {:>13} {:>10} {:>9}",
+            "relay", "added 1st p50/p99", "added last p50/99", "cpu/200B µs", "cpu/64KB µs", "MB/s", "peak RSS"
+        );
+        for (name, f) in &rows {
+            println!(
+                "{name:<16} {:>8.0}/{:<8.0} {:>8.0}/{:<8.0} {:>13.1} {:>13.1} {:>10.0} {:>6.1} MB",
+                f.first[0], f.first[1], f.last[0], f.last[1], f.cpu_small, f.cpu_large, f.mbps, f.rss
+            );
+        }
+        let base = rows[0].1.clone();
+        for (name, f) in rows.iter().skip(1) {
+            println!(
+                "{name} / byte copier: cpu per 200 B frame {:.2}x (goal ≤ 2x), per 64 KB frame {:.2}x (goal ≤ 4x), added first-frame latency p50 {:.2}x (goal ≤ 2x); peak RSS {:.1} MB after {volume_mb} MB (goal ≤ 64 MB)",
+                f.cpu_small / base.cpu_small,
+                f.cpu_large / base.cpu_large,
+                f.first[0] / base.first[0].max(1.0),
+                f.rss
+            );
+        }
+    });
+}
