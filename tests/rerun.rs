@@ -195,13 +195,28 @@ fn the_cli_reruns_a_fixture_against_the_built_in_emulator() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    // The persona makes no tool call, so the recorded call_10 output has nothing to answer:
+    // that turn ends differently, and a rerun that differs in status fails by default.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--allow-status-changes"),
+        "{output:?}"
+    );
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["rows"].as_array().unwrap().len(), 3);
     assert_eq!(doc["rows"][0]["new"]["status"], "done");
-    // The persona makes no tool call, so the recorded call_10 output has nothing to answer.
     assert_eq!(doc["rows"][2]["new"]["error"], "invalid_value");
+    assert_eq!(doc["status_changes"], json!([3]));
     assert!(out.exists());
+    let allowed = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .arg("rerun")
+        .arg(fixture("two_lanes.tsjsonl"))
+        .arg("--record")
+        .arg(&out)
+        .arg("--allow-status-changes")
+        .output()
+        .unwrap();
+    assert!(allowed.status.success(), "{allowed:?}");
 
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
         .arg("rerun")
@@ -257,4 +272,117 @@ async fn a_live_recording_replays_with_its_diff_and_export() {
             .unwrap();
     assert_eq!(doc["turn"]["status"], "completed");
     assert_eq!(doc["request"]["input"][0]["output"], "2 passed");
+}
+
+/// Sends `event` and pumps frames into `ledger` until `done` holds.
+async fn send_until(
+    handle: &mut session::SessionHandle,
+    ledger: &mut Ledger,
+    event: &Value,
+    done: impl Fn(&Ledger) -> bool,
+) {
+    handle.send(SessionCommand::Send(event.to_string()));
+    while !done(ledger) {
+        match tokio::time::timeout(Duration::from_secs(20), handle.events.recv()).await {
+            Ok(Some(SessionEvent::Frame(f))) => {
+                ledger.push(&f);
+            }
+            Ok(Some(_)) => {}
+            other => panic!("session ended: {other:?}"),
+        }
+    }
+}
+
+/// A recording with a warm-up, a steer (and its successor), a raw event the server refuses and
+/// a later turn: every id is mapped, rows pair by request, and the statuses match.
+#[tokio::test]
+async fn steers_warm_ups_and_refused_events_rerun_with_every_id_mapped() {
+    let slow = EmulatorConfig {
+        latency: turnscope::emulator::LatencyProfile {
+            name: "test-slow".into(),
+            ttft_ms: 300.0,
+            ..turnscope::emulator::LatencyProfile::zero()
+        },
+        ..EmulatorConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("steer.tsjsonl");
+    let emu = emulator::start(slow.clone()).await.unwrap();
+    let mut handle = session::spawn(
+        SessionConfig {
+            url: emu.ws_url(),
+            api_key: Some(KEY.into()),
+            record: Some(recorded.clone()),
+            ..SessionConfig::default()
+        },
+        CancellationToken::new(),
+    );
+    let mut ledger = Ledger::new();
+    let ended =
+        |n: usize| move |l: &Ledger| l.turns().len() >= n && l.turns()[n - 1].status.is_final();
+    let warm = json!({"type":"response.create","model":"gpt-test","store":false,"generate":false,
+        "input":[{"type":"message","role":"user","content":"you are terse"}]});
+    send_until(&mut handle, &mut ledger, &warm, ended(1)).await;
+    let warm_id = ledger.turns()[0].response_id.clone().unwrap();
+    let essay = json!({"type":"response.create","model":"gpt-test","store":false,
+        "previous_response_id": warm_id, "input":[{"type":"message","role":"user","content":"write a long essay"}]});
+    send_until(&mut handle, &mut ledger, &essay, |l| {
+        l.turns().len() >= 2 && l.turns()[1].response_id.is_some()
+    })
+    .await;
+    let essay_id = ledger.turns()[1].response_id.clone().unwrap();
+    let steer =
+        json!({"type":"response.steer","previous_response_id": essay_id, "input":"just say hi"});
+    send_until(&mut handle, &mut ledger, &steer, ended(3)).await;
+    assert!(
+        ledger.turns()[2].steered_successor,
+        "the steer was accepted"
+    );
+    let successor_id = ledger.turns()[2].response_id.clone().unwrap();
+    let frames_before = ledger.frame_count();
+    let raw = json!({"type":"response.bogus"});
+    send_until(&mut handle, &mut ledger, &raw, |l| {
+        l.frame_count() >= frames_before + 2
+    })
+    .await;
+    let last = json!({"type":"response.create","model":"gpt-test","store":false,
+        "previous_response_id": successor_id, "input":[{"type":"message","role":"user","content":"thanks"}]});
+    let turns = ledger.turns().len();
+    send_until(&mut handle, &mut ledger, &last, ended(turns + 1)).await;
+    handle.send(SessionCommand::Close);
+    while handle.events.recv().await.is_some() {}
+    emu.shutdown().await;
+    let old_ids: Vec<String> = ledger
+        .turns()
+        .iter()
+        .filter_map(|t| t.response_id.clone())
+        .collect();
+
+    let emu = emulator::start(slow).await.unwrap();
+    let out = dir.path().join("steer.rerun.tsjsonl");
+    let (_, frames, _) = read_all(&recorded).unwrap();
+    let comparison = rerun::rerun(&frames, &config(emu.ws_url(), out.clone())).await;
+    emu.shutdown().await;
+    let table = rerun::table(&comparison);
+    assert_eq!(comparison.stopped, None, "{table}");
+    assert_eq!(comparison.rows.len(), ledger.turns().len(), "{table}");
+    for (row, turn) in comparison.rows.iter().zip(ledger.turns()) {
+        assert_eq!(row.turn, turn.index, "{table}");
+        assert_eq!(row.old.response_id, turn.response_id, "{table}");
+    }
+    assert_eq!(comparison.status_changes, Vec::<usize>::new(), "{table}");
+    // No event of the rerun names a recorded id: the steer and the warm-up's child included.
+    let (_, new_frames, _) = read_all(&out).unwrap();
+    for f in new_frames
+        .iter()
+        .filter(|f| f.dir == turnscope::frame::Dir::Sent)
+    {
+        let text = String::from_utf8_lossy(f.payload.as_bytes());
+        for id in &old_ids {
+            assert!(
+                !text.contains(id.as_str()),
+                "{text} still names {id}\n{table}"
+            );
+        }
+    }
 }

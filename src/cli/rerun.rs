@@ -39,6 +39,9 @@ pub struct RerunArgs {
     /// Print the comparison as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Exit 0 even when a turn's status differs between the recording and the rerun.
+    #[arg(long)]
+    pub allow_status_changes: bool,
 }
 
 /// `dir/name.tsjsonl` → `dir/name.rerun.tsjsonl`.
@@ -49,7 +52,8 @@ pub fn default_record_path(file: &Path) -> PathBuf {
     file.with_file_name(format!("{stem}.rerun.tsjsonl"))
 }
 
-/// Runs `rerun`; exits 1 when the rerun stopped early.
+/// Runs `rerun`; exits 1 when the rerun stopped early or a turn's status differs (unless
+/// `--allow-status-changes`).
 pub fn run(args: &RerunArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let (_, frames, skipped) = transcript::read_all(&args.file)?;
@@ -123,9 +127,15 @@ pub fn run(args: &RerunArgs) -> anyhow::Result<ExitCode> {
         );
         print!("{}", rerun::table(&comparison));
     }
-    Ok(if comparison.stopped.is_some() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if comparison.stopped.is_some() {
+        return Ok(ExitCode::FAILURE);
+    }
+    if !comparison.status_changes.is_empty() && !args.allow_status_changes {
+        eprintln!(
+            "turnscope: rerun: {} turn(s) ended differently from the recording; pass --allow-status-changes to exit 0 anyway",
+            comparison.status_changes.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,18 +2,26 @@
 //! and the old and new turns compared side by side.
 //!
 //! Events go out in recorded order. Before each one, the rerun waits for the new counterparts
-//! of every turn whose terminal event was recorded before it, so lanes, steers and tool loops
-//! keep their original causality. `previous_response_id` is rewritten from the recorded id to
-//! the id the server gave this time; recorded `function_call_output`s are fed back with their
-//! `call_id` rewritten to the new response's call in the same position.
+//! of every turn whose id (`response.created`) or terminal event was recorded before it, so
+//! lanes, steers, warm-ups and tool loops keep their original causality, and every id a later
+//! event names is known. `previous_response_id` is rewritten from the recorded id to the id the
+//! server gave this time; recorded `function_call_output`s are fed back with their `call_id`
+//! rewritten to the new response's call in the same position.
+//!
+//! Old and new turns are paired by request identity, never by position: a create by the event
+//! that sent it, a steered successor by the (mapped) response it continues. An event that
+//! starts no turn, or a turn only one run has, cannot shift the rows.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+
+pub mod compare;
+
+pub use compare::{Comparison, Row, TurnFigures, table};
 
 use crate::frame::{Dir, Frame, Payload};
 use crate::ledger::{Ledger, Turn};
@@ -57,79 +65,6 @@ pub struct RerunConfig {
     pub timeout: Duration,
 }
 
-/// A turn's figures for the comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TurnFigures {
-    /// Status label (`done`, `error`, …).
-    pub status: String,
-    /// Error code or message, when the turn failed.
-    pub error: Option<String>,
-    /// `resp_…`.
-    pub response_id: Option<String>,
-    /// send → terminal event, ms.
-    pub latency_ms: Option<f64>,
-    /// send → first output, ms.
-    pub ttft_ms: Option<f64>,
-    /// Server-reported input tokens.
-    pub input_tokens: Option<u64>,
-    /// Server-reported cached input tokens.
-    pub cached_tokens: Option<u64>,
-    /// Server-reported output tokens.
-    pub output_tokens: Option<u64>,
-    /// Bytes of the request as sent.
-    pub request_bytes: u64,
-}
-
-impl TurnFigures {
-    /// The figures of a ledger turn.
-    pub fn of(turn: &Turn) -> Self {
-        let ms = |us: Option<u64>| us.map(|u| u as f64 / 1000.0);
-        let error = match &turn.status {
-            crate::ledger::TurnStatus::Error { code, message } => {
-                Some(code.clone().unwrap_or_else(|| message.clone()))
-            }
-            _ => None,
-        };
-        TurnFigures {
-            status: turn.status.label().to_owned(),
-            error,
-            response_id: turn.response_id.clone(),
-            latency_ms: ms(turn.latency_total_us()),
-            ttft_ms: ms(turn.ttft_us()),
-            input_tokens: turn.usage.as_ref().map(|u| u.input_tokens),
-            cached_tokens: turn.cached_tokens(),
-            output_tokens: turn.usage.as_ref().map(|u| u.output_tokens),
-            request_bytes: turn.incremental.bytes,
-        }
-    }
-}
-
-/// One recorded turn beside its rerun.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Row {
-    /// Recorded turn number (1-based).
-    pub turn: usize,
-    /// As recorded.
-    pub old: TurnFigures,
-    /// This time; `None` when it was never sent (the rerun stopped first).
-    pub new: Option<TurnFigures>,
-}
-
-/// The result of a rerun.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
-    /// The server used.
-    pub url: String,
-    /// The new transcript.
-    pub recorded_to: Option<PathBuf>,
-    /// One row per recorded `response.create`.
-    pub rows: Vec<Row>,
-    /// Client events that were not sent (binary frames, unsent at close).
-    pub notes: Vec<String>,
-    /// Why the rerun stopped early, if it did.
-    pub stopped: Option<String>,
-}
-
 /// One client event to send again.
 #[derive(Debug)]
 struct Step {
@@ -137,27 +72,60 @@ struct Step {
     conn: u32,
     /// The event text as recorded.
     text: String,
-    /// Recorded create-turn ordinal, when the event is a `response.create`.
+    /// Recorded turn (index) this event started, when it is a `response.create`.
     create: Option<usize>,
-    /// Recorded create-turn ordinals whose terminal event came before this event.
+    /// Recorded turns whose response id was known before this event.
+    named: Vec<usize>,
+    /// Recorded turns whose terminal event came before this event.
     after: Vec<usize>,
+    /// Not a create, and the server answered it with an `error` before the next client event:
+    /// wait for that error, or it lands on the next turn sent.
+    answered_by_error: bool,
+}
+
+/// An `error` event (the type is the first field the server writes, but do not rely on it).
+fn is_error_event(json: &str) -> bool {
+    json.contains("\"type\":\"error\"")
+        && serde_json::from_str::<Value>(json)
+            .is_ok_and(|v| v.get("type").and_then(Value::as_str) == Some("error"))
+}
+
+/// When each recorded turn got its id and its end (frame indices; `u64::MAX` = never).
+fn milestones(frames: &[Frame], old: &Ledger) -> Vec<(u64, u64)> {
+    old.turns()
+        .iter()
+        .map(|t| {
+            let created = t
+                .frames
+                .iter()
+                .copied()
+                .find(|&f| {
+                    usize::try_from(f)
+                        .ok()
+                        .and_then(|f| frames.get(f))
+                        .and_then(|f| f.payload.json())
+                        .is_some_and(|j| j.contains("\"response.created\""))
+                })
+                .filter(|_| t.response_id.is_some())
+                .unwrap_or(u64::MAX);
+            let end = match t.frames.last() {
+                Some(&last) if t.status.is_final() => last,
+                _ => u64::MAX,
+            };
+            (created, end)
+        })
+        .collect()
 }
 
 /// The recorded client events in order, with what each must wait for.
-fn plan(frames: &[Frame], old: &Ledger, notes: &mut Vec<String>) -> (Vec<Step>, Vec<usize>) {
-    // Recorded create turns, in send order: (turn index, request frame, last frame).
-    let creates: Vec<(usize, u64, u64)> = old
+fn plan(frames: &[Frame], old: &Ledger, notes: &mut Vec<String>) -> Vec<Step> {
+    let marks = milestones(frames, old);
+    let by_request: HashMap<u64, usize> = old
         .turns()
         .iter()
         .enumerate()
-        .filter_map(|(i, t)| {
-            let req = t.request_frame?;
-            let last = t.frames.last().copied().unwrap_or(req);
-            Some((i, req, if t.status.is_final() { last } else { u64::MAX }))
-        })
+        .filter_map(|(i, t)| Some((t.request_frame?, i)))
         .collect();
-    let by_request: HashMap<u64, usize> =
-        creates.iter().enumerate().map(|(k, c)| (c.1, k)).collect();
     let mut steps = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
         if frame.dir != Dir::Sent {
@@ -175,20 +143,30 @@ fn plan(frames: &[Frame], old: &Ledger, notes: &mut Vec<String>) -> (Vec<Step>, 
                 continue;
             }
         };
-        let after = creates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.1 < i && c.2 < i)
-            .map(|(k, _)| k)
-            .collect();
+        let before = |pick: fn(&(u64, u64)) -> u64| {
+            marks
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| pick(m) < i)
+                .map(|(k, _)| k)
+                .collect()
+        };
+        let create = by_request.get(&i).copied();
+        let answered_by_error = create.is_none()
+            && frames[i as usize + 1..]
+                .iter()
+                .take_while(|f| f.dir != Dir::Sent)
+                .any(|f| f.dir == Dir::Recv && f.payload.json().is_some_and(is_error_event));
         steps.push(Step {
             conn: frame.conn,
             text,
-            create: by_request.get(&i).copied(),
-            after,
+            create,
+            answered_by_error,
+            named: before(|m| m.0),
+            after: before(|m| m.1),
         });
     }
-    (steps, creates.iter().map(|c| c.0).collect())
+    steps
 }
 
 /// Rewrites a recorded client event for this run; unchanged events stay byte-exact.
@@ -252,12 +230,25 @@ struct Live {
     unsent_events: usize,
     failed: Option<String>,
     recorded_to: Option<PathBuf>,
+    /// Client frames seen so far: (frame index in the new ledger, text), in send order.
+    sent: Vec<(u64, String)>,
+    /// New request frame of each recorded create turn (by old turn index), once matched.
+    requests: HashMap<usize, u64>,
+    /// `error` events received so far.
+    errors: usize,
 }
 
 impl Live {
     fn absorb(&mut self, event: SessionEvent) {
         match event {
             SessionEvent::Frame(frame) => {
+                if frame.dir == Dir::Sent {
+                    let text = String::from_utf8_lossy(frame.payload.as_bytes()).into_owned();
+                    self.sent.push((self.ledger.frame_count(), text));
+                } else if frame.dir == Dir::Recv && frame.payload.json().is_some_and(is_error_event)
+                {
+                    self.errors += 1;
+                }
                 self.ledger.push(&frame);
             }
             SessionEvent::State(ConnState::Connected { conn, .. }) => {
@@ -279,13 +270,25 @@ impl Live {
         }
     }
 
-    /// The new create turns, in send order.
-    fn creates(&self) -> Vec<&Turn> {
+    /// The new counterpart of recorded turn `i`: the turn its request started, or for a steered
+    /// successor, the successor of the (mapped) response it continues.
+    fn counterpart(&self, old: &Ledger, i: usize, ids: &HashMap<String, String>) -> Option<&Turn> {
+        let recorded = old.turns().get(i)?;
+        if let Some(&frame) = self.requests.get(&i) {
+            return self
+                .ledger
+                .turns()
+                .iter()
+                .find(|t| t.request_frame == Some(frame));
+        }
+        if !recorded.steered_successor {
+            return None;
+        }
+        let parent = ids.get(recorded.previous_response_id.as_deref()?)?;
         self.ledger
             .turns()
             .iter()
-            .filter(|t| t.request_frame.is_some())
-            .collect()
+            .find(|t| t.steered_successor && t.previous_response_id.as_ref() == Some(parent))
     }
 
     /// Pumps session events until `done` holds; `Err` with why when it cannot.
@@ -317,7 +320,7 @@ impl Live {
 pub async fn rerun(frames: &[Frame], config: &RerunConfig) -> Comparison {
     let old = Ledger::from_frames(frames);
     let mut notes = Vec::new();
-    let (steps, create_turns) = plan(frames, &old, &mut notes);
+    let steps = plan(frames, &old, &mut notes);
     let cancel = CancellationToken::new();
     let session_config = SessionConfig {
         url: config.url.clone(),
@@ -335,10 +338,13 @@ pub async fn rerun(frames: &[Frame], config: &RerunConfig) -> Comparison {
         unsent_events: 0,
         failed: None,
         recorded_to: None,
+        sent: Vec::new(),
+        requests: HashMap::new(),
+        errors: 0,
     };
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut calls: HashMap<String, String> = HashMap::new();
-    let mut sent_creates = 0usize;
+    let mut learned_calls: Vec<bool> = vec![false; old.turns().len()];
     let mut recorded_conn = None;
     let mut stopped = None;
     let secs = config.timeout.as_secs();
@@ -355,23 +361,44 @@ pub async fn rerun(frames: &[Frame], config: &RerunConfig) -> Comparison {
         if stopped.is_some() {
             break;
         }
-        for &k in &step.after {
+        // Every id this event may name: wait for the counterpart's `response.created` (or end).
+        for &k in &step.named {
+            if ids.contains_key(old.turns()[k].response_id.as_deref().unwrap_or_default()) {
+                continue;
+            }
             let waited = live
                 .until(config.timeout, |l| {
-                    l.creates().get(k).is_some_and(|t| t.status.is_final())
+                    l.counterpart(&old, k, &ids)
+                        .is_some_and(|t| t.response_id.is_some() || t.status.is_final())
                 })
                 .await;
             if let Err(why) = waited {
-                stopped = Some(stop_reason(why, &live, secs, k));
+                stopped = Some(stop_reason(why, &live, secs, old.turns()[k].index));
                 break;
             }
-            learn(
-                &old,
-                create_turns[k],
-                live.creates()[k],
-                &mut ids,
-                &mut calls,
-            );
+            learn_id(&old, k, live.counterpart(&old, k, &ids), &mut ids);
+        }
+        if stopped.is_some() {
+            break;
+        }
+        for &k in &step.after {
+            if learned_calls[k] {
+                continue;
+            }
+            let waited = live
+                .until(config.timeout, |l| {
+                    l.counterpart(&old, k, &ids)
+                        .is_some_and(|t| t.status.is_final())
+                })
+                .await;
+            if let Err(why) = waited {
+                stopped = Some(stop_reason(why, &live, secs, old.turns()[k].index));
+                break;
+            }
+            learned_calls[k] = true;
+            let new = live.counterpart(&old, k, &ids);
+            learn_id(&old, k, new, &mut ids);
+            learn_calls(&old, k, new, &mut calls);
         }
         if stopped.is_some() {
             break;
@@ -390,31 +417,51 @@ pub async fn rerun(frames: &[Frame], config: &RerunConfig) -> Comparison {
         }
         recorded_conn = Some(step.conn);
         let text = rewrite(&step.text, &ids, &calls, config.model.as_deref());
-        if !live.handle.send(SessionCommand::Send(text)) {
+        let errors = live.errors;
+        if !live.handle.send(SessionCommand::Send(text.clone())) {
             stopped = Some(RerunError::SessionEnded("session task gone".into()).to_string());
             break;
         }
-        if step.create.is_some() {
-            sent_creates += 1;
-            let n = sent_creates;
-            if let Err(why) = live.until(config.timeout, |l| l.creates().len() >= n).await {
-                stopped = Some(stop_reason(why, &live, secs, n - 1));
+        if step.answered_by_error
+            && let Err(why) = live.until(config.timeout, |l| l.errors > errors).await
+        {
+            stopped = Some(format!(
+                "no error came back for a client event the server refused in the recording ({why})"
+            ));
+            break;
+        }
+        if let Some(k) = step.create {
+            // A lane may hold a create back: wait until it is on the wire, then pair it with its
+            // recorded turn by its text (the order of sends across lanes may differ).
+            let found = live
+                .until(config.timeout, |l| l.sent.iter().any(|(_, t)| *t == text))
+                .await;
+            if let Err(why) = found {
+                stopped = Some(stop_reason(why, &live, secs, old.turns()[k].index));
                 break;
+            }
+            let claimed: Vec<u64> = live.requests.values().copied().collect();
+            if let Some(&(frame, _)) = live
+                .sent
+                .iter()
+                .find(|(f, t)| *t == text && !claimed.contains(f))
+            {
+                live.requests.insert(k, frame);
             }
         }
     }
     if stopped.is_none() {
-        let n = sent_creates;
         let all_final = |l: &Live| {
-            let creates = l.creates();
-            creates.len() >= n && creates.iter().all(|t| t.status.is_final())
+            l.requests.len() == steps.iter().filter(|s| s.create.is_some()).count()
+                && l.ledger.turns().iter().all(|t| t.status.is_final())
         };
         if let Err(why) = live.until(config.timeout, all_final).await {
             let first_open = live
-                .creates()
+                .ledger
+                .turns()
                 .iter()
-                .position(|t| !t.status.is_final())
-                .unwrap_or(0);
+                .find(|t| !t.status.is_final())
+                .map_or(0, |t| t.index);
             stopped = Some(stop_reason(why, &live, secs, first_open));
         }
     }
@@ -430,115 +477,79 @@ pub async fn rerun(frames: &[Frame], config: &RerunConfig) -> Comparison {
         cancel.cancel();
     }
     notes.append(&mut live.unsent);
-    let creates = live.creates();
-    let rows = create_turns
+    // Ids of turns that ended after the last event was sent (successors of late steers).
+    for k in 0..old.turns().len() {
+        learn_id(&old, k, live.counterpart(&old, k, &ids), &mut ids);
+    }
+    let rows: Vec<Row> = old
+        .turns()
         .iter()
         .enumerate()
-        .map(|(k, &i)| Row {
-            turn: old.turns()[i].index,
-            old: TurnFigures::of(&old.turns()[i]),
-            new: creates.get(k).map(|t| TurnFigures::of(t)),
+        .map(|(k, t)| Row {
+            turn: t.index,
+            old: TurnFigures::of(t),
+            new: live.counterpart(&old, k, &ids).map(TurnFigures::of),
         })
+        .collect();
+    let status_changes = rows
+        .iter()
+        .filter(|r| r.new.as_ref().is_none_or(|n| n.status != r.old.status))
+        .map(|r| r.turn)
         .collect();
     Comparison {
         url: session::display_url(&config.url),
         recorded_to: live.recorded_to.clone(),
         rows,
+        status_changes,
         notes,
         stopped,
     }
 }
 
-fn stop_reason(why: &str, live: &Live, secs: u64, k: usize) -> String {
+/// Why the rerun stopped, waiting on recorded turn number `turn` (1-based).
+fn stop_reason(why: &str, live: &Live, secs: u64, turn: usize) -> String {
     match why {
         "timeout" => RerunError::Timeout {
             secs,
-            turn: k + 1,
-            old_turn: k + 1,
+            turn,
+            old_turn: turn,
         }
         .to_string(),
         "failed" => RerunError::Connect(live.failed.clone().unwrap_or_default()).to_string(),
         "unsent" => format!(
-            "new turn {} could not be sent: {}",
-            k + 1,
+            "the event for turn {turn} could not be sent: {}",
             live.unsent.last().cloned().unwrap_or_default()
         ),
         _ => RerunError::SessionEnded("the session task stopped".into()).to_string(),
     }
 }
 
-/// Records the new ids of a finished turn: its response id and its calls, by position.
-fn learn(
-    old: &Ledger,
-    old_index: usize,
-    new: &Turn,
-    ids: &mut HashMap<String, String>,
-    calls: &mut HashMap<String, String>,
-) {
+/// Records the new response id of recorded turn `old_index`.
+fn learn_id(old: &Ledger, old_index: usize, new: Option<&Turn>, ids: &mut HashMap<String, String>) {
     let recorded = &old.turns()[old_index];
-    if let (Some(o), Some(n)) = (&recorded.response_id, &new.response_id) {
+    if let (Some(o), Some(n)) = (
+        &recorded.response_id,
+        new.and_then(|t| t.response_id.as_ref()),
+    ) {
         ids.insert(o.clone(), n.clone());
-    }
-    for (o, n) in recorded.tool_calls.iter().zip(&new.tool_calls) {
-        calls.insert(o.call_id.clone(), n.call_id.clone());
     }
 }
 
-/// The side-by-side table: one line per turn, old │ new for each figure.
-pub fn table(c: &Comparison) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:>4}  {:<28} {:<28}  {:>17}  {:>15}  {:>15}  {:>13}",
-        "turn",
-        "status (old)",
-        "status (new)",
-        "latency ms",
-        "input tokens",
-        crate::report::PROMPT_CACHE,
-        "output tokens"
-    );
-    let opt = |v: Option<u64>| v.map_or("-".to_owned(), crate::report::fmt_tokens);
-    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
-    let status = |f: &TurnFigures| {
-        let s = match &f.error {
-            Some(e) => format!("{} ({e})", f.status),
-            None => f.status.clone(),
-        };
-        s.chars().take(28).collect::<String>()
-    };
-    for row in &c.rows {
-        let new = row.new.as_ref();
-        let pair = |a: String, b: String| format!("{a:>7} │ {b:<7}");
-        let _ = writeln!(
-            out,
-            "{:>4}  {:<28} {:<28}  {:>17}  {:>15}  {:>15}  {:>13}",
-            row.turn,
-            status(&row.old),
-            new.map_or("not sent".to_owned(), status),
-            pair(ms(row.old.latency_ms), ms(new.and_then(|n| n.latency_ms))),
-            pair(
-                opt(row.old.input_tokens),
-                opt(new.and_then(|n| n.input_tokens))
-            ),
-            pair(
-                opt(row.old.cached_tokens),
-                opt(new.and_then(|n| n.cached_tokens))
-            ),
-            pair(
-                opt(row.old.output_tokens),
-                opt(new.and_then(|n| n.output_tokens))
-            ),
-        );
+/// Records the new call ids of a finished turn, by position.
+fn learn_calls(
+    old: &Ledger,
+    old_index: usize,
+    new: Option<&Turn>,
+    calls: &mut HashMap<String, String>,
+) {
+    let recorded = &old.turns()[old_index];
+    for (o, n) in recorded
+        .tool_calls
+        .iter()
+        .zip(new.map_or(&[][..], |t| &t.tool_calls))
+    {
+        calls.insert(o.call_id.clone(), n.call_id.clone());
     }
-    for note in &c.notes {
-        let _ = writeln!(out, "note: {note}");
-    }
-    if let Some(why) = &c.stopped {
-        let _ = writeln!(out, "stopped early: {why}");
-    }
-    out
 }
 
 #[cfg(test)]
