@@ -4,10 +4,12 @@ mod bench;
 pub mod completions;
 pub mod config;
 mod emulate;
+mod export;
 pub mod live;
 mod log;
 pub mod man;
 mod proxy;
+mod recording;
 pub mod replay;
 pub mod rerun;
 mod stats;
@@ -54,6 +56,8 @@ pub enum Command {
     Man(man::ManArgs),
     /// Browse a recorded transcript: timeline, play, search, filter, diff, export.
     Replay(replay::ReplayArgs),
+    /// Write a recording (transcript or HAR) in another tool's format: `--har OUT`.
+    Export(export::ExportArgs),
     /// List the colour themes (built-in and user) with a sample of each.
     Themes(themes::ThemesArgs),
 }
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Man(args)) => man::run(&args),
         Some(Command::Replay(args)) => replay::run(&args, &cli.global),
         Some(Command::Themes(args)) => themes::run(&args),
+        Some(Command::Export(args)) => export::run(&args),
         None => live::run(&cli.live, &cli.global),
     }
 }

@@ -8,6 +8,7 @@
 //! each byte is parsed and tokenized once, so the fold is O(frames).
 
 mod batch;
+pub mod client;
 mod connection;
 pub mod context;
 mod ending;
@@ -16,6 +17,7 @@ pub mod insight;
 mod turn;
 mod verdict;
 
+pub use client::{Client, Remedy};
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
 pub use turn::{Size, ToolCall, Transport, Turn, TurnStatus, carries_generated_tokens, pct};
@@ -120,6 +122,8 @@ pub struct Ledger {
     known_items: HashMap<u64, bool>,
     /// Connections that carry HTTP-mode requests (seen by the proxy).
     http_conns: HashSet<u32>,
+    /// The client named by each connection's handshake headers (a `client` meta line).
+    clients: HashMap<u32, Client>,
     frames: u64,
     last_t_us: u64,
     unattributed: u64,
@@ -261,6 +265,23 @@ impl Ledger {
             .collect();
         out.sort();
         out
+    }
+
+    /// The client that opened connection `conn`, when its handshake headers were recorded.
+    pub fn client_of(&self, conn: u32) -> Option<&Client> {
+        self.clients.get(&conn)
+    }
+
+    /// The client of the newest connection that recorded one.
+    pub fn client(&self) -> Option<&Client> {
+        self.clients.iter().max_by_key(|(c, _)| **c).map(|(_, c)| c)
+    }
+
+    /// What to change in the client for each of `turn`'s verdicts (empty when it is unknown).
+    pub fn remedies(&self, turn: &Turn) -> Vec<Remedy> {
+        self.client_of(turn.conn)
+            .map(|c| client::remedies(c, &turn.insight))
+            .unwrap_or_default()
     }
 
     /// Function calls of the newest turn that no later turn has answered yet.

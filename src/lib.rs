@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod frame;
+pub mod har;
 pub mod ledger;
 pub mod protocol;
 pub mod proxy;

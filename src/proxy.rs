@@ -14,6 +14,7 @@
 
 mod breakpoint;
 mod http;
+pub(crate) use http::SseEvents;
 mod recorder;
 mod server;
 mod upstream;

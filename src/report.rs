@@ -56,6 +56,28 @@ pub fn write_stats_json(
         header,
         ledger,
         skipped,
+        har: None,
+    };
+    let mut ser = serde_json::Serializer::pretty(&mut *out);
+    doc.serialize(&mut ser).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+/// `write_stats_json` for a HAR: no skipped lines, and a `har` object (what was read and
+/// skipped, what HAR's timing limits) beside the usual keys.
+pub fn write_har_stats_json(
+    out: &mut impl Write,
+    file: &str,
+    header: &Header,
+    ledger: &Ledger,
+    har: &Value,
+) -> std::io::Result<()> {
+    let doc = StatsDoc {
+        file,
+        header,
+        ledger,
+        skipped: &[],
+        har: Some(har),
     };
     let mut ser = serde_json::Serializer::pretty(&mut *out);
     doc.serialize(&mut ser).map_err(std::io::Error::other)?;
@@ -69,6 +91,7 @@ struct StatsDoc<'a> {
     header: &'a Header,
     ledger: &'a Ledger,
     skipped: &'a [LineError],
+    har: Option<&'a Value>,
 }
 
 impl Serialize for StatsDoc<'_> {
@@ -96,10 +119,14 @@ impl Serialize for StatsDoc<'_> {
             .iter()
             .map(|e| json!({"line": e.line, "reason": e.reason, "truncated": e.truncated}))
             .collect();
-        let mut map = s.serialize_map(Some(10))?;
+        let mut map = s.serialize_map(Some(12))?;
+        map.serialize_entry("client", &ledger.client())?;
         map.serialize_entry("connections", &connections)?;
         map.serialize_entry("file", self.file)?;
         map.serialize_entry("frames", &ledger.frame_count())?;
+        if let Some(har) = self.har {
+            map.serialize_entry("har", har)?;
+        }
         map.serialize_entry("model", &self.header.model)?;
         map.serialize_entry("notes", &json!(ledger.notes()))?;
         map.serialize_entry("schema", &STATS_SCHEMA)?;
@@ -118,7 +145,9 @@ impl Serialize for TurnsDoc<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.turns().len()))?;
         for t in self.0.turns() {
-            seq.serialize_element(&turn_json(t))?;
+            let mut v = turn_json(t);
+            v["remedies"] = json!(self.0.remedies(t));
+            seq.serialize_element(&v)?;
         }
         seq.end()
     }

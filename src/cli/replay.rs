@@ -13,7 +13,7 @@ use crate::tui::replay::app::{ReplayAction, ReplayApp, update};
 /// Arguments of `turnscope replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// A transcript (`.tsjsonl`) recorded by turnscope; may still be growing.
+    /// A transcript (`.tsjsonl`) recorded by turnscope (may still be growing), or a HAR.
     pub file: PathBuf,
     /// Follow a growing file (a live recording) like `tail -f`.
     #[arg(long)]
@@ -41,7 +41,29 @@ pub fn run(args: &ReplayArgs, global: &super::config::GlobalArgs) -> anyhow::Res
             let _ = tx.send(());
         })),
     };
-    let index = Index::open(&args.file, options)?;
+    // A HAR is converted to a private temporary transcript the index can seek in; the copy
+    // lives as long as the replay and is deleted after it.
+    let har_copy = if crate::har::is_har(&args.file) {
+        if args.follow {
+            anyhow::bail!(
+                "--follow watches a growing transcript; a HAR is complete: drop --follow"
+            );
+        }
+        let loaded = crate::har::load(&args.file)?;
+        super::recording::report_har(&args.file.display().to_string(), &loaded.summary);
+        let copy = tempfile::Builder::new()
+            .prefix("turnscope-har-")
+            .suffix(".tsjsonl")
+            .tempfile()
+            .context("cannot create a temporary transcript for the HAR")?;
+        crate::har::write_transcript(&loaded, copy.path())
+            .context("cannot write a temporary transcript for the HAR")?;
+        Some(copy)
+    } else {
+        None
+    };
+    let path = har_copy.as_ref().map_or(args.file.as_path(), |c| c.path());
+    let index = Index::open(path, options)?;
     let mut app = ReplayApp::new(
         args.file.display().to_string(),
         index.header().clone(),

@@ -9,12 +9,11 @@ use anyhow::Context;
 use crate::emulator::{self, EmulatorConfig, LatencyProfile, Scenario};
 use crate::replay::rerun::{self, RerunConfig};
 use crate::session;
-use crate::transcript;
 
 /// Arguments of `turnscope rerun`.
 #[derive(Debug, clap::Args)]
 pub struct RerunArgs {
-    /// A transcript (`.tsjsonl`) recorded by turnscope.
+    /// A transcript (`.tsjsonl`) recorded by turnscope, or a HAR.
     pub file: PathBuf,
     /// Server to rerun against: a ws(s):// URL or an http(s) base URL such as
     /// https://api.openai.com/v1 (uses OPENAI_API_KEY). Default: the built-in emulator,
@@ -56,10 +55,7 @@ pub fn default_record_path(file: &Path) -> PathBuf {
 /// `--allow-status-changes`).
 pub fn run(args: &RerunArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
-    let (_, frames, skipped) = transcript::read_all(&args.file)?;
-    for e in &skipped {
-        eprintln!("turnscope: {name}: {e} (skipped)");
-    }
+    let frames = super::recording::read(&args.file)?.frames;
     let record = args
         .record
         .clone()

@@ -26,7 +26,7 @@ pub enum FailOn {
 /// Arguments of `turnscope stats`.
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
-    /// A transcript (`.tsjsonl`) recorded by turnscope; several files or a directory
+    /// A transcript (`.tsjsonl`) recorded by turnscope, or a HAR (Chrome DevTools, mitmproxy); several files or a directory
     /// (every `.tsjsonl` in it, recursively) give one row per file plus totals.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
@@ -48,10 +48,24 @@ struct Folded {
     header: transcript::Header,
     ledger: Ledger,
     skipped: Vec<transcript::LineError>,
+    /// What a HAR held and skipped (`None` for a transcript).
+    har: Option<crate::har::Summary>,
 }
 
-/// Reads and folds one transcript, in batches parsed and token-counted on all cores.
-fn fold_file(path: &Path, name: &str) -> Result<Folded, transcript::TranscriptError> {
+/// Reads and folds one transcript (or HAR), in batches parsed and token-counted on all cores.
+fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
+    if crate::har::is_har(path) {
+        let loaded = crate::har::load(path)?;
+        super::recording::report_har(name, &loaded.summary);
+        let mut ledger = Ledger::new();
+        ledger.push_batch(&loaded.frames);
+        return Ok(Folded {
+            header: loaded.header,
+            ledger,
+            skipped: Vec::new(),
+            har: Some(loaded.summary),
+        });
+    }
     let mut reader = transcript::Reader::open(path)?;
     let header = reader.header().clone();
     let mut ledger = Ledger::new();
@@ -77,6 +91,7 @@ fn fold_file(path: &Path, name: &str) -> Result<Folded, transcript::TranscriptEr
         header,
         ledger,
         skipped,
+        har: None,
     })
 }
 
@@ -95,7 +110,10 @@ fn run_one(args: &StatsArgs, file: &Path) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let folded = fold_file(file, &name)?;
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if let (true, Some(har)) = (args.json, &folded.har) {
+        let har = serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE});
+        report::write_har_stats_json(&mut out, &name, &folded.header, &folded.ledger, &har)?;
+    } else if args.json {
         report::write_stats_json(
             &mut out,
             &name,

@@ -104,6 +104,8 @@ struct MetaBody {
     message: Option<String>,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    headers: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A function call item, as found in output.
@@ -551,6 +553,12 @@ impl Ledger {
             }
             "error" => self.note(frame, meta.message.unwrap_or_default()),
             "note" => self.note(frame, meta.text.unwrap_or_default()),
+            "client" => {
+                if let Some(headers) = &meta.headers {
+                    self.clients
+                        .insert(frame.conn, super::client::identify(headers));
+                }
+            }
             _ => {}
         }
     }
