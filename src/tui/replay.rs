@@ -2,6 +2,7 @@
 //! it shows from the index, and its loop. The data work (index, filter, context) is `crate::replay`.
 
 pub mod app;
+pub mod inspect;
 pub mod keys;
 pub mod resolve;
 pub mod run;

@@ -198,6 +198,10 @@ pub struct ReplayApp {
     pub turns: usize,
     /// Cache: `t_us` of the first frame (times are shown relative to it).
     pub t0: u64,
+    /// Show the live inspector at the cursor instead of the timeline.
+    pub inspect: bool,
+    /// Cache: the live App at the cursor (built while `inspect` is on).
+    pub inspector: Option<super::inspect::Inspector>,
 }
 
 impl ReplayApp {
@@ -227,6 +231,8 @@ impl ReplayApp {
             progress: Progress::default(),
             turns: 0,
             t0: 0,
+            inspect: false,
+            inspector: None,
         }
     }
 
@@ -243,7 +249,7 @@ impl ReplayApp {
 }
 
 /// Everything that can happen to the replay screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReplayAction {
     /// Leave.
     Quit,
@@ -310,6 +316,10 @@ pub enum ReplayAction {
     },
     /// The background index or ledger advanced.
     Progressed,
+    /// Switch between the timeline and the live inspector at the cursor.
+    ToggleInspect,
+    /// A view action (tab, selection, scroll) for the live inspector.
+    Inspect(crate::tui::Action),
 }
 
 /// Applies one action; true when the app should quit.
@@ -407,6 +417,17 @@ pub fn update(app: &mut ReplayApp, action: ReplayAction) -> bool {
             }
         }
         A::Resized { width, height } => app.size = (width, height),
+        A::ToggleInspect => {
+            app.inspect = !app.inspect;
+            if !app.inspect {
+                app.inspector = None;
+            }
+        }
+        A::Inspect(action) => {
+            if let Some(ins) = &mut app.inspector {
+                crate::tui::update::update(&mut ins.app, action);
+            }
+        }
         A::Progressed => {
             if app.tail {
                 app.pending.push(Pending::Last);

@@ -24,6 +24,8 @@ const HELP: &[(&str, &str)] = &[
     ("w", "export frame to a named file"),
     ("J/K", "scroll the detail or diff"),
     ("T", "follow a growing file (tail -f)"),
+    ("v", "live inspector at the cursor / timeline"),
+    ("Tab S-Tab", "inspector: next / previous tab"),
     ("Esc", "close diff, prompt or help"),
     ("q", "quit"),
 ];
@@ -95,6 +97,9 @@ pub fn resolve(app: &ReplayApp, key: KeyEvent) -> Option<ReplayAction> {
         KeyCode::Char('J') => A::Scroll(1),
         KeyCode::Char('K') => A::Scroll(-1),
         KeyCode::Char('T') => A::ToggleTail,
+        KeyCode::Char('v') => A::ToggleInspect,
+        KeyCode::Tab if app.inspect => A::Inspect(crate::tui::Action::NextTab),
+        KeyCode::BackTab if app.inspect => A::Inspect(crate::tui::Action::PrevTab),
         _ => return None,
     })
 }

@@ -22,6 +22,9 @@ pub fn resolve(app: &mut ReplayApp, index: &Index) {
         run(app, index, pending);
     }
     refresh(app, index);
+    if app.inspect {
+        super::inspect::sync(app, index);
+    }
 }
 
 fn shown(index: &Index, filter: &Filter, from: Option<u64>, forward: bool) -> Option<u64> {

@@ -50,6 +50,13 @@ pub fn layout(area: Rect) -> ReplayAreas {
 /// Draws the replay screen.
 pub fn render(app: &ReplayApp, frame: &mut Frame<'_>) {
     let area = frame.area();
+    if let (true, Some(ins)) = (app.inspect, &app.inspector) {
+        crate::tui::replay::inspect::render(app, ins, frame);
+        if app.help {
+            help(app, frame, area);
+        }
+        return;
+    }
     let areas = layout(area);
     header(app, frame, areas.header);
     timeline(app, frame, areas.timeline);
