@@ -7,8 +7,12 @@ mod context;
 mod engine;
 mod http;
 mod ids;
+mod items;
 mod latency;
 mod model;
+mod models;
+mod params;
+mod response;
 mod scenario;
 mod validate;
 mod ws;
@@ -29,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use latency::LatencyProfile;
+pub use models::KNOWN_MODELS;
 pub use scenario::{
     FaultKind, Scenario, ScenarioCall, ScenarioFault, ScenarioTurn, synthetic_output,
 };
@@ -148,6 +153,9 @@ pub struct EmulatorConfig {
     pub oversized_frame_bytes: usize,
     /// Injected faults.
     pub faults: FaultPlan,
+    /// Model names accepted beyond the built-in list (`*` accepts any); a scenario's own
+    /// `model` is always accepted.
+    pub extra_models: Vec<String>,
     /// Seed of the id generator; `None` = from the clock. A fixed seed repeats the ids of a
     /// run whose requests arrive in the same order.
     pub id_seed: Option<u64>,
@@ -169,6 +177,7 @@ impl Default for EmulatorConfig {
             oversized_frame_bytes: 1024 * 1024 + 1,
             faults: FaultPlan::default(),
             id_seed: None,
+            extra_models: Vec::new(),
         }
     }
 }
@@ -189,6 +198,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// True when the emulator answers for `model`: a known name (see `models`), a name
+    /// allowed by `--allow-model` (or `*`), or the scenario's own model.
+    pub fn model_ok(&self, model: &str) -> bool {
+        models::is_known(model)
+            || self
+                .config
+                .extra_models
+                .iter()
+                .any(|m| m == "*" || m == model)
+            || self
+                .config
+                .scenario
+                .as_ref()
+                .is_some_and(|s| s.model() == model)
+    }
+
     /// A fresh emulator-internal id with `prefix` (`steer`), unique within this emulator.
     pub fn next_id(&self, prefix: &str) -> String {
         let n = self.serial.fetch_add(1, Ordering::Relaxed);

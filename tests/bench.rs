@@ -191,7 +191,7 @@ async fn url_mode_runs_against_a_separate_emulator_and_estimates_cost() {
         server: Server::Url {
             base: emu.base_url(),
             api_key: Some("test-key".into()),
-            model: "test-model".into(),
+            model: "gpt-4.1-mini".into(),
         },
     };
     // The estimate runs the HTTP workload once on its own zero-latency emulator:

@@ -43,7 +43,12 @@ fn sse_events(text: &str) -> Vec<Value> {
 async fn http_json_and_sse() {
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let base = emu.base_url();
-    let resp = post(&base, Some("k"), &json!({"model": "m", "input": "hello"})).await;
+    let resp = post(
+        &base,
+        Some("k"),
+        &json!({"model": "gpt-4.1-mini", "input": "hello"}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["object"], "response");
@@ -53,7 +58,7 @@ async fn http_json_and_sse() {
     let resp = post(
         &base,
         Some("k"),
-        &json!({"model": "m", "input": "hello", "stream": true}),
+        &json!({"model": "gpt-4.1-mini", "input": "hello", "stream": true}),
     )
     .await;
     assert_eq!(resp.status(), 200);
@@ -84,7 +89,7 @@ async fn http_auth_and_errors() {
     .unwrap();
     let base = emu.base_url();
     for key in [None, Some("wrong")] {
-        let resp = post(&base, key, &json!({"model": "m", "input": "x"})).await;
+        let resp = post(&base, key, &json!({"model": "gpt-4.1-mini", "input": "x"})).await;
         assert_eq!(resp.status(), 401);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["type"], "invalid_request_error");
@@ -93,7 +98,7 @@ async fn http_auth_and_errors() {
     let resp = post(
         &base,
         Some("right"),
-        &json!({"model": "m", "input": "x", "previous_response_id": "resp_unknown"}),
+        &json!({"model": "gpt-4.1-mini", "input": "x", "previous_response_id": "resp_unknown"}),
     )
     .await;
     assert_eq!(resp.status(), 400);
@@ -113,16 +118,20 @@ async fn http_auth_and_errors() {
 async fn http_store_chain_and_retrieve() {
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let base = emu.base_url();
-    let first: Value = post(&base, Some("k"), &json!({"model": "m", "input": "one"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = post(
+        &base,
+        Some("k"),
+        &json!({"model": "gpt-4.1-mini", "input": "one"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let id = first["id"].as_str().unwrap();
     let second: Value = post(
         &base,
         Some("k"),
-        &json!({"model": "m", "input": "two", "previous_response_id": id}),
+        &json!({"model": "gpt-4.1-mini", "input": "two", "previous_response_id": id}),
     )
     .await
     .json()
@@ -144,7 +153,7 @@ async fn http_store_chain_and_retrieve() {
     let unstored: Value = post(
         &base,
         Some("k"),
-        &json!({"model": "m", "input": "x", "store": false}),
+        &json!({"model": "gpt-4.1-mini", "input": "x", "store": false}),
     )
     .await
     .json()
@@ -153,7 +162,7 @@ async fn http_store_chain_and_retrieve() {
     let resp = post(
         &base,
         Some("k"),
-        &json!({"model": "m", "input": "y", "previous_response_id": unstored["id"]}),
+        &json!({"model": "gpt-4.1-mini", "input": "y", "previous_response_id": unstored["id"]}),
     )
     .await;
     assert_eq!(resp.status(), 400);
@@ -165,8 +174,7 @@ async fn http_prompt_caching_needs_1024_tokens_and_counts_in_128_steps() {
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let base = emu.base_url();
     let long = "The quick brown fox jumps over the lazy dog. ".repeat(150);
-    let body =
-        |tail: &str| json!({"model": "m", "store": false, "instructions": long, "input": tail});
+    let body = |tail: &str| json!({"model": "gpt-4.1-mini", "store": false, "instructions": long, "input": tail});
     let cached = |v: &Value| {
         v["usage"]["input_tokens_details"]["cached_tokens"]
             .as_u64()
@@ -186,7 +194,8 @@ async fn http_prompt_caching_needs_1024_tokens_and_counts_in_128_steps() {
     let c = cached(&b);
     assert!(c >= 1024 && c % 128 == 0, "{c}");
     assert!(c <= b["usage"]["input_tokens"].as_u64().unwrap());
-    let short = json!({"model": "m", "store": false, "instructions": "short", "input": "x"});
+    let short =
+        json!({"model": "gpt-4.1-mini", "store": false, "instructions": "short", "input": "x"});
     post(&base, Some("k"), &short).await;
     let again: Value = post(&base, Some("k"), &short).await.json().await.unwrap();
     assert_eq!(

@@ -32,28 +32,28 @@ async fn bad_input_gets_api_errors_and_the_connection_stays_usable() {
             Some("model"),
         ),
         (
-            r#"{"type":"response.create","model":"m","store":"yes"}"#.into(),
+            r#"{"type":"response.create","model":"gpt-4.1-mini","store":"yes"}"#.into(),
             Some("store"),
         ),
         (
-            r#"{"type":"response.create","model":"m","input":5}"#.into(),
+            r#"{"type":"response.create","model":"gpt-4.1-mini","input":5}"#.into(),
             Some("input"),
         ),
         (
-            r#"{"type":"response.create","model":"m","tools":{}}"#.into(),
+            r#"{"type":"response.create","model":"gpt-4.1-mini","tools":{}}"#.into(),
             Some("tools"),
         ),
         (
-            r#"{"type":"response.create","model":"m","input":[{"type":"message","content":"x"}]}"#
+            r#"{"type":"response.create","model":"gpt-4.1-mini","input":[{"type":"message","content":"x"}]}"#
                 .into(),
             Some("input[0].role"),
         ),
         (
-            r#"{"type":"response.create","model":"m","background":true}"#.into(),
+            r#"{"type":"response.create","model":"gpt-4.1-mini","background":true}"#.into(),
             Some("background"),
         ),
         (
-            json!({"type":"response.create","model":"m","input":"x".repeat(100_000)}).to_string(),
+            json!({"type":"response.create","model":"gpt-4.1-mini","input":"x".repeat(100_000)}).to_string(),
             None,
         ),
     ];

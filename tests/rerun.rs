@@ -46,7 +46,7 @@ async fn record_tool_loop(url: String, path: &Path) {
     let mut handle = handle;
     let mut ledger = Ledger::new();
     let tools = json!([{"type":"function","name":"run_tests","parameters":{"type":"object","properties":{}}}]);
-    let first = json!({"type":"response.create","model":"gpt-test","store":false,"tools":tools,
+    let first = json!({"type":"response.create","model":"gpt-4.1-mini","store":false,"tools":tools,
         "input":[{"type":"message","role":"user","content":"please call run_tests"}]});
     handle.send(SessionCommand::Send(first.to_string()));
     let wait_final = async |handle: &mut session::SessionHandle, ledger: &mut Ledger, n: usize| {
@@ -68,7 +68,7 @@ async fn record_tool_loop(url: String, path: &Path) {
         .first()
         .expect("the persona calls run_tests")
         .clone();
-    let second = json!({"type":"response.create","model":"gpt-test","store":false,"tools":tools,
+    let second = json!({"type":"response.create","model":"gpt-4.1-mini","store":false,"tools":tools,
         "previous_response_id": turn.response_id,
         "input":[{"type":"function_call_output","call_id":call.call_id,"output":"2 passed"}]});
     handle.send(SessionCommand::Send(second.to_string()));
@@ -138,7 +138,13 @@ async fn a_recorded_reconnect_is_reproduced_and_its_error_matches() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rc.tsjsonl");
     let (_, frames, _) = read_all(&fixture("reconnect_store_false.tsjsonl")).unwrap();
-    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    // The fixture names a made-up model; `turnscope rerun` lets any recorded model through.
+    let emu = emulator::start(EmulatorConfig {
+        extra_models: vec!["*".into()],
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
     let comparison = rerun::rerun(&frames, &config(emu.ws_url(), out.clone())).await;
     emu.shutdown().await;
     assert_eq!(comparison.stopped, None);

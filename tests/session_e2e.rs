@@ -297,8 +297,10 @@ async fn emulator_faults_surface_as_raw_frames_and_a_drop_that_hands_back_queued
         ..SessionConfig::default()
     };
     let mut h = session::spawn(config, CancellationToken::new());
-    let a = json!({"type": "response.create", "model": "m", "input": "first"}).to_string();
-    let b = json!({"type": "response.create", "model": "m", "input": "second"}).to_string();
+    let a =
+        json!({"type": "response.create", "model": "gpt-4.1-mini", "input": "first"}).to_string();
+    let b =
+        json!({"type": "response.create", "model": "gpt-4.1-mini", "input": "second"}).to_string();
     h.commands.send(SessionCommand::Send(a)).unwrap();
     h.commands.send(SessionCommand::Send(b.clone())).unwrap();
     let (mut texts, mut closed, mut unsent) = (0, None, None);

@@ -81,7 +81,7 @@ async fn five_turn_tool_loop_against_the_emulator() {
             url: emu.ws_url(),
             api_key: Some("test-key".into()),
             record: Some(record.clone()),
-            model: Some("gpt-test".into()),
+            model: Some("gpt-4.1-mini".into()),
             ..SessionConfig::default()
         },
         cancel.clone(),
@@ -94,7 +94,7 @@ async fn five_turn_tool_loop_against_the_emulator() {
     let mut app = App::new(
         SessionInfo {
             url: emu.ws_url(),
-            model: "gpt-test".into(),
+            model: "gpt-4.1-mini".into(),
             emulated: true,
             key_hint: None,
         },
@@ -258,7 +258,7 @@ async fn reconnect_with_store_false_offers_the_full_context() {
         effects,
         loaded,
     };
-    h.app.info.model = "gpt-test".into();
+    h.app.info.model = "gpt-4.1-mini".into();
     h.pump_until("connected", |a| {
         matches!(a.link, LinkState::Connected { conn: 0 })
     })

@@ -62,6 +62,17 @@ pub struct EmulateArgs {
     /// Fault: send one oversized frame after N server events.
     #[arg(long, value_name = "N")]
     pub fault_oversized_after: Option<u64>,
+    /// Also answer for this model name (repeatable; `*` = any name). Without it, names not in
+    /// the built-in list (`turnscope::emulator::KNOWN_MODELS`: the gpt-5 family, o-series,
+    /// gpt-4.1/4o …, dated snapshots included) or the scenario get `model_not_found`, as the
+    /// real API answers an unknown model.
+    #[arg(
+        long = "allow-model",
+        value_name = "NAME",
+        env = "TURNSCOPE_EMULATOR_MODELS",
+        value_delimiter = ','
+    )]
+    pub allow_model: Vec<String>,
     /// Seed for the opaque ids (resp_…, msg_…, call_…): the same seed and request order give
     /// the same ids (default: from the clock).
     #[arg(long, value_name = "N")]
@@ -99,6 +110,7 @@ impl EmulateArgs {
                 oversized_after: self.fault_oversized_after,
             },
             id_seed: self.id_seed,
+            extra_models: self.allow_model.clone(),
         })
     }
 }

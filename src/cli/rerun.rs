@@ -85,6 +85,8 @@ pub fn run(args: &RerunArgs) -> anyhow::Result<ExitCode> {
                 let config = EmulatorConfig {
                     scenario,
                     latency: LatencyProfile::resolve(&args.latency)?,
+                    // A recording is replayed with whatever model it named.
+                    extra_models: vec!["*".to_owned()],
                     ..EmulatorConfig::default()
                 };
                 let running = emulator::start(config)

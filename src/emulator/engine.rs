@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::Shared;
 use super::context::Node;
+use super::items::{self, Stop};
 use super::model::{Plan, PlanInput, Planned, plan};
+use super::response;
 use super::scenario::FaultKind;
 use crate::protocol::CreateRequest;
 
@@ -110,6 +112,8 @@ pub(crate) enum Ending {
     Failed,
     /// Stopped at a safe boundary by steering.
     Steered,
+    /// Stopped at `max_output_tokens` (`response.incomplete`).
+    Truncated,
     /// The client went away or a drop fault cut it.
     Aborted,
 }
@@ -165,63 +169,6 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// The response object as the SDK's `Response` type expects it.
-pub(crate) fn response_json(
-    turn: &Turn,
-    model: &str,
-    created_at: u64,
-    status: &str,
-    output: &[Value],
-) -> Value {
-    let req = &turn.req;
-    let mut r = Map::new();
-    r.insert("id".into(), json!(turn.id));
-    r.insert("object".into(), json!("response"));
-    r.insert("created_at".into(), json!(created_at));
-    r.insert("status".into(), json!(status));
-    r.insert("background".into(), json!(false));
-    r.insert("error".into(), Value::Null);
-    r.insert("incomplete_details".into(), Value::Null);
-    r.insert("instructions".into(), json!(req.instructions));
-    r.insert("max_output_tokens".into(), Value::Null);
-    r.insert("model".into(), json!(model));
-    r.insert("output".into(), Value::Array(output.to_vec()));
-    r.insert(
-        "parallel_tool_calls".into(),
-        json!(req.parallel_tool_calls.unwrap_or(true)),
-    );
-    r.insert(
-        "previous_response_id".into(),
-        json!(req.previous_response_id),
-    );
-    r.insert(
-        "reasoning".into(),
-        req.reasoning.clone().unwrap_or(Value::Null),
-    );
-    r.insert("service_tier".into(), json!("default"));
-    r.insert("store".into(), json!(req.store.unwrap_or(true)));
-    r.insert("temperature".into(), json!(1.0));
-    r.insert(
-        "text".into(),
-        req.text
-            .clone()
-            .unwrap_or_else(|| json!({"format": {"type": "text"}})),
-    );
-    r.insert(
-        "tool_choice".into(),
-        req.tool_choice.clone().unwrap_or_else(|| json!("auto")),
-    );
-    r.insert("tools".into(), json!(req.tools.clone().unwrap_or_default()));
-    r.insert("top_p".into(), json!(1.0));
-    r.insert("truncation".into(), json!("disabled"));
-    r.insert("usage".into(), Value::Null);
-    r.insert(
-        "metadata".into(),
-        req.metadata.clone().unwrap_or_else(|| json!({})),
-    );
-    Value::Object(r)
-}
-
 /// Splits text into several deltas (about three words each) that concatenate to it.
 pub(crate) fn text_deltas(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -263,17 +210,28 @@ async fn pause(d: Duration) {
     }
 }
 
-struct Run<'a> {
-    turn: &'a Turn,
-    em: &'a mut Emitter,
-    plan: Plan,
-    model: String,
-    created_at: u64,
-    alive: bool,
+/// One response being streamed.
+pub(crate) struct Run<'a> {
+    pub shared: &'a Shared,
+    pub turn: &'a Turn,
+    pub em: &'a mut Emitter,
+    pub plan: Plan,
+    pub model: String,
+    pub created_at: u64,
+    pub alive: bool,
+    /// Pad delta events with `obfuscation` (`stream_options.include_obfuscation`, default on).
+    pub obfuscate: bool,
+    /// `max_output_tokens`.
+    pub budget: Option<usize>,
+    pub output_tokens: usize,
+    pub reasoning_tokens: usize,
+    pub steer: Option<Arc<SteerFlag>>,
+    /// False when the response ends waiting for tool outputs (steering then waits for them).
+    pub interruptible: bool,
 }
 
 impl Run<'_> {
-    async fn send(&mut self, ev: Value) {
+    pub(crate) async fn send(&mut self, ev: Value) {
         if !self.alive {
             return;
         }
@@ -290,7 +248,14 @@ impl Run<'_> {
     }
 
     fn response(&self, status: &str, output: &[Value]) -> Value {
-        response_json(self.turn, &self.model, self.created_at, status, output)
+        response::object(
+            &self.turn.id,
+            &self.turn.req,
+            &self.model,
+            self.created_at,
+            status,
+            output,
+        )
     }
 }
 
@@ -309,7 +274,7 @@ pub(crate) async fn run(
     let input_tokens = turn.preamble_tokens + parent_tokens + new_tokens;
     let cached = turn.cached_tokens.min(input_tokens);
     let generate = turn.req.generate != Some(false);
-    let plan = if generate {
+    let mut plan = if generate {
         plan(&PlanInput {
             parent: turn.parent.as_deref(),
             new_items: &turn.new_items,
@@ -325,19 +290,58 @@ pub(crate) async fn run(
     } else {
         Plan::default()
     };
+    // `max_tool_calls` is honoured: calls past it are not made.
+    if let Some(max) = turn.req.extra.get("max_tool_calls").and_then(Value::as_u64) {
+        let mut calls = 0;
+        plan.items.retain(|i| {
+            let call = matches!(i, Planned::Call { .. });
+            calls += usize::from(call);
+            !call || calls as u64 <= max
+        });
+    }
     let model = turn
         .req
         .model
         .clone()
         .unwrap_or_else(|| "emulator".to_owned());
+    let thinking = generate
+        .then(|| {
+            items::thinking(
+                &response::reasoning(&turn.req, &model),
+                turn.req.extra.get("include"),
+                turn.new_items.len(),
+            )
+        })
+        .flatten();
     let latency = &shared.config.latency;
+    let interruptible = !plan.requires_input();
+    let obfuscate = turn
+        .req
+        .extra
+        .get("stream_options")
+        .and_then(|o| o.get("include_obfuscation"))
+        .and_then(Value::as_bool)
+        != Some(false);
+    let budget = turn
+        .req
+        .extra
+        .get("max_output_tokens")
+        .and_then(Value::as_u64)
+        .map(|b| usize::try_from(b).unwrap_or(usize::MAX));
     let mut run = Run {
+        shared,
         turn: &turn,
         em,
         plan,
         model,
         created_at: now_secs(),
         alive: true,
+        obfuscate,
+        budget,
+        output_tokens: 0,
+        reasoning_tokens: 0,
+        steer,
+        interruptible,
     };
     pause(latency.request_delay(turn.request_bytes)).await;
 
@@ -372,117 +376,63 @@ pub(crate) async fn run(
     run.send(json!({"type": "response.in_progress", "response": in_progress}))
         .await;
 
-    let steered = |s: &Option<Arc<SteerFlag>>| s.as_ref().is_some_and(|f| f.is_requested());
-    let interruptible = !run.plan.requires_input();
     let mut output: Vec<Value> = Vec::new();
-    let mut output_tokens = 0usize;
-    let mut ending = Ending::Completed;
+    let mut stop = None;
     if generate {
         pause(latency.first_token_delay(input_tokens - cached)).await;
     }
     timing.first_output = start.elapsed();
-    let items = run.plan.items.clone();
-    for (idx, planned) in items.iter().enumerate() {
-        if !run.alive {
+    if let Some(t) = &thinking {
+        let (item, s) = run.reasoning_item(0, t).await;
+        output.push(item);
+        stop = s;
+    }
+    let planned = run.plan.items.clone();
+    for p in &planned {
+        if !run.alive || stop.is_some() {
             break;
         }
-        if interruptible && steered(&steer) {
-            ending = Ending::Steered;
+        if run.interruptible && run.steer.as_ref().is_some_and(|f| f.is_requested()) {
+            stop = Some(Stop::Steered);
             break;
         }
-        match planned {
-            Planned::Text(text) => {
-                let id = shared.ids.item("msg");
-                let mut item = json!({"id": id, "type": "message", "role": "assistant", "status": "in_progress", "content": []});
-                run.send(json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}))
-                    .await;
-                let empty =
-                    json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
-                run.send(json!({"type": "response.content_part.added", "item_id": id, "output_index": idx, "content_index": 0, "part": empty}))
-                    .await;
-                let mut sent_text = String::new();
-                for d in text_deltas(text) {
-                    if !run.alive {
-                        break;
-                    }
-                    if interruptible && steered(&steer) {
-                        ending = Ending::Steered;
-                        break;
-                    }
-                    let t = crate::tokens::count(&d);
-                    output_tokens += t;
-                    pause(latency.output_delay(t)).await;
-                    sent_text.push_str(&d);
-                    run.send(json!({"type": "response.output_text.delta", "item_id": id, "output_index": idx, "content_index": 0, "delta": d, "logprobs": []}))
-                        .await;
-                }
-                let status = if ending == Ending::Steered {
-                    "incomplete"
-                } else {
-                    "completed"
-                };
-                let part = json!({"type": "output_text", "text": sent_text, "annotations": [], "logprobs": []});
-                run.send(json!({"type": "response.output_text.done", "item_id": id, "output_index": idx, "content_index": 0, "text": sent_text, "logprobs": []}))
-                    .await;
-                run.send(json!({"type": "response.content_part.done", "item_id": id, "output_index": idx, "content_index": 0, "part": part.clone()}))
-                    .await;
-                item["status"] = json!(status);
-                item["content"] = json!([part]);
-                run.send(json!({"type": "response.output_item.done", "output_index": idx, "item": item.clone()}))
-                    .await;
-                output.push(item);
-            }
+        let idx = output.len();
+        let (item, s) = match p {
+            Planned::Text(text) => run.text_item(idx, text).await,
             Planned::Call {
                 call_id,
                 name,
                 arguments,
-            } => {
-                let id = shared.ids.item("fc");
-                let mut item = json!({"id": id, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": name, "arguments": ""});
-                run.send(json!({"type": "response.output_item.added", "output_index": idx, "item": item.clone()}))
-                    .await;
-                for d in arg_deltas(arguments) {
-                    let t = crate::tokens::count(&d);
-                    output_tokens += t;
-                    pause(latency.output_delay(t)).await;
-                    run.send(json!({"type": "response.function_call_arguments.delta", "item_id": id, "output_index": idx, "delta": d}))
-                        .await;
-                }
-                run.send(json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": idx, "name": name, "arguments": arguments}))
-                    .await;
-                item["status"] = json!("completed");
-                item["arguments"] = json!(arguments);
-                run.send(json!({"type": "response.output_item.done", "output_index": idx, "item": item.clone()}))
-                    .await;
-                output.push(item);
-            }
-        }
+            } => run.call_item(idx, call_id, name, arguments).await,
+        };
+        output.push(item);
+        stop = s;
     }
-    if interruptible
-        && ending == Ending::Completed
-        && generate
-        && steered(&steer)
-        && output.is_empty()
-    {
-        ending = Ending::Steered;
-    }
+    let steered_now = run.interruptible && run.steer.as_ref().is_some_and(|f| f.is_requested());
+    let mut ending = match stop {
+        Some(Stop::Steered) => Ending::Steered,
+        Some(Stop::Budget) => Ending::Truncated,
+        None if generate && steered_now && planned.is_empty() => Ending::Steered,
+        None => Ending::Completed,
+    };
     if !run.alive {
         ending = Ending::Aborted;
     } else if run.plan.fail {
         ending = Ending::Failed;
     }
 
+    let (output_tokens, reasoning_tokens) = (run.output_tokens, run.reasoning_tokens);
     let usage = json!({
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": cached},
         "output_tokens": output_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": input_tokens + output_tokens,
     });
     let (status, kind) = match ending {
         Ending::Completed | Ending::Aborted => ("completed", "response.completed"),
         Ending::Failed => ("failed", "response.failed"),
-        Ending::Steered => ("incomplete", "response.incomplete"),
+        Ending::Steered | Ending::Truncated => ("incomplete", "response.incomplete"),
     };
     let mut response = run.response(status, &output);
     response["usage"] = usage;
@@ -492,6 +442,9 @@ pub(crate) async fn run(
         }
         Ending::Steered => {
             response["incomplete_details"] = json!({"reason": "steered"});
+        }
+        Ending::Truncated => {
+            response["incomplete_details"] = json!({"reason": "max_output_tokens"});
         }
         _ => {
             response["completed_at"] = json!(now_secs());
@@ -504,9 +457,10 @@ pub(crate) async fn run(
     }
     timing.total = start.elapsed();
 
+    // Only complete calls wait for the client's outputs.
     let required: Vec<(String, String)> = output
         .iter()
-        .filter(|i| i["type"] == "function_call")
+        .filter(|i| i["type"] == "function_call" && i["status"] == "completed")
         .map(|i| {
             (
                 i["call_id"].as_str().unwrap_or_default().to_owned(),
@@ -514,7 +468,11 @@ pub(crate) async fn run(
             )
         })
         .collect();
-    let node = matches!(ending, Ending::Completed | Ending::Steered).then(|| {
+    let node = matches!(
+        ending,
+        Ending::Completed | Ending::Steered | Ending::Truncated
+    )
+    .then(|| {
         let mut items = turn.new_items.clone();
         items.extend(output.iter().cloned());
         Node::new(turn.parent.clone(), items, memo)

@@ -76,7 +76,7 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
         ApiFailure::invalid("invalid_json", "The request body is not UTF-8 JSON.", None)
     })?;
     let obj = validate::parse_object(text)?;
-    let req = validate::create(obj, false)?;
+    let req = validate::create(obj, false, &|m| shared.model_ok(m))?;
     let parent = match &req.previous_response_id {
         None => None,
         Some(id) => Some(
@@ -113,7 +113,7 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
 }
 
 fn keep(shared: &Shared, outcome: &engine::Outcome, id: &str, store: bool) {
-    if let (true, Ending::Completed | Ending::Steered, Some(node)) =
+    if let (true, Ending::Completed | Ending::Steered | Ending::Truncated, Some(node)) =
         (store, outcome.ending, &outcome.node)
     {
         shared.store.put(

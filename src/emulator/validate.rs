@@ -4,74 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::ApiFailure;
+use super::params::{self, type_name};
 use crate::protocol::CreateRequest;
-
-/// JSON kinds a field may have.
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Bool,
-    Arr,
-    Obj,
-    StrOrArr,
-    StrOrObj,
-    ArrOrObj,
-}
-
-impl Kind {
-    fn accepts(self, v: &Value) -> bool {
-        match self {
-            Kind::Str => v.is_string(),
-            Kind::Bool => v.is_boolean(),
-            Kind::Arr => v.is_array(),
-            Kind::Obj => v.is_object(),
-            Kind::StrOrArr => v.is_string() || v.is_array(),
-            Kind::StrOrObj => v.is_string() || v.is_object(),
-            Kind::ArrOrObj => v.is_array() || v.is_object(),
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Str => "a string",
-            Kind::Bool => "a boolean",
-            Kind::Arr => "an array",
-            Kind::Obj => "an object",
-            Kind::StrOrArr => "a string or an array",
-            Kind::StrOrObj => "a string or an object",
-            Kind::ArrOrObj => "an array or an object",
-        }
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-const CREATE_FIELDS: &[(&str, Kind)] = &[
-    ("model", Kind::Str),
-    ("input", Kind::StrOrArr),
-    ("instructions", Kind::Str),
-    ("tools", Kind::Arr),
-    ("previous_response_id", Kind::Str),
-    ("store", Kind::Bool),
-    ("generate", Kind::Bool),
-    ("stream_id", Kind::Str),
-    ("stream", Kind::Bool),
-    ("background", Kind::Bool),
-    ("reasoning", Kind::Obj),
-    ("text", Kind::Obj),
-    ("context_management", Kind::ArrOrObj),
-    ("metadata", Kind::Obj),
-    ("tool_choice", Kind::StrOrObj),
-    ("parallel_tool_calls", Kind::Bool),
-];
 
 /// Parses text as a JSON object.
 pub(crate) fn parse_object(text: &str) -> Result<Map<String, Value>, ApiFailure> {
@@ -100,27 +34,6 @@ pub(crate) fn valid_stream_id(s: &str) -> bool {
     (1..=256).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-fn field_types(obj: &Map<String, Value>, fields: &[(&str, Kind)]) -> Result<(), ApiFailure> {
-    for (name, kind) in fields {
-        match obj.get(*name) {
-            None | Some(Value::Null) => {}
-            Some(v) if kind.accepts(v) => {}
-            Some(v) => {
-                return Err(ApiFailure::invalid(
-                    "invalid_type",
-                    format!(
-                        "Invalid type for '{name}': expected {}, but got {} instead.",
-                        kind.name(),
-                        type_name(v)
-                    ),
-                    Some(name),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn check_items(items: &[Value]) -> Result<(), ApiFailure> {
@@ -188,14 +101,37 @@ fn check_items(items: &[Value]) -> Result<(), ApiFailure> {
     Ok(())
 }
 
-/// Validates a `response.create` body (WebSocket: `ws` = true) and parses it.
-pub(crate) fn create(obj: Map<String, Value>, ws: bool) -> Result<CreateRequest, ApiFailure> {
-    field_types(&obj, CREATE_FIELDS)?;
-    if !obj.get("model").is_some_and(Value::is_string) {
+/// Validates a `response.create` body (WebSocket: `ws` = true) and parses it; `model_ok`
+/// says whether the emulator answers for a model name.
+pub(crate) fn create(
+    obj: Map<String, Value>,
+    ws: bool,
+    model_ok: &dyn Fn(&str) -> bool,
+) -> Result<CreateRequest, ApiFailure> {
+    params::check(&obj)?;
+    let Some(model) = obj.get("model").and_then(Value::as_str) else {
         return Err(ApiFailure::invalid(
             "missing_required_parameter",
             "Missing required parameter: 'model'.",
             Some("model"),
+        ));
+    };
+    if !model_ok(model) {
+        return Err(ApiFailure::invalid(
+            "model_not_found",
+            format!("The requested model '{model}' does not exist."),
+            Some("model"),
+        ));
+    }
+    let effort = obj
+        .get("reasoning")
+        .and_then(|r| r.get("effort"))
+        .is_some_and(|e| !e.is_null());
+    if effort && !super::models::is_reasoning(model) {
+        return Err(ApiFailure::invalid(
+            "unsupported_parameter",
+            "Unsupported parameter: 'reasoning.effort' is not supported with this model.",
+            Some("reasoning.effort"),
         ));
     }
     if let Some(Value::Array(items)) = obj.get("input") {
@@ -238,12 +174,25 @@ pub(crate) fn create(obj: Map<String, Value>, ws: bool) -> Result<CreateRequest,
                 Some("background"),
             ));
         }
-    } else if obj.contains_key("stream_id") {
-        return Err(ApiFailure::invalid(
-            "unsupported_parameter",
-            "'stream_id' is only supported over WebSocket.",
-            Some("stream_id"),
-        ));
+    } else {
+        for ws_only in ["stream_id", "generate", "type"] {
+            if obj.contains_key(ws_only) {
+                return Err(ApiFailure::invalid(
+                    "unknown_parameter",
+                    format!("Unknown parameter: '{ws_only}'."),
+                    Some(ws_only),
+                ));
+            }
+        }
+        // Background responses (queued, polled with GET) are not emulated: refused, never
+        // silently run in the foreground.
+        if obj.get("background") == Some(&Value::Bool(true)) {
+            return Err(ApiFailure::invalid(
+                "unsupported_parameter",
+                "Unsupported parameter: 'background'. The turnscope emulator does not run background responses; send the request without it.",
+                Some("background"),
+            ));
+        }
     }
     serde_json::from_value::<CreateRequest>(Value::Object(obj))
         .map_err(|e| ApiFailure::invalid("invalid_request", format!("Invalid request: {e}."), None))
@@ -315,6 +264,9 @@ pub(crate) fn steer(
             )));
         }
         Value::Array(items) => {
+            if let Err(f) = check_items(items) {
+                return Err(Ok((parts.clone(), f.message)));
+            }
             for item in items {
                 let ok = item["role"] == "user"
                     && item.get("type").is_none_or(|t| t == "message")
@@ -341,30 +293,57 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    fn create_any(o: Map<String, Value>, ws: bool) -> Result<CreateRequest, ApiFailure> {
+        create(o, ws, &|_| true)
+    }
+
     #[test]
     fn names_the_param_at_fault() {
-        let e = create(obj(json!({"model":"m","store":"yes"})), true).unwrap_err();
+        let e = create_any(obj(json!({"model":"m","store":"yes"})), true).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("store"));
-        let e = create(obj(json!({"input":"x"})), true).unwrap_err();
+        let e = create_any(obj(json!({"input":"x"})), true).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("model"));
-        let e = create(obj(json!({"model":"m","stream_id":"a b"})), true).unwrap_err();
+        let e = create_any(obj(json!({"model":"m","stream_id":"a b"})), true).unwrap_err();
         assert_eq!(e.code.as_deref(), Some("invalid_stream_id"));
-        let e = create(obj(json!({"model":"m","background":true})), true).unwrap_err();
+        let e = create_any(obj(json!({"model":"m","background":true})), true).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("background"));
-        let e = create(
+        let e = create_any(
             obj(json!({"model":"m","input":[{"type":"function_call_output","output":"x"}]})),
             true,
         )
         .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("input[0].call_id"));
         assert!(
-            create(
+            create_any(
                 obj(json!({"type":"response.create","model":"m","stream":true,"input":"hi"})),
                 true
             )
             .is_ok()
         );
         assert!(parse_object("[1]").is_err() && parse_object("nope").is_err());
+        let known = |m: &str| m == "gpt-4.1";
+        let e = create(obj(json!({"model":"gpt-nope"})), true, &known).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("model_not_found"));
+        assert_eq!(e.message, "The requested model 'gpt-nope' does not exist.");
+        // A realtime-style nested `response` object is not a Responses parameter.
+        let e = create_any(
+            obj(json!({"type":"response.create","response":{"model":"m"}})),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code.as_deref(), e.param.as_deref()),
+            (Some("unknown_parameter"), Some("response"))
+        );
+        let e = create_any(obj(json!({"model":"m","background":true})), false).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("unsupported_parameter"));
+        let e = create(
+            obj(json!({"model":"gpt-4.1","reasoning":{"effort":"low"}})),
+            true,
+            &known,
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("reasoning.effort"));
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl Conn {
             .and_then(Value::as_str)
             .filter(|s| validate::valid_stream_id(s))
             .map(str::to_owned);
-        let req = match validate::create(obj, true) {
+        let req = match validate::create(obj, true, &|m| self.shared.model_ok(m)) {
             Ok(r) => r,
             Err(f) => {
                 // A continuation that fails evicts the parent it referenced.

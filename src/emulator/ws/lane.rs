@@ -171,7 +171,7 @@ impl Conn {
             .map(|a| a.steers)
             .unwrap_or_default();
         match (&outcome.ending, &outcome.node) {
-            (Ending::Completed | Ending::Steered, Some(node)) => {
+            (Ending::Completed | Ending::Steered | Ending::Truncated, Some(node)) => {
                 self.state().cache.insert(id.clone(), node.clone());
                 if store {
                     shared.store.put(
