@@ -326,11 +326,11 @@ async fn steers_warm_ups_and_refused_events_rerun_with_every_id_mapped() {
     let mut ledger = Ledger::new();
     let ended =
         |n: usize| move |l: &Ledger| l.turns().len() >= n && l.turns()[n - 1].status.is_final();
-    let warm = json!({"type":"response.create","model":"gpt-test","store":false,"generate":false,
+    let warm = json!({"type":"response.create","model":"gpt-4.1-mini","store":false,"generate":false,
         "input":[{"type":"message","role":"user","content":"you are terse"}]});
     send_until(&mut handle, &mut ledger, &warm, ended(1)).await;
     let warm_id = ledger.turns()[0].response_id.clone().unwrap();
-    let essay = json!({"type":"response.create","model":"gpt-test","store":false,
+    let essay = json!({"type":"response.create","model":"gpt-4.1-mini","store":false,
         "previous_response_id": warm_id, "input":[{"type":"message","role":"user","content":"write a long essay"}]});
     send_until(&mut handle, &mut ledger, &essay, |l| {
         l.turns().len() >= 2 && l.turns()[1].response_id.is_some()
@@ -351,7 +351,7 @@ async fn steers_warm_ups_and_refused_events_rerun_with_every_id_mapped() {
         l.frame_count() >= frames_before + 2
     })
     .await;
-    let last = json!({"type":"response.create","model":"gpt-test","store":false,
+    let last = json!({"type":"response.create","model":"gpt-4.1-mini","store":false,
         "previous_response_id": successor_id, "input":[{"type":"message","role":"user","content":"thanks"}]});
     let turns = ledger.turns().len();
     send_until(&mut handle, &mut ledger, &last, ended(turns + 1)).await;
