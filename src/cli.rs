@@ -81,3 +81,21 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         None => live::run(&cli.live, &cli.global),
     }
 }
+
+/// An error and its causes on one line, each cause once: our messages already quote the OS
+/// error they wrap, and printing the chain again read "Is a directory (os error 21): Is a
+/// directory (os error 21)".
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}

@@ -168,6 +168,34 @@ struct RawFile {
     keys: BTreeMap<String, BTreeMap<String, toml::Spanned<Vec<String>>>>,
 }
 
+/// Checks a server URL before anything connects: `http(s)://` base URLs, `ws(s)://` URLs, or a
+/// bare host. Anything else (`ftp://x`) would become `wss://ftp://x/v1/responses`; the error
+/// names `what` (the flag or setting) and the accepted forms.
+pub fn check_url(url: &str, what: &str) -> Result<(), String> {
+    let url = url.trim();
+    let rest = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            if !matches!(
+                scheme.to_ascii_lowercase().as_str(),
+                "http" | "https" | "ws" | "wss"
+            ) {
+                return Err(format!(
+                    "{what} `{url}`: scheme `{scheme}` is not supported; use https://host/v1 (or http://, ws://, wss://)"
+                ));
+            }
+            rest
+        }
+        None => url,
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || rest.contains("://") {
+        return Err(format!(
+            "{what} `{url}` has no valid host; use e.g. https://api.openai.com/v1 or http://127.0.0.1:8787/v1"
+        ));
+    }
+    Ok(())
+}
+
 /// The closest of `known` to `word`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     known
@@ -332,6 +360,23 @@ impl ConfigChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_checked_before_anything_connects() {
+        for ok in [
+            "https://api.openai.com/v1",
+            "http://127.0.0.1:8787/v1",
+            "ws://h/v1/responses",
+            "WSS://h",
+            "api.example.com/v1",
+        ] {
+            assert_eq!(check_url(ok, "--url"), Ok(()), "{ok}");
+        }
+        for bad in ["ftp://x", "https://", "http:///v1", "", "https://a b/v1"] {
+            let err = check_url(bad, "--url").unwrap_err();
+            assert!(err.starts_with("--url `"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn default_record_path_is_a_tsjsonl_under_sessions() {

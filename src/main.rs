@@ -3,14 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use turnscope::cli::{Cli, run};
+use turnscope::cli::{Cli, error_line, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("turnscope: {err:#}");
+            eprintln!("turnscope: {}", error_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -35,7 +35,7 @@ pub use breakpoint::{Breakpoint, BreakpointDecision, Breakpoints, Condition, Dir
 use crate::frame::{Dir, Frame};
 
 /// The default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8788";
 
 /// The real API's base URL, the default upstream when an API key is present.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -60,7 +60,7 @@ pub struct ProxyConfig {
 impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8788)),
             allow_remote: false,
             upstream: OPENAI_BASE_URL.into(),
             record: None,

@@ -149,3 +149,39 @@ fn log_goes_to_the_file_only() {
     );
     assert!(stderr(&out).contains("RUST_LOG"), "{}", stderr(&out));
 }
+
+#[test]
+fn config_names_the_effective_target_and_lints_url_and_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "model = \"m\"\n").unwrap();
+    let cfg = file.to_str().unwrap();
+    // No key, no url: the TUI will use the emulator, and config says so.
+    let out = turnscope(&["config", "--config", cfg], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let target = text.lines().find(|l| l.starts_with("target ")).unwrap();
+    assert!(target.contains("built-in emulator"), "{text}");
+    let out = turnscope(
+        &["config", "--config", cfg],
+        &[("OPENAI_API_KEY", "sk-test-0000000000001234")],
+    );
+    let text = stdout(&out);
+    assert!(text.contains("wss://api.openai.com/v1/responses"), "{text}");
+    // A bad url and a missing tools file are caught by the linter, with the thing named.
+    for (body, what) in [
+        ("url = \"ftp://x\"\n", "ftp"),
+        ("tools = \"missing.json\"\n", "missing.json"),
+    ] {
+        std::fs::write(&file, body).unwrap();
+        let out = turnscope(&["config", "--config", cfg], &[]);
+        assert!(!out.status.success(), "{body}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(what), "{err}");
+    }
+    // The live TUI refuses a bad --url before touching the terminal.
+    let out = turnscope(&["--ignore-config", "--url", "ftp://x"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("scheme `ftp`"), "{}", stderr(&out));
+}

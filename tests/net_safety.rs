@@ -204,8 +204,9 @@ async fn proxy_and_emulator_bind_loopback_by_default() {
     assert!(err.contains("--allow-remote"), "{err}");
     emu.shutdown().await;
 
-    // The CLI defaults, as --help prints them.
-    for sub in ["proxy", "emulate"] {
+    // The CLI defaults, as --help prints them: loopback, and not the same port, so the README's
+    // `turnscope emulate` + `turnscope proxy --upstream …` pairing does not collide.
+    for (sub, default) in [("proxy", "127.0.0.1:8788"), ("emulate", "127.0.0.1:8787")] {
         let out = Command::new(env!("CARGO_BIN_EXE_turnscope"))
             .args([sub, "--help"])
             .output()
@@ -216,7 +217,7 @@ async fn proxy_and_emulator_bind_loopback_by_default() {
             .collect::<Vec<_>>()
             .join(" ");
         assert!(
-            help.contains("[default: 127.0.0.1:8787]"),
+            help.contains(&format!("[default: {default}]")),
             "{sub} --help: {help}"
         );
     }

@@ -464,3 +464,32 @@ fn a_large_pasted_text_stays_inside_the_composer() {
         assert!(row.starts_with('│') && row.ends_with('│'), "{out}");
     }
 }
+
+#[test]
+fn sending_while_disconnected_keeps_the_text_and_offers_the_reconnect() {
+    let mut app = App::new(info(), Theme::default());
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Closed {
+            conn: 0,
+            code: Some(1006),
+            reason: "gone".into(),
+        }),
+    );
+    keys(&mut app, &typed("hello"));
+    assert!(keys(&mut app, &[key(KeyCode::Enter)]).is_empty());
+    assert_eq!(app.composer.text(), "hello", "the text stays");
+    let err = app.composer.error.clone().unwrap();
+    assert!(err.contains("Ctrl-R"), "{err}");
+    // A refusal the session reports after the fact says "not sent" once.
+    update(
+        &mut app,
+        Action::SendFailed {
+            count: 1,
+            why: "not sent: connection 0 to ws://x is not open; reconnect first".into(),
+        },
+    );
+    let m = app.message.clone().unwrap().text;
+    assert_eq!(m.matches("not sent").count(), 1, "{m}");
+    assert!(m.starts_with("1 event not sent"), "{m}");
+}

@@ -114,6 +114,13 @@ pub fn report(choice: &ConfigChoice, settings: &Settings) -> String {
     for (name, value, source) in rows {
         out.push_str(&format!("{name:<13} {value:<width$}  {source}\n"));
     }
+    // What the live TUI will talk to, which the `url` row alone does not say.
+    let target = if settings.url.source == config::Source::Default && settings.api_key.is_none() {
+        "the built-in emulator (no OPENAI_API_KEY and no url set)".to_owned()
+    } else {
+        crate::session::display_url(&crate::session::ws_url_from_base(&settings.url.value))
+    };
+    out.push_str(&format!("\n{:<13} {target}\n", "target"));
     if !settings.keys.is_empty() {
         out.push_str("\nkey bindings (file):\n");
         for k in &settings.keys {
@@ -145,6 +152,20 @@ pub fn run(args: &ConfigArgs, global: &GlobalArgs, flags: Overrides) -> anyhow::
     let file = settings.file.clone().unwrap_or_default();
     crate::tui::keymap::remap::remap(&crate::tui::keymap::defaults(), &settings.keys, &file)?;
     load_theme(&settings.theme)?;
+    if settings.url.source != config::Source::Default {
+        config::check_url(
+            &settings.url.value,
+            &format!("url ({})", settings.url.source),
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
+    if let Some(tools) = &settings.tools.value {
+        crate::cli::live::load_tools(tools)?;
+    }
+    if let Some(path) = &settings.instructions.value {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read instructions file {}", path.display()))?;
+    }
     print!("{}", report(&choice, &settings));
     Ok(ExitCode::SUCCESS)
 }

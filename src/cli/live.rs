@@ -163,6 +163,13 @@ pub fn mask_key(key: &str) -> String {
 /// Runs the live TUI.
 pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = global.settings(args.overrides())?;
+    if settings.url.source != Source::Default {
+        crate::config::check_url(
+            &settings.url.value,
+            &format!("url ({})", settings.url.source),
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
     let tools = settings
         .tools
         .value

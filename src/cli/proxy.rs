@@ -54,6 +54,9 @@ pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Resu
 }
 
 async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.upstream {
+        crate::config::check_url(url, "--upstream").map_err(anyhow::Error::msg)?;
+    }
     let has_key = std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty());
     let mut emu = None;
     let upstream = match (&args.upstream, has_key) {

@@ -55,6 +55,9 @@ pub fn default_record_path(file: &Path) -> PathBuf {
 /// `--allow-status-changes`).
 pub fn run(args: &RerunArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
+    if let Some(url) = &args.url {
+        crate::config::check_url(url, "--url").map_err(anyhow::Error::msg)?;
+    }
     let frames = super::recording::read(&args.file)?.frames;
     let record = args
         .record

@@ -40,9 +40,12 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
             };
         }
         Action::SendFailed { count, why } => {
+            // The session's reason may already say "not sent"; say it once.
+            let why = why.strip_prefix("not sent: ").unwrap_or(&why);
+            let plural = if count == 1 { "" } else { "s" };
             app.set_message(
                 Level::Error,
-                format!("{count} event(s) not sent: {why} — press Ctrl-R to reconnect"),
+                format!("{count} event{plural} not sent: {why} — Ctrl-R reconnects"),
             );
         }
         Action::Ticked { now_us } => on_tick(app, now_us),
@@ -412,6 +415,18 @@ fn on_file(app: &mut App, path: &std::path::Path, result: Result<String, String>
 }
 
 fn send(app: &mut App) -> Vec<Command> {
+    // Live session with no open connection: keep the text and say how to get one, once.
+    if app.proxy.is_none()
+        && matches!(
+            app.link,
+            LinkState::Closed { .. } | LinkState::Failed { .. }
+        )
+    {
+        app.composer.error = Some(
+            "not sent: the connection is closed; Ctrl-R reconnects, then Enter sends this".into(),
+        );
+        return Vec::new();
+    }
     match compose::build(app) {
         Ok(draft) => {
             let c = &mut app.composer;
