@@ -102,7 +102,7 @@ fn compact(v: &Value) -> String {
 /// The header line of the many-files table.
 pub fn summary_table_header() -> String {
     format!(
-        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>7} {:>12} {:>10} {:>6} {:>6}\n",
+        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>7} {:>12} {:>12} {:>6} {:>6}\n",
         "file",
         "turns",
         "conns",
@@ -110,7 +110,7 @@ pub fn summary_table_header() -> String {
         "full",
         "saved",
         "saved tokens",
-        "cached",
+        super::PROMPT_CACHE,
         "tools",
         "errors"
     )
@@ -136,7 +136,7 @@ pub fn summary_table_total(all: &ManyTotals) -> String {
 
 fn row(name: &str, connections: usize, t: &Totals) -> String {
     format!(
-        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>6.1}% {:>12} {:>10} {:>6} {:>6}\n",
+        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>6.1}% {:>12} {:>12} {:>6} {:>6}\n",
         left_truncate(name, 32),
         t.turns,
         connections,
@@ -144,7 +144,7 @@ fn row(name: &str, connections: usize, t: &Totals) -> String {
         fmt_bytes(t.full_context.bytes),
         round2(t.saved_pct()),
         t.saved_tokens(),
-        t.cached_tokens,
+        super::fmt_tokens(t.cached_tokens),
         t.tool_calls,
         t.errors,
     )
