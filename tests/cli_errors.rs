@@ -39,3 +39,30 @@ fn a_busy_port_says_so_once_and_names_the_flag() {
     assert_eq!(line.matches("os error").count(), 1, "{err}");
     assert!(line.contains("--listen") && line.contains(&addr), "{err}");
 }
+
+#[test]
+fn many_corrupt_lines_give_a_few_warnings_and_one_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.tsjsonl");
+    let mut text = String::from(
+        "{\"turnscope\":1,\"created\":\"2026-11-25T10:00:00Z\",\"source\":\"live\"}\n",
+    );
+    for i in 0..2000 {
+        text.push_str(&format!("not json {i}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    for sub in ["stats", "rerun"] {
+        let mut args = vec![sub, file.to_str().unwrap()];
+        if sub == "rerun" {
+            args.push("--json");
+        }
+        let out = turnscope(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let warnings: Vec<&str> = err.lines().filter(|l| l.contains("bad.tsjsonl")).collect();
+        assert_eq!(warnings.len(), 6, "{sub}: {err}");
+        assert!(
+            warnings[5].contains("1995 more corrupt lines skipped (2000 in all"),
+            "{sub}: {err}"
+        );
+    }
+}

@@ -27,10 +27,33 @@ pub fn read(path: &Path) -> anyhow::Result<Recording> {
         });
     }
     let (header, frames, skipped) = transcript::read_all(path)?;
-    for e in &skipped {
+    for (n, e) in skipped.iter().enumerate() {
+        report_skip(&name, e, n);
+    }
+    report_skip_total(&name, skipped.len());
+    Ok(Recording { header, frames })
+}
+
+/// Corrupt lines listed one by one on stderr; the rest are only counted (20,000 bad lines
+/// gave 20,000 lines of stderr).
+pub const SHOWN_SKIPS: usize = 5;
+
+/// Reports the `n`-th (0-based) corrupt line of `name`, if it is among the first few.
+pub fn report_skip(name: &str, e: &impl std::fmt::Display, n: usize) {
+    if n < SHOWN_SKIPS {
         eprintln!("turnscope: {name}: {e} (skipped)");
     }
-    Ok(Recording { header, frames })
+}
+
+/// One summary line for the corrupt lines not listed.
+pub fn report_skip_total(name: &str, total: usize) {
+    if total > SHOWN_SKIPS {
+        let more = total - SHOWN_SKIPS;
+        let plural = if more == 1 { "" } else { "s" };
+        eprintln!(
+            "turnscope: {name}: {more} more corrupt line{plural} skipped ({total} in all; stats --json lists each)"
+        );
+    }
 }
 
 /// Says on stderr what a HAR held, what was skipped, and what its timing limits.
