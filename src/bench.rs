@@ -391,7 +391,7 @@ pub async fn run(
                 model,
             } => {
                 let target = Target {
-                    ws_url: crate::session::ws_url_from_base(base),
+                    ws_url: crate::endpoint::ws_url_from_base(base),
                     http_url: http_url_from_base(base),
                     api_key: api_key.clone(),
                 };
@@ -413,7 +413,7 @@ pub async fn run(
         },
         Server::Url { base, .. } => ServerInfo {
             kind: "url",
-            url: Some(crate::session::display_url(base)),
+            url: Some(crate::endpoint::display_url(base)),
             latency: None,
         },
     };

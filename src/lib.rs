@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod emulator;
+pub mod endpoint;
 pub mod frame;
 pub mod har;
 pub mod ledger;

@@ -273,7 +273,7 @@ impl RunningProxy {
 
 /// Binds the listener and starts relaying; returns once agents can connect.
 pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
-    crate::session::install_crypto_provider();
+    crate::endpoint::install_crypto_provider();
     if !config.listen.ip().is_loopback() && !config.allow_remote {
         return Err(ProxyError::RemoteNotAllowed {
             addr: config.listen,

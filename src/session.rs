@@ -19,11 +19,11 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use connect::install_crypto_provider;
+pub use crate::endpoint::{
+    BETA_HEADER, MAX_MESSAGE_SIZE_FLAG, display_url, install_crypto_provider, oversized_message,
+    ws_url_from_base,
+};
 pub use lanes::Lane;
-
-/// The `OpenAI-Beta` header value real clients send on the upgrade.
-pub const BETA_HEADER: (&str, &str) = ("OpenAI-Beta", "responses_websockets=2026-02-06");
 
 /// How to open and record a live session.
 #[derive(Debug, Clone)]
@@ -257,16 +257,6 @@ fn status_line(status: u16) -> String {
     }
 }
 
-/// The flag that raises the message size limit, named in every "too big" message.
-pub const MAX_MESSAGE_SIZE_FLAG: &str = "--max-message-size";
-
-/// One line for a message over the size limit: both sizes and the flag that raises the limit.
-pub fn oversized_message(what: &str, size: usize, max: usize) -> String {
-    format!(
-        "{what} of {size} bytes is over the {max} byte limit; raise it with {MAX_MESSAGE_SIZE_FLAG}"
-    )
-}
-
 /// What a receive error means for the user; a too-big message names the limit and the flag.
 pub fn receive_error(error: &tokio_tungstenite::tungstenite::Error) -> String {
     use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
@@ -275,44 +265,6 @@ pub fn receive_error(error: &tokio_tungstenite::tungstenite::Error) -> String {
             oversized_message("a received message", *size, *max_size)
         }
         other => other.to_string(),
-    }
-}
-
-/// Turns an HTTP base URL into the WebSocket URL of `/v1/responses`.
-///
-/// `https://api.openai.com/v1` → `wss://api.openai.com/v1/responses`; `http` → `ws`. A base that
-/// already ends in `/responses`, or is already `ws(s)://`, is kept as is apart from the scheme.
-pub fn ws_url_from_base(base: &str) -> String {
-    let base = base.trim().trim_end_matches('/');
-    let swapped = if let Some(rest) = base.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = base.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else if base.starts_with("ws://") || base.starts_with("wss://") {
-        base.to_owned()
-    } else {
-        format!("wss://{base}")
-    };
-    let has_path = swapped.split("://").nth(1).is_some_and(|r| r.contains('/'));
-    if swapped.ends_with("/responses") {
-        swapped
-    } else if has_path {
-        // `…/v1` or a gateway prefix such as `…/openai/v1`.
-        format!("{swapped}/responses")
-    } else {
-        format!("{swapped}/v1/responses")
-    }
-}
-
-/// The URL without any `user:password@` part, for messages and transcripts.
-pub fn display_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
     }
 }
 
@@ -333,39 +285,6 @@ pub fn spawn(config: SessionConfig, cancel: CancellationToken) -> SessionHandle 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ws_url_from_base_swaps_scheme_and_adds_the_path() {
-        assert_eq!(
-            ws_url_from_base("https://api.openai.com/v1"),
-            "wss://api.openai.com/v1/responses"
-        );
-        assert_eq!(
-            ws_url_from_base("http://127.0.0.1:8080/v1/"),
-            "ws://127.0.0.1:8080/v1/responses"
-        );
-        assert_eq!(
-            ws_url_from_base("http://127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/v1/responses"
-        );
-        assert_eq!(
-            ws_url_from_base("wss://x.example/v1/responses"),
-            "wss://x.example/v1/responses"
-        );
-        assert_eq!(
-            ws_url_from_base("https://gw.example/openai/v1"),
-            "wss://gw.example/openai/v1/responses"
-        );
-    }
-
-    #[test]
-    fn display_url_drops_credentials() {
-        assert_eq!(
-            display_url("wss://user:sk-secret@host.example/v1/responses"),
-            "wss://host.example/v1/responses"
-        );
-        assert_eq!(display_url("ws://h/v1/responses"), "ws://h/v1/responses");
-    }
 
     #[test]
     fn http_errors_name_status_url_and_fix() {

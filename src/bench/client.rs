@@ -208,7 +208,7 @@ fn idle() -> String {
 fn failed(mode: Mode, url: &str, detail: impl std::fmt::Display) -> BenchError {
     BenchError::Run {
         mode: mode.name(),
-        url: crate::session::display_url(url),
+        url: crate::endpoint::display_url(url),
         detail: detail.to_string(),
     }
 }
@@ -233,10 +233,10 @@ async fn run_ws(
 ) -> Result<Recording, BenchError> {
     let url = &target.ws_url;
     let err = |d: &dyn std::fmt::Display| failed(Mode::WebSocket, url, d);
-    crate::session::install_crypto_provider();
+    crate::endpoint::install_crypto_provider();
     let mut request = url.as_str().into_client_request().map_err(|e| err(&e))?;
     let headers = request.headers_mut();
-    let beta = crate::session::BETA_HEADER;
+    let beta = crate::endpoint::BETA_HEADER;
     headers.insert(beta.0, HeaderValue::from_static(beta.1));
     if let Some(key) = &target.api_key {
         let value = HeaderValue::from_str(&format!("Bearer {key}"))
@@ -250,7 +250,7 @@ async fn run_ws(
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|e| err(&e))?;
-    let display = crate::session::display_url(url);
+    let display = crate::endpoint::display_url(url);
     rec.push(
         Dir::Meta,
         json!({"event": "connect", "url": display, "store": false}).to_string(),
@@ -326,7 +326,7 @@ async fn run_http(
 ) -> Result<Recording, BenchError> {
     let url = &target.http_url;
     let err = |d: &dyn std::fmt::Display| failed(Mode::Http, url, d);
-    crate::session::install_crypto_provider();
+    crate::endpoint::install_crypto_provider();
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()

@@ -145,7 +145,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "This bench sends {} requests to {} (model {model}): about {} input tokens (billed, much of it at the cached rate) and {} output tokens, on your OPENAI_API_KEY. Multiply by your model's prices for the cost.",
                 e.requests,
-                crate::session::display_url(base),
+                crate::endpoint::display_url(base),
                 bench::report::fmt_count(e.input_tokens as f64),
                 bench::report::fmt_count(e.output_tokens as f64),
             );

@@ -16,7 +16,7 @@ pub(crate) struct Upstream {
 impl Upstream {
     pub fn parse(url: &str) -> Result<Self, ProxyError> {
         let bad = |detail: &str| ProxyError::BadUpstream {
-            url: crate::session::display_url(url),
+            url: crate::endpoint::display_url(url),
             detail: detail.to_owned(),
         };
         let trimmed = url.trim().trim_end_matches('/');

@@ -379,14 +379,14 @@ where
             }
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
                 // Tell the other side why (1009 = message too big) instead of just vanishing.
-                let why = crate::session::oversized_message(
+                let why = crate::endpoint::oversized_message(
                     &format!("a message from the {from}"),
                     size,
                     max_size,
                 );
                 let reason = format!(
                     "message of {size} bytes over the proxy's {max_size} byte limit; raise {}",
-                    crate::session::MAX_MESSAGE_SIZE_FLAG
+                    crate::endpoint::MAX_MESSAGE_SIZE_FLAG
                 );
                 let close = CloseFrame {
                     code: CloseCode::Size,

@@ -1,6 +1,6 @@
 //! Opening one WebSocket connection: the upgrade request, TLS, TCP_NODELAY, and errors that say what to fix.
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::{SessionConfig, SessionError};
+use crate::endpoint::install_crypto_provider;
 
 /// The socket the session actor owns.
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -23,15 +24,6 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct Opened {
     /// `x-request-id` of the upgrade, when the server sent one.
     pub request_id: Option<String>,
-}
-
-/// Installs the `ring` crypto provider as the process default, once (no aws-lc here).
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Err means another provider is already installed: that one is used, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 /// Builds the upgrade request with auth and extra headers.
