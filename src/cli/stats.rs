@@ -80,14 +80,14 @@ fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
             match entry {
                 Ok(e) => frames.push(e.frame),
                 Err(e) => {
-                    super::recording::report_skip(&name, &e, skipped.len());
+                    super::recording::report_skip(name, &e, skipped.len());
                     skipped.push(e);
                 }
             }
         }
         ledger.push_batch(&frames);
     }
-    super::recording::report_skip_total(&name, skipped.len());
+    super::recording::report_skip_total(name, skipped.len());
     Ok(Folded {
         header,
         ledger,
