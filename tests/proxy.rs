@@ -426,7 +426,21 @@ async fn auth_and_api_headers_are_forwarded_but_never_recorded() {
         !raw.to_lowercase().contains("authorization"),
         "a header leaked: {raw}"
     );
-    assert!(!raw.contains("org-test") && !raw.contains("proj-test"));
+    // Organisation and project ids name the client (issue 21): recorded in the `client` meta
+    // line only, beside the other identification headers, never a credential.
+    let client = raw
+        .lines()
+        .find(|l| l.contains(r#""event":"client""#))
+        .expect("no client meta line");
+    assert!(
+        client.contains(r#""openai-organization":"org-test""#),
+        "{client}"
+    );
+    assert!(
+        client.contains(r#""openai-project":"proj-test""#),
+        "{client}"
+    );
+    assert_eq!(raw.matches("org-test").count(), 1, "{raw}");
 }
 
 #[tokio::test]

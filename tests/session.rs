@@ -233,9 +233,19 @@ async fn sends_receives_and_records_every_frame() {
         .collect();
     assert_eq!(
         kinds,
-        ["meta:connect", "sent", "recv", "recv", "recv", "meta:close"]
+        [
+            "meta:connect",
+            "meta:client",
+            "sent",
+            "recv",
+            "recv",
+            "recv",
+            "meta:close"
+        ]
     );
-    assert_eq!(text_of(&frames[1]), req);
+    // The session names itself in its own recording (User-Agent), never with the key.
+    assert!(text_of(&frames[1]).contains(r#""user-agent":"turnscope/"#));
+    assert_eq!(text_of(&frames[2]), req);
     let raw = std::fs::read_to_string(&path).unwrap();
     assert!(!raw.contains(KEY) && !raw.contains("ABCDEF1234567890"));
     #[cfg(unix)]

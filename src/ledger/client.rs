@@ -60,7 +60,7 @@ struct Rule {
     id: String,
     name: String,
     header: String,
-    prefix: String,
+    prefixes: Vec<String>,
     #[serde(default)]
     remedies: BTreeMap<String, String>,
 }
@@ -137,7 +137,12 @@ pub fn identify(headers: &Map<String, Value>) -> Client {
     let get = |name: &str| headers.get(name).and_then(Value::as_str);
     let user_agent = get("user-agent").map(str::to_owned);
     for rule in rules() {
-        if let Some(rest) = get(&rule.header).and_then(|v| v.strip_prefix(rule.prefix.as_str())) {
+        let value = get(&rule.header).unwrap_or_default();
+        if let Some(rest) = rule
+            .prefixes
+            .iter()
+            .find_map(|p| value.strip_prefix(p.as_str()))
+        {
             let version = rest
                 .split([' ', '(', ';'])
                 .next()
@@ -226,7 +231,7 @@ mod tests {
         let rules = parse(REMEDIES).unwrap();
         assert!(rules.len() >= 4);
         assert!(rules.iter().all(|r| !r.remedies.is_empty()));
-        let bad = "[[client]]\nid='x'\nname='X'\nheader='user-agent'\nprefix='X/'\n[client.remedies]\nfull_resnd='typo'\n";
+        let bad = "[[client]]\nid='x'\nname='X'\nheader='user-agent'\nprefixes=['X/']\n[client.remedies]\nfull_resnd='typo'\n";
         let err = parse(bad).unwrap_err().to_string();
         assert!(
             err.contains("full_resnd") && err.contains("remedies.toml"),
@@ -273,6 +278,11 @@ mod tests {
                 "0.169.0",
             ),
             ("Agents/Python 0.6.1", "openai-agents-python", "0.6.1"),
+            (
+                "codex_exec/0.169.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.169.0)",
+                "codex-cli",
+                "0.169.0",
+            ),
         ] {
             let c = identify(&headers(&[("user-agent", ua)]));
             assert_eq!((c.id.as_str(), c.version.as_deref()), (id, Some(version)));

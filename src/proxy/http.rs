@@ -73,6 +73,15 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
     if let Some(conn) = turn {
         let meta = serde_json::json!({"event": "http_request", "path": path, "method": "POST", "url": url});
         shared.recorder.meta(t_sent, conn, meta.to_string());
+        let client = crate::ledger::client::meta_body(
+            parts
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))),
+        );
+        if let Some(client) = client {
+            shared.recorder.meta(t_sent, conn, client.to_string());
+        }
         let text = String::from_utf8_lossy(&body).into_owned();
         shared
             .recorder

@@ -129,6 +129,12 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
         }
     };
 
+    // Who the agent is (User-Agent, OpenAI-Beta, x-… headers), recorded beside the connect.
+    let client = crate::ledger::client::meta_body(
+        req.headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))),
+    );
     let on_upgrade = hyper::upgrade::on(&mut req);
     let task_shared = shared.clone();
     shared.tracker.spawn(async move {
@@ -145,6 +151,11 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
                 shared
                     .recorder
                     .meta(shared.now_us(), conn, meta.to_string());
+                if let Some(client) = client {
+                    shared
+                        .recorder
+                        .meta(shared.now_us(), conn, client.to_string());
+                }
                 relay(&shared, conn, agent, upstream).await;
             }
             Err(e) => {

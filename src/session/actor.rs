@@ -325,6 +325,9 @@ impl Actor {
                     body["request_id"] = Value::String(id);
                 }
                 self.meta(&body);
+                if let Some(client) = &opened.client {
+                    self.meta(client);
+                }
                 self.state(ConnState::Connected {
                     conn: self.conn,
                     since: Instant::now(),

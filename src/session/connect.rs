@@ -24,6 +24,8 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct Opened {
     /// `x-request-id` of the upgrade, when the server sent one.
     pub request_id: Option<String>,
+    /// The `client` meta line: the upgrade request's non-secret headers (never the key).
+    pub client: Option<serde_json::Value>,
 }
 
 /// Builds the upgrade request with auth and extra headers.
@@ -64,6 +66,9 @@ pub(crate) fn build_request(config: &SessionConfig) -> Result<Request, SessionEr
         .extra_headers
         .iter()
         .map(|(k, v)| (k.as_str(), Some(v.as_str())));
+    // Names turnscope itself to the server and in its own recordings; extra headers may override.
+    let agent = format!("turnscope/{}", env!("CARGO_PKG_VERSION"));
+    let named = [("User-Agent", Some(agent.as_str())), named[0], named[1]];
     for (name, value) in named.into_iter().chain(extra) {
         let Some(value) = value else { continue };
         let bad = || SessionError::BadHeader {
@@ -170,6 +175,12 @@ async fn open_inner(config: &SessionConfig) -> Result<(Ws, Opened), SessionError
     } else {
         None
     };
+    let client = crate::ledger::client::meta_body(
+        request
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))),
+    );
     let (ws, response) = tokio_tungstenite::client_async_tls_with_config(
         request,
         socket,
@@ -178,7 +189,13 @@ async fn open_inner(config: &SessionConfig) -> Result<(Ws, Opened), SessionError
     )
     .await
     .map_err(|e| handshake_error(&url, e, config.api_key.as_deref()))?;
-    Ok((ws, opened(&response)))
+    Ok((
+        ws,
+        Opened {
+            client,
+            ..opened(&response)
+        },
+    ))
 }
 
 fn opened(response: &Response) -> Opened {
@@ -188,6 +205,7 @@ fn opened(response: &Response) -> Opened {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        client: None,
     }
 }
 

@@ -106,6 +106,22 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
         out.push(verdict(app, "retry", word, style, why.into()));
     }
 
+    // Who sent the turn (its handshake headers) and, per verdict, what to change in that
+    // client: the remedies live in src/ledger/remedies.toml.
+    if let Some(client) = app.ledger.client_of(turn.conn) {
+        out.push(Line::from(vec![
+            Span::styled("  client  ", t.muted),
+            Span::styled(client.label(), t.accent),
+        ]));
+        for remedy in app.ledger.remedies(turn) {
+            out.push(Line::from(vec![
+                Span::styled("  remedy  ", t.muted),
+                Span::styled(format!("{}: ", remedy.verdict), t.warn),
+                Span::styled(remedy.text, t.text),
+            ]));
+        }
+    }
+
     // Client-side latencies beside the server's own timing, when it sent any.
     let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), fmt_us);
     out.push(Line::default());

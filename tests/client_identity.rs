@@ -1,0 +1,190 @@
+//! Real clients through `turnscope proxy` to the emulator are named with their versions: the
+//! official Python SDK, the official Node SDK (npm `openai` under target/node-sdk) and the
+//! Codex CLI (target/codex, installed by `.ci/run`). The key never reaches the meta line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "common/proxy_harness.rs"]
+mod harness;
+#[path = "common/sdk_venv.rs"]
+mod sdk_venv;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use harness::{Collector, proxy, temp_transcript, transcript_frames};
+use turnscope::emulator::{self, EmulatorConfig};
+use turnscope::ledger::Ledger;
+use turnscope::proxy::Breakpoints;
+
+const KEY: &str = "sk-clientid-SECRET0123456789abcdefXYZ";
+const NODE_SDK: &str = "7.55.0";
+
+/// The client the proxy recorded for connection `conn`, and the raw transcript.
+fn client_of(path: &Path, conn: u32) -> (turnscope::ledger::Client, String) {
+    let ledger = Ledger::from_frames(&transcript_frames(path));
+    let client = ledger
+        .client_of(conn)
+        .cloned()
+        .expect("no client meta line");
+    (client, std::fs::read_to_string(path).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_is_named_with_its_version() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let (_dir, path) = temp_transcript();
+    let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
+    let (base_url, ws_url) = (px.base_url(), px.ws_base_url());
+    let out = sdk_venv::run_script(
+        "proxy_tool_loop.py",
+        &[
+            ("OPENAI_BASE_URL", &base_url),
+            ("TURNSCOPE_PROXY_WS", &ws_url),
+            ("OPENAI_API_KEY", KEY),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Collector::new()
+        .until(&mut px, "both connections to close", |c| {
+            c.closed(0).is_some() && c.closed(1).is_some()
+        })
+        .await;
+    // Conn 0 is the WebSocket session, conn 1 the HTTP-mode turn: both are named.
+    for conn in [0, 1] {
+        let (client, raw) = client_of(&path, conn);
+        assert_eq!(client.id, "openai-python");
+        assert_eq!(
+            client.label(),
+            format!("OpenAI Python SDK {}", sdk_venv::SDK_VERSION)
+        );
+        assert!(!raw.contains("SECRET0123456789"), "the key leaked");
+    }
+    px.shutdown().await;
+    emu.shutdown().await;
+}
+
+/// The Node SDK under target/node-sdk (`npm install openai@7.55.0 ws` once; needs the npm registry).
+fn node_modules() -> &'static PathBuf {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let result = DIR.get_or_init(|| {
+        let prefix = sdk_venv::root().join("target").join("node-sdk");
+        let modules = prefix.join("node_modules");
+        let version =
+            std::fs::read_to_string(modules.join("openai/package.json")).unwrap_or_default();
+        if version.contains(&format!("\"version\": \"{NODE_SDK}\"")) && modules.join("ws").exists()
+        {
+            return Ok(modules);
+        }
+        let out = std::process::Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("openai@{NODE_SDK}"))
+            .arg("ws")
+            .output()
+            .map_err(|e| format!("cannot run npm: {e}"))?;
+        if out.status.success() {
+            Ok(modules)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    match result {
+        Ok(p) => p,
+        Err(e) => panic!("cannot install the Node SDK under target/node-sdk: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_node_sdk_is_named_with_its_version() {
+    let modules = node_modules();
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let (_dir, path) = temp_transcript();
+    let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
+    let script = sdk_venv::root().join("tests/sdk/node_ws_turn.cjs");
+    let child = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("NODE_PATH", modules)
+        .env("OPENAI_BASE_URL", px.base_url())
+        .env("OPENAI_API_KEY", KEY)
+        .env("MODEL", "gpt-5.1")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), child)
+        .await
+        .expect("the Node script timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("DONE resp_"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Collector::new().until_closed(&mut px, 0).await;
+    let (client, raw) = client_of(&path, 0);
+    assert_eq!(client.label(), format!("OpenAI Node SDK {NODE_SDK}"));
+    assert!(!raw.contains("SECRET0123456789"), "the key leaked");
+    px.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_codex_cli_is_named_with_its_version() {
+    let codex = sdk_venv::root().join("target/codex/node_modules/.bin/codex");
+    assert!(
+        codex.exists(),
+        "the Codex CLI is not installed: run `npm install --prefix target/codex @openai/codex@0.169.0` (.ci/run does)"
+    );
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let (_dir, path) = temp_transcript();
+    let px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "model = \"gpt-5.1\"\nmodel_provider = \"turnscope\"\n\n[model_providers.turnscope]\n\
+             name = \"turnscope proxy\"\nbase_url = \"{}\"\nenv_key = \"TURNSCOPE_TEST_KEY\"\n\
+             wire_api = \"responses\"\nsupports_websockets = true\n",
+            px.base_url()
+        ),
+    )
+    .unwrap();
+    let child = tokio::process::Command::new(&codex)
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "hello from the identity test",
+        ])
+        .current_dir(work.path())
+        .env("CODEX_HOME", home.path())
+        .env("TURNSCOPE_TEST_KEY", KEY)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), child)
+        .await
+        .expect("codex timed out")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "codex failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    px.shutdown().await;
+    let frames = transcript_frames(&path);
+    let ledger = Ledger::from_frames(&frames);
+    let client = ledger.client().expect("no client meta line");
+    assert_eq!(client.id, "codex-cli");
+    assert_eq!(client.version.as_deref(), Some("0.169.0"));
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(!raw.contains("SECRET0123456789"), "the key leaked");
+    emu.shutdown().await;
+}
