@@ -2,9 +2,10 @@
 against the SDK's own pydantic types, and a response's stream must be well formed."""
 
 import json
+import pathlib
 import sys
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from openai.types.responses import ResponsesServerEvent, ResponseStreamEvent
 
@@ -39,14 +40,67 @@ def expect(cond, message):
         fail(message)
 
 
+def extra_keys(model, path=""):
+    """Paths (list indices as `[]`) of keys in `model`, recursively, that its SDK class lacks."""
+    found = []
+    if isinstance(model, BaseModel):
+        found += [f"{path}.{key}" for key in model.model_extra or {}]
+        for name in type(model).model_fields:
+            found += extra_keys(getattr(model, name, None), f"{path}.{name}")
+    elif isinstance(model, list):
+        for v in model:
+            found += extra_keys(v, f"{path}[]")
+    elif isinstance(model, dict):
+        for k, v in model.items():
+            found += extra_keys(v, f"{path}.{k}")
+    return found
+
+
+def real_extras():
+    """The keys real streams carry that the SDK models lack (e.g. `obfuscation` on deltas,
+    `store` on the response), read from the public captures in tests/fixtures/real/: only
+    these may appear in the emulator's events beyond the SDK's fields."""
+    allowed = set()
+    real = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "real"
+    for path in sorted(real.glob("*.http.tsjsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+            frame = json.loads(line)
+            data = frame["frame"]
+            if frame["dir"] != "recv" or "type" not in data:
+                continue
+            try:
+                event = SSE_EVENT.validate_python(data)
+            except Exception:  # early-2025 events lack fields the SDK now requires
+                continue
+            allowed.update(extra_keys(event))
+    expect(".obfuscation" in allowed, f"no capture read from {real}")
+    return allowed
+
+
+ALLOWED_EXTRA = real_extras()
+
+
+def validate_event(adapter, data):
+    """Strict pydantic validation of one server event, then no key the SDK model lacks
+    beyond those the real captures carry."""
+    event = adapter.validate_python(data, strict=True)
+    expect(event.type == data["type"], f"event type mismatch for {data['type']}")
+    extra = sorted(set(extra_keys(event)) - ALLOWED_EXTRA)
+    expect(not extra, f"{data['type']}: keys neither the SDK model nor a real capture has: {extra}")
+    return event
+
+
 def validate_ws(raw):
     """Parses one WebSocket frame strictly as the SDK's ResponsesServerEvent union."""
     data = json.loads(raw)
     if data.get("type") == "responsesapi.websocket_timing":
         return data  # not part of the SDK union; only sent on request
-    event = WS_EVENT.validate_python(data)
-    expect(event.type == data["type"], f"event type mismatch for {data['type']}")
-    return event
+    return validate_event(WS_EVENT, data)
+
+
+def validate_sse(data):
+    """One HTTP SSE event (already parsed), strictly as the SDK's ResponseStreamEvent union."""
+    return validate_event(SSE_EVENT, data)
 
 
 class StreamCheck:

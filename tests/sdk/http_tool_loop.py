@@ -3,7 +3,7 @@ store=False every turn resends the whole context."""
 
 from openai import OpenAI
 
-from check import MODEL, SSE_EVENT, WEATHER_TOOL, StreamCheck, expect, function_calls, run_tool
+from check import MODEL, WEATHER_TOOL, StreamCheck, expect, function_calls, run_tool, validate_sse
 
 client = OpenAI()
 
@@ -21,7 +21,7 @@ for turn in range(5):
     )
     check = StreamCheck()
     for event in stream:
-        SSE_EVENT.validate_python(event.to_dict())
+        validate_sse(event.to_dict())
         if check.add(event):
             break
     done = check.terminal()
