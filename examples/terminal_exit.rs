@@ -10,6 +10,8 @@ use turnscope::tui::terminal::TerminalGuard;
 
 fn main() -> io::Result<()> {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    // The binary's own hook, as `main` installs it: panic messages are printed redacted.
+    turnscope::cli::panic::install(turnscope::secrets::Secrets::default());
     let mut guard = TerminalGuard::enter()?;
     guard
         .terminal()
@@ -19,7 +21,10 @@ fn main() -> io::Result<()> {
         "error" => Err(io::Error::other("a simulated failure on a TUI path")),
         "hook" => {
             std::mem::forget(guard);
-            panic!("a simulated panic with the guard leaked");
+            // The key-shaped text must come out masked.
+            panic!(
+                "a simulated panic with the guard leaked, quoting sk-proj-TURNSCOPETESTKEY0123456789abcdef"
+            );
         }
         _ => panic!("a simulated panic while the guard is alive"),
     }

@@ -8,6 +8,7 @@ mod export;
 pub mod live;
 mod log;
 pub mod man;
+pub mod panic;
 mod proxy;
 mod recording;
 pub mod replay;
@@ -62,9 +63,20 @@ pub enum Command {
     Themes(themes::ThemesArgs),
 }
 
+/// The keys this run was given (environment, flags): masked in logs and panic messages too.
+pub fn known_secrets(cli: &Cli) -> crate::secrets::Secrets {
+    let mut secrets = crate::secrets::Secrets::new(std::env::var("OPENAI_API_KEY").ok());
+    if let Some(Command::Emulate(args)) = &cli.command
+        && let Some(key) = &args.api_key
+    {
+        secrets.add(key);
+    }
+    secrets
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    log::init(cli.global.log.as_deref())?;
+    log::init(cli.global.log.as_deref(), known_secrets(&cli))?;
     tracing::debug!(command = ?cli.command, "run");
     match cli.command {
         Some(Command::Stats(args)) => stats::run(&args),

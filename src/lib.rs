@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod proxy;
 pub mod replay;
 pub mod report;
+pub mod secrets;
 pub mod session;
 pub mod tokens;
 pub mod transcript;

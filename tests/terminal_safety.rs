@@ -175,6 +175,11 @@ fn the_panic_hook_alone_restores_the_terminal() {
         tail.contains("a simulated panic with the guard leaked"),
         "{tail:?}"
     );
+    // The binary's hook prints panic messages redacted.
+    assert!(
+        tail.contains("quoting [REDACTED]") && !tail.contains("TURNSCOPETESTKEY"),
+        "{tail:?}"
+    );
     assert!(tail.contains("EXIT=101"), "{tail:?}");
 }
 

@@ -100,6 +100,12 @@ fn stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// `text` without the run's key or anything key-shaped (an upstream error may quote one).
+fn clean(text: &str) -> String {
+    let key = std::env::var("OPENAI_API_KEY").ok();
+    crate::secrets::redact_json(text, key.as_slice()).into_owned()
+}
+
 /// Asks on stdin; true on `y`/`yes`.
 fn confirm(question: &str) -> anyhow::Result<bool> {
     eprint!("{question} [y/N] ");
@@ -169,12 +175,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
         let report = report?;
         if args.json {
-            stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+            stdout(&clean(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&report)?
+            )))?;
         } else if !args.tui {
-            stdout(&bench::report::table(&report))?;
+            stdout(&clean(&bench::report::table(&report)))?;
         }
         if let Some(path) = &args.svg {
-            std::fs::write(path, bench::svg::svg(&report))
+            std::fs::write(path, clean(&bench::svg::svg(&report)))
                 .with_context(|| format!("cannot write the chart to {}", path.display()))?;
         }
         if args.tui {

@@ -1,11 +1,15 @@
 //! `--log FILE`: tracing events go to that file only, filtered like `RUST_LOG`; never to the
 //! terminal, which the TUI owns.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
+use std::io;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
+
+use crate::secrets::Secrets;
 
 /// The filter used when `RUST_LOG` is unset: our own debug events, others' warnings.
 pub const DEFAULT_FILTER: &str = "warn,turnscope=debug";
@@ -20,8 +24,44 @@ pub fn filter(rust_log: Option<&str>) -> anyhow::Result<EnvFilter> {
     }
 }
 
+/// The log file, with every line redacted before it is written: a `Debug` of the command line or
+/// of an error may carry a key.
+struct RedactingFile {
+    file: Mutex<File>,
+    secrets: Secrets,
+}
+
+impl io::Write for &RedactingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let clean = self.secrets.redact_json(&text);
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| io::Error::other("log file lock poisoned"))?;
+        file.write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file
+            .lock()
+            .map_err(|_| io::Error::other("log file lock poisoned"))?
+            .flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingFile {
+    type Writer = &'a RedactingFile;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
 /// Installs the file logger; without `--log` nothing is installed and events cost nothing.
-pub fn init(path: Option<&Path>) -> anyhow::Result<()> {
+/// `secrets` (the keys this run knows) are masked in every line, as are key-shaped strings.
+pub fn init(path: Option<&Path>, secrets: Secrets) -> anyhow::Result<()> {
     let Some(path) = path else {
         return Ok(());
     };
@@ -33,7 +73,10 @@ pub fn init(path: Option<&Path>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open --log file {}", path.display()))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::sync::Mutex::new(file))
+        .with_writer(RedactingFile {
+            file: Mutex::new(file),
+            secrets,
+        })
         .with_target(true)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 
 use crate::ledger::{CacheOutcome, Ledger, SendMode, Turn, TurnStatus};
+use crate::secrets::RedactLines;
 use crate::{report, transcript};
 
 /// A condition `--fail-on` can check.
@@ -110,7 +111,8 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<ExitCode> {
 fn run_one(args: &StatsArgs, file: &Path) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let folded = fold_file(file, &name)?;
-    let mut out = std::io::stdout().lock();
+    // A transcript written by another tool may hold a key (an error message quoting it).
+    let mut out = RedactLines::new(std::io::stdout().lock());
     if let (true, Some(har)) = (args.json, &folded.har) {
         let har = serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE});
         report::write_har_stats_json(&mut out, &name, &folded.header, &folded.ledger, &har)?;
@@ -156,7 +158,7 @@ fn run_many(args: &StatsArgs) -> anyhow::Result<ExitCode> {
             files.push(path.clone());
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = RedactLines::new(std::io::stdout().lock());
     out.write_all(
         if args.json {
             report::summary_json_start()

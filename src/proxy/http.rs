@@ -44,6 +44,8 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
+    // Before anything about this request is recorded: its credentials become secrets.
+    shared.recorder.secrets_of(&parts.headers, &path_and_query);
     let url = shared.upstream.http_url(&path_and_query);
     let body = match http_body_util::Limited::new(body, shared.max_message_size)
         .collect()

@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::{ProxyError, ProxyEvent};
 use crate::frame::{Dir, Frame, Payload};
+use crate::secrets::Secrets;
 use crate::transcript::{Header, Writer};
 
 /// What a relayed frame carried.
@@ -37,6 +38,8 @@ enum Job {
         body: Body,
     },
     Event(ProxyEvent),
+    /// A credential seen on an agent's request: masked in everything recorded after it.
+    Secret(String),
     Stop,
 }
 
@@ -59,6 +62,24 @@ impl RecorderTx {
     /// Records a meta frame (a JSON object).
     pub fn meta(&self, t_us: u64, conn: u32, json: String) {
         self.frame(t_us, conn, Dir::Meta, Body::Meta(json));
+    }
+
+    /// Masks the credentials of an agent's request (its `Authorization` bearer, key headers and
+    /// query-string keys) in every frame and message recorded after this call.
+    pub fn secrets_of(&self, headers: &hyper::HeaderMap, path_and_query: &str) {
+        for (name, value) in headers {
+            if crate::secrets::is_credential_name(name.as_str())
+                && let Ok(value) = value.to_str()
+            {
+                let _ = self.0.send(Job::Secret(value.to_owned()));
+                let _ = self
+                    .0
+                    .send(Job::Secret(crate::secrets::credential_of(value).to_owned()));
+            }
+        }
+        for secret in crate::secrets::query_credentials(path_and_query) {
+            let _ = self.0.send(Job::Secret(secret));
+        }
     }
 
     /// Passes an event to the user, in order with the frames.
@@ -105,6 +126,7 @@ pub(crate) fn spawn(
         .name("turnscope-recorder".into())
         .spawn(move || {
             let mut writer = writer;
+            let mut secrets = Secrets::default();
             while let Some(job) = rx.blocking_recv() {
                 match job {
                     Job::Frame {
@@ -114,7 +136,9 @@ pub(crate) fn spawn(
                         dir,
                         body,
                     } => {
-                        let frame = to_frame(t_us, wall, conn, dir, body);
+                        let mut frame = to_frame(t_us, wall, conn, dir, body);
+                        // Redacted before anyone sees it: the transcript, the TUI, exports.
+                        secrets.redact_frame(&mut frame);
                         if let Some(w) = writer.as_mut()
                             && let Err(e) = w.write(&frame)
                         {
@@ -126,8 +150,19 @@ pub(crate) fn spawn(
                         }
                         let _ = events.send(ProxyEvent::Frame(frame));
                     }
+                    Job::Event(ProxyEvent::Error(message)) => {
+                        let message = secrets.redact_json(&message).into_owned();
+                        let _ = events.send(ProxyEvent::Error(message));
+                    }
                     Job::Event(event) => {
                         let _ = events.send(event);
+                    }
+                    Job::Secret(secret) => {
+                        if secrets.add(&secret)
+                            && let Some(w) = writer.as_mut()
+                        {
+                            w.add_secret(&secret);
+                        }
                     }
                     Job::Stop => break,
                 }

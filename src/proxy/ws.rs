@@ -85,6 +85,8 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
+    // Before anything about this connection is recorded: its credentials become secrets.
+    shared.recorder.secrets_of(req.headers(), &path);
     let url = shared.upstream.ws_url(&path);
     let mut request = match url.as_str().into_client_request() {
         Ok(r) => r,

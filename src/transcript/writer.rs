@@ -8,13 +8,14 @@ use serde_json::value::RawValue;
 
 use super::Header;
 use crate::frame::{Dir, Frame, Payload};
+use crate::secrets::Secrets;
 
 /// Appends frames to a transcript file.
 #[derive(Debug)]
 pub struct Writer {
     out: BufWriter<File>,
     path: PathBuf,
-    secrets: Vec<String>,
+    secrets: Secrets,
 }
 
 impl Writer {
@@ -36,7 +37,7 @@ impl Writer {
         let mut writer = Writer {
             out: BufWriter::new(file),
             path: path.to_owned(),
-            secrets: secrets.iter().filter(|s| s.len() >= 8).cloned().collect(),
+            secrets: Secrets::new(secrets),
         };
         let line = serde_json::to_string(header).map_err(io::Error::other)?;
         writer.write_line(&line)?;
@@ -48,6 +49,11 @@ impl Writer {
         &self.path
     }
 
+    /// Masks `secret` in every line written from now on (the proxy learns keys per connection).
+    pub fn add_secret(&mut self, secret: &str) {
+        self.secrets.add(secret);
+    }
+
     /// Appends one frame and flushes it to the OS.
     pub fn write(&mut self, frame: &Frame) -> io::Result<()> {
         let line = encode_line(frame);
@@ -55,7 +61,7 @@ impl Writer {
     }
 
     fn write_line(&mut self, line: &str) -> io::Result<()> {
-        let clean = redact(line, &self.secrets);
+        let clean = self.secrets.redact_json(line);
         self.out.write_all(clean.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.out.flush()
@@ -96,51 +102,10 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Replaces secrets in `line`: the given ones, `Bearer …` tokens and `sk-…` keys.
+/// Replaces secrets in `line` (JSON or text): the given ones and anything key-shaped; see
+/// [`crate::secrets`].
 pub fn redact(line: &str, secrets: &[String]) -> String {
-    let mut out = line.to_owned();
-    for secret in secrets {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "[REDACTED]");
-        }
-    }
-    for marker in ["Bearer ", "sk-"] {
-        out = redact_after(&out, marker);
-    }
-    out
-}
-
-/// Masks the token that follows `marker` (letters, digits, `-`, `_`, `.`), if it looks like a key.
-fn redact_after(text: &str, marker: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find(marker) {
-        let (head, tail) = rest.split_at(pos);
-        out.push_str(head);
-        let after = &tail[marker.len()..];
-        // Only a marker that starts a word: `task-…` holds no key.
-        let inside_word = out
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        if inside_word {
-            out.push_str(marker);
-            rest = after;
-            continue;
-        }
-        let token_len = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-            .unwrap_or(after.len());
-        if token_len >= 16 {
-            out.push_str(if marker == "sk-" { "" } else { marker });
-            out.push_str("[REDACTED]");
-        } else {
-            out.push_str(&tail[..marker.len() + token_len]);
-        }
-        rest = &after[token_len..];
-    }
-    out.push_str(rest);
-    out
+    crate::secrets::redact_json(line, Secrets::new(secrets).as_slice()).into_owned()
 }
 
 #[cfg(test)]

@@ -378,7 +378,10 @@ fn export(app: &mut ReplayApp, index: &Index, kind: ExportKind, name: &str) {
     } else {
         app.export_dir.join(name)
     };
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    // Transcripts from other tools may hold keys; an export never does.
+    let text =
+        crate::secrets::redact_json(&serde_json::to_string_pretty(&doc).unwrap_or_default(), &[])
+            .into_owned();
     match std::fs::write(&path, text + "\n") {
         Ok(()) => app.say(Level::Info, format!("wrote {}", path.display())),
         Err(e) => app.say(

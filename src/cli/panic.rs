@@ -1,0 +1,79 @@
+//! The process-wide panic hook: a write to a closed pipe ends quietly with status 0, and any
+//! other panic message is printed with secrets masked.
+
+use std::any::Any;
+use std::io::Write;
+use std::panic::PanicHookInfo;
+
+use crate::secrets::Secrets;
+
+/// Installs the hook; the TUI's terminal guard chains its own restore in front of it.
+pub fn install(secrets: Secrets) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = message_of(info.payload());
+        if is_closed_pipe(&message) {
+            // `println!` panics on EPIPE because Rust ignores SIGPIPE; `| head` is not an error.
+            std::process::exit(0);
+        }
+        let text = report(info, &message, &secrets);
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }));
+}
+
+/// True for the standard library's "failed printing to stdout: Broken pipe" panics.
+pub fn is_closed_pipe(message: &str) -> bool {
+    message.starts_with("failed printing to std") && message.contains("Broken pipe")
+}
+
+/// True when `err` (or anything in its chain) is a write to a closed pipe.
+pub fn is_closed_pipe_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn message_of(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "Box<dyn Any>".to_owned())
+}
+
+/// The text the default hook would print, redacted.
+fn report(info: &PanicHookInfo<'_>, message: &str, secrets: &Secrets) -> String {
+    let thread = std::thread::current();
+    let location = info
+        .location()
+        .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_default();
+    let backtrace = std::backtrace::Backtrace::capture();
+    let trace = match backtrace.status() {
+        std::backtrace::BacktraceStatus::Captured => format!("{backtrace}"),
+        _ => "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n"
+            .to_owned(),
+    };
+    let text = format!(
+        "\nthread '{}' panicked{location}:\n{message}\n{trace}",
+        thread.name().unwrap_or("<unnamed>")
+    );
+    secrets.redact_json(&text).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_pipe_panics_are_recognised() {
+        assert!(is_closed_pipe(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        ));
+        assert!(!is_closed_pipe("index out of bounds"));
+        let err = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("cannot write");
+        assert!(is_closed_pipe_error(&err));
+    }
+}
