@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use turnscope::replay::app::{ExportKind, ReplayAction, ReplayApp, update};
-use turnscope::replay::resolve::resolve;
 use turnscope::replay::{Index, IndexOptions};
+use turnscope::tui::replay::app::{ExportKind, ReplayAction, ReplayApp, update};
+use turnscope::tui::replay::resolve::resolve;
 use turnscope::tui::theme::Theme;
 
 const KEY: &str = "sk-proj-ARTEFACTSTESTKEY0123456789abcdef";
