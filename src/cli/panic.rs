@@ -27,11 +27,19 @@ pub fn is_closed_pipe(message: &str) -> bool {
 
 /// True when `err` (or anything in its chain) is a write to a closed pipe.
 pub fn is_closed_pipe_error(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    err.chain().any(is_closed_pipe_cause)
+}
+
+/// A broken-pipe I/O error, also when wrapped (`io::Error::other(serde_json::Error(io))`).
+fn is_closed_pipe_cause(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    if let Some(e) = cause.downcast_ref::<serde_json::Error>() {
+        return e.io_error_kind() == pipe;
+    }
+    let Some(e) = cause.downcast_ref::<std::io::Error>() else {
+        return false;
+    };
+    Some(e.kind()) == pipe || e.get_ref().is_some_and(|inner| is_closed_pipe_cause(inner))
 }
 
 fn message_of(payload: &(dyn Any + Send)) -> String {
