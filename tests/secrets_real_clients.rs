@@ -164,6 +164,8 @@ async fn sdk_and_codex_through_the_proxy_leave_the_key_in_no_file() {
             "1",
             "--url",
             &upstream,
+            "--model",
+            "gpt-5.1",
             "--yes",
             "--json",
             "--svg",
