@@ -204,7 +204,11 @@ fn persona_plan(input: &PlanInput<'_>) -> Plan {
     if let Some(tool) = wanted {
         let name = tool["name"].as_str().unwrap_or_default().to_owned();
         text.push_str(&format!(" Calling `{name}` as asked."));
-        items.push(Planned::Text(text));
+        // A forced call (`tool_choice` required or named) comes alone, as real models answer
+        // it (public captures show no message item before it).
+        if forced.is_none() {
+            items.push(Planned::Text(text));
+        }
         items.push(Planned::Call {
             call_id: input.ids.call(),
             name,

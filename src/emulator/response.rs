@@ -101,6 +101,8 @@ pub(crate) fn object(
     r.insert("max_output_tokens".into(), opt("max_output_tokens"));
     r.insert("max_tool_calls".into(), opt("max_tool_calls"));
     r.insert("model".into(), json!(model));
+    // Moderation settings are not modelled; 2026 captures echo null when none were asked.
+    r.insert("moderation".into(), Value::Null);
     r.insert("output".into(), Value::Array(output.to_vec()));
     r.insert(
         "parallel_tool_calls".into(),
