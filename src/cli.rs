@@ -4,7 +4,7 @@ mod bench;
 pub mod completions;
 pub mod config;
 mod emulate;
-mod export;
+pub mod export;
 pub mod live;
 mod log;
 pub mod man;
@@ -57,7 +57,8 @@ pub enum Command {
     Man(man::ManArgs),
     /// Browse a recorded transcript: timeline, play, search, filter, diff, export.
     Replay(replay::ReplayArgs),
-    /// Write a recording (transcript or HAR) in another tool's format: `--har OUT`.
+    /// Write a recording in another tool's format: `--har OUT`, or OpenTelemetry spans to a
+    /// collector (`--otlp URL`, OTLP/HTTP) or a file (`--otlp-file F`, OTLP/JSON).
     Export(export::ExportArgs),
     /// List the colour themes (built-in and user) with a sample of each.
     Themes(themes::ThemesArgs),

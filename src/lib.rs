@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod frame;
 pub mod har;
 pub mod ledger;
+pub mod otel;
 pub mod protocol;
 pub mod proxy;
 pub mod replay;

@@ -44,6 +44,9 @@ pub struct ProxyArgs {
     /// CONDITION = `*`, an event type (`response.create`) or `/json/pointer == VALUE`.
     #[arg(long = "break", value_name = "SPEC", conflicts_with = "no_tui")]
     pub breakpoints: Vec<String>,
+    /// Send each turn as a span when it ends (OpenTelemetry, batched, off the relay path).
+    #[command(flatten)]
+    pub otlp: super::export::OtlpArgs,
 }
 
 /// Runs the proxy until Ctrl-C.
@@ -85,6 +88,7 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(crate::config::default_record_path)
     };
+    let otlp = args.otlp.config()?;
     if !args.listen.ip().is_loopback() && args.allow_remote {
         eprintln!(
             "turnscope: WARNING: listening on {} (not loopback): anyone who can reach it can send requests with your agents' credentials",
@@ -100,9 +104,21 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
         breakpoints: rules.clone(),
     })
     .await?;
+    let export = match otlp {
+        Some(config) => {
+            // The session is named like `export` names it: by the recording's file name.
+            let session = record
+                .as_deref()
+                .and_then(std::path::Path::file_name)
+                .map_or_else(|| "proxy".into(), |n| n.to_string_lossy().into_owned());
+            Some(otlp_tee(&mut running, &config, session)?)
+        }
+        None => None,
+    };
     if !args.no_tui {
         let result = run_tui(&mut running, &upstream, emu.is_some(), record, rules, theme).await;
         running.shutdown().await;
+        finish_export(export).await;
         if let Some(emu) = emu {
             emu.shutdown().await;
         }
@@ -161,15 +177,49 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
     );
     running.shutdown().await;
     while let Some(event) = events.recv().await {
-        if let ProxyEvent::Frame(frame) = event {
-            summary.push(&frame);
+        match event {
+            ProxyEvent::Frame(frame) => summary.push(&frame),
+            ProxyEvent::Error(message) => eprintln!("turnscope: {message}"),
+            _ => {}
         }
     }
+    finish_export(export).await;
     if let Some(emu) = emu {
         emu.shutdown().await;
     }
     print!("{}", crate::report::stats_table(&summary.ledger));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Puts the OpenTelemetry tee on the proxy's event stream (see `otel::live`).
+fn otlp_tee(
+    running: &mut proxy::RunningProxy,
+    config: &crate::otel::ExportConfig,
+    session: String,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let sink = crate::otel::Sink::new(config, crate::otel::live::EXPORT_TIMEOUT)?;
+    match (sink.endpoint(), &config.file) {
+        (Some(url), _) => eprintln!("  exporting spans to {url}"),
+        (None, Some(file)) => eprintln!("  writing spans to {}", file.display()),
+        (None, None) => {}
+    }
+    let (_, idle) = tokio::sync::mpsc::unbounded_channel();
+    let events = std::mem::replace(&mut running.events, idle);
+    let (events, done) = crate::otel::live::tee(events, sink, session, config.include_content);
+    running.events = events;
+    Ok(done)
+}
+
+/// Waits for the last spans to go out, at most a little longer than one export may take.
+async fn finish_export(export: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(done) = export {
+        let limit = crate::otel::live::EXPORT_TIMEOUT + std::time::Duration::from_secs(1);
+        if tokio::time::timeout(limit, done).await.is_err() {
+            eprintln!(
+                "turnscope: OTLP export did not finish in {limit:?}; its last spans are lost"
+            );
+        }
+    }
 }
 
 /// The TUI over the running proxy, until the user quits.

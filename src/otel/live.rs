@@ -1,0 +1,244 @@
+//! Live export from the proxy: a tee on its event stream feeds a ledger of its own; each turn
+//! becomes a span when it ends, spans go out in batches from a separate task.
+//!
+//! The relay never waits for any of this: the proxy forwards a frame before it emits the event
+//! the tee sees, the tee only clones and queues, and a slow or dead collector stalls only the
+//! sender task, whose queue is bounded (excess batches are dropped and counted). The user hears
+//! once that the collector is down, and once when it answers again.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use opentelemetry_sdk::trace::SpanData;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{SessionTrace, Sink, TimeBase};
+use crate::frame::{Dir, Frame};
+use crate::ledger::Ledger;
+use crate::proxy::ProxyEvent;
+
+/// Spans per batch at most.
+pub const BATCH_SPANS: usize = 64;
+/// A span waits at most this long for its batch to fill.
+pub const BATCH_DELAY: Duration = Duration::from_millis(500);
+/// How long one live export may take: shorter than `export`'s, a proxy is stopped by hand.
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Batches waiting for the sender at most; more are dropped (the collector is not keeping up).
+pub const QUEUED_BATCHES: usize = 16;
+
+/// Puts a tee on the proxy's `events`: returns the stream to hand to the UI (the same events,
+/// plus one-line export notices as [`ProxyEvent::Error`]) and the pipeline's handle, which
+/// finishes after the proxy's stream ends and the last spans were sent (or failed).
+pub fn tee(
+    mut events: mpsc::UnboundedReceiver<ProxyEvent>,
+    sink: Sink,
+    session: String,
+    include_content: bool,
+) -> (mpsc::UnboundedReceiver<ProxyEvent>, JoinHandle<()>) {
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (frames_tx, frames_rx) = mpsc::unbounded_channel::<Frame>();
+    let (batches_tx, batches_rx) = mpsc::channel::<Vec<SpanData>>(QUEUED_BATCHES);
+    let notices = out_tx.clone();
+    let tee = tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let ProxyEvent::Frame(frame) = &event {
+                let _ = frames_tx.send(frame.clone());
+            }
+            // The UI may have quit already; the spans still go out.
+            let _ = out_tx.send(event);
+        }
+    });
+    let folder = tokio::spawn(fold(
+        frames_rx,
+        batches_tx,
+        notices.clone(),
+        session,
+        include_content,
+    ));
+    let sender = tokio::spawn(send(batches_rx, sink, notices));
+    let done = tokio::spawn(async move {
+        let _ = tee.await;
+        let _ = folder.await;
+        let _ = sender.await;
+    });
+    (out_rx, done)
+}
+
+/// The live fold: frames in, finished spans out in batches.
+struct Folder {
+    ledger: Ledger,
+    trace: Option<SessionTrace>,
+    session: String,
+    include_content: bool,
+    /// Sent frames by push index, kept until their turn's span is built.
+    sent: BTreeMap<u64, Frame>,
+    turn_done: Vec<bool>,
+    conn_done: Vec<bool>,
+    /// Every turn before this one has its span.
+    first_open: usize,
+    batch: Vec<SpanData>,
+}
+
+async fn fold(
+    mut frames: mpsc::UnboundedReceiver<Frame>,
+    batches: mpsc::Sender<Vec<SpanData>>,
+    notices: mpsc::UnboundedSender<ProxyEvent>,
+    session: String,
+    include_content: bool,
+) {
+    let mut f = Folder {
+        ledger: Ledger::new(),
+        trace: None,
+        session,
+        include_content,
+        sent: BTreeMap::new(),
+        turn_done: Vec::new(),
+        conn_done: Vec::new(),
+        first_open: 0,
+        batch: Vec::new(),
+    };
+    let mut dropped = 0usize;
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let frame = match deadline {
+            Some(at) => tokio::select! {
+                frame = frames.recv() => frame,
+                () = tokio::time::sleep_until(at) => {
+                    deadline = None;
+                    hand_over(&mut f.batch, &batches, &notices, &mut dropped);
+                    continue;
+                }
+            },
+            None => frames.recv().await,
+        };
+        let Some(frame) = frame else { break };
+        f.push(frame);
+        if f.batch.len() >= BATCH_SPANS {
+            deadline = None;
+            hand_over(&mut f.batch, &batches, &notices, &mut dropped);
+        } else if !f.batch.is_empty() && deadline.is_none() {
+            deadline = Some(tokio::time::Instant::now() + BATCH_DELAY);
+        }
+    }
+    f.finish();
+    hand_over(&mut f.batch, &batches, &notices, &mut dropped);
+}
+
+/// Queues `batch` for the sender without waiting; a full queue drops it and says so once.
+fn hand_over(
+    batch: &mut Vec<SpanData>,
+    batches: &mpsc::Sender<Vec<SpanData>>,
+    notices: &mpsc::UnboundedSender<ProxyEvent>,
+    dropped: &mut usize,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let spans = std::mem::take(batch);
+    let n = spans.len();
+    if batches.try_send(spans).is_err() {
+        if *dropped == 0 {
+            let _ = notices.send(ProxyEvent::Error(format!(
+                "OTLP export is not keeping up: dropped {n} span(s); the relay is not affected"
+            )));
+        }
+        *dropped += n;
+    }
+}
+
+impl Folder {
+    fn push(&mut self, frame: Frame) {
+        if self.trace.is_none()
+            && let Some(time) = TimeBase::from_frame(&frame)
+        {
+            self.trace = Some(SessionTrace::new(&self.session, time, self.include_content));
+        }
+        let index = self.ledger.frame_count();
+        self.ledger.push(&frame);
+        if frame.dir == Dir::Sent && (self.include_content || is_steer(&frame)) {
+            self.sent.insert(index, frame);
+        }
+        let Some(trace) = &self.trace else { return };
+        let turns = self.ledger.turns();
+        self.turn_done.resize(turns.len(), false);
+        for (i, turn) in turns.iter().enumerate().skip(self.first_open) {
+            if !self.turn_done[i] && turn.status.is_final() {
+                self.turn_done[i] = true;
+                let sent = &self.sent;
+                let lookup = move |k: u64| sent.get(&k);
+                self.batch
+                    .push(trace.turn_span(&self.ledger, turn, &lookup));
+            }
+        }
+        while self.turn_done.get(self.first_open) == Some(&true) {
+            self.first_open += 1;
+        }
+        let conns = self.ledger.connections();
+        self.conn_done.resize(conns.len(), false);
+        for (i, conn) in conns.iter().enumerate() {
+            if !self.conn_done[i] && conn.closed_us.is_some() {
+                self.conn_done[i] = true;
+                self.batch.push(trace.connection_span(&self.ledger, conn));
+            }
+        }
+        // Frames older than the oldest open turn's request are no longer needed.
+        let floor = turns
+            .get(self.first_open)
+            .map_or(index + 1, |t| t.request_frame.unwrap_or(index + 1));
+        self.sent = self.sent.split_off(&floor);
+    }
+
+    /// The proxy stopped: spans for turns still open, connections still open, and the session.
+    fn finish(&mut self) {
+        let Some(trace) = &self.trace else { return };
+        let sent = &self.sent;
+        let lookup = move |k: u64| sent.get(&k);
+        for (i, turn) in self.ledger.turns().iter().enumerate() {
+            if !self.turn_done.get(i).copied().unwrap_or(false) {
+                self.batch
+                    .push(trace.turn_span(&self.ledger, turn, &lookup));
+            }
+        }
+        for (i, conn) in self.ledger.connections().iter().enumerate() {
+            if !self.conn_done.get(i).copied().unwrap_or(false) {
+                self.batch.push(trace.connection_span(&self.ledger, conn));
+            }
+        }
+        self.batch.push(trace.session_span(&self.ledger));
+    }
+}
+
+fn is_steer(frame: &Frame) -> bool {
+    frame.payload.json().is_some_and(super::spans::is_steer)
+}
+
+/// Sends batches one after the other; tells the user once when the collector fails and once
+/// when it answers again.
+async fn send(
+    mut batches: mpsc::Receiver<Vec<SpanData>>,
+    sink: Sink,
+    notices: mpsc::UnboundedSender<ProxyEvent>,
+) {
+    let mut down = false;
+    while let Some(batch) = batches.recv().await {
+        let n = batch.len();
+        match sink.send(batch).await {
+            Ok(()) if down => {
+                down = false;
+                let _ = notices.send(ProxyEvent::Error(format!(
+                    "OTLP export to {} works again",
+                    sink.endpoint().unwrap_or("the file")
+                )));
+            }
+            Ok(()) => {}
+            Err(e) if !down => {
+                down = true;
+                let _ = notices.send(ProxyEvent::Error(format!(
+                    "{e} ({n} span(s) lost); the proxy keeps relaying and will say when export works again"
+                )));
+            }
+            Err(_) => {}
+        }
+    }
+}
