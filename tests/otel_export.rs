@@ -97,12 +97,15 @@ fn the_otlp_json_file_holds_one_trace_per_session_with_parents_links_and_ledger_
             .1;
     let ledger = Ledger::from_frames(&frames);
     for (span, turn) in turns.iter().zip(ledger.turns()) {
-        let int = |k: &str| {
-            attr(span, k).unwrap()["intValue"].as_str().map_or_else(
-                || attr(span, k).unwrap()["intValue"].as_i64().unwrap(),
-                |s| s.parse().unwrap(),
-            )
+        // OTLP/JSON carries int64 as a string.
+        let opt_int = |k: &str| {
+            attr(span, k).map(|v| {
+                v["intValue"]
+                    .as_str()
+                    .map_or_else(|| v["intValue"].as_i64().unwrap(), |s| s.parse().unwrap())
+            })
         };
+        let int = |k: &str| opt_int(k).unwrap_or_else(|| panic!("no {k}"));
         assert_eq!(int("turnscope.turn"), turn.index as i64);
         assert_eq!(
             int("turnscope.incremental.bytes"),
@@ -113,7 +116,10 @@ fn the_otlp_json_file_holds_one_trace_per_session_with_parents_links_and_ledger_
             turn.full_context.tokens as i64
         );
         assert_eq!(int("turnscope.saved.bytes"), turn.saved_bytes());
-        assert_eq!(int("turnscope.ttft_us"), turn.ttft_us().unwrap() as i64);
+        assert_eq!(
+            opt_int("turnscope.ttft_us"),
+            turn.ttft_us().map(|v| v as i64)
+        );
         assert_eq!(
             int("gen_ai.usage.cache_read.input_tokens"),
             turn.cached_tokens().unwrap() as i64
