@@ -353,7 +353,7 @@ async fn a_send_over_the_limit_is_refused_before_the_wire_and_the_session_goes_o
     assert_eq!(
         live.message(),
         format!(
-            "1 event(s) not sent: not sent: event of {size} bytes is over the {LIMIT} byte limit; raise it with --max-message-size — press Ctrl-R to reconnect"
+            "1 event not sent: event of {size} bytes is over the {LIMIT} byte limit; raise it with --max-message-size — Ctrl-R reconnects"
         )
     );
     live.complete_a_turn(0, "A small one").await;
