@@ -21,6 +21,7 @@ pub use client::{Client, Remedy};
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
 pub use turn::{Size, ToolCall, Transport, Turn, TurnStatus, carries_generated_tokens, pct};
+pub use verdict::PROMPT_CACHE_MIN_TOKENS;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use turnscope::ledger::{CacheOutcome, Cause, ConnEvent, Ledger, SendMode, Transport};
+use turnscope::ledger::{
+    CacheOutcome, Cause, ConnEvent, Ledger, PROMPT_CACHE_MIN_TOKENS, SendMode, Transport,
+};
 use turnscope::transcript::read_all;
 
 fn load(name: &str) -> Ledger {
@@ -16,7 +18,7 @@ fn load(name: &str) -> Ledger {
 }
 
 #[test]
-fn a_healthy_tool_loop_is_incremental_with_cache_hits() {
+fn a_healthy_tool_loop_is_incremental_and_under_the_prompt_cache_minimum() {
     let ledger = load("tool_loop.tsjsonl");
     let turns = ledger.turns();
     assert_eq!(turns[0].insight.mode, SendMode::Fresh);
@@ -29,9 +31,11 @@ fn a_healthy_tool_loop_is_incremental_with_cache_hits() {
             t.insight.causes
         );
     }
-    // Turn 3 expects its chain (> 64 tokens) cached and the server reports 90: a hit.
+    // Turn 3's chain is far under the prompt cache's 1024-token minimum: whatever the server
+    // reports, hit or miss says nothing (a hit is proven live in tests/insight_live.rs).
     assert!(turns[2].insight.expected_cached_tokens >= 64);
-    assert_eq!(turns[2].insight.cache, CacheOutcome::Hit);
+    assert!(turns[2].insight.expected_cached_tokens < PROMPT_CACHE_MIN_TOKENS);
+    assert_eq!(turns[2].insight.cache, CacheOutcome::NotApplicable);
 }
 
 fn second_turn_miss(name: &str) -> Vec<Cause> {
@@ -39,7 +43,7 @@ fn second_turn_miss(name: &str) -> Vec<Cause> {
     let t = &ledger.turns()[1];
     assert_eq!(t.insight.mode, SendMode::Incremental);
     assert!(
-        t.insight.expected_cached_tokens >= 64,
+        t.insight.expected_cached_tokens >= PROMPT_CACHE_MIN_TOKENS,
         "{}",
         t.insight.expected_cached_tokens
     );

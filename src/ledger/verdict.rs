@@ -5,8 +5,11 @@ use super::insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
 use super::{ChainNode, Ledger, Transport, TurnStatus, connection};
 use crate::frame::Frame;
 
-/// Below this many expected tokens a cache outcome says nothing.
-const MIN_EXPECTED_TOKENS: u64 = 64;
+/// The prompt cache serves only prefixes of at least this many tokens (OpenAI's prompt-caching
+/// rule: ≥ 1024 tokens, in 128-token steps), so below it `cached_tokens` is 0 whatever the
+/// connection holds and a hit or a miss says nothing. The expected figure counts the chain's
+/// items only (not instructions or tools): a lower bound, so the verdict errs towards "n/a".
+pub const PROMPT_CACHE_MIN_TOKENS: u64 = 1024;
 
 impl Ledger {
     /// Judges a turn as it is sent: send mode, differences from its parent, connection events.
@@ -148,7 +151,7 @@ impl Ledger {
         let turn = &mut self.turns[t];
         let insight = &mut turn.insight;
         insight.cache = match (&turn.usage, insight.expected_cached_tokens) {
-            (_, e) if e < MIN_EXPECTED_TOKENS => CacheOutcome::NotApplicable,
+            (_, e) if e < PROMPT_CACHE_MIN_TOKENS => CacheOutcome::NotApplicable,
             (None, _) => CacheOutcome::Unknown,
             (Some(u), e) if u.input_tokens_details.cached_tokens * 2 >= e => CacheOutcome::Hit,
             (Some(_), _) => CacheOutcome::Miss,

@@ -14,7 +14,7 @@ READ = {"type": "function", "name": "read_file", "description": "Read a file",
 TESTS = {"type": "function", "name": "run_tests", "description": "Run the test suite",
          "parameters": {"type": "object", "properties": {}}}
 # Long enough (> 1024 tokens with the tools) for the prompt cache to serve turn 4's prefix.
-BRIEF = "Review this repository carefully and explain what each module does. " * 80
+BRIEF = "Review this repository carefully and explain what each module does. " * 100
 
 turns = [
     ("You are a careful coding agent.", [READ, TESTS], BRIEF),

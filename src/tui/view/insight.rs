@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::thousands;
-use crate::ledger::{CacheOutcome, ConnEvent, Prefix, SendMode, Turn};
+use crate::ledger::{CacheOutcome, ConnEvent, PROMPT_CACHE_MIN_TOKENS, Prefix, SendMode, Turn};
 use crate::report::{PROMPT_CACHE, cause_text, fmt_bytes, fmt_us};
 use crate::tui::app::App;
 
@@ -51,11 +51,19 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
 
     let server = turn.cached_tokens();
     let expected = insight.expected_cached_tokens;
-    let cache_detail = format!(
-        "{PROMPT_CACHE} {} of {} expected",
-        server.map_or_else(|| "-".into(), thousands),
-        thousands(expected)
-    );
+    let server = server.map_or_else(|| "-".into(), thousands);
+    let cache_detail = if insight.cache == CacheOutcome::NotApplicable {
+        format!(
+            "{PROMPT_CACHE} {server} · chain {} tok, under the {} minimum",
+            thousands(expected),
+            thousands(PROMPT_CACHE_MIN_TOKENS)
+        )
+    } else {
+        format!(
+            "{PROMPT_CACHE} {server} of {} expected",
+            thousands(expected)
+        )
+    };
     let (cache, cache_style) = match insight.cache {
         CacheOutcome::Hit => ("hit", t.ok),
         CacheOutcome::Miss => ("miss", t.error),
