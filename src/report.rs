@@ -288,16 +288,18 @@ pub fn stats_table(ledger: &Ledger) -> String {
         );
     }
     let t = ledger.totals();
+    let saved = t.saved_tokens();
+    let sign = if saved < 0 { "-" } else { "" };
     let _ = writeln!(
         out,
-        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {} tokens; {PROMPT_CACHE} {} of {} input tokens; {} tool calls; {} errors",
+        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {} tool calls; {} errors",
         t.turns,
         ledger.connections().len(),
         fmt_bytes(t.incremental.bytes),
         fmt_bytes(t.full_context.bytes),
         fmt_bytes(u64::try_from(t.saved_bytes().max(0)).unwrap_or(0)),
         t.saved_pct(),
-        t.saved_tokens(),
+        fmt_tokens(saved.unsigned_abs()),
         fmt_tokens(t.cached_tokens),
         fmt_tokens(t.input_tokens),
         t.tool_calls,
