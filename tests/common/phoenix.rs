@@ -2,7 +2,8 @@
 //! target/phoenix-venv once (`pip install arize-phoenix==PHOENIX_VERSION`; needs PyPI access
 //! once), started once per test binary on 127.0.0.1 with free ports and a temporary working
 //! directory, and stopped when the test binary exits (the wrapper watches its stdin).
-//! Use: `#[path = "common/phoenix.rs"] mod phoenix;`.
+//! Use: `#[path = "common/phoenix.rs"] mod phoenix;` beside `mod sdk_venv;` (whose `root` and
+//! `run_checked` it shares).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -12,15 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::sdk_venv::{root, run_checked};
+
 /// The pinned Phoenix release (pip install measured at ~5 min wall, 1m40s CPU on 2 busy cores).
 pub const PHOENIX_VERSION: &str = "20.26.1";
 /// How long Phoenix may take to answer `/healthz` (its first start migrates a new database).
 const READY_LIMIT: Duration = Duration::from_secs(300);
-
-/// The repository root.
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn phoenix_ready(python: &Path) -> bool {
     Command::new(python)
@@ -34,22 +32,6 @@ fn phoenix_ready(python: &Path) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn run_checked(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{what}: cannot run: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
 }
 
 /// The venv's python with Phoenix installed (made on first use).

@@ -35,7 +35,8 @@ fn sdk_ready(python: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn run_checked(cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
+/// Runs `cmd`; on failure, the error names `what` and carries its output.
+pub fn run_checked(cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
     let out = cmd
         .output()
         .map_err(|e| format!("{what}: cannot run: {e}"))?;
