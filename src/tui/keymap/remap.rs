@@ -95,12 +95,16 @@ pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
             ("s", KeyModifiers::SHIFT),
         ] {
             let n = prefix.len();
-            if rest.len() > n + 1
-                && rest[..n].eq_ignore_ascii_case(prefix)
-                && matches!(rest.as_bytes()[n], b'-' | b'+')
+            // `get` rather than indexing: a spec like "ü-x" or "éé" has no char boundary at
+            // byte `n`, and slicing there would panic on a user's config line.
+            let head = rest.get(..n);
+            let tail = rest.get(n + 1..).filter(|t| !t.is_empty());
+            if let (Some(head), Some(tail)) = (head, tail)
+                && head.eq_ignore_ascii_case(prefix)
+                && matches!(rest.as_bytes().get(n), Some(b'-' | b'+'))
             {
                 mods |= m;
-                rest = &rest[n + 1..];
+                rest = tail;
                 continue 'strip;
             }
         }
@@ -353,6 +357,32 @@ mod tests {
         assert_eq!(parse_key("ctrl--"), Ok((Char('-'), KeyModifiers::CONTROL)));
         assert!(parse_key("hyper-x").unwrap_err().contains("\"hyper-x\""));
         assert!(parse_key("F13").is_err());
+    }
+
+    #[test]
+    fn non_ascii_specs_are_keys_or_errors_never_panics() {
+        // These panicked: byte 1 of "éé" and "ü-x" is inside a character.
+        let none = KeyModifiers::NONE;
+        assert!(parse_key("éé").unwrap_err().contains("\"éé\""));
+        assert!(parse_key("ü-x").unwrap_err().contains("\"ü-x\""));
+        assert_eq!(parse_key("ü"), Ok((KeyCode::Char('ü'), none)));
+        assert_eq!(
+            parse_key("ctrl-é"),
+            Ok((KeyCode::Char('é'), KeyModifiers::CONTROL))
+        );
+        assert!(parse_key("ctrl-éé").is_err());
+        assert!(parse_key("cé").is_err());
+        let err = remap(
+            &defaults(),
+            &[spec("turns", "next", &["éé"])],
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("keys.turns.next") && err.contains("éé"),
+            "{err}"
+        );
     }
 
     #[test]
