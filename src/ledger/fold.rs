@@ -130,7 +130,12 @@ impl Ledger {
         let index = self.frames;
         self.frames += 1;
         self.last_t_us = self.last_t_us.max(frame.t_us);
-        self.ensure_connection(frame.conn, frame.t_us);
+        // A connection exists once something proves it was open: a frame on it, or a meta line
+        // other than an error or note (a failed connect records only an error; counting it showed
+        // "1 conn" and an age gauge ticking for a connection that never was).
+        if frame.dir != Dir::Meta {
+            self.ensure_connection(frame.conn, frame.t_us);
+        }
         match (&frame.dir, &frame.payload) {
             // Events are JSON objects; serde would read an array as a struct, so say no here.
             (Dir::Sent | Dir::Recv, Payload::Json(text)) if !text.trim_start().starts_with('{') => {
@@ -535,6 +540,9 @@ impl Ledger {
             return;
         };
         let conn = frame.conn as usize;
+        if !matches!(meta.event.as_str(), "error" | "note") {
+            self.ensure_connection(frame.conn, frame.t_us);
+        }
         match meta.event.as_str() {
             "connect" => {
                 if let Some(c) = self.connections.get_mut(conn) {
