@@ -135,7 +135,7 @@ pub enum ProxyError {
     HttpClient(String),
     /// A breakpoint condition cannot be parsed.
     #[error(
-        "bad breakpoint {spec:?}: {detail}; use *, an event type (response.create) or a JSON pointer condition (/response/status == \"failed\")"
+        "bad breakpoint {spec:?}: {detail}; valid forms: *, an event type (response.create, response.completed, …), a JSON pointer (/response/error) or a JSON pointer == VALUE (/response/status == \"failed\"), each optionally after c2s: (agent→upstream) or s2c: (upstream→agent)"
     )]
     BadBreakpoint {
         /// The text given.
@@ -189,6 +189,11 @@ impl Shared {
     /// A fresh connection index.
     pub fn next_conn(&self) -> u32 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The number [`Shared::next_conn`] will hand out next, without claiming it.
+    pub fn peek_conn(&self) -> u32 {
+        self.next_conn.load(Ordering::Relaxed)
     }
 }
 

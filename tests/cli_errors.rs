@@ -40,6 +40,29 @@ fn a_busy_port_says_so_once_and_names_the_flag() {
     assert!(line.contains("--listen") && line.contains(&addr), "{err}");
 }
 
+/// `--break bogus` and `--break x2y:*` never fired and were accepted silently (issue 16
+/// item 11): refused at start, one line naming the spec and listing the valid forms.
+#[test]
+fn a_breakpoint_that_cannot_fire_is_refused_at_start() {
+    for spec in ["bogus", "x2y:*"] {
+        let out = turnscope(&[
+            "proxy",
+            "--no-record",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9/v1",
+            "--break",
+            spec,
+        ]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{spec}: {err}");
+        assert!(err.contains(&format!("{spec:?}")), "{err}");
+        assert!(err.contains("valid forms") && err.contains("c2s:"), "{err}");
+    }
+}
+
 #[test]
 fn many_corrupt_lines_give_a_few_warnings_and_one_count() {
     let dir = tempfile::tempdir().unwrap();

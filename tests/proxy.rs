@@ -376,7 +376,20 @@ async fn an_upgrade_refusal_reaches_the_agent_unchanged() {
             .unwrap()
             .contains("401")
     );
+    // A second refusal takes no new number either, and the ledger counts no connection for
+    // either: an agent whose key is refused never had one (issue 16 item 11).
+    let url = format!("ws://{}/v1/responses", px.addr());
+    assert!(tokio_tungstenite::connect_async(url).await.is_err());
+    seen.until(&mut px, "the second error meta", |c| c.metas(0).len() == 2)
+        .await;
     px.shutdown().await;
+    let ledger = Ledger::from_frames(&transcript_frames(&path));
+    assert!(
+        ledger.connections().is_empty(),
+        "{:?}",
+        ledger.connections()
+    );
+    assert_eq!(ledger.notes().len(), 2);
 }
 
 #[tokio::test]

@@ -60,6 +60,14 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.upstream {
         crate::config::check_url(url, "--upstream").map_err(anyhow::Error::msg)?;
     }
+    // Checked before anything starts: a breakpoint that can never fire is a typo.
+    let rules = Breakpoints {
+        rules: args
+            .breakpoints
+            .iter()
+            .map(|spec| Breakpoint::parse(spec))
+            .collect::<Result<_, _>>()?,
+    };
     let has_key = std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty());
     let mut emu = None;
     let upstream = match (&args.upstream, has_key) {
@@ -73,13 +81,6 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
             emu = Some(running);
             url
         }
-    };
-    let rules = Breakpoints {
-        rules: args
-            .breakpoints
-            .iter()
-            .map(|spec| Breakpoint::parse(spec))
-            .collect::<Result<_, _>>()?,
     };
     let record = if args.no_record {
         None

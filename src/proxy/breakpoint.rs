@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use super::recorder::RecorderTx;
 use super::{ProxyError, ProxyEvent};
 use crate::frame::Dir;
+use crate::protocol::ServerEventKind;
 
 /// Which way a breakpoint watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +53,9 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// Parses `*`, an event type, `/pointer`, or `/pointer == JSON` (a bare word on the right
-    /// is taken as a string).
+    /// Parses `*`, a known event type, `/pointer`, or `/pointer == JSON` (a bare word on the
+    /// right is taken as a string). An unknown event type is refused: it would never fire, and
+    /// a typo (`response.complete`) must not pass silently; other types match by `/type == NAME`.
     pub fn parse(spec: &str) -> Result<Self, ProxyError> {
         let s = spec.trim();
         let bad = |detail: &str| ProxyError::BadBreakpoint {
@@ -70,6 +72,11 @@ impl Condition {
             if s.contains(char::is_whitespace) || s.contains("==") {
                 return Err(bad(
                     "an event type has no spaces; a condition starts with a JSON pointer (/…)",
+                ));
+            }
+            if !known_event_type(s) {
+                return Err(bad(
+                    "not an event type of the protocol (match any other type with /type == NAME)",
                 ));
             }
             return Ok(Condition::EventType(s.to_owned()));
@@ -119,6 +126,14 @@ impl Condition {
     }
 }
 
+/// True for the event types the protocol defines (client or server): `--break` accepts these
+/// by name. Server types are those [`ServerEventKind::of`] knows (tool and reasoning families
+/// included).
+fn known_event_type(kind: &str) -> bool {
+    matches!(kind, "response.create" | "response.steer")
+        || ServerEventKind::of(kind) != ServerEventKind::Other
+}
+
 /// One breakpoint: a direction and a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Breakpoint {
@@ -140,6 +155,16 @@ impl Breakpoint {
         } else {
             (Direction::Both, s)
         };
+        // `x2y:*` is a mistyped direction, not an event type: no event type has a colon.
+        if direction == Direction::Both
+            && let Some((prefix, _)) = s.split_once(':')
+            && !s.starts_with('/')
+        {
+            return Err(ProxyError::BadBreakpoint {
+                spec: spec.to_owned(),
+                detail: format!("unknown direction {prefix:?} (c2s: or s2c:)"),
+            });
+        }
         Ok(Breakpoint {
             direction,
             condition: Condition::parse(rest)?,
@@ -348,6 +373,37 @@ mod tests {
         for spec in ["", "response create", "/a ==", "/a b == 1"] {
             let err = Condition::parse(spec).unwrap_err().to_string();
             assert!(err.contains("JSON pointer"), "{err}");
+        }
+    }
+
+    /// `--break bogus` and `--break x2y:*` used to be accepted and never fired (issue 16
+    /// item 11): refused, with one line that lists the valid forms.
+    #[test]
+    fn unknown_event_types_and_directions_are_refused_with_the_valid_forms() {
+        for (spec, why) in [
+            ("bogus", "not an event type"),
+            ("c2s:response.complete", "not an event type"),
+            ("x2y:*", "unknown direction \"x2y\""),
+            ("s2x:response.create", "unknown direction \"s2x\""),
+        ] {
+            let err = Breakpoint::parse(spec).unwrap_err().to_string();
+            assert!(err.contains(why), "{spec}: {err}");
+            for form in ["*", "response.create", "/response/status", "c2s:", "s2c:"] {
+                assert!(err.contains(form), "{spec}: {err}");
+            }
+            assert!(!err.contains('\n'), "{err}");
+        }
+        for spec in [
+            "*",
+            "c2s:response.create",
+            "s2c:response.completed",
+            "response.output_text.delta",
+            "s2c:response.web_search_call.searching",
+            "error",
+            "/type == response.future_thing",
+            "s2c:/response/status == failed",
+        ] {
+            assert!(Breakpoint::parse(spec).is_ok(), "{spec}");
         }
     }
 }

@@ -79,7 +79,9 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
             "WebSocket upgrade without Sec-WebSocket-Key",
         );
     };
-    let conn = shared.next_conn();
+    // A refused upgrade is no connection: it is recorded under the number the next connection
+    // will take, which is claimed only once the upstream accepted.
+    let conn = shared.peek_conn();
     let path = req
         .uri()
         .path_and_query()
@@ -131,6 +133,7 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
         }
     };
 
+    let conn = shared.next_conn();
     // Who the agent is (User-Agent, OpenAI-Beta, x-… headers), recorded beside the connect.
     let client = crate::ledger::client::meta_body(
         req.headers()
