@@ -192,6 +192,9 @@ pub(crate) struct Shared {
     pub cancel: CancellationToken,
     /// Opaque ids in the real formats.
     pub ids: ids::IdGen,
+    /// The latency profile's noise, seeded by `jitter_seed` apart from the ids so a noisy
+    /// run draws the same noise whatever ids it makes.
+    pub jitter: ids::IdGen,
     /// Emulator-internal ids (steering submissions): a readable counter.
     serial: AtomicU64,
     seed: u64,
@@ -426,6 +429,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         .map(|d| d.as_nanos() as u64 & 0xffff_ffff)
         .unwrap_or(0);
     let id_seed = config.id_seed.unwrap_or(seed);
+    let jitter_seed = config.latency.jitter_seed;
     let body_limit = config.max_message_bytes.saturating_mul(2);
     let shared = Arc::new(Shared {
         config,
@@ -435,6 +439,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         connections: Mutex::new(HashMap::new()),
         cancel: cancel.clone(),
         ids: ids::IdGen::new(id_seed),
+        jitter: ids::IdGen::new(jitter_seed),
         serial: AtomicU64::new(1),
         seed,
     });

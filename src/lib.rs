@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod endpoint;
 pub mod frame;
 pub mod har;
+pub mod latency;
 pub mod ledger;
 pub mod otel;
 pub mod protocol;

@@ -14,6 +14,7 @@ use super::items::{self, Stop};
 use super::model::{Plan, PlanInput, Planned, plan};
 use super::response;
 use super::scenario::FaultKind;
+use crate::latency::{Transport, TurnLoad, predict_turn};
 use crate::protocol::CreateRequest;
 
 /// One response's `sequence_number` counter. Real streams number events per response from 0
@@ -103,6 +104,33 @@ pub(crate) struct Turn {
     pub request_bytes: usize,
     /// Tokens of instructions plus tool definitions.
     pub preamble_tokens: usize,
+    /// o200k tokens of the request body (counted only when the profile charges for them).
+    pub request_tokens: usize,
+    /// Tokens of the parent chain loaded because the connection did not hold it.
+    pub loaded_tokens: usize,
+    /// WebSocket or HTTP mode.
+    pub transport: Transport,
+}
+
+/// The request tokens the profile charges validation for: counted only when it does, so a
+/// free profile never tokenizes whole HTTP bodies on the measured path.
+pub(crate) fn request_tokens(shared: &Shared, body: &str) -> usize {
+    if shared.config.latency.request_validation_token_us > 0.0 {
+        crate::tokens::count(body)
+    } else {
+        0
+    }
+}
+
+/// `modelled` µs moved by the profile's noise (uniform in ±`jitter_ms`), never below zero.
+fn jittered(shared: &Shared, modelled_us: f64) -> Duration {
+    let j = shared.config.latency.jitter_ms * 1e3;
+    let noise = if j > 0.0 {
+        (shared.jitter.unit() * 2.0 - 1.0) * j
+    } else {
+        0.0
+    };
+    Duration::from_secs_f64(((modelled_us + noise) / 1e6).max(0.0))
 }
 
 /// How a response ended.
@@ -343,7 +371,20 @@ pub(crate) async fn run(
         steer,
         interruptible,
     };
-    pause(latency.request_delay(turn.request_bytes)).await;
+    // The profile's own model of this turn; output is paced per delta as it streams.
+    let modelled = predict_turn(
+        latency,
+        turn.transport,
+        &TurnLoad {
+            request_bytes: turn.request_bytes as f64,
+            request_tokens: turn.request_tokens as f64,
+            loaded_tokens: turn.loaded_tokens as f64,
+            uncached_tokens: (input_tokens - cached) as f64,
+            output_tokens: 0.0,
+            generates: generate,
+        },
+    );
+    pause(jittered(shared, modelled.created_us())).await;
 
     // Admission: up to N active responses per connection; the rest are queued.
     let mut timing = Timing::default();
@@ -379,7 +420,7 @@ pub(crate) async fn run(
     let mut output: Vec<Value> = Vec::new();
     let mut stop = None;
     if generate {
-        pause(latency.first_token_delay(input_tokens - cached)).await;
+        pause(jittered(shared, modelled.first_token_after_created_us())).await;
     }
     timing.first_output = start.elapsed();
     if let Some(t) = &thinking {

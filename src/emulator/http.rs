@@ -16,6 +16,7 @@ use super::engine::{self, Emitter, Ending, Out, Turn};
 use super::scenario::FaultKind;
 use super::ws::lane::{check_call_ids, preamble_tokens};
 use super::{ApiFailure, FaultPlan, Shared, authorize, validate};
+use crate::latency::Transport;
 
 /// `GET /v1/responses/{id}`: a stored (`store=true`) response.
 pub(crate) async fn retrieve(
@@ -93,6 +94,7 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
                 .node,
         ),
     };
+    let loaded_tokens = parent.as_ref().map_or(0, |p| p.total_tokens);
     let new_items = req.input_items();
     check_call_ids(parent.as_deref(), &new_items)?;
     let cached = engine::prompt_cached(shared, &req, parent.as_deref(), &new_items);
@@ -107,6 +109,10 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
             cached_tokens: cached,
             request_bytes: body.len(),
             preamble_tokens: preamble,
+            request_tokens: engine::request_tokens(shared, text),
+            // No connection holds anything over HTTP: every chained parent is loaded.
+            loaded_tokens,
+            transport: Transport::Http,
         },
         stream,
     ))

@@ -61,6 +61,13 @@ impl IdGen {
         out
     }
 
+    /// A uniform draw in [0, 1) (53 random bits), for modelled noise.
+    pub fn unit(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // 53 bits fit an f64 exactly
+        let v = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        v
+    }
+
     /// A response, message, function-call or reasoning item id (`prefix` without `_`).
     pub fn item(&self, prefix: &str) -> String {
         self.hex(prefix, ITEM_HEX)

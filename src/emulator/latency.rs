@@ -28,6 +28,28 @@ pub struct LatencyProfile {
     pub ttft_ms: f64,
     /// Output tokens per second; 0 = instant.
     pub output_tokens_per_s: f64,
+    /// Fixed server cost of one request on a WebSocket connection (routing, scheduling), ms.
+    #[serde(default)]
+    pub request_overhead_websocket_ms: f64,
+    /// Fixed server cost of one `POST /v1/responses` (connection, auth, routing), ms.
+    #[serde(default)]
+    pub request_overhead_http_ms: f64,
+    /// Server cost per token of the request body (parsing, validating, tokenizing what was
+    /// sent: the whole context in HTTP mode, only new items on a warm connection), µs.
+    #[serde(default)]
+    pub request_validation_token_us: f64,
+    /// Server cost per token of earlier conversation state loaded because it was not in the
+    /// connection's cache (HTTP chaining by `previous_response_id`; a new WebSocket connection
+    /// after rotation continuing a stored response), µs.
+    #[serde(default)]
+    pub state_load_token_us: f64,
+    /// Noise: each modelled wait (before `response.created`, before the first token) moves by
+    /// a uniform random amount in ±this, ms (never below zero). For calibration tests.
+    #[serde(default)]
+    pub jitter_ms: f64,
+    /// Seed of the noise generator, so a noisy run repeats.
+    #[serde(default)]
+    pub jitter_seed: u64,
 }
 
 impl Default for LatencyProfile {
@@ -47,14 +69,11 @@ fn parse_profiles(
         })?;
     for (name, profile) in &mut map {
         profile.name.clone_from(name);
-        let values = [
-            profile.rtt_ms,
-            profile.request_bytes_per_s,
-            profile.uncached_input_token_us,
-            profile.ttft_ms,
-            profile.output_tokens_per_s,
-        ];
-        if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        if profile
+            .values()
+            .iter()
+            .any(|(_, v)| !v.is_finite() || *v < 0.0)
+        {
             return Err(EmulatorError::Latency {
                 origin: origin.to_owned(),
                 message: format!("profile `{name}` has a negative or non-finite value"),
@@ -62,10 +81,6 @@ fn parse_profiles(
         }
     }
     Ok(map)
-}
-
-fn ms(v: f64) -> Duration {
-    Duration::from_secs_f64((v / 1000.0).max(0.0))
 }
 
 impl LatencyProfile {
@@ -78,7 +93,35 @@ impl LatencyProfile {
             uncached_input_token_us: 0.0,
             ttft_ms: 0.0,
             output_tokens_per_s: 0.0,
+            request_overhead_websocket_ms: 0.0,
+            request_overhead_http_ms: 0.0,
+            request_validation_token_us: 0.0,
+            state_load_token_us: 0.0,
+            jitter_ms: 0.0,
+            jitter_seed: 0,
         }
+    }
+
+    /// Every numeric parameter by its file name, in file order (the seed is not a value).
+    pub fn values(&self) -> [(&'static str, f64); 10] {
+        [
+            ("rtt_ms", self.rtt_ms),
+            ("request_bytes_per_s", self.request_bytes_per_s),
+            ("uncached_input_token_us", self.uncached_input_token_us),
+            ("ttft_ms", self.ttft_ms),
+            ("output_tokens_per_s", self.output_tokens_per_s),
+            (
+                "request_overhead_websocket_ms",
+                self.request_overhead_websocket_ms,
+            ),
+            ("request_overhead_http_ms", self.request_overhead_http_ms),
+            (
+                "request_validation_token_us",
+                self.request_validation_token_us,
+            ),
+            ("state_load_token_us", self.state_load_token_us),
+            ("jitter_ms", self.jitter_ms),
+        ]
     }
 
     /// A built-in profile by name (`zero`, `realistic`, `lan`).
@@ -132,26 +175,17 @@ impl LatencyProfile {
 
     /// True when every parameter is zero.
     pub fn is_zero(&self) -> bool {
-        self.rtt_ms == 0.0
-            && self.request_bytes_per_s == 0.0
-            && self.uncached_input_token_us == 0.0
-            && self.ttft_ms == 0.0
-            && self.output_tokens_per_s == 0.0
+        self.values().iter().all(|(_, v)| *v == 0.0)
     }
 
-    /// Time before `response.created`: one round trip plus the upload of the request.
-    pub fn request_delay(&self, request_bytes: usize) -> Duration {
-        let upload = if self.request_bytes_per_s > 0.0 {
-            request_bytes as f64 / self.request_bytes_per_s
-        } else {
-            0.0
-        };
-        ms(self.rtt_ms) + Duration::from_secs_f64(upload)
-    }
-
-    /// Time from `response.created` to the first output: prefill of uncached tokens plus TTFT.
-    pub fn first_token_delay(&self, uncached_tokens: usize) -> Duration {
-        ms(self.ttft_ms + uncached_tokens as f64 * self.uncached_input_token_us / 1000.0)
+    /// The profile as a TOML table named `name` (the format `--latency FILE.toml` reads).
+    pub fn to_toml(&self, name: &str) -> String {
+        let mut out = format!("[{name}]\n");
+        for (key, v) in self.values() {
+            out.push_str(&format!("{key} = {v:?}\n"));
+        }
+        out.push_str(&format!("jitter_seed = {}\n", self.jitter_seed));
+        out
     }
 
     /// Time to stream `tokens` output tokens.
@@ -178,6 +212,25 @@ mod tests {
             LatencyProfile::named("zero").unwrap()
         );
         assert!(LatencyProfile::resolve("nope").is_err());
-        assert_eq!(r.request_delay(0), Duration::from_millis(80));
+    }
+
+    #[test]
+    fn toml_round_trips_every_parameter() {
+        let mut p = LatencyProfile::named("realistic").unwrap();
+        p.request_overhead_http_ms = 12.5;
+        p.state_load_token_us = 0.75;
+        p.jitter_seed = 7;
+        let map = parse_profiles(&p.to_toml("fitted"), "test").unwrap();
+        let mut back = map["fitted"].clone();
+        back.name.clone_from(&p.name);
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn older_files_without_the_new_terms_still_read() {
+        let text = "[old]\nrtt_ms = 1.0\nrequest_bytes_per_s = 0.0\nuncached_input_token_us = 0.0\nttft_ms = 2.0\noutput_tokens_per_s = 0.0\n";
+        let map = parse_profiles(text, "test").unwrap();
+        assert_eq!(map["old"].request_overhead_http_ms, 0.0);
+        assert!(parse_profiles(&text.replace("2.0", "-2.0"), "t").is_err());
     }
 }

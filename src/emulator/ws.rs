@@ -19,7 +19,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::context::Node;
-use super::engine::{Out, SeqCounter, SteerFlag};
+use super::engine::{self, Out, SeqCounter, SteerFlag};
 use super::scenario::FaultKind;
 use super::{
     AgeLimitInFlight, ApiFailure, ConnectionSlot, FaultPlan, MAX_AGE_CLOSE_CODE,
@@ -178,7 +178,10 @@ impl Conn {
             }
         };
         match kind.as_str() {
-            "response.create" => self.on_create(obj, text.len()).await,
+            "response.create" => {
+                let tokens = engine::request_tokens(&self.shared, text);
+                self.on_create(obj, text.len(), tokens).await;
+            }
             "response.steer" => self.on_steer(&obj).await,
             other => {
                 let f = ApiFailure::invalid(
@@ -193,7 +196,12 @@ impl Conn {
         }
     }
 
-    async fn on_create(self: &Arc<Self>, obj: serde_json::Map<String, Value>, bytes: usize) {
+    async fn on_create(
+        self: &Arc<Self>,
+        obj: serde_json::Map<String, Value>,
+        bytes: usize,
+        request_tokens: usize,
+    ) {
         let prev = obj
             .get("previous_response_id")
             .and_then(Value::as_str)
@@ -216,6 +224,7 @@ impl Conn {
         let job = Job {
             req,
             request_bytes: bytes,
+            request_tokens,
         };
         let lane = job.req.stream_id.clone();
         if self.state().aged {

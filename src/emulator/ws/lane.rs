@@ -11,12 +11,15 @@ use super::super::ApiFailure;
 use super::super::context::{Node, Stored};
 use super::super::engine::{self, Emitter, Ending, SeqCounter, SteerFlag, Turn};
 use super::{Active, Conn};
+use crate::latency::Transport;
 use crate::protocol::CreateRequest;
 
 /// A `response.create` waiting on its lane.
 pub(crate) struct Job {
     pub req: CreateRequest,
     pub request_bytes: usize,
+    /// See [`Turn::request_tokens`].
+    pub request_tokens: usize,
 }
 
 /// Steering input as input items (a string becomes one user message).
@@ -93,6 +96,7 @@ impl Conn {
         let req = job.req;
         let prev = req.previous_response_id.clone();
         let preamble_tokens = preamble_tokens(shared, &req);
+        let mut loaded_tokens = 0;
         let parent = match &prev {
             None => None,
             Some(id) => {
@@ -102,7 +106,10 @@ impl Conn {
                 match hit {
                     Some(node) => Some(node),
                     None => match shared.store.get(id) {
-                        Some(stored) => Some(stored.node),
+                        Some(stored) => {
+                            loaded_tokens = stored.node.total_tokens;
+                            Some(stored.node)
+                        }
                         None => {
                             let f = ApiFailure::invalid(
                                 "previous_response_not_found",
@@ -156,6 +163,9 @@ impl Conn {
             cached_tokens: cached,
             request_bytes: job.request_bytes,
             preamble_tokens,
+            request_tokens: job.request_tokens,
+            loaded_tokens,
+            transport: Transport::WebSocket,
         };
         let mut em = Emitter {
             tx: Some(self.tx.clone()),
@@ -254,6 +264,7 @@ impl Conn {
         Some(Job {
             req: next,
             request_bytes: 0,
+            request_tokens: 0,
         })
     }
 }
