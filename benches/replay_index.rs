@@ -81,12 +81,15 @@ fn main() {
     let parsed = (0..ready.min(100))
         .filter(|&p| index.get(p).is_ok())
         .count();
-    // The replay screen itself: timeline rows, selected frame, drawn once.
+    // The replay screen itself: timeline rows, selected frame, drawn once. The frames view, as
+    // this measures the index; the inspector (what replay opens on) folds every frame up to
+    // the cursor into the live App, which the render bench measures.
     let mut app = ReplayApp::new(
         path.display().to_string(),
         index.header().clone(),
         turnscope::tui::theme::Theme::default(),
     );
+    app.inspect = false;
     update(
         &mut app,
         ReplayAction::Resized {

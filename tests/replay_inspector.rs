@@ -1,7 +1,9 @@
-//! Replay is the live inspector with a time cursor: for the same transcript, the replay screen
-//! with the cursor at the end is the live screen after the session (all but the bottom line,
-//! where replay shows its cursor instead of the live key hints), at 80×24 and 120×40; with the
-//! cursor mid-session it shows only the turns started by then.
+//! Replay opens on the live inspector with a time cursor: for the same transcript, the replay
+//! screen with the cursor at the end is the live screen after the session (turn list focused),
+//! at 80×24 and 120×40. Three parts say it is a recording and nothing else differs: the header
+//! carries `replay +t` before the link state, the composer box is read-only, and the bottom line
+//! is the time cursor instead of the live key hints. With the cursor mid-session it shows only
+//! the turns started by then. The replay keys (step, turn, play, jump, search) work from it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -36,6 +38,8 @@ fn live_after(width: u16, height: u16) -> App {
     };
     let mut app = App::new(info, Theme::default());
     turnscope::tui::update::update(&mut app, Action::Resized { width, height });
+    // The user left the composer (Esc): replay shows the turn list focused, nothing to type.
+    turnscope::tui::update::update(&mut app, Action::FocusTurns);
     let last = frames.last().map_or(0, |f| f.t_us);
     for f in frames {
         // The session reports its state beside the connect and close frames it records.
@@ -80,22 +84,47 @@ fn lines(draw: impl FnOnce(&mut ratatui::Frame<'_>), width: u16, height: u16) ->
 fn check_end(width: u16, height: u16) -> String {
     let live = live_after(width, height);
     let live_lines = lines(|f| view::render(&live, f), width, height);
-    let (app, _index) = replay(width, height, "Gv");
-    assert!(app.inspect, "v turns the inspector on");
+    let (app, _index) = replay(width, height, "G");
+    assert!(app.inspect, "replay opens on the inspector");
     let replay_lines = lines(
         |f| turnscope::tui::view::replay::render(&app, f),
         width,
         height,
     );
-    let rows = usize::from(height - 1);
+    let h = usize::from(height);
+    // Row 0: the live header with the recording's mark and cursor time put before the link.
+    let mark = " replay  +0.700s ";
+    assert!(replay_lines[0].contains(mark), "{}", replay_lines[0]);
+    let unmarked = replay_lines[0].replacen(mark, "", 1);
+    let live_row = live_lines[0].trim_end();
+    let room = unmarked.trim_end().chars().count();
     assert_eq!(
-        replay_lines[..rows],
-        live_lines[..rows],
+        unmarked.trim_end(),
+        live_row.chars().take(room).collect::<String>(),
+        "the header is the live one, clipped by the mark"
+    );
+    // Row 2: the live totals; where live names the file it records to, replay names the
+    // recording it reads.
+    let (totals, slot) = replay_lines[2].split_once(" │ ").unwrap();
+    assert!(live_lines[2].starts_with(&format!("{totals} │ ")));
+    assert!(slot.starts_with("recording "), "{slot}");
+    // Header row 1, the turn list and the detail tabs: the live screen, cell for cell.
+    let composer = h - 4;
+    assert_eq!(replay_lines[1], live_lines[1]);
+    assert_eq!(
+        replay_lines[3..composer],
+        live_lines[3..composer],
         "replay at the end vs live after the session, {width}×{height}"
     );
-    assert_ne!(
-        replay_lines[rows], live_lines[rows],
-        "the bottom line is the time cursor"
+    assert!(
+        replay_lines[composer..h - 1]
+            .iter()
+            .any(|l| l.contains("read-only")),
+        "the composer says it is read-only"
+    );
+    assert!(
+        replay_lines[h - 1].contains("frame #30/30"),
+        "the time cursor"
     );
     replay_lines.join("\n")
 }
@@ -113,7 +142,7 @@ fn replay_at_the_end_is_the_live_screen_120x40() {
 #[test]
 fn mid_session_shows_only_the_turns_started_by_then() {
     // Turns 1–3 are sent at 0.001, 0.161 and 0.321 s; turn 4 at 0.481 s.
-    let (app, _index) = replay(100, 30, "v:0.35s\n");
+    let (app, _index) = replay(100, 30, ":0.35s\n");
     let ins = app.inspector.as_ref().expect("the inspector is on");
     assert_eq!(ins.app.ledger.turns().len(), 3, "turns started by 0.35 s");
     let screen = lines(|f| turnscope::tui::view::replay::render(&app, f), 100, 30).join("\n");
@@ -121,5 +150,90 @@ fn mid_session_shows_only_the_turns_started_by_then() {
         !screen.contains("turn 4") && !screen.contains("#4 "),
         "{screen}"
     );
+    insta::assert_snapshot!(screen);
+}
+
+fn ins(app: &ReplayApp) -> &turnscope::tui::replay::inspect::Inspector {
+    app.inspector.as_ref().expect("the inspector is on")
+}
+
+fn key(app: &mut ReplayApp, index: &Index, code: KeyCode) {
+    if let Some(action) = keys::resolve(app, KeyEvent::new(code, KeyModifiers::NONE)) {
+        assert!(!update(app, action), "a key quit the app");
+        resolve(app, index);
+    }
+}
+
+#[test]
+fn replay_keys_work_from_the_inspector_and_the_composer_sends_nothing() {
+    let (mut app, index) = replay(80, 24, "]]");
+    assert_eq!(
+        ins(&app).app.ledger.turns().len(),
+        2,
+        "] twice: turn 2's request"
+    );
+    // Step by frame: the App takes the next frame (turn 2's response.created).
+    let frames = ins(&app).app.frames.len();
+    key(&mut app, &index, KeyCode::Char('j'));
+    assert_eq!(ins(&app).app.frames.len(), frames + 1);
+    // Back a frame rebuilds the App without the frame, keeping the tab shown.
+    key(&mut app, &index, KeyCode::Tab);
+    key(&mut app, &index, KeyCode::Char('k'));
+    assert_eq!(ins(&app).app.frames.len(), frames);
+    assert_eq!(ins(&app).app.tab.title(), "Events");
+    // Search from the inspector moves the cursor to the match and the App with it.
+    for c in "/resp_4\n".chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        key(&mut app, &index, code);
+    }
+    let at = app.cursor;
+    assert!(index.raw(at).unwrap().windows(6).any(|w| w == b"resp_4"));
+    assert_eq!(ins(&app).app.frames.len() as u64, at + 1);
+    // A filter shows on the time cursor line.
+    key(&mut app, &index, KeyCode::Char('f'));
+    let screen = lines(|f| turnscope::tui::view::replay::render(&app, f), 80, 24);
+    assert!(screen[23].contains("filter errors"), "{}", screen[23]);
+    key(&mut app, &index, KeyCode::Char('F'));
+    // The composer cannot be focused, typed into or sent from.
+    for code in [KeyCode::Char('i'), KeyCode::Enter] {
+        key(&mut app, &index, code);
+    }
+    assert_eq!(ins(&app).app.focus, turnscope::tui::app::Focus::Turns);
+    update(&mut app, ReplayAction::Inspect(Action::SendTurn));
+    let message = ins(&app).app.message.as_ref().map(|m| m.text.clone());
+    assert_eq!(
+        message.as_deref(),
+        Some(turnscope::tui::app::REPLAY_READ_ONLY)
+    );
+    // Play at max speed to the end: the App shows every turn.
+    key(&mut app, &index, KeyCode::Char('3'));
+    for now_us in [1_000_000, 1_100_000] {
+        update(&mut app, ReplayAction::Ticked { now_us });
+        resolve(&mut app, &index);
+    }
+    assert!(!app.play.playing, "stops at the end");
+    assert_eq!(ins(&app).app.ledger.turns().len(), 5);
+}
+
+#[test]
+fn a_diff_from_the_inspector_covers_its_detail_pane() {
+    // Mark turn 2 (selected in the turn list with ↑), then diff it with turn 4.
+    let (mut app, index) = replay(80, 24, "]]]]");
+    key(&mut app, &index, KeyCode::Up);
+    key(&mut app, &index, KeyCode::Up);
+    assert_eq!(app.inspector.as_ref().unwrap().app.selected, Some(1));
+    key(&mut app, &index, KeyCode::Char('m'));
+    assert_eq!(app.mark, Some(1));
+    key(&mut app, &index, KeyCode::Down);
+    key(&mut app, &index, KeyCode::Down);
+    key(&mut app, &index, KeyCode::Char('d'));
+    let diff = app.diff.clone().expect("a diff");
+    assert_eq!(diff.title, "context of turn 2 vs turn 4");
+    let screen = lines(|f| turnscope::tui::view::replay::render(&app, f), 80, 24).join("\n");
+    assert!(screen.contains("context of turn 2 vs turn 4"), "{screen}");
     insta::assert_snapshot!(screen);
 }

@@ -1,5 +1,6 @@
 //! The replay screen on the fixtures: snapshots of its states, and keys driving timeline,
-//! playback, search, jump, filters, diff and export.
+//! playback, search, jump, filters, diff and export. Replay opens on the inspector
+//! (tests/replay_inspector.rs); these tests press `v` for the frames view.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -29,7 +30,16 @@ fn open(name: &str) -> Index {
     index
 }
 
+/// The replay screen on `name`, switched to the frames view.
 fn app(index: &Index, name: &str, width: u16, height: u16) -> ReplayApp {
+    let mut app = opened(index, name, width, height);
+    press(&mut app, index, "v");
+    assert!(!app.inspect, "v shows the frames view");
+    app
+}
+
+/// The replay screen as it opens: the inspector.
+fn opened(index: &Index, name: &str, width: u16, height: u16) -> ReplayApp {
     let mut app = ReplayApp::new(name.into(), index.header().clone(), Theme::default());
     update(&mut app, ReplayAction::Resized { width, height });
     resolve(&mut app, index);
@@ -60,6 +70,15 @@ fn screen(app: &ReplayApp) -> String {
 
 #[test]
 fn opening_screen() {
+    let index = open("tool_loop.tsjsonl");
+    let app = opened(&index, "tool_loop.tsjsonl", 80, 24);
+    assert_eq!(app.cursor, 0);
+    assert!(app.inspect, "replay opens on the inspector");
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn frames_view_at_the_start() {
     let index = open("tool_loop.tsjsonl");
     let app = app(&index, "tool_loop.tsjsonl", 80, 24);
     assert_eq!(app.cursor, 0);
@@ -206,7 +225,8 @@ fn lane_filter_on_two_lanes() {
 fn diff_of_two_contexts_and_of_a_request_vs_http() {
     let index = open("tool_loop.tsjsonl");
     let mut app = app(&index, "tool_loop.tsjsonl", 80, 24);
-    press(&mut app, &index, "]m]]d");
+    // From the connect frame `]` goes to turn 1, then turn 2 (marked), then turn 4.
+    press(&mut app, &index, "]]m]]d");
     let diff = app.diff.clone().unwrap();
     assert_eq!(diff.title, "context of turn 2 vs turn 4");
     assert!(diff.added > 0 && diff.removed == 0, "{diff:?}");
@@ -226,7 +246,7 @@ fn export_frame_turn_and_response_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(&index, "tool_loop.tsjsonl", 80, 24);
     app.export_dir = dir.path().to_owned();
-    press(&mut app, &index, "]e");
+    press(&mut app, &index, "]]e");
     let frame: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             dir.path()

@@ -135,6 +135,22 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// Whether it writes to the session or the composer: a replay has neither.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Action::FocusComposer
+                | Action::SendTurn
+                | Action::Pasted(_)
+                | Action::ComposerInput(_)
+                | Action::Reconnect
+                | Action::ResendFullContext
+                | Action::StartFresh
+        )
+    }
+}
+
 /// A side effect `update` asks the runtime to perform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

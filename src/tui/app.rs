@@ -247,6 +247,19 @@ pub struct SessionInfo {
     pub key_hint: Option<String>,
 }
 
+/// A replay draws the App at a time cursor over a recording: what the header says instead of a
+/// live link, and why the composer sends nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayMark {
+    /// The recording's name as the user gave it.
+    pub file: String,
+    /// `t_us` of the recording's first frame: the cursor shows as `+secs` from it.
+    pub t0_us: u64,
+}
+
+/// Why a replay ignores a key that would send or type.
+pub const REPLAY_READ_ONLY: &str = "a recording is read-only: nothing is sent from replay";
+
 /// The whole app state.
 #[derive(Debug)]
 pub struct App {
@@ -304,6 +317,8 @@ pub struct App {
     pub theme: Theme,
     /// Proxy mode: held frames and breakpoint toggles (`None` in a live session).
     pub proxy: Option<super::breakpoint::ProxyPanel>,
+    /// Replay: the App shows a recording at a time cursor and sends nothing (`None` otherwise).
+    pub replay: Option<ReplayMark>,
 }
 
 impl App {
@@ -337,6 +352,7 @@ impl App {
             instructions: None,
             theme,
             proxy: None,
+            replay: None,
         }
     }
 

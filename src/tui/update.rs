@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use super::action::{Action, Command};
-use super::app::{App, ComposerMode, Focus, Level, LinkState, Offer, Recording, Tab};
+use super::app::{
+    App, ComposerMode, Focus, Level, LinkState, Offer, REPLAY_READ_ONLY, Recording, Tab,
+};
 use super::{compose, view};
 use crate::frame::{Dir, Frame, Payload};
 use crate::ledger::context as chain;
@@ -20,6 +22,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 fn apply(app: &mut App, action: Action) -> Vec<Command> {
+    if app.replay.is_some() && action.writes() {
+        app.set_message(Level::Info, REPLAY_READ_ONLY);
+        return Vec::new();
+    }
     match action {
         Action::FrameReceived(frame) => on_frame(app, frame),
         Action::LinkChanged(state) => on_link(app, state),
@@ -316,6 +322,10 @@ fn on_link(app: &mut App, state: LinkState) {
 
 /// Offers to resend the head's full context, once per connection.
 fn offer_resume(app: &mut App, why: &str) {
+    // A replay cannot take the offer: the recording shows what the client chose.
+    if app.replay.is_some() {
+        return;
+    }
     let conn = app.current_conn().unwrap_or(0);
     let Some(turn) = app.head_turn() else {
         return;
@@ -596,7 +606,7 @@ fn on_click(app: &mut App, column: u16, row: u16) {
     } else if let Some(tab) = view::detail::tab_at(areas.detail, column, row) {
         app.focus = Focus::Turns;
         show_tab(app, tab);
-    } else if areas.composer.contains(at) {
+    } else if areas.composer.contains(at) && app.replay.is_none() {
         app.focus = Focus::Composer;
     }
 }

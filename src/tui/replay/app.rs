@@ -198,7 +198,7 @@ pub struct ReplayApp {
     pub turns: usize,
     /// Cache: `t_us` of the first frame (times are shown relative to it).
     pub t0: u64,
-    /// Show the live inspector at the cursor instead of the timeline.
+    /// Show the live inspector at the cursor (the default) instead of the frames timeline.
     pub inspect: bool,
     /// Cache: the live App at the cursor (built while `inspect` is on).
     pub inspector: Option<super::inspect::Inspector>,
@@ -231,7 +231,7 @@ impl ReplayApp {
             progress: Progress::default(),
             turns: 0,
             t0: 0,
-            inspect: false,
+            inspect: true,
             inspector: None,
         }
     }
@@ -240,6 +240,15 @@ impl ReplayApp {
     pub fn timeline_rows(&self) -> usize {
         let body = self.size.1.saturating_sub(3);
         usize::from((body * 2 / 5).max(3).saturating_sub(1))
+    }
+
+    /// The turn (0-based) marks, diffs and turn exports act on: the one selected in the
+    /// inspector's turn list, or in the frames view the selected frame's turn.
+    pub fn chosen_turn(&self) -> Option<usize> {
+        match (&self.inspector, self.inspect) {
+            (Some(ins), true) => ins.app.selected,
+            _ => self.selection.as_ref()?.turn.as_ref().map(|(i, _)| *i),
+        }
     }
 
     /// Sets the status line.
@@ -316,7 +325,7 @@ pub enum ReplayAction {
     },
     /// The background index or ledger advanced.
     Progressed,
-    /// Switch between the timeline and the live inspector at the cursor.
+    /// Switch between the live inspector at the cursor and the frames timeline.
     ToggleInspect,
     /// A view action (tab, selection, scroll) for the live inspector.
     Inspect(crate::tui::Action),
@@ -380,9 +389,9 @@ pub fn update(app: &mut ReplayApp, action: ReplayAction) -> bool {
             app.filter = Filter::All;
             app.top = app.cursor;
         }
-        A::MarkTurn => match app.selection.as_ref().and_then(|s| s.turn.as_ref()) {
-            Some((i, _)) => {
-                app.mark = Some(*i);
+        A::MarkTurn => match app.chosen_turn() {
+            Some(i) => {
+                app.mark = Some(i);
                 app.say(
                     Level::Info,
                     format!("marked turn {}: select another turn and press d", i + 1),
@@ -417,12 +426,7 @@ pub fn update(app: &mut ReplayApp, action: ReplayAction) -> bool {
             }
         }
         A::Resized { width, height } => app.size = (width, height),
-        A::ToggleInspect => {
-            app.inspect = !app.inspect;
-            if !app.inspect {
-                app.inspector = None;
-            }
-        }
+        A::ToggleInspect => app.inspect = !app.inspect,
         A::Inspect(action) => {
             if let Some(ins) = &mut app.inspector {
                 crate::tui::update::update(&mut ins.app, action);

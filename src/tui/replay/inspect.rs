@@ -1,7 +1,9 @@
-//! The inspector view of a replay: the live App, fed every frame up to the time cursor, so the
-//! screen at cursor t is what the live screen showed at t (turns not started yet are absent,
-//! the age gauge reads the age at t, a streaming turn shows its partial output). Only the
-//! bottom line differs: it shows the time cursor instead of the live key hints.
+//! The inspector view of a replay (what it opens on): the live App, fed every frame up to the
+//! time cursor, so the screen at cursor t is what the live screen showed at t (turns not started
+//! yet are absent, the age gauge reads the age at t, a streaming turn shows its partial output).
+//! Three things differ, each saying it is a recording: the header's `replay +t` mark, the
+//! read-only composer, and the bottom line (time cursor, prompt or message instead of the live
+//! key hints). A diff is drawn over the detail pane.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,7 +14,7 @@ use super::app::ReplayApp;
 use crate::frame::{self, Dir};
 use crate::replay::Index;
 use crate::transcript::Header;
-use crate::tui::app::{App, LinkState, SessionInfo};
+use crate::tui::app::{App, Focus, LinkState, ReplayMark, SessionInfo};
 use crate::tui::theme::Theme;
 use crate::tui::{Action, update::update, view};
 
@@ -25,7 +27,8 @@ pub struct Inspector {
     pub fed: u64,
 }
 
-/// The live App a recording with `header` starts from: what its live screen started as.
+/// The live App a recording with `header` starts from: what its live screen started as, with
+/// the turn list focused (the composer is read-only).
 pub fn start_app(header: &Header, theme: Theme) -> App {
     let info = SessionInfo {
         url: header.url.clone().unwrap_or_default(),
@@ -33,7 +36,9 @@ pub fn start_app(header: &Header, theme: Theme) -> App {
         emulated: false,
         key_hint: None,
     };
-    App::new(info, theme)
+    let mut app = App::new(info, theme);
+    app.focus = Focus::Turns;
+    app
 }
 
 /// The link state a session reports beside a recorded connect or close (the session's state
@@ -69,15 +74,25 @@ pub fn link_of(frame: &frame::Frame) -> Option<LinkState> {
 pub fn sync(app: &mut ReplayApp, index: &Index) {
     let target = if index.is_empty() { 0 } else { app.cursor + 1 };
     if app.inspector.as_ref().is_none_or(|i| i.fed > target) {
-        app.inspector = Some(Inspector {
-            app: start_app(&app.header, app.theme.clone()),
-            fed: 0,
-        });
+        let mut fresh = start_app(&app.header, app.theme.clone());
+        if let Some(old) = &app.inspector {
+            // Moving back rebuilds the App: keep what the user chose to look at.
+            fresh.tab = old.app.tab;
+            fresh.follow = old.app.follow;
+            fresh.selected = old.app.selected;
+            fresh.detail_scroll = old.app.detail_scroll;
+        }
+        app.inspector = Some(Inspector { app: fresh, fed: 0 });
     }
     let (width, height) = app.size;
+    let mark = ReplayMark {
+        file: app.name.clone(),
+        t0_us: app.t0,
+    };
     let Some(ins) = app.inspector.as_mut() else {
         return;
     };
+    ins.app.replay = Some(mark);
     let mut now_us = None;
     for pos in ins.fed..target {
         // A line that is not a frame is skipped here as the live session never saw it.
@@ -95,42 +110,82 @@ pub fn sync(app: &mut ReplayApp, index: &Index) {
         update(&mut ins.app, Action::Ticked { now_us });
     }
     update(&mut ins.app, Action::Resized { width, height });
+    // A turn selected before the App was rebuilt may not have started at this cursor.
+    let turns = ins.app.ledger.turns().len();
+    if ins.app.selected.is_some_and(|s| s >= turns) {
+        ins.app.selected = turns.checked_sub(1);
+        ins.app.follow = true;
+    }
 }
 
-/// Draws the inspector, then the time cursor over its bottom line.
+/// Draws the inspector, a diff over its detail pane, then the bottom line: the open prompt, the
+/// replay's message, or the time cursor with the keys.
 pub fn render(app: &ReplayApp, ins: &Inspector, frame: &mut Frame<'_>) {
     view::render(&ins.app, frame);
     let area = frame.area();
     if area.height == 0 {
         return;
     }
+    if let Some(d) = &app.diff {
+        let detail = view::layout(&ins.app, area).detail;
+        frame.render_widget(Clear, detail);
+        view::replay::diff(app, d, frame, detail);
+    }
     let bar = Rect {
         y: area.y + area.height - 1,
         height: 1,
         ..area
     };
+    let line = view::replay::prompt_or_message(app).unwrap_or_else(|| cursor_line(app, ins));
+    frame.render_widget(Clear, bar);
+    frame.render_widget(Paragraph::new(line), bar);
+}
+
+/// `replay ⏸ ×1 frame #12/30 · turn 3/5 · filter all   ? keys · v frames · …`
+fn cursor_line(app: &ReplayApp, ins: &Inspector) -> Line<'static> {
     let t = &app.theme;
-    let at = ins.app.now_us.saturating_sub(app.t0);
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" replay ", t.badge),
         Span::styled(
             format!(
-                " {} frame #{}/{} · +{}.{:03}s · turn {}/{} ",
+                " {} {} frame #{}/{} · turn {}/{} ",
                 if app.play.playing { "▶" } else { "⏸" },
-                app.cursor + 1,
-                app.progress.frames,
-                at / 1_000_000,
-                (at / 1_000) % 1_000,
+                app.play.speed.label(),
+                view::thousands(app.cursor + 1),
+                view::thousands(app.progress.frames),
                 ins.app.ledger.turns().len(),
                 app.turns
             ),
             t.text,
         ),
-        Span::styled(
-            "j/k frame · [/] turn · space play · : jump · Tab tab · v timeline",
-            t.muted,
-        ),
-    ]);
-    frame.render_widget(Clear, bar);
-    frame.render_widget(Paragraph::new(line), bar);
+    ];
+    if app.filter != crate::replay::filter::Filter::All {
+        spans.push(Span::styled(
+            format!("· filter {} ", app.filter.label()),
+            t.accent,
+        ));
+    }
+    if app.tail {
+        spans.push(Span::styled("· tail -f ", t.accent));
+    }
+    if let Some(m) = app.mark {
+        spans.push(Span::styled(format!("· marked turn {} ", m + 1), t.accent));
+    }
+    spans.push(Span::raw(" "));
+    spans.extend(
+        view::replay::key_hints_replay(
+            app,
+            &[
+                ("?", "keys"),
+                ("v", "frames"),
+                ("j/k", "frame"),
+                ("[/]", "turn"),
+                ("space", "play"),
+                ("/", "search"),
+                (":", "jump"),
+            ],
+        )
+        .spans,
+    );
+    Line::from(spans)
 }

@@ -3,13 +3,14 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{ExportKind, FilterFrom, PromptKind, ReplayAction, ReplayApp, Speed};
+use crate::tui::Action;
 
 /// (keys as shown in help, what they do).
 const HELP: &[(&str, &str)] = &[
-    ("j/k ↓/↑", "next / previous frame"),
+    ("j/k", "next / previous frame (moves the time cursor)"),
+    ("↓/↑", "select a turn (in the frames view: a frame)"),
     ("]/[", "next / previous turn"),
-    ("g/G Home/End", "first / last frame"),
-    ("PgDn/PgUp", "ten frames"),
+    ("g/G PgDn/PgUp", "first / last frame, ten frames"),
     ("space", "play / pause (original timing)"),
     ("1 2 3", "play at ×1, ×10, max"),
     (":", "jump: turn N, #frame, resp_…, 12.5s"),
@@ -24,7 +25,7 @@ const HELP: &[(&str, &str)] = &[
     ("w", "export frame to a named file"),
     ("J/K", "scroll the detail or diff"),
     ("T", "follow a growing file (tail -f)"),
-    ("v", "live inspector at the cursor / timeline"),
+    ("v", "inspector at the cursor / frames timeline"),
     ("Tab S-Tab", "inspector: next / previous tab"),
     ("Esc", "close diff, prompt or help"),
     ("q", "quit"),
@@ -60,6 +61,18 @@ pub fn resolve(app: &ReplayApp, key: KeyEvent) -> Option<ReplayAction> {
         };
     }
     let in_diff = app.diff.is_some();
+    // The inspector's own keys: its turn list, tabs and detail scroll (the App's actions).
+    let inspect = app.inspect && !in_diff;
+    let view = |action| Some(A::Inspect(action));
+    match key.code {
+        KeyCode::Down if inspect => return view(Action::SelectNext),
+        KeyCode::Up if inspect => return view(Action::SelectPrev),
+        KeyCode::Char('J') if inspect => return view(Action::ScrollDetail(5)),
+        KeyCode::Char('K') if inspect => return view(Action::ScrollDetail(-5)),
+        KeyCode::Tab if app.inspect => return view(Action::NextTab),
+        KeyCode::BackTab if app.inspect => return view(Action::PrevTab),
+        _ => {}
+    }
     Some(match key.code {
         KeyCode::Char('q') => A::Quit,
         KeyCode::Char('?') => A::ToggleHelp,
@@ -98,8 +111,6 @@ pub fn resolve(app: &ReplayApp, key: KeyEvent) -> Option<ReplayAction> {
         KeyCode::Char('K') => A::Scroll(-1),
         KeyCode::Char('T') => A::ToggleTail,
         KeyCode::Char('v') => A::ToggleInspect,
-        KeyCode::Tab if app.inspect => A::Inspect(crate::tui::Action::NextTab),
-        KeyCode::BackTab if app.inspect => A::Inspect(crate::tui::Action::PrevTab),
         _ => return None,
     })
 }

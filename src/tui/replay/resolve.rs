@@ -122,6 +122,15 @@ fn turn_of(index: &Index, ledger: &Ledger, pos: u64) -> Option<usize> {
         .rposition(|t| t.request_frame == Some(k) || t.frames.binary_search(&k).is_ok())
 }
 
+/// The turn a diff or turn export acts on: the inspector's selected turn, or in the frames
+/// view the turn of the frame under the cursor.
+fn target_turn(app: &ReplayApp, index: &Index, ledger: &Ledger) -> Option<usize> {
+    match (&app.inspector, app.inspect) {
+        (Some(ins), true) => ins.app.selected,
+        _ => turn_of(index, ledger, app.cursor),
+    }
+}
+
 /// The position a turn starts at: its request, or its first event for a steered successor.
 fn turn_start(index: &Index, turn: &Turn) -> Option<u64> {
     let k = turn
@@ -133,18 +142,23 @@ fn turn_start(index: &Index, turn: &Turn) -> Option<u64> {
 fn step_turn(app: &mut ReplayApp, index: &Index, n: i64) {
     let target = index.with_ledger(|ledger| {
         let turns = ledger.turns();
-        let current = turn_of(index, ledger, app.cursor).or_else(|| {
-            // Between turns: the next turn counts as "current + 1" going forward.
-            let after = turns
-                .iter()
-                .position(|t| turn_start(index, t).is_some_and(|p| p > app.cursor))?;
-            Some(if n > 0 {
-                after.saturating_sub(1)
-            } else {
-                after
-            })
-        });
-        let current = i64::try_from(current.unwrap_or(0)).unwrap_or(0);
+        let as_i64 = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+        let current = match turn_of(index, ledger, app.cursor) {
+            Some(i) => as_i64(i),
+            None => {
+                // Between turns (or before the first, after the last): the next turn to start
+                // is "current + 1" going forward and "current" going back.
+                let after = turns
+                    .iter()
+                    .position(|t| turn_start(index, t).is_some_and(|p| p > app.cursor))
+                    .unwrap_or(turns.len());
+                if n > 0 {
+                    as_i64(after) - 1
+                } else {
+                    as_i64(after)
+                }
+            }
+        };
         let last = i64::try_from(turns.len()).unwrap_or(0) - 1;
         if last < 0 {
             return None;
@@ -293,7 +307,7 @@ fn filter_from(app: &mut ReplayApp, index: &Index, from: FilterFrom) {
 
 fn diff(app: &mut ReplayApp, index: &Index, http: bool) {
     let result = index.with_ledger(|ledger| {
-        let turn = turn_of(index, ledger, app.cursor)
+        let turn = target_turn(app, index, ledger)
             .ok_or("the selected frame belongs to no turn; select a turn's frame")?;
         if http {
             return context::request_vs_http(index, ledger, turn)
@@ -328,7 +342,7 @@ fn export(app: &mut ReplayApp, index: &Index, kind: ExportKind, name: &str) {
         |s| s.to_string_lossy().into_owned(),
     );
     let doc: Result<(String, Value), &str> = index.with_ledger(|ledger| {
-        let turn = turn_of(index, ledger, app.cursor);
+        let turn = target_turn(app, index, ledger);
         match kind {
             ExportKind::Frame => Ok((
                 format!("{stem}.frame{}.json", app.cursor + 1),

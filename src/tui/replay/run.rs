@@ -25,6 +25,11 @@ pub fn event_action(app: &ReplayApp, event: Event) -> Option<ReplayAction> {
     match event {
         Event::Key(key) => keys::resolve(app, key),
         Event::Resize(width, height) => Some(ReplayAction::Resized { width, height }),
+        // Over the inspector the mouse does what it does live (turn list, tabs, detail).
+        Event::Mouse(_) if app.inspect && app.diff.is_none() => {
+            crate::tui::event_action(app.inspector.as_ref().map(|i| &i.app)?, event)
+                .map(ReplayAction::Inspect)
+        }
         Event::Mouse(m) => match m.kind {
             MouseEventKind::ScrollDown => Some(ReplayAction::StepFrame(1)),
             MouseEventKind::ScrollUp => Some(ReplayAction::StepFrame(-1)),

@@ -15,6 +15,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         return;
     }
     let t = &app.theme;
+    if app.replay.is_some() {
+        read_only(app, frame, area);
+        return;
+    }
     let c = &app.composer;
     let focused = app.focus == Focus::Composer;
     let mode = if c.mode == ComposerMode::ToolOutputs && app.pending_calls().is_empty() {
@@ -153,5 +157,23 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             height: 1,
             ..inner
         },
+    );
+}
+
+/// A replay's composer: the box stays where the live one was, and says why it is empty.
+fn read_only(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(" Compose · read-only ", t.muted));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            clip(crate::tui::app::REPLAY_READ_ONLY, usize::from(inner.width)),
+            t.muted,
+        )),
+        inner,
     );
 }

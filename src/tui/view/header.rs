@@ -24,6 +24,15 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
 fn first_line(app: &App) -> Line<'static> {
     let t = &app.theme;
     let mut spans = vec![Span::styled("turnscope", t.accent), Span::raw(" ")];
+    if let Some(r) = &app.replay {
+        // A recording at a time cursor: say so before the link state it had then.
+        let at = app.now_us.saturating_sub(r.t0_us);
+        spans.push(Span::styled(" replay ", t.badge));
+        spans.push(Span::styled(
+            format!(" +{}.{:03}s ", at / 1_000_000, (at / 1_000) % 1_000),
+            t.accent,
+        ));
+    }
     let (mark, text, style) = match &app.link {
         // Proxy mode has no link of its own: the agent's connections are the state.
         LinkState::Idle if app.proxy.is_some() => match app.ledger.current_connection() {
@@ -145,6 +154,15 @@ fn third_line(app: &App, width: u16) -> Line<'static> {
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(width).saturating_sub(used + 4).max(12);
     match &app.recording {
+        _ if app.replay.is_some() => {
+            let file = app.replay.as_ref().map_or("", |r| r.file.as_str());
+            spans.push(Span::styled("recording ", t.muted));
+            // "recording " is six cells longer than "rec ".
+            spans.push(Span::styled(
+                left_clip(file, room.saturating_sub(6)),
+                t.text,
+            ));
+        }
         Recording::To(path) => {
             spans.push(Span::styled("rec ", t.error));
             spans.push(Span::styled(

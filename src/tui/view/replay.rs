@@ -1,4 +1,5 @@
-//! The replay screen (pure): header, timeline of frames, the selected frame or a diff, footer.
+//! The replay screen (pure): the inspector at the time cursor (what it opens on), or the frames
+//! view: header, timeline of frames, the selected frame or a diff, footer.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -319,7 +320,8 @@ fn change_style(t: &Theme, c: Change) -> (Style, &'static str) {
     }
 }
 
-fn diff(app: &ReplayApp, d: &Diff, frame: &mut Frame<'_>, area: Rect) {
+/// Draws a diff into `area` (the frames view's detail pane, or the inspector's).
+pub fn diff(app: &ReplayApp, d: &Diff, frame: &mut Frame<'_>, area: Rect) {
     if area.height == 0 {
         return;
     }
@@ -358,24 +360,32 @@ fn diff(app: &ReplayApp, d: &Diff, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn footer(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
+/// The open prompt, else the status message: what the bottom line shows first in both views.
+pub fn prompt_or_message(app: &ReplayApp) -> Option<Line<'static>> {
     let t = &app.theme;
-    let line = if let Some(p) = &app.prompt {
+    if let Some(p) = &app.prompt {
         let label = match p.kind {
             PromptKind::Search => "/",
             PromptKind::Jump => "jump to (turn, #frame, resp_…, 12.5s): ",
             PromptKind::Export => "export frame to file: ",
         };
-        Line::from(vec![
+        return Some(Line::from(vec![
             Span::styled(label, t.accent),
             Span::styled(format!("{}▏", p.text), t.text),
-        ])
-    } else if let Some((level, text)) = &app.message {
+        ]));
+    }
+    app.message.as_ref().map(|(level, text)| {
         let style = match level {
             Level::Info => t.text,
             Level::Error => t.error,
         };
         Line::from(Span::styled(text.clone(), style))
+    })
+}
+
+fn footer(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
+    let line = if let Some(line) = prompt_or_message(app) {
+        line
     } else if app.diff.is_some() {
         key_hints_replay(
             app,
@@ -387,6 +397,7 @@ fn footer(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
             &[
                 ("q", "quit"),
                 ("?", "keys"),
+                ("v", "inspector"),
                 ("j/k", "frame"),
                 ("[/]", "turn"),
                 ("space", "play"),
@@ -401,7 +412,8 @@ fn footer(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-fn key_hints_replay(app: &ReplayApp, pairs: &[(&str, &str)]) -> Line<'static> {
+/// `key label · key label` in the replay's styles.
+pub fn key_hints_replay(app: &ReplayApp, pairs: &[(&str, &str)]) -> Line<'static> {
     let t = &app.theme;
     let mut spans = Vec::new();
     for (i, (k, label)) in pairs.iter().enumerate() {

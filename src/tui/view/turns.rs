@@ -71,7 +71,11 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     };
     if turns.is_empty() {
         let hint = Line::from(Span::styled(
-            "  no turns yet: type a message below and press Enter",
+            if app.replay.is_some() {
+                "  no turn has started yet at this time: j steps, ] jumps to the first turn"
+            } else {
+                "  no turns yet: type a message below and press Enter"
+            },
             t.muted,
         ));
         let mut lines = vec![Line::default(), hint];
