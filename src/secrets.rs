@@ -11,6 +11,9 @@ use std::borrow::Cow;
 
 use crate::frame::{Frame, Payload};
 
+mod file;
+pub use file::{append_private, create_private};
+
 /// What a masked secret becomes.
 pub const MASK: &str = "[REDACTED]";
 

@@ -155,6 +155,58 @@ fn bench_binary_prints_json_and_writes_the_svg() {
     check_report(&doc);
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.contains("</svg>"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("wrote the chart to {}", svg.display())),
+        "{err}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&svg).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a chart is owner-only, like every artefact");
+    }
+}
+
+/// A bad `--svg` path and `--tool-calls 0` are refused at once, before any run: a bench at the
+/// default profile takes minutes, so the time limit proves nothing ran.
+#[test]
+fn bench_checks_svg_path_and_tool_calls_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("no/such/dir/chart.svg");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["bench", "--runs", "50", "--svg"])
+        .arg(&bad)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--svg") && err.contains("chart.svg"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "failed only after running: {:?}",
+        started.elapsed()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["bench", "--tool-calls", "5,0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tool-calls 0"), "{err}");
+    // An existing chart is not truncated by the check when the run is refused.
+    let old = dir.path().join("old.svg");
+    std::fs::write(&old, "<svg>old</svg>").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["bench", "--latency", "nope", "--svg"])
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "<svg>old</svg>");
 }
 
 #[test]

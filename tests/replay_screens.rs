@@ -276,6 +276,44 @@ fn export_frame_turn_and_response_as_json() {
     assert!(app.message.as_ref().unwrap().1.contains("mine.json"));
 }
 
+/// An export never overwrites a file silently (`w` and `e` ask once, Enter confirms, Esc keeps
+/// the file), and what it writes is readable by its owner only, like the transcript.
+#[test]
+fn export_asks_before_overwriting_and_is_owner_only() {
+    let index = open("tool_loop.tsjsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(&index, "tool_loop.tsjsonl", 80, 24);
+    app.export_dir = dir.path().to_owned();
+    let mine = dir.path().join("mine.json");
+    std::fs::write(&mine, "keep me").unwrap();
+    press(&mut app, &index, "wmine.json\n");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "keep me");
+    let asked = screen(&app);
+    assert!(
+        asked.contains("exists: Enter overwrites it") && asked.contains("mine.json"),
+        "{asked}"
+    );
+    press(&mut app, &index, "\n");
+    let text = std::fs::read_to_string(&mine).unwrap();
+    assert!(text.contains("\"frame\""), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an overwritten export is narrowed to 0600");
+    }
+    press(&mut app, &index, "e");
+    let default = dir
+        .path()
+        .join(format!("tool_loop.frame{}.json", app.cursor + 1));
+    let first = std::fs::read_to_string(&default).unwrap();
+    std::fs::write(&default, "edited by hand").unwrap();
+    press(&mut app, &index, "e\x1b");
+    assert_eq!(std::fs::read_to_string(&default).unwrap(), "edited by hand");
+    press(&mut app, &index, "e\n");
+    assert_eq!(std::fs::read_to_string(&default).unwrap(), first);
+}
+
 #[test]
 fn playback_follows_the_original_timing_and_max_speed() {
     let index = open("tool_loop.tsjsonl");

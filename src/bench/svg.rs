@@ -22,17 +22,25 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A round axis maximum ≥ `v` (1, 2 or 5 × 10^k seconds).
+/// A round axis maximum ≥ `v` and at most a third above it, whose fifths are round too
+/// (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k seconds). Only 1, 2 and 5 ran a 21 s chart to 50 s.
 pub fn nice_max(v: f64) -> f64 {
     if v <= 0.0 || !v.is_finite() {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .iter()
         .map(|m| m * mag)
-        .find(|m| *m >= v)
+        .find(|m| *m >= v * (1.0 - 1e-9))
         .unwrap_or(10.0 * mag)
+}
+
+/// A tick label: `5 s`, `0.3 s`, `1.25 s` (no float noise such as `0.30000000000000004`).
+fn tick_label(v: f64) -> String {
+    let text = format!("{v:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} s")
 }
 
 /// The chart.
@@ -72,10 +80,11 @@ pub fn svg(r: &BenchReport) -> String {
         let ty = y(v);
         let _ = writeln!(
             s,
-            r##"<line x1="{LEFT}" x2="{}" y1="{ty:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.1} s</text>"##,
+            r##"<line x1="{LEFT}" x2="{}" y1="{ty:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
             width - 30.0,
             LEFT - 6.0,
-            ty + 4.0
+            ty + 4.0,
+            tick_label(v)
         );
     }
     for (g, p) in r.points.iter().enumerate() {
@@ -148,13 +157,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nice_max_rounds_up_to_1_2_5() {
+    fn nice_max_fits_the_data() {
         assert_eq!(nice_max(0.0), 1.0);
-        assert_eq!(nice_max(0.7), 1.0);
-        assert_eq!(nice_max(1.3), 2.0);
-        assert_eq!(nice_max(23.0), 50.0);
+        assert_eq!(nice_max(0.7), 0.8);
+        assert_eq!(nice_max(1.3), 1.5);
+        assert_eq!(nice_max(21.0), 25.0, "21 s bars on a 25 s axis, not 50 s");
+        assert_eq!(nice_max(23.0), 25.0);
         assert_eq!(nice_max(50.0), 50.0);
-        assert_eq!(nice_max(51.0), 100.0);
+        assert_eq!(nice_max(51.0), 60.0);
+        for v in [0.011, 0.9, 1.01, 3.3, 7.7, 21.0, 99.0, 4321.0] {
+            let axis = nice_max(v);
+            assert!(axis >= v && axis <= v * 1.5, "{v} -> {axis}");
+        }
+        assert_eq!(tick_label(25.0 * 3.0 / 5.0), "15 s");
+        assert_eq!(tick_label(1.5 * 1.0 / 5.0), "0.3 s");
     }
 
     #[test]

@@ -56,6 +56,11 @@ impl BenchArgs {
     /// The bench these flags describe (the API key is read from the environment).
     pub fn config(&self) -> anyhow::Result<BenchConfig> {
         anyhow::ensure!(self.runs > 0, "--runs must be at least 1");
+        // Zero calls is one plain turn each way: nothing for WebSocket mode to save.
+        anyhow::ensure!(
+            !self.tool_calls.contains(&0),
+            "--tool-calls 0: each count must be at least 1 (a run with no tool calls has nothing to compare); e.g. --tool-calls 5,10,20"
+        );
         anyhow::ensure!(
             self.parallel != Some(0),
             "--parallel must be at least 1 (1 = one run at a time)"
@@ -136,9 +141,35 @@ async fn progress_bar(mut rx: mpsc::UnboundedReceiver<()>, total: usize) {
     eprint!("\r{}\r", " ".repeat(width + 40));
 }
 
+/// Checks before the run that `--svg FILE` can be written, without touching an existing file:
+/// a bad path must fail at once, not after minutes of benching. Returns whether it existed.
+fn check_svg_path(path: &std::path::Path) -> anyhow::Result<bool> {
+    let existed = path.exists();
+    crate::secrets::append_private(path).with_context(|| {
+        format!(
+            "--svg {}: cannot write the chart there; pick a path in an existing, writable directory",
+            path.display()
+        )
+    })?;
+    Ok(existed)
+}
+
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
+    let svg_existed = args.svg.as_deref().map(check_svg_path).transpose()?;
+    let result = run_checked(args, config);
+    // The path check created an empty file; a run that failed or was cancelled leaves no empty
+    // chart behind.
+    if let (Some(path), Some(false)) = (&args.svg, svg_existed)
+        && std::fs::metadata(path).is_ok_and(|m| m.len() == 0)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+fn run_checked(args: &BenchArgs, config: BenchConfig) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         if let Server::Url {
@@ -183,8 +214,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             stdout(&clean(&bench::report::table(&report)))?;
         }
         if let Some(path) = &args.svg {
-            std::fs::write(path, clean(&bench::svg::svg(&report)))
+            crate::secrets::create_private(path)
+                .and_then(|mut f| f.write_all(clean(&bench::svg::svg(&report)).as_bytes()))
                 .with_context(|| format!("cannot write the chart to {}", path.display()))?;
+            eprintln!("turnscope: wrote the chart to {}", path.display());
         }
         if args.tui {
             crate::tui::view::bench::show(&report)

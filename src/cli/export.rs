@@ -100,13 +100,8 @@ fn write_har(file: &Path, out: &Path) -> anyhow::Result<()> {
             out.display()
         );
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
     // A HAR holds the whole conversation: readable by its owner only, like a transcript.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let handle = options
-        .open(out)
+    let handle = crate::secrets::create_private(out)
         .with_context(|| format!("{}: cannot create the HAR", out.display()))?;
     let summary = crate::har::write_har(&recording.header, &recording.frames, handle)
         .with_context(|| format!("{}: cannot write the HAR", out.display()))?;

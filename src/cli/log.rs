@@ -1,7 +1,7 @@
 //! `--log FILE`: tracing events go to that file only, filtered like `RUST_LOG`; never to the
 //! terminal, which the TUI owns.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::Mutex;
@@ -66,10 +66,7 @@ pub fn init(path: Option<&Path>, secrets: Secrets) -> anyhow::Result<()> {
         return Ok(());
     };
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref())?;
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    let file = crate::secrets::append_private(path)
         .with_context(|| format!("cannot open --log file {}", path.display()))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

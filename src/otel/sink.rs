@@ -90,7 +90,7 @@ impl Sink {
     }
 
     /// Appends one OTLP/JSON `ExportTraceServiceRequest` line (the Collector's file format).
-    fn append(&self, path: &PathBuf, spans: &[SpanData]) -> Result<(), OtelError> {
+    fn append(&self, path: &std::path::Path, spans: &[SpanData]) -> Result<(), OtelError> {
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
         use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
         use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
@@ -104,10 +104,7 @@ impl Sink {
         };
         let mut line = serde_json::to_string(&request).map_err(|e| fail(e.to_string()))?;
         line.push('\n');
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        crate::secrets::append_private(path)
             .and_then(|mut f| f.write_all(line.as_bytes()))
             .map_err(|e| fail(e.to_string()))
     }

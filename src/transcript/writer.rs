@@ -1,6 +1,6 @@
 //! Writes transcripts: one line per frame, flushed per line, mode 0600, secrets scrubbed.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -26,14 +26,7 @@ impl Writer {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(path)?;
+        let file = crate::secrets::create_private(path)?;
         let mut writer = Writer {
             out: BufWriter::new(file),
             path: path.to_owned(),

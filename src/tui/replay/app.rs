@@ -43,8 +43,8 @@ pub enum PromptKind {
     Search,
     /// `:` jump target: a turn number, `#frame`, a response id or a time.
     Jump,
-    /// `w` export file name.
-    Export,
+    /// `w` export file name (also reopened, with the name, when that file exists).
+    Export(ExportKind),
 }
 
 /// An open prompt.
@@ -186,6 +186,8 @@ pub struct ReplayApp {
     pub size: (u16, u16),
     /// Where exports are written.
     pub export_dir: PathBuf,
+    /// An export path the user was told exists: exporting to it once more overwrites it.
+    pub overwrite: Option<PathBuf>,
     /// Styles.
     pub theme: Theme,
     /// Cache: timeline rows from `top`.
@@ -225,6 +227,7 @@ impl ReplayApp {
             message: None,
             size: (80, 24),
             export_dir: PathBuf::from("."),
+            overwrite: None,
             theme,
             rows: Vec::new(),
             selection: None,
@@ -354,6 +357,7 @@ pub fn update(app: &mut ReplayApp, action: ReplayAction) -> bool {
         }
         A::Ticked { now_us } => on_tick(app, now_us),
         A::OpenPrompt(kind) => {
+            app.overwrite = None;
             app.prompt = Some(Prompt {
                 kind,
                 text: String::new(),
@@ -370,7 +374,10 @@ pub fn update(app: &mut ReplayApp, action: ReplayAction) -> bool {
             }
         }
         A::PromptSubmit => submit(app),
-        A::PromptCancel => app.prompt = None,
+        A::PromptCancel => {
+            app.prompt = None;
+            app.overwrite = None;
+        }
         A::SearchNext | A::SearchPrev => {
             if app.search.is_some() {
                 let forward = action == A::SearchNext;
@@ -411,6 +418,7 @@ pub fn update(app: &mut ReplayApp, action: ReplayAction) -> bool {
                 app.scroll = 0;
             } else {
                 app.prompt = None;
+                app.overwrite = None;
             }
         }
         A::Export(kind) => app.pending.push(Pending::Export(kind, String::new())),
@@ -474,7 +482,7 @@ fn submit(app: &mut ReplayApp) {
         return;
     };
     let text = prompt.text.trim().to_owned();
-    if text.is_empty() && prompt.kind != PromptKind::Export {
+    if text.is_empty() && !matches!(prompt.kind, PromptKind::Export(_)) {
         return;
     }
     match prompt.kind {
@@ -483,6 +491,6 @@ fn submit(app: &mut ReplayApp) {
             app.pending.push(Pending::Search { forward: true });
         }
         PromptKind::Jump => push_move(app, Pending::Jump(text)),
-        PromptKind::Export => app.pending.push(Pending::Export(ExportKind::Frame, text)),
+        PromptKind::Export(kind) => app.pending.push(Pending::Export(kind, text)),
     }
 }

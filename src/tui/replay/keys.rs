@@ -93,7 +93,7 @@ pub fn resolve(app: &ReplayApp, key: KeyEvent) -> Option<ReplayAction> {
         KeyCode::Char('3') => A::SetSpeed(Speed::Max),
         KeyCode::Char(':') => A::OpenPrompt(PromptKind::Jump),
         KeyCode::Char('/') => A::OpenPrompt(PromptKind::Search),
-        KeyCode::Char('w') => A::OpenPrompt(PromptKind::Export),
+        KeyCode::Char('w') => A::OpenPrompt(PromptKind::Export(ExportKind::Frame)),
         KeyCode::Char('n') => A::SearchNext,
         KeyCode::Char('N') => A::SearchPrev,
         KeyCode::Char('f') => A::CycleFilter,

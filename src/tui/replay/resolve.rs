@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::app::{ExportKind, FilterFrom, Level, Pending, ReplayApp, Row, Selection};
+use super::app::{
+    ExportKind, FilterFrom, Level, Pending, Prompt, PromptKind, ReplayApp, Row, Selection,
+};
 use crate::ledger::{Ledger, Turn};
 use crate::replay::Index;
 use crate::replay::context;
@@ -387,16 +389,30 @@ fn export(app: &mut ReplayApp, index: &Index, kind: ExportKind, name: &str) {
             return;
         }
     };
-    let path: PathBuf = if name.is_empty() {
-        app.export_dir.join(default_name)
+    let name = if name.is_empty() {
+        default_name
     } else {
-        app.export_dir.join(name)
+        name.to_owned()
     };
+    let path: PathBuf = app.export_dir.join(&name);
+    // Never overwrite silently: the first time, reopen the prompt with the name and ask.
+    if path.exists() && app.overwrite.as_ref() != Some(&path) {
+        app.overwrite = Some(path);
+        app.prompt = Some(Prompt {
+            kind: PromptKind::Export(kind),
+            text: name,
+        });
+        return;
+    }
+    app.overwrite = None;
     // Transcripts from other tools may hold keys; an export never does.
     let text =
         crate::secrets::redact_json(&serde_json::to_string_pretty(&doc).unwrap_or_default(), &[])
             .into_owned();
-    match std::fs::write(&path, text + "\n") {
+    // An export can hold the whole conversation: owner-only, like the transcript.
+    let written = crate::secrets::create_private(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, (text + "\n").as_bytes()));
+    match written {
         Ok(()) => app.say(Level::Info, format!("wrote {}", path.display())),
         Err(e) => app.say(
             Level::Error,

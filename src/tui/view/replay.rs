@@ -11,7 +11,7 @@ use super::{clip, json, thousands, title_rule};
 use crate::frame::Dir;
 use crate::replay::context::{Change, Diff};
 use crate::report::{PROMPT_CACHE, fmt_bytes};
-use crate::tui::replay::app::{Level, PromptKind, ReplayApp, Row};
+use crate::tui::replay::app::{ExportKind, Level, PromptKind, ReplayApp, Row};
 use crate::tui::replay::keys;
 use crate::tui::theme::Theme;
 
@@ -367,7 +367,12 @@ pub fn prompt_or_message(app: &ReplayApp) -> Option<Line<'static>> {
         let label = match p.kind {
             PromptKind::Search => "/",
             PromptKind::Jump => "jump to (turn, #frame, resp_…, 12.5s): ",
-            PromptKind::Export => "export frame to file: ",
+            PromptKind::Export(_) if app.overwrite.is_some() => {
+                "that file exists: Enter overwrites it, or edit the name (Esc cancels): "
+            }
+            PromptKind::Export(ExportKind::Frame) => "export frame to file: ",
+            PromptKind::Export(ExportKind::Turn) => "export turn to file: ",
+            PromptKind::Export(ExportKind::Response) => "export response to file: ",
         };
         return Some(Line::from(vec![
             Span::styled(label, t.accent),
