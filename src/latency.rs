@@ -134,6 +134,13 @@ pub fn predict_turn(p: &LatencyProfile, mode: Transport, load: &TurnLoad) -> Tur
     }
 }
 
+/// Modelled microseconds as a `Duration` to wait, saturating: a profile may say
+/// `rtt_ms = 1e300` or a rate of `1e-300`, and `Duration::from_secs_f64` panics on a value it
+/// cannot hold. Negative (jitter below zero) and NaN wait nothing.
+pub fn wait_of_us(us: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64((us / 1e6).max(0.0)).unwrap_or(std::time::Duration::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +158,16 @@ mod tests {
             state_load_token_us: 1.0,
             ..LatencyProfile::zero()
         }
+    }
+
+    #[test]
+    fn waits_saturate_instead_of_panicking() {
+        // `Duration::from_secs_f64` panicked on these (a profile with rtt_ms = 1e300).
+        assert_eq!(wait_of_us(1e300 * 1e3), std::time::Duration::MAX);
+        assert_eq!(wait_of_us(f64::INFINITY), std::time::Duration::MAX);
+        assert_eq!(wait_of_us(-5.0), std::time::Duration::ZERO);
+        assert_eq!(wait_of_us(f64::NAN), std::time::Duration::ZERO);
+        assert_eq!(wait_of_us(1500.0), std::time::Duration::from_micros(1500));
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn jittered(shared: &Shared, modelled_us: f64) -> Duration {
     } else {
         0.0
     };
-    Duration::from_secs_f64(((modelled_us + noise) / 1e6).max(0.0))
+    crate::latency::wait_of_us(modelled_us + noise)
 }
 
 /// How a response ended.

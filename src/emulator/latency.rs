@@ -191,7 +191,7 @@ impl LatencyProfile {
     /// Time to stream `tokens` output tokens.
     pub fn output_delay(&self, tokens: usize) -> Duration {
         if self.output_tokens_per_s > 0.0 {
-            Duration::from_secs_f64(tokens as f64 / self.output_tokens_per_s)
+            crate::latency::wait_of_us(tokens as f64 / self.output_tokens_per_s * 1e6)
         } else {
             Duration::ZERO
         }

@@ -69,6 +69,12 @@ pub enum FaultKind {
     Oversized,
 }
 
+/// Most filler words one turn may ask for: the text is built when the file is read, so a
+/// mistyped `say_words = 9999999999` must be an error, not an allocation that aborts.
+const MAX_SAY_WORDS: usize = 1_000_000;
+/// Most synthetic output bytes one call may ask for (16 MiB), for the same reason.
+const MAX_OUTPUT_BYTES: usize = 16 << 20;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileScenario {
@@ -155,6 +161,11 @@ impl Scenario {
         for (t, ft) in file.turns.into_iter().enumerate() {
             let text = match (ft.say, ft.say_words) {
                 (Some(s), _) => Some(s),
+                (None, Some(n)) if n > MAX_SAY_WORDS => {
+                    return Err(err(format!(
+                        "turn {t}: say_words = {n} is more than {MAX_SAY_WORDS}; give a smaller number"
+                    )));
+                }
                 (None, Some(n)) => Some(filler_words(n, t as u64)),
                 (None, None) => None,
             };
@@ -167,6 +178,11 @@ impl Scenario {
                 };
                 let output = match (fc.output, fc.output_bytes) {
                     (Some(o), _) => o,
+                    (None, Some(n)) if n > MAX_OUTPUT_BYTES => {
+                        return Err(err(format!(
+                            "turn {t} call {i}: output_bytes = {n} is more than {MAX_OUTPUT_BYTES}; give a smaller number"
+                        )));
+                    }
                     (None, Some(n)) => synthetic_output(
                         fc.output_kind.as_deref().unwrap_or("text"),
                         n,
@@ -455,6 +471,17 @@ mod tests {
             synthetic_output("code", 5000, 7)
         );
         assert_eq!(synthetic_output("log", 1234, 1).len(), 1234);
+    }
+
+    #[test]
+    fn huge_sizes_are_errors_not_aborts() {
+        // These allocated without bound (or overflowed `bytes + 128`) while the file was read.
+        let words = "name='x'\nuser='u'\n[[turns]]\nsay_words = 9223372036854775807\n";
+        let e = Scenario::parse(words, "t", false).unwrap_err().to_string();
+        assert!(e.contains("say_words") && e.contains("smaller"), "{e}");
+        let bytes = "name='x'\nuser='u'\n[[turns]]\ncalls = [{ name = 'f', output_bytes = 9223372036854775807 }]\n";
+        let e = Scenario::parse(bytes, "t", false).unwrap_err().to_string();
+        assert!(e.contains("output_bytes") && e.contains("smaller"), "{e}");
     }
 
     #[test]

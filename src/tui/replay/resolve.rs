@@ -242,7 +242,8 @@ fn jump(app: &mut ReplayApp, index: &Index, text: &str) {
                 .ok_or(format!("no turn produced response {text}"))
         })
     } else if let Some(offset) = parse_time(text) {
-        Ok(position_at_time(index, app.t0 + offset))
+        // Saturating: a target like `1e308s` is a valid time past the end, not an overflow.
+        Ok(position_at_time(index, app.t0.saturating_add(offset)))
     } else {
         Err(format!(
             "cannot jump to {text:?}: give a turn number, #frame, a response id or a time like 12.5s"
