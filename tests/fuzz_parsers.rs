@@ -349,7 +349,7 @@ proptest! {
     #[test]
     fn theme_colours(fg in hostile(URL_WORDS), bg in "#[0-9a-fé]{0,8}") {
         let text = format!("[roles]\naccent = {{ fg = {}, bg = {} }}\n",
-            toml::Value::String(fg).to_string(), toml::Value::String(bg).to_string());
+            toml::Value::String(fg), toml::Value::String(bg));
         let _ = Theme::from_toml(&text, "fuzz.toml", &Theme::default());
     }
 
