@@ -29,7 +29,7 @@ impl Ledger {
 }
 
 /// The texts the fold will count tokens of when it meets `frame`: a request's envelope and
-/// input items, a response's output items.
+/// input items, its prefix (instructions, tools), a response's output items.
 fn token_texts(frame: &Frame) -> Vec<&str> {
     let Payload::Json(text) = &frame.payload else {
         return Vec::new();
@@ -40,6 +40,7 @@ fn token_texts(frame: &Frame) -> Vec<&str> {
             Ok(head) if matches!(head.kind.as_deref(), None | Some("response.create")) => {
                 let (mut texts, items) = input_parts(text, head.input);
                 texts.extend(items.iter().map(|i| i.get()));
+                texts.extend(head.prefix_raw().texts());
                 texts
             }
             _ => Vec::new(),

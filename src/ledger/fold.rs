@@ -42,7 +42,7 @@ pub(super) struct SentHead<'a> {
 }
 
 impl<'a> SentHead<'a> {
-    fn prefix_raw(&self) -> PrefixRaw<'a> {
+    pub(super) fn prefix_raw(&self) -> PrefixRaw<'a> {
         PrefixRaw {
             instructions: self.instructions,
             tools: self.tools.clone(),
@@ -260,6 +260,7 @@ impl Ledger {
         let prefix = super::insight::Prefix::from_raw(
             head.model.as_deref().map(str::to_owned),
             &head.prefix_raw(),
+            &mut self.counter,
         );
         let transport = if self.http_conns.contains(&frame.conn) {
             Transport::Http

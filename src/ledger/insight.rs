@@ -6,6 +6,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::tokens::Counter;
+
 /// How a turn's input relates to what the server already had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -166,6 +168,9 @@ pub struct Prefix {
     pub text: Option<String>,
     /// Whether `context_management` was sent.
     pub compaction: bool,
+    /// Tokens of `instructions` and `tools`: the part of the prompt before the input items,
+    /// where the prompt cache's prefix starts (see [`PrefixRaw::texts`]).
+    pub tokens: u64,
 }
 
 /// The raw prefix fields of a request, borrowed from its text.
@@ -183,6 +188,20 @@ pub(crate) struct PrefixRaw<'a> {
     pub context_management: Option<&'a RawValue>,
 }
 
+impl<'a> PrefixRaw<'a> {
+    /// The texts of the prompt that come before the input items — `instructions`, then each
+    /// tool — in the order the prompt cache sees them (the emulator's `prompt_cached` builds
+    /// its prompt the same way). The one definition of what [`Prefix::tokens`] counts.
+    pub(crate) fn texts(&self) -> Vec<&'a str> {
+        self.instructions
+            .filter(|v| v.get() != "null")
+            .into_iter()
+            .chain(self.tools.iter().flatten().copied())
+            .map(RawValue::get)
+            .collect()
+    }
+}
+
 /// Short, stable hash of some text (hex, 12 digits).
 pub fn short_hash(text: &str) -> String {
     let mut h = DefaultHasher::new();
@@ -191,8 +210,12 @@ pub fn short_hash(text: &str) -> String {
 }
 
 impl Prefix {
-    /// Builds the prefix from a request's raw fields.
-    pub(crate) fn from_raw(model: Option<String>, raw: &PrefixRaw<'_>) -> Self {
+    /// Builds the prefix from a request's raw fields, counting its tokens with `counter`.
+    pub(crate) fn from_raw(
+        model: Option<String>,
+        raw: &PrefixRaw<'_>,
+        counter: &mut Counter,
+    ) -> Self {
         #[derive(Deserialize)]
         struct ToolHead {
             #[serde(rename = "type", default)]
@@ -221,6 +244,7 @@ impl Prefix {
             reasoning: hash(raw.reasoning),
             text: hash(raw.text),
             compaction: raw.context_management.is_some_and(|v| v.get() != "null"),
+            tokens: raw.texts().into_iter().map(|t| counter.count(t)).sum(),
         }
     }
 
@@ -359,7 +383,7 @@ mod tests {
         let raw = |tools: &str| {
             let text = format!(r#"{{"tools":{tools}}}"#);
             let r: PrefixRaw<'_> = serde_json::from_str(&text).unwrap();
-            Prefix::from_raw(None, &r)
+            Prefix::from_raw(None, &r, &mut Counter::disabled())
         };
         let a = raw(r#"[{"type":"function","name":"ls"},{"type":"function","name":"cat"}]"#);
         let b = raw(r#"[{"type":"function","name":"cat"},{"type":"function","name":"ls"}]"#);

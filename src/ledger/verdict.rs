@@ -81,9 +81,12 @@ impl Ledger {
                 });
             }
         }
+        // The prompt cache compares the prompt from its start: instructions and tools come
+        // before the items, so they belong to the expected prefix. If they changed since the
+        // parent, the causes say so and the miss is explained, not hidden.
         let expected_cached_tokens = match &mode {
-            SendMode::Incremental => parent.map_or(0, |n| n.tokens),
-            SendMode::FullResend { known_tokens, .. } => *known_tokens,
+            SendMode::Incremental => parent.map_or(0, |n| prefix.tokens + n.tokens),
+            SendMode::FullResend { known_tokens, .. } => prefix.tokens + known_tokens,
             SendMode::Fresh => 0,
         };
         Insight {

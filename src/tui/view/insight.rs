@@ -54,7 +54,7 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let server = server.map_or_else(|| "-".into(), thousands);
     let cache_detail = if insight.cache == CacheOutcome::NotApplicable {
         format!(
-            "{PROMPT_CACHE} {server} · chain {} tok, under the {} minimum",
+            "{PROMPT_CACHE} {server} · prompt prefix {} tok, under the {} minimum",
             thousands(expected),
             thousands(PROMPT_CACHE_MIN_TOKENS)
         )
