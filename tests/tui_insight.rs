@@ -13,6 +13,10 @@ use turnscope::tui::{Action, keymap, update::update, view};
 fn app_from(fixture: &str) -> App {
     let (_, frames, _) =
         turnscope::transcript::read_all(&Path::new("tests/fixtures").join(fixture)).unwrap();
+    app_of(frames)
+}
+
+fn app_of(frames: Vec<turnscope::frame::Frame>) -> App {
     let info = SessionInfo {
         url: "ws://127.0.0.1:8787/v1/responses".into(),
         model: "gpt-test".into(),
@@ -66,4 +70,44 @@ fn insight_shows_the_resend_after_not_found() {
         "{screen}"
     );
     insta::assert_snapshot!(screen);
+}
+
+/// The handshake headers the official Python SDK 3.51.0 sends on `client.responses.connect()`
+/// (as `turnscope proxy` recorded them in tests/client_identity.rs), plus its key, which the
+/// meta line must drop.
+const PYTHON_SDK_HANDSHAKE: [(&str, &str); 5] = [
+    ("User-Agent", "OpenAI/Python 3.51.0"),
+    ("X-Stainless-Lang", "python"),
+    ("X-Stainless-Package-Version", "3.51.0"),
+    ("OpenAI-Beta", "responses_websockets=2026-02-06"),
+    (
+        "Authorization",
+        "Bearer sk-proj-insight-snapshot-0000000000",
+    ),
+];
+
+#[test]
+fn insight_names_the_client_and_its_remedy() {
+    let (_, mut frames, _) = turnscope::transcript::read_all(
+        &Path::new("tests/fixtures").join("cause_tools_reordered.tsjsonl"),
+    )
+    .unwrap();
+    // The client meta line comes right after the connect line, as the proxy writes it.
+    let body = turnscope::ledger::client::meta_body(PYTHON_SDK_HANDSHAKE).unwrap();
+    assert!(!body.to_string().contains("sk-proj"), "{body}");
+    let at = frames[0].t_us;
+    frames.insert(
+        1,
+        turnscope::frame::Frame::meta(at, frames[0].wall.clone(), 0, &body),
+    );
+    for (width, height) in [(100, 40), (80, 24)] {
+        let mut app = app_of(frames.clone());
+        let screen = insight_screen(&mut app, width, height);
+        assert!(screen.contains("OpenAI Python SDK 3.51.0"), "{screen}");
+        assert!(screen.contains("tools_reordered: build the"), "{screen}");
+        insta::assert_snapshot!(
+            format!("insight_names_the_client_and_its_remedy_{width}x{height}"),
+            screen
+        );
+    }
 }
