@@ -40,6 +40,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The same mode as the ledger and the latency model name it.
+    pub fn transport(self) -> crate::latency::Transport {
+        match self {
+            Mode::WebSocket => crate::latency::Transport::WebSocket,
+            Mode::Http => crate::latency::Transport::Http,
+        }
+    }
+
     /// `websocket` or `http`.
     pub fn name(self) -> &'static str {
         match self {
@@ -126,36 +134,6 @@ impl BenchConfig {
     }
 }
 
-/// A latency profile's parameters, as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProfileInfo {
-    /// Profile name.
-    pub name: String,
-    /// Network round trip per request, ms.
-    pub rtt_ms: f64,
-    /// Upload bandwidth, bytes/s (0 = free).
-    pub request_bytes_per_s: f64,
-    /// Server time per uncached input token, µs.
-    pub uncached_input_token_us: f64,
-    /// Fixed time to first token, ms.
-    pub ttft_ms: f64,
-    /// Output speed, tokens/s (0 = instant).
-    pub output_tokens_per_s: f64,
-}
-
-impl From<&LatencyProfile> for ProfileInfo {
-    fn from(p: &LatencyProfile) -> Self {
-        ProfileInfo {
-            name: p.name.clone(),
-            rtt_ms: p.rtt_ms,
-            request_bytes_per_s: p.request_bytes_per_s,
-            uncached_input_token_us: p.uncached_input_token_us,
-            ttft_ms: p.ttft_ms,
-            output_tokens_per_s: p.output_tokens_per_s,
-        }
-    }
-}
-
 /// Where the bench ran.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerInfo {
@@ -164,7 +142,7 @@ pub struct ServerInfo {
     /// The base URL for `url`.
     pub url: Option<String>,
     /// The emulator's latency profile.
-    pub latency: Option<ProfileInfo>,
+    pub latency: Option<LatencyProfile>,
 }
 
 /// End-to-end times per run index, µs, per mode.
@@ -216,9 +194,15 @@ pub struct ModelView {
 }
 
 impl ModelView {
-    /// Applies profile `p` to a point's two modes.
-    pub fn new(p: &ProfileInfo, ws: &ModeStats, http: &ModeStats) -> Self {
-        let (w, h) = (model::breakdown(p, ws), model::breakdown(p, http));
+    /// Applies profile `p` to a point's two modes, turn by turn.
+    pub fn new(p: &LatencyProfile, point: &Point) -> Self {
+        let w = model::breakdown(
+            p,
+            Mode::WebSocket,
+            &point.samples.websocket,
+            &point.websocket,
+        );
+        let h = model::breakdown(p, Mode::Http, &point.samples.http, &point.http);
         ModelView {
             websocket: w,
             http: h,
@@ -401,7 +385,7 @@ pub async fn run(
         };
         let mut p = point(n, samples(recordings).await?);
         if let Server::Emulator { latency } = &config.server {
-            p.model = Some(ModelView::new(&latency.into(), &p.websocket, &p.http));
+            p.model = Some(ModelView::new(latency, &p));
         }
         points.push(p);
     }
@@ -409,7 +393,7 @@ pub async fn run(
         Server::Emulator { latency } => ServerInfo {
             kind: "emulator",
             url: None,
-            latency: Some(latency.into()),
+            latency: Some(latency.clone()),
         },
         Server::Url { base, .. } => ServerInfo {
             kind: "url",

@@ -10,6 +10,8 @@
 pub use crate::emulator::LatencyProfile;
 pub use crate::ledger::Transport;
 
+use crate::ledger::Turn;
+
 use serde::Serialize;
 
 /// What one turn asks of the server: the figures the latency model needs, measured (from a
@@ -31,6 +33,39 @@ pub struct TurnLoad {
     pub output_tokens: f64,
     /// False for a `generate: false` warm-up: no time to first token, no prefill wait.
     pub generates: bool,
+}
+
+/// Tokens of earlier state the server had to load for a recorded turn: the whole chain over
+/// HTTP (no connection holds anything), on WebSocket the part the ledger does not think the
+/// connection held (a new connection continuing a stored response).
+pub fn loaded_tokens(t: &Turn) -> u64 {
+    let chain = t.full_context.tokens.saturating_sub(t.incremental.tokens);
+    match (&t.previous_response_id, t.transport) {
+        (None, _) => 0,
+        (Some(_), Transport::Http) => chain,
+        (Some(_), Transport::WebSocket) => chain.saturating_sub(t.cache_estimate_tokens),
+    }
+}
+
+impl TurnLoad {
+    /// The load of a recorded turn, from the ledger's figures: request bytes and tokens as
+    /// sent, the chain the server loaded (all of it over HTTP; on WebSocket what the ledger
+    /// does not think the connection held), uncached and output tokens as the server reported.
+    /// `None` until the terminal event brought usage.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn from_turn(t: &Turn) -> Option<TurnLoad> {
+        let usage = t.usage.as_ref()?;
+        let loaded = loaded_tokens(t);
+        let cached = usage.input_tokens_details.cached_tokens;
+        Some(TurnLoad {
+            request_bytes: t.incremental.bytes as f64,
+            request_tokens: t.incremental.tokens as f64,
+            loaded_tokens: loaded as f64,
+            uncached_tokens: usage.input_tokens.saturating_sub(cached) as f64,
+            output_tokens: usage.output_tokens as f64,
+            generates: t.generate,
+        })
+    }
 }
 
 /// Where one turn's time goes per the profile, µs. Also used for sums over turns or runs.
@@ -99,6 +134,22 @@ impl TurnTime {
     /// Send → terminal event.
     pub fn total_us(&self) -> f64 {
         self.terms().iter().sum()
+    }
+
+    /// Every term times `k` (an average over runs).
+    pub fn scale(&mut self, k: f64) {
+        for v in [
+            &mut self.rtt_us,
+            &mut self.upload_us,
+            &mut self.overhead_us,
+            &mut self.validation_us,
+            &mut self.state_load_us,
+            &mut self.ttft_us,
+            &mut self.prefill_us,
+            &mut self.output_us,
+        ] {
+            *v *= k;
+        }
     }
 
     /// Term-by-term sum (turns of a run, runs of a bench).

@@ -1,26 +1,21 @@
-//! The latency model behind the speed-up, with no I/O: how a latency profile splits one run's
-//! end-to-end time into round trips, upload, prefill of uncached tokens, time to first token
-//! and output streaming — and what is left over (client and server CPU, scheduling).
+//! The latency model applied to a bench point, with no I/O: every turn of every run goes
+//! through [`crate::latency::predict_turn`] with the ledger's bytes and tokens, and the sum
+//! says where a run's end-to-end time goes — and what is left over (client and server CPU,
+//! scheduling).
 
 use serde::Serialize;
 
-use super::ProfileInfo;
-use super::stats::ModeStats;
+use super::Mode;
+use super::stats::{ModeStats, RunSample, TurnSample};
+use crate::latency::{LatencyProfile, TERMS, TurnLoad, TurnTime, predict_turn};
 
-/// Where one run's time goes, per the profile, from the run's measured bytes and tokens (µs).
+/// Where one run's time goes, per the profile, averaged over the mode's runs (µs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Breakdown {
-    /// turns × rtt.
-    pub rtt_us: f64,
-    /// request bytes ÷ upload bandwidth.
-    pub upload_us: f64,
-    /// uncached input tokens × cost per uncached token.
-    pub prefill_us: f64,
-    /// turns × fixed time to first token.
-    pub ttft_us: f64,
-    /// output tokens ÷ output speed.
-    pub output_us: f64,
-    /// The sum of the above.
+    /// Each term of the model, summed over a run's turns.
+    #[serde(flatten)]
+    pub terms: TurnTime,
+    /// The sum of the terms.
     pub modelled_us: f64,
     /// The measured median end-to-end time.
     pub measured_us: f64,
@@ -28,22 +23,46 @@ pub struct Breakdown {
     pub other_us: f64,
 }
 
-/// The breakdown of the median run of `m` under profile `p`.
-pub fn breakdown(p: &ProfileInfo, m: &ModeStats) -> Breakdown {
-    let per_s = |amount: f64, rate: f64| if rate > 0.0 { amount / rate * 1e6 } else { 0.0 };
-    let rtt_us = m.turns_per_run * p.rtt_ms * 1e3;
-    let upload_us = per_s(m.bytes_sent, p.request_bytes_per_s);
-    let uncached = (m.input_tokens - m.cached_tokens).max(0.0);
-    let prefill_us = uncached * p.uncached_input_token_us;
-    let ttft_us = m.turns_per_run * p.ttft_ms * 1e3;
-    let output_us = per_s(m.output_tokens, p.output_tokens_per_s);
-    let modelled_us = rtt_us + upload_us + prefill_us + ttft_us + output_us;
+impl Breakdown {
+    /// Each term's share of the modelled time, % ([`TERMS`] order; zeros when nothing is
+    /// modelled).
+    pub fn shares_pct(&self) -> [f64; TERMS.len()] {
+        let total = self.modelled_us;
+        self.terms
+            .terms()
+            .map(|v| if total > 0.0 { v / total * 100.0 } else { 0.0 })
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn load(t: &TurnSample) -> TurnLoad {
+    TurnLoad {
+        request_bytes: t.bytes_sent as f64,
+        request_tokens: t.tokens_sent as f64,
+        loaded_tokens: t.loaded_tokens as f64,
+        uncached_tokens: t.input_tokens.saturating_sub(t.cached_tokens) as f64,
+        output_tokens: t.output_tokens as f64,
+        generates: t.generates,
+    }
+}
+
+/// The breakdown of `mode`'s runs under profile `p`: each run's turns summed, the runs
+/// averaged (the emulator's runs of one point carry the same workload), beside `m`'s
+/// measured median.
+#[allow(clippy::cast_precision_loss)]
+pub fn breakdown(p: &LatencyProfile, mode: Mode, runs: &[RunSample], m: &ModeStats) -> Breakdown {
+    let mut terms = TurnTime::default();
+    for run in runs {
+        for t in &run.turns {
+            terms.add(&predict_turn(p, mode.transport(), &load(t)));
+        }
+    }
+    if !runs.is_empty() {
+        terms.scale(1.0 / runs.len() as f64);
+    }
+    let modelled_us = terms.total_us();
     Breakdown {
-        rtt_us,
-        upload_us,
-        prefill_us,
-        ttft_us,
-        output_us,
+        terms,
         modelled_us,
         measured_us: m.e2e_us.median,
         other_us: m.e2e_us.median - modelled_us,
@@ -64,24 +83,40 @@ mod tests {
     use super::*;
     use crate::bench::stats::Summary;
 
-    fn profile() -> ProfileInfo {
-        ProfileInfo {
-            name: "t".into(),
+    fn profile() -> LatencyProfile {
+        LatencyProfile {
             rtt_ms: 80.0,
             request_bytes_per_s: 2_500_000.0,
             uncached_input_token_us: 20.0,
             ttft_ms: 400.0,
             output_tokens_per_s: 80.0,
+            request_overhead_http_ms: 10.0,
+            request_validation_token_us: 1.0,
+            state_load_token_us: 2.0,
+            ..LatencyProfile::zero()
         }
     }
 
-    fn mode(bytes: f64, input: f64, cached: f64, e2e: f64) -> ModeStats {
+    /// Ten turns of `bytes`/10 each, 1,000 uncached and 40 output tokens per turn.
+    fn run(bytes: u64, loaded: u64) -> RunSample {
+        let turn = TurnSample {
+            bytes_sent: bytes / 10,
+            tokens_sent: bytes / 40,
+            input_tokens: 10_000,
+            cached_tokens: 9_000,
+            output_tokens: 40,
+            loaded_tokens: loaded,
+            generates: true,
+            ..TurnSample::default()
+        };
+        RunSample {
+            turns: vec![turn; 10],
+            ..RunSample::default()
+        }
+    }
+
+    fn measured(e2e: f64) -> ModeStats {
         ModeStats {
-            turns_per_run: 10.0,
-            bytes_sent: bytes,
-            input_tokens: input,
-            cached_tokens: cached,
-            output_tokens: 400.0,
             e2e_us: Summary {
                 median: e2e,
                 ..Summary::default()
@@ -92,23 +127,38 @@ mod tests {
 
     #[test]
     fn breakdown_worked_by_hand() {
-        // 10 turns: rtt 0.8 s, TTFT 4 s; 400 output tokens at 80/s = 5 s.
-        // WS: 50 kB at 2.5 MB/s = 20 ms; 10k uncached × 20 µs = 200 ms → 10.02 s.
-        let ws = breakdown(&profile(), &mode(50_000.0, 100_000.0, 90_000.0, 10.5e6));
-        assert_eq!(ws.rtt_us, 800_000.0);
-        assert_eq!(ws.ttft_us, 4_000_000.0);
-        assert_eq!(ws.output_us, 5_000_000.0);
-        assert_eq!(ws.upload_us, 20_000.0);
-        assert_eq!(ws.prefill_us, 200_000.0);
-        assert_eq!(ws.modelled_us, 10_020_000.0);
-        assert_eq!(ws.other_us, 480_000.0);
-        // HTTP: 2.5 MB = 1 s upload, same uncached tokens → 11.0 s.
-        let http = breakdown(&profile(), &mode(2_500_000.0, 100_000.0, 90_000.0, 11.5e6));
-        assert_eq!(http.modelled_us, 11_000_000.0);
-        // 1 − 10.02 / 11 = 8.909…%.
-        let p = predicted_speedup_pct(&ws, &http);
-        assert!((p - (1.0 - 10.02 / 11.0) * 100.0).abs() < 1e-9);
-        assert!((p - 8.909).abs() < 1e-3);
+        // 10 turns: rtt 0.8 s, TTFT 4 s; 400 output tokens at 80/s = 5 s; 10k uncached ×
+        // 20 µs = 200 ms. WS: 50 kB at 2.5 MB/s = 20 ms; 10 × 1,250 tokens × 1 µs validation.
+        let p = profile();
+        let ws = breakdown(&p, Mode::WebSocket, &[run(50_000, 0)], &measured(10.5e6));
+        assert_eq!(ws.terms.rtt_us, 800_000.0);
+        assert_eq!(ws.terms.ttft_us, 4_000_000.0);
+        assert_eq!(ws.terms.output_us, 5_000_000.0);
+        assert_eq!(ws.terms.upload_us, 20_000.0);
+        assert_eq!(ws.terms.prefill_us, 200_000.0);
+        assert_eq!(ws.terms.validation_us, 12_500.0);
+        assert_eq!(ws.terms.overhead_us, 0.0);
+        assert_eq!(ws.modelled_us, 10_032_500.0);
+        assert_eq!(ws.other_us, 10.5e6 - 10_032_500.0);
+        // HTTP: 2.5 MB = 1 s upload, 625,000 tokens validated = 625 ms, 10 × 10 ms overhead,
+        // 10 × 500 loaded tokens × 2 µs = 10 ms → 11.735 s.
+        let http = breakdown(&p, Mode::Http, &[run(2_500_000, 500)], &measured(11.5e6));
+        assert_eq!(http.terms.overhead_us, 100_000.0);
+        assert_eq!(http.terms.state_load_us, 10_000.0);
+        assert_eq!(http.terms.validation_us, 625_000.0);
+        assert_eq!(http.modelled_us, 11_735_000.0);
+        let pct = predicted_speedup_pct(&ws, &http);
+        assert!((pct - (1.0 - 10_032_500.0 / 11_735_000.0) * 100.0).abs() < 1e-9);
+        let shares = http.shares_pct();
+        assert!((shares.iter().sum::<f64>() - 100.0).abs() < 1e-9);
+        // Two runs average, not add.
+        let two = breakdown(
+            &p,
+            Mode::Http,
+            &[run(2_500_000, 500), run(2_500_000, 500)],
+            &measured(0.0),
+        );
+        assert_eq!(two.modelled_us, http.modelled_us);
     }
 
     #[test]
@@ -116,8 +166,13 @@ mod tests {
         let mut p = profile();
         p.request_bytes_per_s = 0.0;
         p.output_tokens_per_s = 0.0;
-        let b = breakdown(&p, &mode(1e9, 0.0, 0.0, 0.0));
-        assert_eq!((b.upload_us, b.output_us), (0.0, 0.0));
+        let b = breakdown(&p, Mode::Http, &[run(1_000_000_000, 0)], &measured(0.0));
+        assert_eq!((b.terms.upload_us, b.terms.output_us), (0.0, 0.0));
         assert_eq!(predicted_speedup_pct(&b, &Breakdown::default()), 0.0);
+        assert_eq!(Breakdown::default().shares_pct(), [0.0; TERMS.len()]);
+        assert_eq!(
+            breakdown(&p, Mode::Http, &[], &measured(0.0)).modelled_us,
+            0.0
+        );
     }
 }

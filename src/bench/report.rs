@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::stats::{ModeStats, SpeedUp};
-use super::{BenchReport, Point, ServerInfo};
+use super::{BenchReport, ModelView, Point, ServerInfo};
+use crate::latency::TERMS;
 use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_tokens, fmt_us};
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -42,15 +43,31 @@ pub fn fmt_count(v: f64) -> String {
 /// One line naming the server and its latency profile.
 pub fn server_line(server: &ServerInfo) -> String {
     match (&server.latency, &server.url) {
-        (Some(p), _) => format!(
-            "emulator, latency profile `{}` (rtt {} ms, upload {} Mbit/s, {} µs per uncached input token, TTFT {} ms, {} output tok/s)",
-            p.name,
-            p.rtt_ms,
-            p.request_bytes_per_s * 8.0 / 1e6,
-            p.uncached_input_token_us,
-            p.ttft_ms,
-            p.output_tokens_per_s
-        ),
+        (Some(p), _) => {
+            let mut line = format!(
+                "emulator, latency profile `{}` (rtt {} ms, upload {} Mbit/s, {} µs per uncached input token, TTFT {} ms, {} output tok/s",
+                p.name,
+                p.rtt_ms,
+                p.request_bytes_per_s * 8.0 / 1e6,
+                p.uncached_input_token_us,
+                p.ttft_ms,
+                p.output_tokens_per_s
+            );
+            // The server-cost terms only when set: the built-in profiles leave them at 0.
+            for (v, label) in [
+                (p.request_overhead_websocket_ms, "ms per WebSocket request"),
+                (p.request_overhead_http_ms, "ms per HTTP request"),
+                (p.request_validation_token_us, "µs per request token"),
+                (p.state_load_token_us, "µs per loaded state token"),
+                (p.jitter_ms, "ms jitter"),
+            ] {
+                if v > 0.0 {
+                    let _ = write!(line, ", {v} {label}");
+                }
+            }
+            line.push(')');
+            line
+        }
         (None, Some(url)) => url.clone(),
         (None, None) => server.kind.to_owned(),
     }
@@ -94,6 +111,39 @@ pub fn speedup_text(s: Option<&SpeedUp>) -> String {
     }
 }
 
+/// Short column heads for [`TERMS`], same order.
+const TERM_HEADS: [&str; TERMS.len()] = [
+    "rtt", "upload", "overhead", "validate", "load", "TTFT", "prefill", "output",
+];
+
+/// The "where the time goes" table of one point: every term of the model per mode (summed
+/// over a run's turns), then each term's share of the modelled time.
+fn where_time_goes(out: &mut String, m: &ModelView) {
+    let mut head = String::from("         model");
+    for h in TERM_HEADS {
+        let _ = write!(head, " {h:>8}");
+    }
+    let _ = writeln!(out, "{head}   modelled  measured (other)");
+    for (name, b) in [("ws", &m.websocket), ("http", &m.http)] {
+        let mut row = format!("         {name:<5}");
+        for v in b.terms.terms() {
+            let _ = write!(row, " {:>8}", us(v));
+        }
+        let _ = writeln!(
+            out,
+            "{row} = {:>8}  {:>8} ({})",
+            us(b.modelled_us),
+            us(b.measured_us),
+            signed_us(b.other_us)
+        );
+        let mut share = String::from("              ");
+        for v in b.shares_pct() {
+            let _ = write!(share, " {:>7.0}%", v);
+        }
+        let _ = writeln!(out, "{share}");
+    }
+}
+
 fn point_rows(out: &mut String, p: &Point) {
     mode_row(out, p.tool_calls, "websocket", &p.websocket);
     mode_row(out, p.tool_calls, "http", &p.http);
@@ -111,20 +161,7 @@ fn point_rows(out: &mut String, p: &Point) {
         tokens(uncached(&p.http)),
     );
     if let Some(m) = &p.model {
-        for (name, b) in [("ws", &m.websocket), ("http", &m.http)] {
-            let _ = writeln!(
-                out,
-                "         {name:<4} model: rtt {} + upload {} + prefill {} + TTFT {} + output {} = {}; measured {} (other {})",
-                us(b.rtt_us),
-                us(b.upload_us),
-                us(b.prefill_us),
-                us(b.ttft_us),
-                us(b.output_us),
-                us(b.modelled_us),
-                us(b.measured_us),
-                signed_us(b.other_us),
-            );
-        }
+        where_time_goes(out, m);
         let _ = writeln!(
             out,
             "         the profile alone predicts {:.1}% faster; the rest is CPU and scheduling",
@@ -184,5 +221,48 @@ mod tests {
         assert_eq!(fmt_count(950.0), "950");
         assert_eq!(fmt_count(12_345.0), "12.3k");
         assert_eq!(fmt_count(4_560_000.0), "4.56M");
+    }
+
+    #[test]
+    fn where_the_time_goes_shows_every_term_and_its_share_per_mode() {
+        use crate::bench::model::Breakdown;
+        use crate::latency::TurnTime;
+        let b = |overhead_us: f64| Breakdown {
+            terms: TurnTime {
+                rtt_us: 50_000.0,
+                overhead_us,
+                output_us: 50_000.0,
+                ..TurnTime::default()
+            },
+            modelled_us: 100_000.0 + overhead_us,
+            measured_us: 250_000.0,
+            other_us: 150_000.0 - overhead_us,
+        };
+        let m = ModelView {
+            websocket: b(0.0),
+            http: b(100_000.0),
+            predicted_speedup_pct: 50.0,
+        };
+        let mut out = String::new();
+        where_time_goes(&mut out, &m);
+        let lines: Vec<&str> = out.lines().collect();
+        for h in TERM_HEADS {
+            assert!(lines[0].contains(h), "{h} missing: {}", lines[0]);
+        }
+        assert!(lines[1].trim_start().starts_with("ws"), "{out}");
+        assert!(
+            lines[1].contains(" 100.0ms ") && lines[1].contains("(+150.0ms)"),
+            "{out}"
+        );
+        // WS: rtt and output 50% each; HTTP: rtt 25%, overhead 50%, output 25%.
+        let shares = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            shares(lines[2]),
+            ["50%", "0%", "0%", "0%", "0%", "0%", "0%", "50%"]
+        );
+        assert_eq!(
+            shares(lines[4]),
+            ["25%", "0%", "50%", "0%", "0%", "0%", "0%", "25%"]
+        );
     }
 }

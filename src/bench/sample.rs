@@ -2,6 +2,7 @@
 //! latencies and cached tokens are the ledger's, never counted a second way.
 
 use crate::frame::{Frame, Payload};
+use crate::latency;
 use crate::ledger::{Ledger, TurnStatus};
 
 use super::client::Recording;
@@ -29,6 +30,8 @@ pub fn run_sample(run: usize, rec: &Recording) -> RunSample {
         .turns()
         .iter()
         .map(|t| TurnSample {
+            loaded_tokens: latency::loaded_tokens(t),
+            generates: t.generate,
             latency_us: t.latency_total_us().unwrap_or(0),
             ttft_us: t.ttft_us(),
             bytes_sent: t.incremental.bytes,

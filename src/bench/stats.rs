@@ -20,6 +20,11 @@ pub struct TurnSample {
     pub cached_tokens: u64,
     /// Server-reported `usage.output_tokens`.
     pub output_tokens: u64,
+    /// Chained tokens the server loaded because the connection did not hold them
+    /// ([`crate::latency::TurnLoad::from_turn`]).
+    pub loaded_tokens: u64,
+    /// False for a `generate: false` warm-up.
+    pub generates: bool,
 }
 
 /// One run of one mode: its end-to-end time and its turns.
@@ -375,6 +380,8 @@ mod tests {
             input_tokens: input,
             cached_tokens: cached,
             output_tokens: 7,
+            loaded_tokens: 0,
+            generates: true,
         }
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
 
@@ -12,11 +12,11 @@ use super::EmulatorError;
 const BUILTIN: &str = include_str!("latency_profiles.toml");
 
 /// The parameters of one latency profile (see `latency_profiles.toml` for their meaning).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyProfile {
-    /// Profile name (the table name in the profiles file).
-    #[serde(skip)]
+    /// Profile name (the table name in the profiles file; reported, never read from a table).
+    #[serde(skip_deserializing)]
     pub name: String,
     /// Network round trip, added once per request.
     pub rtt_ms: f64,
