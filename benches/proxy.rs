@@ -233,7 +233,7 @@ async fn run() {
     .await
     .unwrap();
     // A UI's share of the work: the events are consumed, as the headless printer does.
-    let mut events = std::mem::replace(&mut px.events, tokio::sync::mpsc::unbounded_channel().1);
+    let mut events = std::mem::replace(&mut px.events, turnscope::proxy::ProxyEvents::ended());
     let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
 
     let mut targets = vec![

@@ -9,7 +9,9 @@
 //! time from /proc over the run, divided by the reply frames); throughput of pipelined 64 KB
 //! replies; peak RSS (VmHWM) after ≥ RELAY_BENCH_MB relayed (default 1000) over connections
 //! that come and go (a new one every 64 requests). Ratios are against the byte copier.
-//! Env: RELAY_BENCH_REPS (sequential requests per size, default 2000), RELAY_BENCH_MB.
+//! Env: RELAY_BENCH_REPS (sequential requests per size, default 2000), RELAY_BENCH_MB;
+//! RELAY_BENCH_BASE=PATH also measures another turnscope binary (say, one built from main) in
+//! the same run, for a before/after.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -257,9 +259,9 @@ fn start_copier(up: SocketAddr) -> Relay {
     }
 }
 
-fn start_turnscope(up: SocketAddr) -> Relay {
+fn start_turnscope(up: SocketAddr, bin: &str, name: &str) -> Relay {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+    let mut child = Command::new(bin)
         .args(["proxy", "--no-tui", "--listen", "127.0.0.1:0", "--upstream"])
         .arg(format!("http://{up}/v1"))
         .arg("--record")
@@ -285,7 +287,7 @@ fn start_turnscope(up: SocketAddr) -> Relay {
     // Keep draining stderr so the proxy never blocks on it.
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     Relay {
-        name: "turnscope proxy".into(),
+        name: name.into(),
         port: port.unwrap(),
         child,
         _dir: Some(dir),
@@ -399,9 +401,14 @@ fn main() {
         let copier = start_copier(up);
         rows.push((copier.name.clone(), measure(&copier, &direct, reps, volume_mb).await));
         drop(copier);
-        let ts = start_turnscope(up);
+        let ts = start_turnscope(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope proxy");
         rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
         drop(ts);
+        if let Ok(base) = std::env::var("RELAY_BENCH_BASE") {
+            let ts = start_turnscope(up, &base, "turnscope base");
+            rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
+            drop(ts);
+        }
         match start_websocat(up) {
             Ok(ws) => rows.push((ws.name.clone(), measure(&ws, &direct, reps, volume_mb).await)),
             Err(e) => println!("websocat: skipped, {e}"),

@@ -13,6 +13,7 @@
 //! forwards, edits or drops them. Request headers (Authorization, keys) are never recorded.
 
 mod breakpoint;
+pub(crate) mod events;
 mod http;
 pub(crate) use http::SseEvents;
 mod recorder;
@@ -26,11 +27,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use breakpoint::{Breakpoint, BreakpointDecision, Breakpoints, Condition, Direction};
+pub use events::{BUDGET_BYTES, ProxyEvents};
 
 use crate::frame::{Dir, Frame};
 
@@ -230,8 +231,8 @@ impl ProxyControl {
 #[derive(Debug)]
 pub struct RunningProxy {
     addr: SocketAddr,
-    /// Frames and notices, in order.
-    pub events: mpsc::UnboundedReceiver<ProxyEvent>,
+    /// Frames and notices, in order; read them (see [`ProxyEvents`] for the memory bound).
+    pub events: ProxyEvents,
     /// Breakpoint decisions and injection.
     pub control: ProxyControl,
     accept: tokio::task::JoinHandle<()>,
@@ -269,6 +270,8 @@ impl RunningProxy {
     pub async fn shutdown(self) {
         let shared = &self.control.shared;
         shared.cancel.cancel();
+        // The reader may have stopped reading: nothing in flight may wait for it now.
+        shared.recorder.lift_budget();
         let _ = self.accept.await;
         shared.tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), shared.tracker.wait()).await;
@@ -296,9 +299,11 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         addr: config.listen,
         source,
     })?;
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = ProxyEvents::channel();
     let header = crate::transcript::Header::new("proxy", Some(upstream.display()), None);
-    let (recorder_tx, recorder) = recorder::spawn(config.record.as_deref(), &header, events_tx)?;
+    let budget = events::Budget::new(BUDGET_BYTES);
+    let (recorder_tx, recorder) =
+        recorder::spawn(config.record.as_deref(), &header, events_tx, budget)?;
     let shared = Arc::new(Shared {
         gate: breakpoint::Gate::new(config.breakpoints, recorder_tx.clone()),
         upstream,

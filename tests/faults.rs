@@ -76,7 +76,7 @@ impl Rig {
         let mut frames = Vec::new();
         if let Some(mut p) = self.proxy.take() {
             let mut events =
-                std::mem::replace(&mut p.events, tokio::sync::mpsc::unbounded_channel().1);
+                std::mem::replace(&mut p.events, turnscope::proxy::ProxyEvents::ended());
             tokio::time::timeout(GUARD, p.shutdown()).await.unwrap();
             while let Some(e) = events.recv().await {
                 if let proxy::ProxyEvent::Error(line) = e {

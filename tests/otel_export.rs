@@ -350,8 +350,7 @@ async fn the_relay_keeps_its_pace_and_every_frame_while_the_collector_hangs() {
             conns.push(s);
         }
     });
-    let (idle_tx, idle) = tokio::sync::mpsc::unbounded_channel();
-    drop(idle_tx);
+    let idle = turnscope::proxy::ProxyEvents::ended();
     let events = std::mem::replace(&mut px.events, idle);
     let (mut events, done) = otel::live::tee(
         events,
@@ -396,8 +395,7 @@ async fn a_collector_that_is_down_is_reported_once_and_the_proxy_keeps_working()
         .unwrap()
         .local_addr()
         .unwrap();
-    let (idle_tx, idle) = tokio::sync::mpsc::unbounded_channel();
-    drop(idle_tx);
+    let idle = turnscope::proxy::ProxyEvents::ended();
     let events = std::mem::replace(&mut px.events, idle);
     let (mut events, done) = otel::live::tee(
         events,

@@ -133,8 +133,7 @@ async fn phoenix_shows_a_live_sdk_tool_loop_through_the_proxy() {
         otel::live::EXPORT_TIMEOUT,
     )
     .unwrap();
-    let (idle_tx, idle) = tokio::sync::mpsc::unbounded_channel();
-    drop(idle_tx);
+    let idle = turnscope::proxy::ProxyEvents::ended();
     let events = std::mem::replace(&mut running.events, idle);
     let session = "live-sdk-tool-loop";
     let (mut events, done) = otel::live::tee(events, sink, session.into(), false);

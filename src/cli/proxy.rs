@@ -172,18 +172,18 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
             None => break,
         }
     }
-    let mut events = std::mem::replace(
-        &mut running.events,
-        tokio::sync::mpsc::unbounded_channel().1,
-    );
-    running.shutdown().await;
-    while let Some(event) = events.recv().await {
-        match event {
-            ProxyEvent::Frame(frame) => summary.push(&frame),
-            ProxyEvent::Error(message) => eprintln!("turnscope: {message}"),
-            _ => {}
+    // Read the last events while the proxy shuts down, so nothing in flight waits for a reader.
+    let mut events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
+    let drain = async {
+        while let Some(event) = events.recv().await {
+            match event {
+                ProxyEvent::Frame(frame) => summary.push(&frame),
+                ProxyEvent::Error(message) => eprintln!("turnscope: {message}"),
+                _ => {}
+            }
         }
-    }
+    };
+    tokio::join!(running.shutdown(), drain);
     finish_export(export).await;
     if let Some(emu) = emu {
         emu.shutdown().await;
@@ -204,8 +204,7 @@ fn otlp_tee(
         (None, Some(file)) => eprintln!("  writing spans to {}", file.display()),
         (None, None) => {}
     }
-    let (_, idle) = tokio::sync::mpsc::unbounded_channel();
-    let events = std::mem::replace(&mut running.events, idle);
+    let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
     let (events, done) = crate::otel::live::tee(events, sink, session, config.include_content);
     running.events = events;
     Ok(done)
@@ -253,8 +252,7 @@ async fn run_tui(
             running.ws_base_url()
         ),
     );
-    let (_, idle) = tokio::sync::mpsc::unbounded_channel();
-    let events = std::mem::replace(&mut running.events, idle);
+    let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
     let control = running.control.clone();
     crate::tui::proxy::run(app, events, control, rules, CancellationToken::new())
         .await

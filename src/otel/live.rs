@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 use super::{SessionTrace, Sink, TimeBase};
 use crate::frame::{Dir, Frame};
 use crate::ledger::Ledger;
-use crate::proxy::ProxyEvent;
+use crate::proxy::events::Queued;
+use crate::proxy::{ProxyEvent, ProxyEvents};
 
 /// Spans per batch at most.
 pub const BATCH_SPANS: usize = 64;
@@ -31,22 +32,29 @@ pub const QUEUED_BATCHES: usize = 16;
 /// plus one-line export notices as [`ProxyEvent::Error`]) and the pipeline's handle, which
 /// finishes after the proxy's stream ends and the last spans were sent (or failed).
 pub fn tee(
-    mut events: mpsc::UnboundedReceiver<ProxyEvent>,
+    mut events: ProxyEvents,
     sink: Sink,
     session: String,
     include_content: bool,
-) -> (mpsc::UnboundedReceiver<ProxyEvent>, JoinHandle<()>) {
-    let (out_tx, out_rx) = mpsc::unbounded_channel();
+) -> (ProxyEvents, JoinHandle<()>) {
+    let (out_tx, out_rx) = ProxyEvents::channel();
     let (frames_tx, frames_rx) = mpsc::unbounded_channel::<Frame>();
     let (batches_tx, batches_rx) = mpsc::channel::<Vec<SpanData>>(QUEUED_BATCHES);
-    let notices = out_tx.clone();
+    let (notices, mut notices_rx) = mpsc::unbounded_channel::<ProxyEvent>();
+    let notices_out = out_tx.clone();
+    tokio::spawn(async move {
+        while let Some(event) = notices_rx.recv().await {
+            let _ = notices_out.send(Queued { event, held: None });
+        }
+    });
     let tee = tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            if let ProxyEvent::Frame(frame) = &event {
+        // Each event keeps its share of the proxy's memory budget until the UI reads it.
+        while let Some(queued) = events.rx.recv().await {
+            if let ProxyEvent::Frame(frame) = &queued.event {
                 let _ = frames_tx.send(frame.clone());
             }
             // The UI may have quit already; the spans still go out.
-            let _ = out_tx.send(event);
+            let _ = out_tx.send(queued);
         }
     });
     let folder = tokio::spawn(fold(

@@ -87,7 +87,8 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
         let text = String::from_utf8_lossy(&body).into_owned();
         shared
             .recorder
-            .frame(t_sent, conn, Dir::Sent, Body::Text(text));
+            .frame(t_sent, conn, Dir::Sent, Body::Text(text))
+            .await;
     }
     let upstream = match result {
         Ok(r) => r,
@@ -159,7 +160,8 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
                         for data in events.push(&bytes) {
                             shared
                                 .recorder
-                                .frame(t_us, conn, Dir::Recv, Body::Text(data));
+                                .frame(t_us, conn, Dir::Recv, Body::Text(data))
+                                .await;
                         }
                     } else {
                         whole.extend_from_slice(&bytes);
@@ -177,7 +179,8 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
                 let text = String::from_utf8_lossy(&whole).into_owned();
                 shared
                     .recorder
-                    .frame(shared.now_us(), conn, Dir::Recv, Body::Text(text));
+                    .frame(shared.now_us(), conn, Dir::Recv, Body::Text(text))
+                    .await;
             }
             close(&shared, conn, ended);
         }

@@ -1,7 +1,9 @@
 //! The recorder: a thread that turns relayed messages into frames, writes them, then notifies.
 //!
 //! Relays hand over cheap reference-counted buffers and return to relaying at once; copying,
-//! JSON classification, formatting and file I/O all happen here, off the relay path.
+//! JSON classification, redaction, formatting and file I/O all happen here, off the relay path,
+//! each once per frame. A body holds its share of the proxy's byte budget ([`super::events`])
+//! from the relay until the reader receives it.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -10,6 +12,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::events::{Budget, EventsTx, Queued, Reservation};
 use super::{ProxyError, ProxyEvent};
 use crate::frame::{Dir, Frame, Payload};
 use crate::secrets::Secrets;
@@ -36,6 +39,7 @@ enum Job {
         conn: u32,
         dir: Dir,
         body: Body,
+        held: Option<Reservation>,
     },
     Event(ProxyEvent),
     /// A credential seen on an agent's request: masked in everything recorded after it.
@@ -45,23 +49,56 @@ enum Job {
 
 /// The relays' end of the recorder.
 #[derive(Debug, Clone)]
-pub(crate) struct RecorderTx(mpsc::UnboundedSender<Job>);
+pub(crate) struct RecorderTx {
+    jobs: mpsc::UnboundedSender<Job>,
+    budget: Budget,
+}
 
 impl RecorderTx {
-    /// Records a frame taken at `t_us`.
-    pub fn frame(&self, t_us: u64, conn: u32, dir: Dir, body: Body) {
-        let _ = self.0.send(Job::Frame {
+    /// Records a relayed frame taken at `t_us`; call it after forwarding the frame. Waits only
+    /// while the proxy's byte budget is spent (a reader far behind; see [`super::events`]).
+    pub async fn frame(&self, t_us: u64, conn: u32, dir: Dir, body: Body) {
+        let wall = SystemTime::now();
+        let held = self.budget.reserve(body.len()).await;
+        self.send_frame(t_us, wall, conn, dir, body, held);
+    }
+
+    /// Records a meta frame (a JSON object). Meta frames are small and few (one per connect,
+    /// close or error), so they never wait for the budget.
+    pub fn meta(&self, t_us: u64, conn: u32, json: String) {
+        self.send_frame(
             t_us,
-            wall: SystemTime::now(),
+            SystemTime::now(),
+            conn,
+            Dir::Meta,
+            Body::Meta(json),
+            None,
+        );
+    }
+
+    fn send_frame(
+        &self,
+        t_us: u64,
+        wall: SystemTime,
+        conn: u32,
+        dir: Dir,
+        body: Body,
+        held: Option<Reservation>,
+    ) {
+        let _ = self.jobs.send(Job::Frame {
+            t_us,
+            wall,
             conn,
             dir,
             body,
+            held,
         });
     }
 
-    /// Records a meta frame (a JSON object).
-    pub fn meta(&self, t_us: u64, conn: u32, json: String) {
-        self.frame(t_us, conn, Dir::Meta, Body::Meta(json));
+    /// Lets every relay waiting for the budget go on: at shutdown, frames in flight are
+    /// recorded even if no one reads the events any more.
+    pub fn lift_budget(&self) {
+        self.budget.lift();
     }
 
     /// Masks the credentials of an agent's request (its `Authorization` bearer, key headers and
@@ -71,20 +108,20 @@ impl RecorderTx {
             if crate::secrets::is_credential_name(name.as_str())
                 && let Ok(value) = value.to_str()
             {
-                let _ = self.0.send(Job::Secret(value.to_owned()));
+                let _ = self.jobs.send(Job::Secret(value.to_owned()));
                 let _ = self
-                    .0
+                    .jobs
                     .send(Job::Secret(crate::secrets::credential_of(value).to_owned()));
             }
         }
         for secret in crate::secrets::query_credentials(path_and_query) {
-            let _ = self.0.send(Job::Secret(secret));
+            let _ = self.jobs.send(Job::Secret(secret));
         }
     }
 
     /// Passes an event to the user, in order with the frames.
     pub fn event(&self, event: ProxyEvent) {
-        let _ = self.0.send(Job::Event(event));
+        let _ = self.jobs.send(Job::Event(event));
     }
 }
 
@@ -107,7 +144,8 @@ impl RecorderHandle {
 pub(crate) fn spawn(
     record: Option<&Path>,
     header: &Header,
-    events: mpsc::UnboundedSender<ProxyEvent>,
+    events: EventsTx,
+    budget: Budget,
 ) -> Result<(RecorderTx, RecorderHandle), ProxyError> {
     let writer = match record {
         Some(path) => {
@@ -127,6 +165,9 @@ pub(crate) fn spawn(
         .spawn(move || {
             let mut writer = writer;
             let mut secrets = Secrets::default();
+            let send = |event, held| {
+                let _ = events.send(Queued { event, held });
+            };
             while let Some(job) = rx.blocking_recv() {
                 match job {
                     Job::Frame {
@@ -135,27 +176,38 @@ pub(crate) fn spawn(
                         conn,
                         dir,
                         body,
+                        held,
                     } => {
                         let mut frame = to_frame(t_us, wall, conn, dir, body);
                         // Redacted before anyone sees it: the transcript, the TUI, exports.
-                        secrets.redact_frame(&mut frame);
-                        if let Some(w) = writer.as_mut()
-                            && let Err(e) = w.write(&frame)
-                        {
-                            let _ = events.send(ProxyEvent::Error(format!(
-                                "recording to {} failed: {e}; recording stopped, relaying goes on",
-                                w.path().display()
-                            )));
-                            writer = None;
+                        let changed = secrets.redact_frame(&mut frame);
+                        if let Some(w) = writer.as_mut() {
+                            // The writer masks the same secrets: a frame redaction left as it
+                            // was needs neither that second pass nor a second JSON check.
+                            let written = if changed {
+                                w.write(&frame)
+                            } else {
+                                w.write_redacted(&frame)
+                            };
+                            if let Err(e) = written {
+                                send(
+                                    ProxyEvent::Error(format!(
+                                        "recording to {} failed: {e}; recording stopped, relaying goes on",
+                                        w.path().display()
+                                    )),
+                                    None,
+                                );
+                                writer = None;
+                            }
                         }
-                        let _ = events.send(ProxyEvent::Frame(frame));
+                        send(ProxyEvent::Frame(frame), held);
                     }
                     Job::Event(ProxyEvent::Error(message)) => {
                         let message = secrets.redact_json(&message).into_owned();
-                        let _ = events.send(ProxyEvent::Error(message));
+                        send(ProxyEvent::Error(message), None);
                     }
                     Job::Event(event) => {
-                        let _ = events.send(event);
+                        send(event, None);
                     }
                     Job::Secret(secret) => {
                         if secrets.add(&secret)
@@ -173,7 +225,22 @@ pub(crate) fn spawn(
             path: record.map(Path::to_owned).unwrap_or_default(),
             source,
         })?;
-    Ok((RecorderTx(tx.clone()), RecorderHandle { tx, done }))
+    let relays = RecorderTx {
+        jobs: tx.clone(),
+        budget,
+    };
+    Ok((relays, RecorderHandle { tx, done }))
+}
+
+impl Body {
+    /// Bytes the body holds.
+    fn len(&self) -> usize {
+        match self {
+            Body::Ws(text) => text.len(),
+            Body::Binary(bytes) => bytes.len(),
+            Body::Text(text) | Body::Meta(text) => text.len(),
+        }
+    }
 }
 
 fn to_frame(t_us: u64, wall: SystemTime, conn: u32, dir: Dir, body: Body) -> Frame {

@@ -321,7 +321,7 @@ where
     }
     sink.flush().await?;
     for (t_us, body) in unflushed.drain(..) {
-        shared.recorder.frame(t_us, conn, dir, body);
+        shared.recorder.frame(t_us, conn, dir, body).await;
     }
     Ok(())
 }
@@ -373,7 +373,7 @@ where
                         return gone(e);
                     }
                     shared.recorder.meta(t_us, conn, meta_with_original("injected", dir, &text));
-                    shared.recorder.frame(t_us, conn, dir, Body::Text(text));
+                    shared.recorder.frame(t_us, conn, dir, Body::Text(text)).await;
                     continue;
                 }
                 next = source.next() => next,
@@ -431,7 +431,10 @@ where
                             }
                             let meta = meta_with_original("edited", dir, text.as_str());
                             shared.recorder.meta(t_us, conn, meta);
-                            shared.recorder.frame(t_us, conn, dir, Body::Text(edited));
+                            shared
+                                .recorder
+                                .frame(t_us, conn, dir, Body::Text(edited))
+                                .await;
                             continue;
                         }
                         BreakpointDecision::Drop => {

@@ -16,6 +16,8 @@ pub struct Writer {
     out: BufWriter<File>,
     path: PathBuf,
     secrets: Secrets,
+    /// The line being written, reused so a frame costs no allocation of its own.
+    line: String,
 }
 
 impl Writer {
@@ -31,6 +33,7 @@ impl Writer {
             out: BufWriter::new(file),
             path: path.to_owned(),
             secrets: Secrets::new(secrets),
+            line: String::new(),
         };
         let line = serde_json::to_string(header).map_err(io::Error::other)?;
         writer.write_line(&line)?;
@@ -53,6 +56,29 @@ impl Writer {
         self.write_line(&line)
     }
 
+    /// Appends a frame whose payload the caller already redacted with (at least) this writer's
+    /// secrets and left unchanged, so a `Json` payload is still the one-line JSON it was
+    /// classified as: the line is neither re-validated nor redacted a second time (the proxy's
+    /// recorder, on 64 KB frames, would otherwise parse each one twice). The bytes written are
+    /// the same as [`Writer::write`]'s.
+    pub(crate) fn write_redacted(&mut self, frame: &Frame) -> io::Result<()> {
+        let Payload::Json(json) = &frame.payload else {
+            return self.write(frame);
+        };
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        push_head(&mut line, frame);
+        line.push_str("\"frame\":");
+        line.push_str(json);
+        line.push_str("}\n");
+        let result = self
+            .out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.flush());
+        self.line = line;
+        result
+    }
+
     fn write_line(&mut self, line: &str) -> io::Result<()> {
         let clean = self.secrets.redact_json(line);
         self.out.write_all(clean.as_bytes())?;
@@ -61,14 +87,24 @@ impl Writer {
     }
 }
 
-/// Encodes one frame as a transcript line (no newline).
-pub(crate) fn encode_line(frame: &Frame) -> String {
+/// `{"t_us":…,"wall":…,"conn":…,"dir":…,` — every line's start, before the body.
+fn push_head(line: &mut String, frame: &Frame) {
+    use std::fmt::Write as _;
     let dir = match frame.dir {
         Dir::Sent => "sent",
         Dir::Recv => "recv",
         Dir::Meta => "meta",
     };
     let wall = serde_json::to_string(&frame.wall).unwrap_or_else(|_| "\"\"".into());
+    let _ = write!(
+        line,
+        "{{\"t_us\":{},\"wall\":{wall},\"conn\":{},\"dir\":\"{dir}\",",
+        frame.t_us, frame.conn
+    );
+}
+
+/// Encodes one frame as a transcript line (no newline).
+pub(crate) fn encode_line(frame: &Frame) -> String {
     let body = match &frame.payload {
         // Validated one-line JSON goes in as-is: byte-exact.
         Payload::Json(text) if serde_json::from_str::<&RawValue>(text).is_ok() => {
@@ -79,10 +115,11 @@ pub(crate) fn encode_line(frame: &Frame) -> String {
         }
         Payload::Binary(bytes) => format!("\"binary\":\"{}\"", hex(bytes)),
     };
-    format!(
-        "{{\"t_us\":{},\"wall\":{wall},\"conn\":{},\"dir\":\"{dir}\",{body}}}",
-        frame.t_us, frame.conn
-    )
+    let mut line = String::with_capacity(body.len() + 96);
+    push_head(&mut line, frame);
+    line.push_str(&body);
+    line.push('}');
+    line
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -104,6 +141,37 @@ pub fn redact(line: &str, secrets: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_redacted_fast_path_writes_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = Header::new("proxy", None, None);
+        let frames = [
+            Payload::Json(r#"{"type":"response.output_text.delta","delta":"a \"q\" é"}"#.into()),
+            Payload::Text("not json\nat all".into()),
+            Payload::Binary(vec![0, 1, 255]),
+        ]
+        .map(|payload| Frame {
+            t_us: 12,
+            wall: "2026-11-27T12:00:00.000001Z".into(),
+            conn: 3,
+            dir: Dir::Recv,
+            payload,
+        });
+        let [slow, fast] = ["slow", "fast"].map(|n| dir.path().join(n));
+        let mut a = Writer::create(&slow, &header, &[]).unwrap();
+        let mut b = Writer::create(&fast, &header, &[]).unwrap();
+        for f in &frames {
+            a.write(f).unwrap();
+            b.write_redacted(f).unwrap();
+        }
+        drop((a, b));
+        let (a, b) = (std::fs::read(slow).unwrap(), std::fs::read(fast).unwrap());
+        assert_eq!(a.split(|&c| c == b'\n').count(), 5);
+        // The header's `created` differs by the clock; every frame line is the same.
+        let tail = |v: &[u8]| v.splitn(2, |&c| c == b'\n').nth(1).unwrap().to_vec();
+        assert_eq!(tail(&a), tail(&b));
+    }
 
     #[test]
     fn redacts_keys_and_bearer_tokens() {

@@ -5,15 +5,15 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::app::App;
 use super::breakpoint::{BreakpointAction, Held, ProxyCommand};
-use super::run::{forward, run_on_terminal};
+use super::run::run_on_terminal;
 use super::{Action, AppScreen, Command, Effects, LoopStats};
 use crate::frame::{Dir, Frame};
-use crate::proxy::{Breakpoints, Direction, ProxyControl, ProxyEvent};
+use crate::proxy::{Breakpoints, Direction, ProxyControl, ProxyEvent, ProxyEvents};
 
 /// Sentinel: no agent connection seen yet.
 const NO_CONN: u32 = u32::MAX;
@@ -109,7 +109,7 @@ impl Effects for ProxyEffects {
 /// Runs the TUI on the real terminal over a running proxy until the user quits.
 pub async fn run(
     app: App,
-    events: UnboundedReceiver<ProxyEvent>,
+    events: ProxyEvents,
     control: ProxyControl,
     rules: Breakpoints,
     cancel: CancellationToken,
@@ -117,12 +117,7 @@ pub async fn run(
     let newest = Arc::new(AtomicU32::new(NO_CONN));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let seen = newest.clone();
-    tokio::spawn(forward(
-        events,
-        tx.clone(),
-        move |e| Some(proxy_action(e, &seen)),
-        cancel.child_token(),
-    ));
+    tokio::spawn(forward(events, tx.clone(), seen, cancel.child_token()));
     let effects = ProxyEffects {
         control,
         rules,
@@ -133,4 +128,27 @@ pub async fn run(
     let stats = run_on_terminal(&mut screen, &mut rx, &cancel).await;
     cancel.cancel();
     stats
+}
+
+/// Moves proxy events to the app's action queue until the proxy or the app ends (like
+/// `run::forward`, over the proxy's own event stream).
+async fn forward(
+    mut events: ProxyEvents,
+    actions: UnboundedSender<Action>,
+    newest: Arc<AtomicU32>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            ev = events.recv() => match ev {
+                Some(ev) => ev,
+                None => return,
+            },
+        };
+        if actions.send(proxy_action(event, &newest)).is_err() {
+            return;
+        }
+    }
 }
