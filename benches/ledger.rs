@@ -82,7 +82,11 @@ fn main() {
     println!(
         "reader + ledger, no tokens: {t_bytes:.3}s = {:.0} MB/s (goal ≥ 400 MB/s, issue 18: {})",
         size / t_bytes,
-        if size / t_bytes >= 400.0 { "met" } else { "not met" }
+        if size / t_bytes >= 400.0 {
+            "met"
+        } else {
+            "not met"
+        }
     );
     println!(
         "ratio ledger (no tokens) / Value parse: {:.2}x (goal < 1.5x)",
