@@ -14,13 +14,16 @@ pub mod context;
 mod ending;
 mod fold;
 pub mod insight;
+mod intervene;
 mod turn;
 mod verdict;
 
 pub use client::{Client, Remedy};
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
-pub use turn::{Size, ToolCall, Transport, Turn, TurnStatus, carries_generated_tokens, pct};
+pub use turn::{
+    Intervention, Mark, Size, ToolCall, Transport, Turn, TurnStatus, carries_generated_tokens, pct,
+};
 pub use verdict::PROMPT_CACHE_MIN_TOKENS;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -130,6 +133,9 @@ pub struct Ledger {
     unattributed: u64,
     /// Keep figures only, not per-turn detail (see [`Ledger::summary_only`]).
     summary_only: bool,
+    /// An `edited` or `injected` meta line names the frame that follows it on its connection
+    /// and direction (`true` = sent): the turn that frame touches gets the mark.
+    pending_marks: HashMap<(u32, bool), intervene::Pending>,
 }
 
 impl Ledger {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::{Value, json};
 
-use crate::ledger::{Ledger, Totals, Turn, TurnStatus};
+use crate::ledger::{Ledger, Mark, Totals, Turn, TurnStatus};
 use crate::transcript::{Header, LineError};
 
 /// Label of the server's prompt-cache figure, `usage.input_tokens_details.cached_tokens`:
@@ -189,6 +189,7 @@ fn turn_json(t: &Turn) -> Value {
         "store": t.store,
         "generate": t.generate,
         "steered_successor": t.steered_successor,
+        "marks": t.marks(),
         "model": t.model,
         "incremental": t.incremental,
         "full_context": t.full_context,
@@ -213,6 +214,16 @@ fn turn_json(t: &Turn) -> Value {
         "prefix": t.prefix,
         "insight": t.insight,
     })
+}
+
+/// A turn's marks as words (`warm-up,edited`), `-` for none: the `stats` table's last column.
+pub fn marks_text(t: &Turn) -> String {
+    let words: Vec<&str> = t.marks().into_iter().map(Mark::label).collect();
+    if words.is_empty() {
+        "-".into()
+    } else {
+        words.join(",")
+    }
 }
 
 fn round2(v: f64) -> f64 {
@@ -251,7 +262,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5}",
+        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5}  {}",
         "turn",
         "conn",
         "lane",
@@ -262,7 +273,8 @@ pub fn stats_table(ledger: &Ledger) -> String {
         "full",
         "saved",
         PROMPT_CACHE,
-        "tools"
+        "tools",
+        "marks"
     );
     for t in ledger.turns() {
         let status = match &t.status {
@@ -273,7 +285,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
         };
         let _ = writeln!(
             out,
-            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>12} {:>5}",
+            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>12} {:>5}  {}",
             t.index,
             t.conn,
             t.lane.as_deref().unwrap_or("-"),
@@ -285,6 +297,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
             t.saved_pct(),
             t.cached_tokens().map_or_else(|| "-".into(), fmt_tokens),
             t.tool_calls.len(),
+            marks_text(t),
         );
     }
     let t = ledger.totals();

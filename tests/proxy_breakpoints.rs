@@ -12,6 +12,7 @@ use harness::{
 };
 use tokio_tungstenite::tungstenite::Message;
 use turnscope::frame::Dir;
+use turnscope::ledger::{Ledger, Mark, TurnStatus};
 use turnscope::proxy::{BreakpointDecision, Breakpoints, Condition, Direction, ProxyError};
 
 const A: &str = r#"{"type":"response.create","model":"m","input":"original"}"#;
@@ -95,6 +96,40 @@ async fn client_frames_can_be_edited_dropped_and_forwarded() {
     // The original's bytes are kept raw inside the meta frame.
     assert!(frames[pos - 1].payload.json().unwrap().contains(A));
     px.shutdown().await;
+
+    // The turns say what was done to them (issue 16 item 11): B went out edited (and S steered
+    // it), C was dropped (a turn the server never saw, its bytes not counted as sent), D went out
+    // as the agent sent it.
+    let (header, frames, _) = turnscope::transcript::read_all(&path).unwrap();
+    let ledger = Ledger::from_frames(&frames);
+    let turns = ledger.turns();
+    assert_eq!(turns.len(), 3);
+    assert_eq!(turns[0].marks(), vec![Mark::Steered, Mark::Edited]);
+    assert_eq!(turns[1].marks(), vec![Mark::Dropped]);
+    assert_eq!(turns[1].status, TurnStatus::NotSent);
+    assert!(turns[2].marks().is_empty());
+    assert_eq!(
+        ledger.totals().incremental.bytes,
+        (B.len() + D.len()) as u64
+    );
+    let table = turnscope::report::stats_table(&ledger);
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(rows[0].ends_with("marks"), "{table}");
+    assert!(rows[1].ends_with("steered,edited"), "{table}");
+    assert!(
+        rows[2].contains("not sent") && rows[2].ends_with("dropped"),
+        "{table}"
+    );
+    assert!(rows[3].ends_with(" -"), "{table}");
+    let mut json = Vec::new();
+    turnscope::report::write_stats_json(&mut json, "t", &header, &ledger, &[]).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        doc["turns"][0]["marks"],
+        serde_json::json!(["steered", "edited"])
+    );
+    assert_eq!(doc["turns"][1]["marks"], serde_json::json!(["dropped"]));
+    assert_eq!(doc["turns"][1]["status"], "not sent");
 }
 
 #[tokio::test]
@@ -185,6 +220,11 @@ async fn frames_can_be_injected_both_ways_and_breakpoints_changed_live() {
     );
     assert_eq!(seen.paused.len(), 1);
     px.shutdown().await;
+    // The injected request is a turn marked as injected, and so is the turn the injected
+    // event was delivered for (the same one here).
+    let ledger = Ledger::from_frames(&transcript_frames(&path));
+    assert_eq!(ledger.turns().len(), 1);
+    assert_eq!(ledger.turns()[0].marks(), vec![Mark::Injected]);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::frame::Dir;
+use turnscope::frame::{Dir, Frame, Payload};
 use turnscope::proxy::BreakpointDecision;
 use turnscope::tui::app::{App, Focus, Recording, SessionInfo};
 use turnscope::tui::breakpoint::{BreakpointAction, Held, ProxyCommand, ProxyPanel};
@@ -120,4 +120,86 @@ fn a_paused_frame_opens_the_editor() {
     let out = screen(&mut app, 80, 24);
     assert!(!out.contains("PAUSED"), "{out}");
     assert!(out.contains("DROPPED"), "{out}");
+}
+
+fn frame(t_us: u64, dir: Dir, json: &str) -> Action {
+    Action::FrameReceived(Frame {
+        t_us,
+        wall: String::new(),
+        conn: 0,
+        dir,
+        payload: Payload::Json(json.into()),
+    })
+}
+
+/// Warm-up, edited, injected and dropped turns carry a letter beside their number, and the
+/// list's title spells out the letters in use (issue 16 items 11 and 13).
+#[test]
+fn marked_turns_show_their_letters_and_the_title_names_them() {
+    let info = SessionInfo {
+        url: "proxy http://127.0.0.1:8788/v1 → http://127.0.0.1:8787/v1".into(),
+        model: "(the agent's)".into(),
+        emulated: true,
+        key_hint: None,
+    };
+    let mut app = App::new(info, Theme::default());
+    app.proxy = Some(ProxyPanel::default());
+    app.focus = Focus::Turns;
+    app.recording = Recording::Off;
+    let done = |id: &str| {
+        format!(
+            r#"{{"type":"response.completed","response":{{"id":"{id}","output":[],"usage":{{"input_tokens":1200,"input_tokens_details":{{"cached_tokens":1024}},"output_tokens":5,"output_tokens_details":{{"reasoning_tokens":0}},"total_tokens":1205}}}}}}"#
+        )
+    };
+    let create = |prev: &str, input: &str| {
+        format!(
+            r#"{{"type":"response.create","model":"gpt-5.1","previous_response_id":"{prev}","input":"{input}"}}"#
+        )
+    };
+    let actions = vec![
+        frame(0, Dir::Meta, r#"{"event":"connect","url":"ws://x"}"#),
+        frame(
+            10,
+            Dir::Sent,
+            r#"{"type":"response.create","model":"gpt-5.1","generate":false,"input":"base"}"#,
+        ),
+        frame(20, Dir::Recv, &done("resp_1")),
+        frame(
+            30,
+            Dir::Meta,
+            r#"{"event":"edited","dir":"sent","original":{"type":"response.create"}}"#,
+        ),
+        frame(40, Dir::Sent, &create("resp_1", "edited")),
+        frame(50, Dir::Recv, &done("resp_2")),
+        frame(
+            60,
+            Dir::Meta,
+            r#"{"event":"injected","dir":"sent","original":{}}"#,
+        ),
+        frame(70, Dir::Sent, &create("resp_2", "typed in the proxy")),
+        frame(80, Dir::Recv, &done("resp_3")),
+        frame(
+            90,
+            Dir::Meta,
+            &format!(
+                r#"{{"event":"dropped","dir":"sent","original":{}}}"#,
+                create("resp_3", "held and dropped")
+            ),
+        ),
+    ];
+    for action in actions {
+        update(&mut app, action);
+    }
+    let out = screen(&mut app, 80, 24);
+    assert!(out.contains("W warm-up"), "{out}");
+    assert!(
+        out.contains("E edited") && out.contains("I injected"),
+        "{out}"
+    );
+    assert!(out.contains("not sent"), "{out}");
+    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(
+        "marked_turns_show_their_letters_and_the_title_names_them_narrow",
+        screen(&mut app, 60, 20)
+    );
 }

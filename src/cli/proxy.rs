@@ -298,8 +298,13 @@ impl Summary {
 /// `turn 3 conn 0 done ttft 12.3ms total 45.1ms sent 312B full 4.1K saved 92.4% prompt cache 1,024`.
 pub(crate) fn turn_line(t: &Turn) -> String {
     let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), fmt_us);
+    let marks = if t.marks().is_empty() {
+        String::new()
+    } else {
+        format!(" marks {}", crate::report::marks_text(t))
+    };
     format!(
-        "turn {} conn {} {} ttft {} total {} sent {} full {} saved {:.1}% {} {}",
+        "turn {} conn {} {} ttft {} total {} sent {} full {} saved {:.1}% {} {}{marks}",
         t.index,
         t.conn,
         t.status.label(),

@@ -116,7 +116,7 @@ impl Ledger {
     }
 
     /// Removes a finished turn from its lane queue; the next queued one starts running.
-    fn release(&mut self, t: usize) {
+    pub(super) fn release(&mut self, t: usize) {
         let key = (self.turns[t].conn, self.turns[t].lane.clone());
         if let Some(queue) = self.lanes.get_mut(&key) {
             queue.retain(|&i| i != t);

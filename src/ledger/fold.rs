@@ -42,6 +42,11 @@ pub(super) struct SentHead<'a> {
 }
 
 impl<'a> SentHead<'a> {
+    /// The lane (`stream_id`) it names; `None` is the default lane.
+    pub(super) fn lane(&self) -> Option<String> {
+        self.stream_id.as_deref().map(str::to_owned)
+    }
+
     pub(super) fn prefix_raw(&self) -> PrefixRaw<'a> {
         PrefixRaw {
             instructions: self.instructions,
@@ -89,7 +94,13 @@ pub(super) struct ResponseHead<'a> {
 
 /// A meta frame's body.
 #[derive(Deserialize)]
-struct MetaBody {
+struct MetaBody<'a> {
+    /// `sent` or `recv`, on the proxy's `edited` / `injected` / `dropped` lines.
+    #[serde(default)]
+    dir: Option<String>,
+    /// The frame as the agent or upstream sent it, on those lines.
+    #[serde(default, borrow)]
+    original: Option<&'a RawValue>,
     #[serde(default)]
     event: String,
     #[serde(default)]
@@ -136,6 +147,14 @@ impl Ledger {
         if frame.dir != Dir::Meta {
             self.ensure_connection(frame.conn, frame.t_us);
         }
+        let touched = self.fold_frame(frame, index);
+        if frame.dir != Dir::Meta {
+            self.apply_pending_mark(frame, touched);
+        }
+        touched
+    }
+
+    fn fold_frame(&mut self, frame: &Frame, index: u64) -> Option<usize> {
         match (&frame.dir, &frame.payload) {
             // Events are JSON objects; serde would read an array as a struct, so say no here.
             (Dir::Sent | Dir::Recv, Payload::Json(text)) if !text.trim_start().starts_with('{') => {
@@ -147,10 +166,7 @@ impl Ledger {
             }
             (Dir::Sent, Payload::Json(text)) => self.on_sent(frame, index, text),
             (Dir::Recv, Payload::Json(text)) => self.on_recv(frame, index, text),
-            (Dir::Meta, Payload::Json(text)) => {
-                self.on_meta(frame, text);
-                None
-            }
+            (Dir::Meta, Payload::Json(text)) => self.on_meta(frame, index, text),
             (Dir::Recv, other) => {
                 self.note(
                     frame,
@@ -216,7 +232,7 @@ impl Ledger {
         }
     }
 
-    fn start_turn(
+    pub(super) fn start_turn(
         &mut self,
         frame: &Frame,
         index: u64,
@@ -297,6 +313,7 @@ impl Ledger {
             store: head.store,
             generate: head.generate != Some(false),
             steered_successor: false,
+            intervention: super::Intervention::default(),
             model: head.model.as_deref().map(str::to_owned),
             request_frame: Some(index),
             frames: Vec::new(),
@@ -331,7 +348,7 @@ impl Ledger {
         turn_index
     }
 
-    fn front(&self, conn: u32, lane: &Option<String>) -> Option<usize> {
+    pub(super) fn front(&self, conn: u32, lane: &Option<String>) -> Option<usize> {
         self.lanes
             .get(&(conn, lane.clone()))
             .and_then(|q| q.front().copied())
@@ -498,6 +515,7 @@ impl Ledger {
             store: None,
             generate: true,
             steered_successor: true,
+            intervention: super::Intervention::default(),
             model: response.and_then(|r| r.model.clone()),
             request_frame: None,
             frames: Vec::new(),
@@ -536,9 +554,9 @@ impl Ledger {
         turn_index
     }
 
-    fn on_meta(&mut self, frame: &Frame, text: &str) {
-        let Ok(meta) = serde_json::from_str::<MetaBody>(text) else {
-            return;
+    fn on_meta(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+        let Ok(meta) = serde_json::from_str::<MetaBody<'_>>(text) else {
+            return None;
         };
         let conn = frame.conn as usize;
         if !matches!(meta.event.as_str(), "error" | "note") {
@@ -568,8 +586,13 @@ impl Ledger {
                         .insert(frame.conn, super::client::identify(headers));
                 }
             }
+            "edited" | "injected" | "dropped" => {
+                let sent = meta.dir.as_deref() == Some("sent");
+                return self.on_intervention(frame, index, &meta.event, sent, meta.original);
+            }
             _ => {}
         }
+        None
     }
 }
 

@@ -41,6 +41,8 @@ pub enum TurnStatus {
     },
     /// The connection closed before a terminal event.
     Dropped,
+    /// The request was dropped at a proxy breakpoint: the server never saw it.
+    NotSent,
 }
 
 impl TurnStatus {
@@ -54,6 +56,7 @@ impl TurnStatus {
             TurnStatus::Incomplete { .. } => "incomplete",
             TurnStatus::Error { .. } => "error",
             TurnStatus::Dropped => "dropped",
+            TurnStatus::NotSent => "not sent",
         }
     }
 
@@ -72,6 +75,72 @@ pub enum Transport {
     WebSocket,
     /// `POST /v1/responses` (HTTP mode), seen by the proxy.
     Http,
+}
+
+/// What sets a turn apart from an ordinary request of the agent's, one word each in the turn
+/// list's legend, the `stats` table and `stats --json` (`marks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mark {
+    /// A `generate: false` request: it prepares the context and produces no output.
+    WarmUp,
+    /// A steer was sent to it while it ran.
+    Steered,
+    /// The server started it after a steer (no request of its own).
+    AfterSteer,
+    /// Its request or one of its events was edited at a proxy breakpoint.
+    Edited,
+    /// Its request (or an event for it) was typed in the proxy, not sent by the agent.
+    Injected,
+    /// Its request or one of its events was dropped at a proxy breakpoint.
+    Dropped,
+}
+
+impl Mark {
+    /// Every mark, in the order they are listed.
+    pub const ALL: [Mark; 6] = [
+        Mark::WarmUp,
+        Mark::Steered,
+        Mark::AfterSteer,
+        Mark::Edited,
+        Mark::Injected,
+        Mark::Dropped,
+    ];
+
+    /// The word for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mark::WarmUp => "warm-up",
+            Mark::Steered => "steered",
+            Mark::AfterSteer => "after-steer",
+            Mark::Edited => "edited",
+            Mark::Injected => "injected",
+            Mark::Dropped => "dropped",
+        }
+    }
+
+    /// One letter for the turn list (its title spells out the letters in use).
+    pub fn letter(self) -> char {
+        match self {
+            Mark::WarmUp => 'W',
+            Mark::Steered => 'S',
+            Mark::AfterSteer => 'A',
+            Mark::Edited => 'E',
+            Mark::Injected => 'I',
+            Mark::Dropped => 'D',
+        }
+    }
+}
+
+/// What the proxy's user did to a turn at a breakpoint or from the composer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Intervention {
+    /// Its request or an event was forwarded edited.
+    pub edited: bool,
+    /// Its request or an event was injected.
+    pub injected: bool,
+    /// Its request or an event was dropped.
+    pub dropped: bool,
 }
 
 /// A function call the model asked for.
@@ -107,6 +176,8 @@ pub struct Turn {
     pub generate: bool,
     /// True when the server started this turn itself (the successor of a steered response).
     pub steered_successor: bool,
+    /// Edits, injections and drops made in the proxy (see [`Turn::marks`]).
+    pub intervention: Intervention,
     /// Model requested.
     pub model: Option<String>,
     /// Index (in push order) of the `response.create` frame; `None` for steered successors.
@@ -187,6 +258,23 @@ impl Turn {
     /// send → terminal event, µs.
     pub fn latency_total_us(&self) -> Option<u64> {
         self.done_us.map(|t| t.saturating_sub(self.sent_us))
+    }
+
+    /// What sets this turn apart, in [`Mark::ALL`] order: the one list every screen and report
+    /// shows.
+    pub fn marks(&self) -> Vec<Mark> {
+        let i = &self.intervention;
+        Mark::ALL
+            .into_iter()
+            .filter(|m| match m {
+                Mark::WarmUp => !self.generate,
+                Mark::Steered => self.steers > 0,
+                Mark::AfterSteer => self.steered_successor,
+                Mark::Edited => i.edited,
+                Mark::Injected => i.injected,
+                Mark::Dropped => i.dropped,
+            })
+            .collect()
     }
 
     /// Server-reported cached input tokens.

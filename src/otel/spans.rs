@@ -283,6 +283,7 @@ impl SessionTrace {
             }),
             TurnStatus::Failed => Status::error("response.failed"),
             TurnStatus::Dropped => Status::error("the connection closed before the terminal event"),
+            TurnStatus::NotSent => Status::error("dropped at a proxy breakpoint: never sent"),
             TurnStatus::Queued | TurnStatus::InFlight => Status::Unset,
         };
         span.events.events = self.turn_events(turn, sent);
@@ -508,6 +509,7 @@ fn finish_reason(status: &TurnStatus) -> Option<String> {
         }
         TurnStatus::Failed | TurnStatus::Error { .. } => Some("error".into()),
         TurnStatus::Dropped => Some("dropped".into()),
+        TurnStatus::NotSent => Some("not_sent".into()),
         TurnStatus::Queued | TurnStatus::InFlight => None,
     }
 }

@@ -281,7 +281,7 @@ fn on_frame(app: &mut App, frame: Frame) {
         TurnStatus::Failed => {
             app.set_message(Level::Error, format!("turn {}: response.failed", t + 1))
         }
-        TurnStatus::Dropped | TurnStatus::Queued | TurnStatus::InFlight => {}
+        TurnStatus::Dropped | TurnStatus::NotSent | TurnStatus::Queued | TurnStatus::InFlight => {}
     }
 }
 

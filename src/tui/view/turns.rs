@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use super::{clip, thousands, title_rule};
-use crate::ledger::{Turn, TurnStatus};
+use crate::ledger::{Mark, Turn, TurnStatus};
 use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus};
 use crate::tui::theme::Theme;
@@ -39,6 +39,7 @@ pub fn status_cell(turn: &Turn, theme: &Theme) -> (String, Style) {
         }
         TurnStatus::Failed => ("failed".into(), theme.error),
         TurnStatus::Dropped => ("dropped".into(), theme.error),
+        TurnStatus::NotSent => ("not sent".into(), theme.warn),
     }
 }
 
@@ -54,6 +55,14 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let t = &app.theme;
     let turns = app.ledger.turns();
     let mut title = vec![Span::styled(format!("Turns {}", turns.len()), t.title)];
+    // The letters beside a turn's number, spelled out once for the marks in use.
+    for mark in Mark::ALL {
+        if turns.iter().any(|turn| turn.marks().contains(&mark)) {
+            title.push(Span::styled(" · ", t.muted));
+            title.push(Span::styled(mark.letter().to_string(), t.warn));
+            title.push(Span::styled(format!(" {}", mark.label()), t.muted));
+        }
+    }
     if app.follow && !turns.is_empty() {
         title.push(Span::styled(" · following", t.muted));
     }
@@ -116,8 +125,19 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             } else {
                 lane.to_owned()
             };
+            let letters: String = turn.marks().into_iter().map(Mark::letter).collect();
             let mut cells = vec![
-                Cell::from(turn.index.to_string()),
+                Cell::from(Line::from(vec![
+                    Span::raw(turn.index.to_string()),
+                    Span::styled(
+                        if letters.is_empty() {
+                            letters
+                        } else {
+                            format!(" {letters}")
+                        },
+                        t.warn,
+                    ),
+                ])),
                 Cell::from(clip(&lane, 8)),
                 Cell::from(Span::styled(clip(&status, 12), status_style)),
                 Cell::from(opt_us(turn.ttft_us())),
@@ -153,7 +173,8 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             }
         });
     let mut widths = vec![
-        Constraint::Length(5),
+        // `123 WE`: the number and its marks' letters.
+        Constraint::Length(6),
         Constraint::Length(8),
         Constraint::Length(12),
         Constraint::Length(8),
