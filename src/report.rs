@@ -262,7 +262,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5}  {}",
+        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5}  marks",
         "turn",
         "conn",
         "lane",
@@ -274,7 +274,6 @@ pub fn stats_table(ledger: &Ledger) -> String {
         "saved",
         PROMPT_CACHE,
         "tools",
-        "marks"
     );
     for t in ledger.turns() {
         let status = match &t.status {
