@@ -628,9 +628,11 @@ async fn connect_failures_are_one_line_naming_the_url_and_the_fix() {
 
 #[tokio::test]
 async fn a_failed_connect_can_be_retried_with_the_same_connection_index() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // A socket bound but not listening refuses connections and keeps the port ours, so the
+    // retry below finds the same port listening (no window in which another test takes it).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let url = format!("ws://{addr}/v1/responses");
     let mut h = session::spawn(config(&url), CancellationToken::new());
     until(&mut h, "failed", |e| {
@@ -638,9 +640,7 @@ async fn a_failed_connect_can_be_retried_with_the_same_connection_index() {
     })
     .await;
     // Now something listens there.
-    let Ok(listener) = TcpListener::bind(addr).await else {
-        return; // the port was taken meanwhile: nothing to test
-    };
+    let listener = socket.listen(16).unwrap();
     tokio::spawn(async move {
         if let Ok((s, _)) = listener.accept().await {
             let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
