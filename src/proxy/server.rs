@@ -16,17 +16,44 @@ use super::Shared;
 /// The body of every response the proxy gives.
 pub(crate) type ResBody = BoxBody<Bytes, std::io::Error>;
 
+/// First wait after a failed accept; doubled on each failure in a row up to [`ACCEPT_WAIT_MAX`].
+const ACCEPT_WAIT_MIN: std::time::Duration = std::time::Duration::from_millis(5);
+/// Longest wait between accepts while they keep failing (hyper 0.14 and axum wait 1 s).
+const ACCEPT_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Accepts until cancelled; each connection is served on its own task.
 pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut wait = None;
     loop {
         let accepted = tokio::select! {
             () = shared.cancel.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let Ok((tcp, _peer)) = accepted else {
-            // EMFILE and friends: the next accept may work; the listener stays.
-            tokio::task::yield_now().await;
-            continue;
+        let (tcp, _peer) = match accepted {
+            Ok(accepted) => {
+                wait = None;
+                accepted
+            }
+            // An agent gave up before we accepted it: nothing is wrong with the listener.
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // EMFILE and friends: the pending connection stays in the kernel's queue, so
+                // accepting again at once fails at once and spins a core. Wait, longer each
+                // time, until a connection closes and frees a descriptor.
+                let next = wait.map_or(ACCEPT_WAIT_MIN, |w: std::time::Duration| {
+                    (w * 2).min(ACCEPT_WAIT_MAX)
+                });
+                if wait.is_none() {
+                    shared.recorder.event(super::ProxyEvent::Error(format!(
+                        "cannot accept agent connections: {e}; retrying, at most once a second (raise the open-file limit, ulimit -n)"
+                    )));
+                }
+                wait = Some(next);
+                tokio::select! {
+                    () = shared.cancel.cancelled() => break,
+                    () = tokio::time::sleep(next) => continue,
+                }
+            }
         };
         let _ = tcp.set_nodelay(true);
         let conn_shared = shared.clone();
@@ -45,6 +72,16 @@ pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
             }
         });
     }
+}
+
+/// Errors that belong to one connection (it was reset or aborted before we accepted it),
+/// not to the listener: the next accept can go ahead at once.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }
 
 async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<ResBody> {

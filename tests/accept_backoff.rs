@@ -1,0 +1,182 @@
+//! Out of file descriptors, the proxy's and the emulator's accept loops wait instead of
+//! spinning: each runs as a child process under a low open-file limit (`prlimit`), is given
+//! more connections than it has descriptors, and its CPU time (from /proc, not wall time)
+//! over a window while saturated stays near zero. Before the back-off the proxy retried
+//! `accept` at once and burnt a core.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Open files each child may have: its runtime, listener and a few agents.
+const NOFILE: usize = 48;
+/// Connections opened: enough to leave many waiting in the kernel's accept queue.
+const CONNECTIONS: usize = 80;
+/// How long the saturated loop is watched.
+const WINDOW: Duration = Duration::from_secs(2);
+/// Most CPU the child may use in the window: a spinning loop uses close to all of it even
+/// on a loaded machine; one that waits up to a second between tries uses a few milliseconds.
+const MAX_CPU: Duration = Duration::from_millis(150);
+
+/// Starts `turnscope ARGS` under the limit; every line it prints (stdout and stderr) arrives
+/// on the channel.
+fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new("prlimit")
+        .arg(format!("--nofile={NOFILE}:{NOFILE}"))
+        .arg(env!("CARGO_BIN_EXE_turnscope"))
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prlimit (util-linux) is needed to lower the child's open-file limit");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    for stream in [
+        Box::new(out) as Box<dyn std::io::Read + Send>,
+        Box::new(err) as Box<dyn std::io::Read + Send>,
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    (child, rx)
+}
+
+/// The next line that satisfies `want`, within a generous deadline for a loaded machine.
+fn line_with(rx: &mpsc::Receiver<String>, want: impl Fn(&str) -> bool, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if want(&line) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {what}; saw {seen:#?}");
+}
+
+/// User + system CPU time of a process so far, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_s: u64 = String::from_utf8(
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    Duration::from_micros(ticks * 1_000_000 / per_s)
+}
+
+/// Open descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// Connects more agents than the child has descriptors for, waits until the child holds all
+/// it may, then returns the CPU it used over [`WINDOW`] while the rest wait to be accepted.
+fn saturated_cpu(child: &Child, addr: &str) -> Duration {
+    let pid = child.id();
+    let conns: Vec<TcpStream> = (0..CONNECTIONS)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    // The child is saturated once its descriptor table is full (accept now fails with EMFILE).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while open_fds(pid) < NOFILE {
+        assert!(
+            Instant::now() < deadline,
+            "the child never filled its {NOFILE} descriptors (has {})",
+            open_fds(pid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = cpu_time(pid);
+    std::thread::sleep(WINDOW);
+    let used = cpu_time(pid) - before;
+    assert!(open_fds(pid) >= NOFILE, "still saturated at the end");
+    drop(conns);
+    used
+}
+
+fn stop(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn the_proxy_backs_off_when_out_of_descriptors() {
+    let (child, rx) = spawn(&[
+        "proxy",
+        "--no-tui",
+        "--no-record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "http://127.0.0.1:9/v1",
+    ]);
+    let line = line_with(
+        &rx,
+        |l| l.contains("OPENAI_BASE_URL="),
+        "the proxy's address",
+    );
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    let used = saturated_cpu(&child, &addr);
+    eprintln!("proxy: {used:?} CPU in {WINDOW:?} while saturated");
+    if used >= MAX_CPU {
+        stop(child);
+        panic!("the proxy used {used:?} CPU in {WINDOW:?} while saturated");
+    }
+    // It says why it cannot accept, once, and how to fix it.
+    line_with(
+        &rx,
+        |l| l.contains("cannot accept agent connections") && l.contains("ulimit -n"),
+        "the accept error",
+    );
+    stop(child);
+}
+
+#[test]
+fn the_emulator_backs_off_when_out_of_descriptors() {
+    let (child, rx) = spawn(&["emulate", "--listen", "127.0.0.1:0"]);
+    let line = line_with(
+        &rx,
+        |l| l.contains("OPENAI_BASE_URL="),
+        "the emulator's address",
+    );
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    let used = saturated_cpu(&child, &addr);
+    eprintln!("emulator: {used:?} CPU in {WINDOW:?} while saturated");
+    stop(child);
+    assert!(
+        used < MAX_CPU,
+        "the emulator used {used:?} CPU in {WINDOW:?} while saturated"
+    );
+}
