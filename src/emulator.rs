@@ -85,6 +85,9 @@ pub(crate) fn age_limit_failure() -> ApiFailure {
 /// Why the emulator could not start or load its configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
+    /// A non-loopback address without `allow_remote`.
+    #[error(transparent)]
+    RemoteNotAllowed(#[from] crate::endpoint::RemoteListen),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}; pick another --listen address or port")]
     Bind {
@@ -124,11 +127,16 @@ pub struct FaultPlan {
     pub oversized_after: Option<u64>,
 }
 
+/// What a stranger reaching a non-loopback emulator could do (in the `--allow-remote` messages).
+pub const EXPOSES: &str = "use the emulator (and see what its clients send)";
+
 /// How the emulator runs.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     /// Listen address; default 127.0.0.1:0 (an ephemeral port).
     pub listen: SocketAddr,
+    /// Allow a non-loopback `listen` (the same rule as the proxy's `--allow-remote`).
+    pub allow_remote: bool,
     /// When set, only this Bearer key is accepted; otherwise any key is.
     pub api_key: Option<String>,
     /// At this age a connection gets the [`AGE_LIMIT_CODE`] error and is closed with
@@ -165,6 +173,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allow_remote: false,
             api_key: None,
             max_connection_age: Duration::from_secs(60 * 60),
             age_limit_inflight: AgeLimitInFlight::Finish,
@@ -411,6 +420,7 @@ async fn not_found(uri: axum::http::Uri, method: axum::http::Method) -> ApiFailu
 pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
     use axum::serve::ListenerExt;
     let listen = config.listen;
+    crate::endpoint::check_listen(listen, config.allow_remote, EXPOSES)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| EmulatorError::Bind {

@@ -15,6 +15,42 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// A non-loopback listen address without `--allow-remote`: refused by every server turnscope
+/// runs (proxy and emulator), so neither is reachable from the network by accident.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{addr} is not a loopback address: anyone who reaches it can {exposes}; pass --allow-remote to bind it anyway"
+)]
+pub struct RemoteListen {
+    /// The address.
+    pub addr: std::net::SocketAddr,
+    /// What a stranger could do there, e.g. "use the agents' credentials".
+    pub exposes: &'static str,
+}
+
+/// The one rule for listen addresses: loopback is fine; anything else needs `allow_remote`.
+/// `exposes` says what a stranger reaching the address could do.
+pub fn check_listen(
+    addr: std::net::SocketAddr,
+    allow_remote: bool,
+    exposes: &'static str,
+) -> Result<(), RemoteListen> {
+    if addr.ip().is_loopback() || allow_remote {
+        Ok(())
+    } else {
+        Err(RemoteListen { addr, exposes })
+    }
+}
+
+/// The warning a server prints when it was allowed to listen beyond loopback.
+pub fn remote_warning(addr: std::net::SocketAddr, exposes: &str) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "turnscope: WARNING: listening on {addr} (not loopback): anyone who can reach it can {exposes}"
+        )
+    })
+}
+
 /// The flag that raises the message size limit, named in every "too big" message.
 pub const MAX_MESSAGE_SIZE_FLAG: &str = "--max-message-size";
 

@@ -108,13 +108,8 @@ pub enum ProxyError {
         source: std::io::Error,
     },
     /// A non-loopback address without `allow_remote`.
-    #[error(
-        "{addr} is not a loopback address: anyone who reaches it can use the agents' credentials; pass --allow-remote to bind it anyway"
-    )]
-    RemoteNotAllowed {
-        /// The address.
-        addr: SocketAddr,
-    },
+    #[error(transparent)]
+    RemoteNotAllowed(#[from] crate::endpoint::RemoteListen),
     /// The upstream URL is unusable.
     #[error("bad upstream URL {url}: {detail}; use http(s)://HOST[:PORT]/v1")]
     BadUpstream {
@@ -279,14 +274,13 @@ impl RunningProxy {
     }
 }
 
+/// What a stranger reaching a non-loopback proxy could do (in the `--allow-remote` messages).
+pub const EXPOSES: &str = "send requests with the agents' credentials";
+
 /// Binds the listener and starts relaying; returns once agents can connect.
 pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     crate::endpoint::install_crypto_provider();
-    if !config.listen.ip().is_loopback() && !config.allow_remote {
-        return Err(ProxyError::RemoteNotAllowed {
-            addr: config.listen,
-        });
-    }
+    crate::endpoint::check_listen(config.listen, config.allow_remote, EXPOSES)?;
     let upstream = upstream::Upstream::parse(&config.upstream)?;
     let http = upstream::http_client(&upstream)?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -1,7 +1,8 @@
 //! Network faults and network safety: DNS failure, connect refused and TLS failure each give one
 //! line naming the host and the fix and leave the session usable; certificates are verified by
 //! default (a self-signed one is refused, directly and by the proxy); `--insecure` is explicit
-//! and warned; the proxy and the emulator bind loopback by default.
+//! and warned; the proxy and the emulator bind loopback by default and refuse any other address
+//! without `--allow-remote`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/reliability.rs"]
@@ -204,6 +205,29 @@ async fn proxy_and_emulator_bind_loopback_by_default() {
     assert!(err.contains("--allow-remote"), "{err}");
     emu.shutdown().await;
 
+    // The emulator follows the same rule as the proxy (one check, endpoint::check_listen).
+    let err = emulator::start(EmulatorConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("0.0.0.0:0") && err.contains("--allow-remote"),
+        "{err}"
+    );
+    let open = emulator::start(EmulatorConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        allow_remote: true,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(open.addr().ip().is_unspecified());
+    open.shutdown().await;
+
     // The CLI defaults, as --help prints them: loopback, and not the same port, so the README's
     // `turnscope emulate` + `turnscope proxy --upstream …` pairing does not collide.
     for (sub, default) in [("proxy", "127.0.0.1:8788"), ("emulate", "127.0.0.1:8787")] {
@@ -221,6 +245,41 @@ async fn proxy_and_emulator_bind_loopback_by_default() {
             "{sub} --help: {help}"
         );
     }
+}
+
+#[test]
+fn emulate_on_a_public_address_needs_allow_remote_and_warns() {
+    let out = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["emulate", "--listen", "0.0.0.0:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("0.0.0.0:0 is not a loopback address") && err.contains("--allow-remote"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    // Allowed, it starts and says so on stderr; its stdout closes when it is killed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .args(["emulate", "--listen", "0.0.0.0:0", "--allow-remote"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.contains("listening"), "{first}");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WARNING: listening on 0.0.0.0:"), "{err}");
 }
 
 #[test]

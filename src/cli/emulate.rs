@@ -16,6 +16,9 @@ pub struct EmulateArgs {
     /// Address to listen on (port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// Allow a non-loopback --listen address (anyone who reaches it can use the emulator).
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Accept only this Bearer key (default: any key).
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
@@ -93,6 +96,7 @@ impl EmulateArgs {
             .transpose()?;
         Ok(EmulatorConfig {
             listen: self.listen,
+            allow_remote: self.allow_remote,
             api_key: self.api_key.clone(),
             max_connection_age: self.max_connection_age,
             age_limit_inflight: self.age_limit_inflight,
@@ -125,6 +129,11 @@ pub fn run(args: &EmulateArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map_or("persona".to_owned(), |s| format!("scenario {}", s.name()));
         let latency = config.latency.name.clone();
+        if config.allow_remote
+            && let Some(warning) = crate::endpoint::remote_warning(config.listen, emulator::EXPOSES)
+        {
+            eprintln!("{warning}");
+        }
         let emu = emulator::start(config).await?;
         println!("turnscope emulator listening ({scenario}, latency {latency})");
         println!("  OPENAI_BASE_URL={}", emu.base_url());

@@ -90,11 +90,10 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
             .or_else(crate::config::default_record_path)
     };
     let otlp = args.otlp.config()?;
-    if !args.listen.ip().is_loopback() && args.allow_remote {
-        eprintln!(
-            "turnscope: WARNING: listening on {} (not loopback): anyone who can reach it can send requests with your agents' credentials",
-            args.listen
-        );
+    if args.allow_remote
+        && let Some(warning) = crate::endpoint::remote_warning(args.listen, proxy::EXPOSES)
+    {
+        eprintln!("{warning}");
     }
     let mut running = proxy::start(ProxyConfig {
         listen: args.listen,
