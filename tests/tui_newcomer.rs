@@ -5,6 +5,7 @@
 #[path = "support/screens.rs"]
 mod screens;
 
+use crossterm::event::KeyCode;
 use screens::{info, screen};
 use turnscope::frame::Frame;
 use turnscope::tui::app::{App, LinkState, Recording};
@@ -46,4 +47,101 @@ fn a_failed_connect_shows_no_connection_and_no_age() {
     assert!(header[2].contains(" 0 conn"), "{out}");
     // The error stays readable as a note (Insight, stats) though no connection exists.
     assert_eq!(app.ledger.notes().len(), 1);
+}
+
+/// An app holding the resume offer ("the connection's cache is gone").
+fn app_with_offer() -> App {
+    let mut app = screens::app_from("reconnect_store_false.tsjsonl", Some(10));
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Connected { conn: 1 }),
+    );
+    update(&mut app, Action::DismissOffer);
+    let (_, frames, _) = turnscope::transcript::read_all(std::path::Path::new(
+        "tests/fixtures/reconnect_store_false.tsjsonl",
+    ))
+    .unwrap();
+    update(&mut app, Action::FrameReceived(frames[10].clone()));
+    assert!(app.offer.is_some());
+    app
+}
+
+/// Every row of `out` that holds `text` (joined, a popup's border cut off).
+fn shows(out: &str, text: &str) -> bool {
+    out.lines()
+        .map(|l| l.trim_matches(|c| c == '"' || c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .contains(text)
+}
+
+/// The "cache is gone" popup wraps to the terminal and always shows its keys (r, f, Esc).
+#[test]
+fn the_resume_offer_fits_small_terminals_and_keeps_its_keys() {
+    let mut app = app_with_offer();
+    for (w, h) in [(60, 20), (40, 15)] {
+        let out = screen(&mut app, w, h);
+        for key in ["r resend full", "f start fresh", "Esc later"] {
+            assert!(shows(&out, key), "{w}x{h} lacks {key}:\n{out}");
+        }
+        assert!(
+            shows(&out, "chaining by id is no longer"),
+            "{w}x{h}:\n{out}"
+        );
+        insta::assert_snapshot!(format!("resume_offer_{w}x{h}"), out);
+    }
+}
+
+/// The key help fits 60×20 and 40×15 in one column that scrolls, its close key always shown.
+#[test]
+fn the_help_fits_small_terminals_and_scrolls() {
+    let mut app = screens::app_from("tool_loop.tsjsonl", None);
+    screens::keys(&mut app, &[screens::key(KeyCode::F(1))]);
+    for (w, h) in [(60, 20), (40, 15)] {
+        app.popup_scroll = 0;
+        let top = screen(&mut app, w, h);
+        assert!(shows(&top, "Esc close"), "{w}x{h}:\n{top}");
+        assert!(shows(&top, "quit"), "{w}x{h}:\n{top}");
+        insta::assert_snapshot!(format!("help_{w}x{h}"), top);
+        screens::keys(&mut app, &[screens::key(KeyCode::PageDown); 9]);
+        let bottom = screen(&mut app, w, h);
+        assert!(shows(&bottom, "decide later"), "{w}x{h}:\n{bottom}");
+        assert!(shows(&bottom, "Esc close"), "{w}x{h}:\n{bottom}");
+    }
+    screens::keys(&mut app, &[screens::key(KeyCode::Esc)]);
+    assert!(!app.help);
+}
+
+/// A status message wider than the screen is cut with a pointer to the log; F8 shows it whole.
+#[test]
+fn a_long_error_can_be_read_whole_in_the_message_log() {
+    let mut app = App::new(info(), Theme::default());
+    app.recording = Recording::Off;
+    let long = "connection refused by 127.0.0.1:9 (ws://127.0.0.1:9/v1/responses): is the server running? Start one with `turnscope emulate` or check --url; the END";
+    update(
+        &mut app,
+        Action::LinkChanged(LinkState::Failed {
+            message: long.into(),
+        }),
+    );
+    let out = screen(&mut app, 60, 20);
+    let footer = out.lines().last().unwrap();
+    assert!(
+        footer.contains("F8 log") && !footer.contains("the END"),
+        "{out}"
+    );
+    screens::keys(&mut app, &[screens::key(KeyCode::F(8))]);
+    assert!(app.log_open, "F8 opens the log from the composer");
+    let log = screen(&mut app, 60, 20);
+    assert!(shows(&log, "the END") && shows(&log, "Esc close"), "{log}");
+    insta::assert_snapshot!("message_log_60x20", log);
+    screens::keys(&mut app, &[screens::key(KeyCode::Esc)]);
+    assert!(!app.log_open && !app.help);
+    assert!(
+        turnscope::tui::keymap::help_entries()
+            .iter()
+            .flat_map(|(_, rows)| rows)
+            .any(|(k, what)| *k == "F8" && what.contains("message log")),
+        "help names the log's key"
+    );
 }

@@ -59,8 +59,12 @@ pub enum Action {
     // ---- intents ----
     /// Leave the app (restores the terminal).
     Quit,
-    /// Show or hide the key help popup.
+    /// Show or hide the key help popup (closes the message log when that is open).
     ToggleHelp,
+    /// Show or hide the message log: every status message, newest first, wrapped.
+    ToggleLog,
+    /// Scroll the open popup (help or message log) by lines (negative = up).
+    ScrollPopup(i16),
     /// Clear the status line message.
     DismissMessage,
     /// Select the next turn.

@@ -234,6 +234,9 @@ pub enum Recording {
     Failed(String),
 }
 
+/// Status messages the message log keeps.
+pub const LOG_LIMIT: usize = 200;
+
 /// Fixed facts about the session shown in the header.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionInfo {
@@ -293,6 +296,13 @@ pub struct App {
     pub composer: Composer,
     /// Key help popup shown.
     pub help: bool,
+    /// Message log popup shown.
+    pub log_open: bool,
+    /// The open popup's scroll, lines.
+    pub popup_scroll: u16,
+    /// Every status message so far, oldest first (the last [`LOG_LIMIT`]): a long error cut at
+    /// the terminal's width can be read whole in the message log.
+    pub log: std::collections::VecDeque<Message>,
     /// A choice being offered.
     pub offer: Option<Offer>,
     /// Status line message.
@@ -340,6 +350,9 @@ impl App {
             focus: Focus::Composer,
             composer: Composer::default(),
             help: false,
+            log_open: false,
+            popup_scroll: 0,
+            log: std::collections::VecDeque::new(),
             offer: None,
             message: None,
             area: Rect::new(0, 0, 80, 24),
@@ -413,9 +426,17 @@ impl App {
 
     /// Status text for a message line.
     pub fn set_message(&mut self, level: Level, text: impl Into<String>) {
-        self.message = Some(Message {
+        let message = Message {
             level,
             text: text.into(),
-        });
+        };
+        // A message repeated at once (a stall warning re-shown) is logged once.
+        if self.log.back() != Some(&message) {
+            if self.log.len() == LOG_LIMIT {
+                self.log.pop_front();
+            }
+            self.log.push_back(message.clone());
+        }
+        self.message = Some(message);
     }
 }

@@ -128,6 +128,7 @@ pub fn defaults() -> Vec<Binding> {
                 "Ctrl-R",
                 "reconnect"
             ),
+            bind!(Global, F(8), NONE, Action::ToggleLog, "F8", "message log"),
             bind!(
                 Help,
                 Esc,
@@ -138,6 +139,19 @@ pub fn defaults() -> Vec<Binding> {
             ),
             bind!(Help, Char('?'), NONE, Action::ToggleHelp, "", ""),
             bind!(Help, Char('q'), NONE, Action::ToggleHelp, "", ""),
+            bind!(
+                Help,
+                Down,
+                NONE,
+                Action::ScrollPopup(1),
+                "j k ↓ ↑",
+                "scroll"
+            ),
+            bind!(Help, Char('j'), NONE, Action::ScrollPopup(1), "", ""),
+            bind!(Help, Up, NONE, Action::ScrollPopup(-1), "", ""),
+            bind!(Help, Char('k'), NONE, Action::ScrollPopup(-1), "", ""),
+            bind!(Help, PageDown, NONE, Action::ScrollPopup(10), "", ""),
+            bind!(Help, PageUp, NONE, Action::ScrollPopup(-10), "", ""),
             bind!(
                 Offer,
                 Char('r'),
@@ -419,7 +433,7 @@ pub fn resolve(app: &App, key: KeyEvent) -> Option<Action> {
     if app.proxy.as_ref().is_some_and(|p| p.is_open()) {
         return Some(super::breakpoint::resolve_key(key));
     }
-    if app.help {
+    if app.help || app.log_open {
         return lookup(Scope::Help, &key);
     }
     if app.offer.is_some() {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+mod popups;
+
 use super::action::{Action, Command};
 use super::app::{
     App, ComposerMode, Focus, Level, LinkState, Offer, REPLAY_READ_ONLY, Recording, Tab,
@@ -66,7 +68,9 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Breakpoint(action) => return super::breakpoint::update(app, action),
         Action::Quit => return vec![Command::Quit],
-        Action::ToggleHelp => app.help = !app.help,
+        Action::ToggleHelp | Action::ToggleLog | Action::ScrollPopup(_) => {
+            popups::update(app, &action);
+        }
         Action::DismissMessage => app.message = None,
         Action::SelectNext => move_selection(app, 1),
         Action::SelectPrev => move_selection(app, -1),
@@ -593,8 +597,9 @@ fn ensure_visible(app: &mut App) {
 }
 
 fn on_click(app: &mut App, column: u16, row: u16) {
-    if app.help {
+    if app.help || app.log_open {
         app.help = false;
+        app.log_open = false;
         return;
     }
     let areas = view::layout(app, app.area);

@@ -96,6 +96,9 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     if app.help {
         popup::help(app, frame, area);
     }
+    if app.log_open {
+        popup::log(app, frame, area);
+    }
 }
 
 fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
@@ -107,7 +110,18 @@ fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 Level::Warn => t.warn,
                 Level::Error => t.error,
             };
-            Line::from(Span::styled(m.text.clone(), style))
+            // A message wider than the screen is cut with a pointer to the log that holds it
+            // whole (errors quote URLs and server messages that run long).
+            let width = usize::from(area.width);
+            if m.text.chars().count() > width && width > 20 {
+                const MORE: &str = " F8 log";
+                Line::from(vec![
+                    Span::styled(clip(&m.text, width - MORE.len()), style),
+                    Span::styled(MORE, t.accent),
+                ])
+            } else {
+                Line::from(Span::styled(m.text.clone(), style))
+            }
         }
         None => match &app.proxy {
             Some(panel) => paused::status(app, panel),

@@ -1,13 +1,15 @@
-//! Popups drawn over the screen: the key help and the resume offer.
+//! Popups drawn over the screen: the key help, the message log and the resume offer. Each wraps
+//! to the terminal and keeps the keys it needs on its last rows, whatever the size.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::{key_hints, thousands};
 use crate::report::fmt_bytes;
-use crate::tui::app::{App, Offer};
+use crate::tui::app::{App, Level, Offer};
 use crate::tui::keymap;
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -21,30 +23,160 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-/// The key help, built from the keymap table, in two columns.
-pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
-    let t = &app.theme;
-    let section = |scopes: &[keymap::Scope]| {
-        let mut lines: Vec<Line<'static>> = Vec::new();
-        for (scope, rows) in keymap::help_entries()
-            .into_iter()
-            .filter(|(s, _)| scopes.contains(s))
-        {
-            if !lines.is_empty() {
-                lines.push(Line::default());
+/// What a popup holds: a title, a body that wraps (and scrolls) and the keys line(s).
+struct Popup {
+    title: String,
+    border: Style,
+    body: Vec<Line<'static>>,
+    /// Key and label pairs: packed into rows, a pair never split across two.
+    keys: &'static [(&'static str, &'static str)],
+    /// At most this wide, borders included (never wider than the screen).
+    max_width: u16,
+    /// Body lines scrolled away (clamped so the last page stays full).
+    scroll: u16,
+}
+
+/// Wrapped rows `lines` take at `width`.
+fn rows(lines: &[Line<'static>], width: u16) -> u16 {
+    let n = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1));
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// Draws `p` centred: as tall as its wrapped text, at most the screen. On a short screen the
+/// body is cut (it scrolls) and the keys stay: a popup must always show how to leave it.
+fn draw(app: &App, p: Popup, frame: &mut Frame<'_>, area: Rect) {
+    let width = p.max_width.min(area.width);
+    if width < 3 || area.height < 3 {
+        return;
+    }
+    let inner_w = width - 2;
+    let keys = key_rows(app, p.keys, usize::from(inner_w));
+    let keys_h = rows(&keys, inner_w);
+    let body_h = rows(&p.body, inner_w);
+    let rect = centered(area, width, body_h + 1 + keys_h + 2);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(p.border)
+        .title(Span::styled(format!(" {} ", p.title), p.border));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    let keys_h = keys_h.min(inner.height);
+    let body_room = inner.height - keys_h;
+    // A blank row between body and keys when there is room for one.
+    let gap = u16::from(body_room > body_h);
+    let body_shown = body_room - gap;
+    let scroll = p.scroll.min(body_h.saturating_sub(body_shown));
+    frame.render_widget(
+        Paragraph::new(p.body)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        Rect {
+            height: body_shown,
+            ..inner
+        },
+    );
+    frame.render_widget(
+        Paragraph::new(keys).wrap(Wrap { trim: false }),
+        Rect {
+            y: inner.y + body_room,
+            height: keys_h,
+            ..inner
+        },
+    );
+}
+
+/// `key label · key label` rows no wider than `width`, breaking only between pairs.
+fn key_rows(app: &App, pairs: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
+    let mut rows: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
+    let mut used = 0;
+    for &(k, label) in pairs {
+        let w = k.chars().count() + 1 + label.chars().count();
+        let row = rows
+            .last_mut()
+            .filter(|r| r.is_empty() || used + 3 + w <= width);
+        match row {
+            Some(row) => {
+                used += if row.is_empty() { w } else { 3 + w };
+                row.push((k, label));
             }
-            lines.push(Line::from(Span::styled(scope.title(), t.title)));
-            for (keys, what) in rows {
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {keys:<15}"), t.accent),
-                    Span::styled(what, t.text),
-                ]));
+            None => {
+                rows.push(vec![(k, label)]);
+                used = w;
             }
         }
-        lines
-    };
-    let left = section(&[keymap::Scope::Turns, keymap::Scope::Global]);
-    let right = section(&[keymap::Scope::Composer, keymap::Scope::Offer]);
+    }
+    rows.iter().map(|r| key_hints(app, r)).collect()
+}
+
+/// Help lines for `scopes`: a title per scope, then `keys  what` rows.
+fn help_section(app: &App, scopes: &[keymap::Scope], key_w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for (scope, rows) in keymap::help_entries()
+        .into_iter()
+        .filter(|(s, _)| scopes.contains(s))
+    {
+        if !lines.is_empty() {
+            lines.push(Line::default());
+        }
+        lines.push(Line::from(Span::styled(scope.title(), t.title)));
+        for (keys, what) in rows {
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {keys:<key_w$} "), t.accent),
+                Span::styled(what, t.text),
+            ]));
+        }
+    }
+    lines
+}
+
+/// The key help, built from the keymap table: two columns when they fit, else one that scrolls.
+pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let left_scopes = [keymap::Scope::Turns, keymap::Scope::Global];
+    let right_scopes = [keymap::Scope::Composer, keymap::Scope::Offer];
+    let left = help_section(app, &left_scopes, 14);
+    let right = help_section(app, &right_scopes, 14);
+    // Two columns need their rows and the borders; the mouse line comes when there is room.
+    let two_cols_h = u16::try_from(left.len().max(right.len()) + 2).unwrap_or(u16::MAX);
+    if area.width >= 80 && area.height >= two_cols_h {
+        two_columns(app, frame, area, left, right);
+        return;
+    }
+    let mut body = help_section(app, &left_scopes, 10);
+    body.push(Line::default());
+    body.extend(help_section(app, &right_scopes, 10));
+    body.push(Line::default());
+    body.push(Line::from(Span::styled(
+        "mouse: click a turn or a tab, the wheel scrolls",
+        t.muted,
+    )));
+    draw(
+        app,
+        Popup {
+            title: "Keys".into(),
+            border: t.accent,
+            body,
+            keys: &[("Esc", "close"), ("j/k", "scroll")],
+            max_width: 60,
+            scroll: app.popup_scroll,
+        },
+        frame,
+        area,
+    );
+}
+
+fn two_columns(
+    app: &App,
+    frame: &mut Frame<'_>,
+    area: Rect,
+    left: Vec<Line<'static>>,
+    right: Vec<Line<'static>>,
+) {
+    let t = &app.theme;
     let rows = left.len().max(right.len()) + 2;
     let rect = centered(area, 80, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     let block = Block::default()
@@ -55,7 +187,12 @@ pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
     let half = inner.width / 2;
-    let body_h = inner.height.saturating_sub(2);
+    let mouse_line = usize::from(inner.height) >= rows;
+    let body_h = if mouse_line {
+        inner.height.saturating_sub(2)
+    } else {
+        inner.height
+    };
     frame.render_widget(
         Paragraph::new(left),
         Rect {
@@ -73,16 +210,51 @@ pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
             ..inner
         },
     );
-    frame.render_widget(
-        Paragraph::new(Line::from(Span::styled(
-            "mouse: click a turn or a tab, the wheel scrolls",
-            t.muted,
-        ))),
-        Rect {
-            y: inner.y + inner.height.saturating_sub(1),
-            height: 1.min(inner.height),
-            ..inner
+    if mouse_line {
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                "mouse: click a turn or a tab, the wheel scrolls",
+                t.muted,
+            ))),
+            Rect {
+                y: inner.y + inner.height.saturating_sub(1),
+                height: 1.min(inner.height),
+                ..inner
+            },
+        );
+    }
+}
+
+/// The message log: every status message, newest first, each whole.
+pub fn log(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let mut body: Vec<Line<'static>> = Vec::new();
+    for (i, m) in app.log.iter().rev().enumerate() {
+        if i > 0 {
+            body.push(Line::default());
+        }
+        let style = match m.level {
+            Level::Info => t.text,
+            Level::Warn => t.warn,
+            Level::Error => t.error,
+        };
+        body.push(Line::from(Span::styled(m.text.clone(), style)));
+    }
+    if body.is_empty() {
+        body.push(Line::from(Span::styled("no messages yet", t.muted)));
+    }
+    draw(
+        app,
+        Popup {
+            title: "Messages, newest first".into(),
+            border: t.accent,
+            body,
+            keys: &[("Esc", "close"), ("j/k", "scroll")],
+            max_width: 100,
+            scroll: app.popup_scroll,
         },
+        frame,
+        area,
     );
 }
 
@@ -96,7 +268,7 @@ pub fn offer(app: &App, offer: &Offer, frame: &mut Frame<'_>, area: Rect) {
         bytes,
         tokens,
     } = offer;
-    let lines = vec![
+    let body = vec![
         Line::from(Span::styled(why.clone(), t.warn)),
         Line::default(),
         Line::from(vec![
@@ -116,26 +288,22 @@ pub fn offer(app: &App, offer: &Offer, frame: &mut Frame<'_>, area: Rect) {
             "Resending it costs those input tokens once (uncached); chaining by id is no longer possible.",
             t.muted,
         )),
-        Line::default(),
-        key_hints(
-            app,
-            &[
+    ];
+    draw(
+        app,
+        Popup {
+            title: "The connection's cache is gone".into(),
+            border: t.warn,
+            body,
+            keys: &[
                 ("r", "resend full context with next turn"),
                 ("f", "start fresh"),
                 ("Esc", "later"),
             ],
-        ),
-    ];
-    let rect = centered(area, 76, 9);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.warn)
-        .title(Span::styled(" The connection's cache is gone ", t.warn));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        rect,
+            max_width: 76,
+            scroll: 0,
+        },
+        frame,
+        area,
     );
 }
