@@ -5,11 +5,14 @@
 //! `accept` at once and burnt a core.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+#[path = "support/child.rs"]
+mod child;
+
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use child::Proc;
 
 /// Open files each child may have: its runtime, listener and a few agents.
 const NOFILE: usize = 48;
@@ -21,48 +24,23 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// on a loaded machine; one that waits up to a second between tries uses a few milliseconds.
 const MAX_CPU: Duration = Duration::from_millis(150);
 
-/// Starts `turnscope ARGS` under the limit; every line it prints (stdout and stderr) arrives
-/// on the channel.
-fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new("prlimit")
-        .arg(format!("--nofile={NOFILE}:{NOFILE}"))
-        .arg(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prlimit (util-linux) is needed to lower the child's open-file limit");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    for stream in [
-        Box::new(out) as Box<dyn std::io::Read + Send>,
-        Box::new(err) as Box<dyn std::io::Read + Send>,
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    (child, rx)
+/// `turnscope ARGS` under the limit.
+fn spawn(args: &[&str]) -> Proc {
+    Proc::start_under(
+        &["prlimit", &format!("--nofile={NOFILE}:{NOFILE}")],
+        args,
+        &[],
+    )
 }
 
-/// The next line that satisfies `want`, within a generous deadline for a loaded machine.
-fn line_with(rx: &mpsc::Receiver<String>, want: impl Fn(&str) -> bool, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) if want(&line) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => break,
-        }
-    }
-    panic!("no line with {what}; saw {seen:#?}");
+/// `HOST:PORT` from the `  OPENAI_BASE_URL=http://HOST:PORT/v1` line both servers print.
+fn address(proc: &mut Proc) -> String {
+    let line = proc.line_with("OPENAI_BASE_URL=");
+    line.split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned()
 }
 
 /// User + system CPU time of a process so far, from /proc/PID/stat.
@@ -93,8 +71,8 @@ fn open_fds(pid: u32) -> usize {
 
 /// Connects more agents than the child has descriptors for, waits until the child holds all
 /// it may, then returns the CPU it used over [`WINDOW`] while the rest wait to be accepted.
-fn saturated_cpu(child: &Child, addr: &str) -> Duration {
-    let pid = child.id();
+fn saturated_cpu(proc: &Proc, addr: &str) -> Duration {
+    let pid = proc.child.id();
     let conns: Vec<TcpStream> = (0..CONNECTIONS)
         .map(|_| TcpStream::connect(addr).unwrap())
         .collect();
@@ -116,14 +94,9 @@ fn saturated_cpu(child: &Child, addr: &str) -> Duration {
     used
 }
 
-fn stop(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
-
 #[test]
 fn the_proxy_backs_off_when_out_of_descriptors() {
-    let (child, rx) = spawn(&[
+    let mut proxy = spawn(&[
         "proxy",
         "--no-tui",
         "--no-record",
@@ -132,49 +105,24 @@ fn the_proxy_backs_off_when_out_of_descriptors() {
         "--upstream",
         "http://127.0.0.1:9/v1",
     ]);
-    let line = line_with(
-        &rx,
-        |l| l.contains("OPENAI_BASE_URL="),
-        "the proxy's address",
-    );
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap()
-        .to_owned();
-    let used = saturated_cpu(&child, &addr);
+    let addr = address(&mut proxy);
+    let used = saturated_cpu(&proxy, &addr);
     eprintln!("proxy: {used:?} CPU in {WINDOW:?} while saturated");
-    if used >= MAX_CPU {
-        stop(child);
-        panic!("the proxy used {used:?} CPU in {WINDOW:?} while saturated");
-    }
-    // It says why it cannot accept, once, and how to fix it.
-    line_with(
-        &rx,
-        |l| l.contains("cannot accept agent connections") && l.contains("ulimit -n"),
-        "the accept error",
+    assert!(
+        used < MAX_CPU,
+        "the proxy used {used:?} CPU in {WINDOW:?} while saturated"
     );
-    stop(child);
+    // It says why it cannot accept, once, and how to fix it.
+    let line = proxy.line_with("cannot accept agent connections");
+    assert!(line.contains("ulimit -n"), "{line}");
 }
 
 #[test]
 fn the_emulator_backs_off_when_out_of_descriptors() {
-    let (child, rx) = spawn(&["emulate", "--listen", "127.0.0.1:0"]);
-    let line = line_with(
-        &rx,
-        |l| l.contains("OPENAI_BASE_URL="),
-        "the emulator's address",
-    );
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap()
-        .to_owned();
-    let used = saturated_cpu(&child, &addr);
+    let mut emulator = spawn(&["emulate", "--listen", "127.0.0.1:0"]);
+    let addr = address(&mut emulator);
+    let used = saturated_cpu(&emulator, &addr);
     eprintln!("emulator: {used:?} CPU in {WINDOW:?} while saturated");
-    stop(child);
     assert!(
         used < MAX_CPU,
         "the emulator used {used:?} CPU in {WINDOW:?} while saturated"

@@ -22,10 +22,23 @@ pub struct Proc {
 impl Proc {
     /// Starts `turnscope ARGS` with `env` set (and OPENAI_* cleared unless given).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_under(&[], args, env)
+    }
+
+    /// [`Proc::start`] under a wrapper command, e.g. `["prlimit", "--nofile=48:48"]`, which
+    /// execs the binary (so the child's pid is turnscope's).
+    pub fn start_under(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Self {
         // `TURNSCOPE_BIN` lets scripts/load.sh measure a release build; tests use this build's.
         let bin = std::env::var("TURNSCOPE_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_turnscope").to_owned());
-        let mut cmd = Command::new(bin);
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
         cmd.args(args)
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_BASE_URL")
