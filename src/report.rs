@@ -328,6 +328,17 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// A turn's prompt-cache figures, label first: `prompt cache 7,296 of 7,952 expected` (`-` while
+/// the server has not reported). The one wording of the ledger's one estimate
+/// (`Insight::expected_cached_tokens`), shared by the TUI's header and its Insight tab.
+pub fn prompt_cache_text(turn: &Turn) -> String {
+    format!(
+        "{PROMPT_CACHE} {} of {} expected",
+        turn.cached_tokens().map_or_else(|| "-".into(), fmt_tokens),
+        fmt_tokens(turn.insight.expected_cached_tokens)
+    )
+}
+
 /// A cause in a few words, for summaries and the UI.
 pub fn cause_text(cause: &crate::ledger::Cause) -> String {
     use crate::ledger::Cause;

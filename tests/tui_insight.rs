@@ -111,3 +111,67 @@ fn insight_names_the_client_and_its_remedy() {
         );
     }
 }
+
+/// Codex's pattern: a `generate:false` warm-up carrying the instructions and tools, then a
+/// turn chained to it. While that turn runs, the header already shows the one estimate, the
+/// same figure and words as the turn's Insight tab (the header read `0 est` while Insight said
+/// `4,584 tok expected`); the warm-up is marked; a long tool name in the prefix table is cut
+/// with … and parted from its hash (issue 16 item 11b).
+#[test]
+fn after_a_warm_up_the_header_and_insight_show_one_estimate() {
+    let long = "explain what the command does and why it is safe to run here ".repeat(40);
+    let tools = serde_json::json!([
+        {"type": "function", "name": "exec_command", "description": long,
+         "parameters": {"type": "object", "properties": {}}},
+        {"type": "function", "name": "request_user_input", "description": long,
+         "parameters": {"type": "object", "properties": {}}},
+    ]);
+    let warm = serde_json::json!({"type": "response.create", "model": "gpt-5.1",
+        "generate": false, "store": false, "instructions": "You are Codex.", "tools": tools,
+        "input": [{"type": "message", "role": "developer", "content": "sandbox: read-only"}]});
+    let chained = serde_json::json!({"type": "response.create", "model": "gpt-5.1",
+        "store": false, "previous_response_id": "resp_warm", "instructions": "You are Codex.",
+        "tools": tools, "input": [{"type": "message", "role": "user", "content": "hello"}]});
+    let frame = |t_us: u64, dir: turnscope::frame::Dir, json: String| turnscope::frame::Frame {
+        t_us,
+        wall: String::new(),
+        conn: 0,
+        dir,
+        payload: turnscope::frame::Payload::Json(json),
+    };
+    use turnscope::frame::Dir;
+    let frames = vec![
+        frame(0, Dir::Meta, r#"{"event":"connect","url":"ws://x"}"#.into()),
+        frame(10, Dir::Sent, warm.to_string()),
+        frame(
+            20,
+            Dir::Recv,
+            r#"{"type":"response.completed","response":{"id":"resp_warm","output":[]}}"#.into(),
+        ),
+        frame(30, Dir::Sent, chained.to_string()),
+        frame(
+            40,
+            Dir::Recv,
+            r#"{"type":"response.created","response":{"id":"resp_2"}}"#.into(),
+        ),
+    ];
+    let mut app = app_of(frames);
+    let expected = app.ledger.turns()[1].insight.expected_cached_tokens;
+    assert!(expected > 1024, "{expected}");
+    let figure = format!(
+        "prompt cache - of {} expected",
+        turnscope::report::fmt_tokens(expected)
+    );
+    for (width, height) in [(120, 40), (80, 24)] {
+        let screen = insight_screen(&mut app, width, height);
+        let header: Vec<&str> = screen.lines().take(3).collect();
+        assert!(header[1].contains(&figure), "{width}: {screen}");
+        let body: String = screen.lines().skip(3).collect::<Vec<_>>().join("\n");
+        assert!(body.contains(&figure), "{width}: {screen}");
+        assert!(body.contains("1 W "), "{width}: {screen}");
+        assert!(body.contains("tool 2 request_user_… "), "{width}: {screen}");
+        if width == 120 {
+            insta::assert_snapshot!(screen);
+        }
+    }
+}

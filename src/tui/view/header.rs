@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{clip, thousands, thousands_signed};
 use crate::ledger::{AgeLevel, MAX_AGE_US};
-use crate::report::{CONN_CONTEXT, PROMPT_CACHE, fmt_bytes};
+use crate::report::{PROMPT_CACHE, fmt_bytes};
 use crate::tui::app::{App, LinkState, Recording};
 
 /// Draws the three header rows.
@@ -80,25 +80,35 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     let t = &app.theme;
     let sep = || Span::styled(" │ ", t.border);
 
-    // Two different figures, never one as the other: the server's prompt-cache hits on the
-    // newest turn, and the context the connection holds (the ledger's estimate).
+    // The newest turn on the connection: the server's prompt-cache figure beside the ledger's
+    // one estimate of it, the very figures (and words) of that turn's Insight tab. A running
+    // turn shows its estimate at once (`- of 7,952 expected`), so a warm-up followed by chained
+    // turns never reads 0 while Insight says otherwise.
     let conn = app.current_conn().unwrap_or(0);
-    let server = app
+    let newest = app
         .ledger
         .turns()
         .iter()
         .rev()
-        .find_map(|turn| turn.cached_tokens().filter(|_| turn.conn == conn));
-    let estimate = app.ledger.cached_context_tokens(conn);
+        .find(|turn| turn.conn == conn);
     let prompt = vec![
         sep(),
         Span::styled(format!("{PROMPT_CACHE} "), t.muted),
-        Span::styled(server.map_or_else(|| "-".to_owned(), thousands), t.text),
+        Span::styled(
+            newest
+                .and_then(crate::ledger::Turn::cached_tokens)
+                .map_or_else(|| "-".to_owned(), thousands),
+            t.text,
+        ),
     ];
-    let context = vec![
-        Span::styled(format!(" · {CONN_CONTEXT} "), t.muted),
-        Span::styled(thousands(estimate), t.text),
-    ];
+    let context = match newest {
+        Some(turn) => vec![
+            Span::styled(" of ", t.muted),
+            Span::styled(thousands(turn.insight.expected_cached_tokens), t.text),
+            Span::styled(" expected", t.muted),
+        ],
+        None => Vec::new(),
+    };
 
     let tot = app.ledger.totals();
     let saved_b = tot.saved_bytes();
@@ -125,7 +135,7 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     let mut parts = vec![age_gauge(app), prompt, context, saved, lanes];
     let width_of =
         |parts: &[Vec<Span<'_>>]| -> usize { parts.iter().flatten().map(Span::width).sum() };
-    // Drop order: lanes (index 4), then the connection context (index 2).
+    // Drop order: lanes (index 4), then the expected figure (index 2).
     for drop in [4, 2] {
         if width_of(&parts) > usize::from(width) {
             parts[drop].clear();

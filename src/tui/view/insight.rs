@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::thousands;
 use crate::ledger::{CacheOutcome, ConnEvent, PROMPT_CACHE_MIN_TOKENS, Prefix, SendMode, Turn};
-use crate::report::{PROMPT_CACHE, cause_text, fmt_bytes, fmt_us};
+use crate::report::{PROMPT_CACHE, cause_text, fmt_bytes, fmt_us, prompt_cache_text};
 use crate::tui::app::App;
 
 /// The tab's lines for turn `i`.
@@ -59,10 +59,7 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
             thousands(PROMPT_CACHE_MIN_TOKENS)
         )
     } else {
-        format!(
-            "{PROMPT_CACHE} {server} of {} expected",
-            thousands(expected)
-        )
+        prompt_cache_text(turn)
     };
     let (cache, cache_style) = match insight.cache {
         CacheOutcome::Hit => ("hit", t.ok),
@@ -180,10 +177,11 @@ fn verdict(app: &App, key: &str, word: &str, style: Style, detail: String) -> Li
 
 fn prefix_lines(app: &App, prefix: &Prefix, parent: Option<&Prefix>) -> Vec<Line<'static>> {
     let t = &app.theme;
+    // A long tool name is cut (with …) so a space always parts it from its hash.
     let row = |part: String, value: String, differs: bool| {
         Line::from(vec![
             Span::styled(if differs { "  ≠ " } else { "    " }, t.warn),
-            Span::styled(format!("{part:<22}"), t.muted),
+            Span::styled(format!("{:<21} ", super::clip(&part, 21)), t.muted),
             Span::styled(value, if differs { t.warn } else { t.text }),
         ])
     };
