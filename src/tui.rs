@@ -13,6 +13,7 @@ pub mod action;
 pub mod app;
 pub mod breakpoint;
 pub mod compose;
+pub mod frames;
 pub mod keymap;
 pub mod live;
 pub mod proxy;

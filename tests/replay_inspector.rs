@@ -237,3 +237,30 @@ fn a_diff_from_the_inspector_covers_its_detail_pane() {
     assert!(screen.contains("context of turn 2 vs turn 4"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+#[test]
+fn the_frames_tab_searches_the_frames_up_to_the_cursor() {
+    let (mut app, index) = replay(80, 24, ":#20\n");
+    for _ in 0..6 {
+        key(&mut app, &index, KeyCode::Tab);
+    }
+    assert_eq!(ins(&app).app.tab, turnscope::tui::app::Tab::Frames);
+    let cursor = app.cursor;
+    // `/` types into the tab's search (not replay's), `n` steps its matches.
+    for c in "/resp_2\n".chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        key(&mut app, &index, code);
+    }
+    assert_eq!(app.cursor, cursor, "the time cursor stays");
+    let tab = &ins(&app).app.frames_tab;
+    assert_eq!(tab.search.as_deref(), Some("resp_2"));
+    // Up to frame 20: turn 2's created and completed, turn 3's request chaining to it.
+    assert_eq!(tab.hits.len(), 3, "{:?}", tab.hits);
+    let screen = lines(|f| turnscope::tui::view::replay::render(&app, f), 80, 24).join("\n");
+    assert!(screen.contains("/resp_2 3 matches"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::frame::Dir;
+use crate::frame::{Dir, Frame, Payload};
 
 /// The few facts a timeline row needs about one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,38 +51,65 @@ struct EventHead<'a> {
     stream_id: Option<Cow<'a, str>>,
 }
 
+/// An event's `type` (a meta frame's `event`) and `stream_id`.
+fn kind_and_lane(json: &str) -> (String, Option<String>) {
+    let ev: Option<EventHead<'_>> = serde_json::from_str(json).ok();
+    let kind = ev
+        .as_ref()
+        .and_then(|e| e.kind.clone().or_else(|| e.event.clone()))
+        .map_or_else(|| "(json)".to_owned(), Cow::into_owned);
+    let lane = ev.and_then(|e| e.stream_id.map(Cow::into_owned));
+    (kind, lane)
+}
+
+fn is_error(dir: Dir, kind: &str) -> bool {
+    match dir {
+        Dir::Meta => kind == "error",
+        Dir::Recv => kind == "error" || kind == "response.failed",
+        Dir::Sent => false,
+    }
+}
+
 /// Reads a line's head; `None` for a line that is not a frame.
 pub fn head(line: &[u8]) -> Option<Head> {
     let text = std::str::from_utf8(line).ok()?;
     let parsed: LineHead<'_> = serde_json::from_str(text).ok()?;
     let (kind, bytes, lane) = match (parsed.frame, &parsed.text, &parsed.binary) {
         (Some(raw), _, _) => {
-            let ev: Option<EventHead<'_>> = serde_json::from_str(raw.get()).ok();
-            let kind = ev
-                .as_ref()
-                .and_then(|e| e.kind.clone().or_else(|| e.event.clone()))
-                .map_or_else(|| "(json)".to_owned(), Cow::into_owned);
-            let lane = ev.and_then(|e| e.stream_id.map(Cow::into_owned));
+            let (kind, lane) = kind_and_lane(raw.get());
             (kind, raw.get().len(), lane)
         }
         (None, Some(t), _) => ("(text)".to_owned(), t.len(), None),
         (None, None, Some(hex)) => ("(binary)".to_owned(), hex.len() / 2, None),
         (None, None, None) => return None,
     };
-    let error = match parsed.dir {
-        Dir::Meta => kind == "error",
-        Dir::Recv => kind == "error" || kind == "response.failed",
-        Dir::Sent => false,
-    };
     Some(Head {
         t_us: parsed.t_us,
         conn: parsed.conn,
         dir: parsed.dir,
+        error: is_error(parsed.dir, &kind),
         kind,
         bytes,
         lane,
-        error,
     })
+}
+
+/// The same head for a frame in memory (the Frames tab keeps one per frame).
+pub fn of_frame(frame: &Frame) -> Head {
+    let (kind, lane) = match &frame.payload {
+        Payload::Json(json) => kind_and_lane(json),
+        Payload::Text(_) => ("(text)".to_owned(), None),
+        Payload::Binary(_) => ("(binary)".to_owned(), None),
+    };
+    Head {
+        t_us: frame.t_us,
+        conn: frame.conn,
+        dir: frame.dir,
+        error: is_error(frame.dir, &kind),
+        kind,
+        bytes: frame.payload.len(),
+        lane,
+    }
 }
 
 /// Which timeline rows are shown and stepped through.
@@ -174,5 +201,13 @@ mod tests {
         assert!(head(b"garbage").is_none());
         assert!(Filter::Errors.keeps_line(b"garbage"));
         assert!(!Filter::Conn(0).keeps_line(b"garbage"));
+        let frame = Frame {
+            t_us: 5,
+            wall: String::new(),
+            conn: 1,
+            dir: Dir::Recv,
+            payload: Payload::Json(r#"{"type":"error","stream_id":"a"}"#.into()),
+        };
+        assert_eq!(of_frame(&frame), h, "a frame in memory has the line's head");
     }
 }

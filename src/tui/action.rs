@@ -55,6 +55,8 @@ pub enum Action {
 
     /// Proxy mode: a held frame, its release, a decision, a pause toggle.
     Breakpoint(super::breakpoint::BreakpointAction),
+    /// The Frames tab: select, search, filter.
+    Frames(super::frames::FramesAction),
 
     // ---- intents ----
     /// Leave the app (restores the terminal).

@@ -59,17 +59,20 @@ pub enum Tab {
     Usage,
     /// The ledger's verdict: send mode, cache outcome and causes, events, prefix.
     Insight,
+    /// Every frame of the connection, searchable and filtered, with its JSON.
+    Frames,
 }
 
 impl Tab {
     /// All tabs in display order.
-    pub const ALL: [Tab; 6] = [
+    pub const ALL: [Tab; 7] = [
         Tab::Payload,
         Tab::Events,
         Tab::Context,
         Tab::Output,
         Tab::Usage,
         Tab::Insight,
+        Tab::Frames,
     ];
 
     /// Tab title.
@@ -81,6 +84,7 @@ impl Tab {
             Tab::Output => "Output",
             Tab::Usage => "Usage",
             Tab::Insight => "Insight",
+            Tab::Frames => "Frames",
         }
     }
 
@@ -329,6 +333,8 @@ pub struct App {
     pub proxy: Option<super::breakpoint::ProxyPanel>,
     /// Replay: the App shows a recording at a time cursor and sends nothing (`None` otherwise).
     pub replay: Option<ReplayMark>,
+    /// The Frames tab: heads of `frames`, selection, search and filter.
+    pub frames_tab: super::frames::FramesTab,
 }
 
 impl App {
@@ -366,6 +372,7 @@ impl App {
             theme,
             proxy: None,
             replay: None,
+            frames_tab: super::frames::FramesTab::default(),
         }
     }
 

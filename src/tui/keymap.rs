@@ -10,6 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::action::Action;
 use super::app::{App, Focus, Tab};
 use super::breakpoint::BreakpointAction;
+use super::frames::FramesAction;
 
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Scope {
     Offer,
     /// The help popup.
     Help,
+    /// The Frames tab, over the turn list's keys.
+    Frames,
 }
 
 impl Scope {
@@ -35,6 +38,7 @@ impl Scope {
             Scope::Composer => "Composer",
             Scope::Offer => "Resume offer",
             Scope::Help => "Help",
+            Scope::Frames => "Frames tab",
         }
     }
 }
@@ -249,7 +253,7 @@ pub fn defaults() -> Vec<Binding> {
                 Char('1'),
                 NONE,
                 Action::ShowTab(Tab::Payload),
-                "1-6",
+                "1-7",
                 "jump to a detail tab"
             ),
             bind!(Turns, Char('2'), NONE, Action::ShowTab(Tab::Events), "", ""),
@@ -271,6 +275,7 @@ pub fn defaults() -> Vec<Binding> {
                 "",
                 ""
             ),
+            bind!(Turns, Char('7'), NONE, Action::ShowTab(Tab::Frames), "", ""),
             bind!(
                 Turns,
                 Char('J'),
@@ -296,6 +301,87 @@ pub fn defaults() -> Vec<Binding> {
                 Action::Reconnect,
                 "R",
                 "reconnect / rotate"
+            ),
+            bind!(
+                Frames,
+                Char('J'),
+                NONE,
+                Action::Frames(FramesAction::Step(1)),
+                "J K",
+                "next / previous frame"
+            ),
+            bind!(
+                Frames,
+                Char('K'),
+                NONE,
+                Action::Frames(FramesAction::Step(-1)),
+                "",
+                ""
+            ),
+            bind!(
+                Frames,
+                PageDown,
+                NONE,
+                Action::ScrollDetail(5),
+                "PgDn PgUp",
+                "scroll the frame's JSON"
+            ),
+            bind!(Frames, PageUp, NONE, Action::ScrollDetail(-5), "", ""),
+            bind!(
+                Frames,
+                Char('/'),
+                NONE,
+                Action::Frames(FramesAction::OpenSearch),
+                "/",
+                "search the frames"
+            ),
+            bind!(
+                Frames,
+                Char('n'),
+                NONE,
+                Action::Frames(FramesAction::NextMatch),
+                "n N",
+                "next / previous match"
+            ),
+            bind!(
+                Frames,
+                Char('N'),
+                NONE,
+                Action::Frames(FramesAction::PrevMatch),
+                "",
+                ""
+            ),
+            bind!(
+                Frames,
+                Char('f'),
+                NONE,
+                Action::Frames(FramesAction::CycleFilter),
+                "f",
+                "filter errors/sent/recv/meta"
+            ),
+            bind!(
+                Frames,
+                Char('t'),
+                NONE,
+                Action::Frames(FramesAction::FilterKind),
+                "t",
+                "only this frame's type"
+            ),
+            bind!(
+                Frames,
+                Char('L'),
+                NONE,
+                Action::Frames(FramesAction::FilterLane),
+                "L",
+                "only this frame's lane"
+            ),
+            bind!(
+                Frames,
+                Char('F'),
+                NONE,
+                Action::Frames(FramesAction::ClearFilter),
+                "F",
+                "show every frame"
             ),
             bind!(
                 Composer,
@@ -439,15 +525,46 @@ pub fn resolve(app: &App, key: KeyEvent) -> Option<Action> {
     if app.offer.is_some() {
         return lookup(Scope::Offer, &key);
     }
+    if app.frames_tab.typing.is_some() {
+        return search_key(key);
+    }
     match app.focus {
+        Focus::Turns if app.tab == Tab::Frames => {
+            lookup(Scope::Frames, &key).or_else(|| lookup(Scope::Turns, &key))
+        }
         Focus::Turns => lookup(Scope::Turns, &key),
         Focus::Composer => lookup(Scope::Composer, &key).or(Some(Action::ComposerInput(key))),
     }
 }
 
+/// What a key means in the Frames tab, if the tab binds it (replay asks before its own keys).
+pub fn frames_key(key: &KeyEvent) -> Option<Action> {
+    lookup(Scope::Frames, key)
+}
+
+/// A key while the Frames tab's search is being typed.
+pub fn search_key(key: KeyEvent) -> Option<Action> {
+    let action = match key.code {
+        KeyCode::Enter => FramesAction::SearchSubmit,
+        KeyCode::Esc => FramesAction::SearchCancel,
+        KeyCode::Backspace => FramesAction::SearchBackspace,
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            FramesAction::SearchChar(c)
+        }
+        _ => return None,
+    };
+    Some(Action::Frames(action))
+}
+
 /// Help lines, per scope: (keys, what they do).
 pub fn help_entries() -> Vec<(Scope, Vec<(&'static str, &'static str)>)> {
-    let scopes = [Scope::Turns, Scope::Composer, Scope::Offer, Scope::Global];
+    let scopes = [
+        Scope::Turns,
+        Scope::Frames,
+        Scope::Composer,
+        Scope::Offer,
+        Scope::Global,
+    ];
     scopes
         .into_iter()
         .map(|s| {

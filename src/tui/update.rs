@@ -67,6 +67,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
             app.composer.error = None;
         }
         Action::Breakpoint(action) => return super::breakpoint::update(app, action),
+        Action::Frames(action) => super::frames::update(app, action),
         Action::Quit => return vec![Command::Quit],
         Action::ToggleHelp | Action::ToggleLog | Action::ScrollPopup(_) => {
             popups::update(app, &action);
@@ -224,6 +225,7 @@ fn on_frame(app: &mut App, frame: Frame) {
             ),
         );
     }
+    app.frames_tab.push(&frame, app.frames.len());
     app.frames.push(frame);
     let count = app.ledger.turns().len();
     if app.follow && count > 0 && app.selected != Some(count - 1) {
@@ -608,7 +610,7 @@ fn on_click(app: &mut App, column: u16, row: u16) {
         app.focus = Focus::Turns;
         app.follow = i + 1 == app.ledger.turns().len();
         select(app, i);
-    } else if let Some(tab) = view::detail::tab_at(areas.detail, column, row) {
+    } else if let Some(tab) = view::detail::tab_at(app.tab, areas.detail, column, row) {
         app.focus = Focus::Turns;
         show_tab(app, tab);
     } else if areas.composer.contains(at) && app.replay.is_none() {

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod composer;
 pub mod detail;
+pub mod frames;
 pub mod header;
 pub mod insight;
 pub mod json;

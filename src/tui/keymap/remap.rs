@@ -11,6 +11,7 @@ use crate::config::{ConfigError, KeySpec, did_you_mean};
 use crate::tui::action::Action;
 use crate::tui::app::Tab;
 use crate::tui::breakpoint::BreakpointAction;
+use crate::tui::frames::FramesAction;
 
 /// The name `config.toml` uses for an action, for every action a key can trigger.
 pub fn action_name(action: &Action) -> Option<&'static str> {
@@ -59,6 +60,16 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
         Action::Breakpoint(BreakpointAction::Forward) => "forward",
         Action::Breakpoint(BreakpointAction::ForwardOriginal) => "forward-original",
         Action::Breakpoint(BreakpointAction::Drop) => "drop",
+        Action::ShowTab(Tab::Frames) => "tab-frames",
+        Action::Frames(FramesAction::Step(n)) if *n > 0 => "frame-next",
+        Action::Frames(FramesAction::Step(_)) => "frame-prev",
+        Action::Frames(FramesAction::OpenSearch) => "frame-search",
+        Action::Frames(FramesAction::NextMatch) => "match-next",
+        Action::Frames(FramesAction::PrevMatch) => "match-prev",
+        Action::Frames(FramesAction::CycleFilter) => "frame-filter",
+        Action::Frames(FramesAction::FilterKind) => "frame-filter-type",
+        Action::Frames(FramesAction::FilterLane) => "frame-filter-lane",
+        Action::Frames(FramesAction::ClearFilter) => "frame-filter-clear",
         _ => return None,
     })
 }
@@ -71,15 +82,17 @@ pub fn scope_name(scope: Scope) -> &'static str {
         Scope::Composer => "composer",
         Scope::Offer => "offer",
         Scope::Help => "help",
+        Scope::Frames => "frames",
     }
 }
 
-const SCOPES: [Scope; 5] = [
+const SCOPES: [Scope; 6] = [
     Scope::Global,
     Scope::Turns,
     Scope::Composer,
     Scope::Offer,
     Scope::Help,
+    Scope::Frames,
 ];
 
 /// Parses `ctrl-r`, `alt+enter`, `shift-tab`, `F2`, `pgdn`, `j`, `G`, `?`, `space`.

@@ -21,12 +21,15 @@ const HELP: &[(&str, &str)] = &[
     ("m", "mark this turn for a diff"),
     ("d", "diff marked vs this turn (else vs HTTP)"),
     ("D", "this request vs what HTTP mode sends"),
-    ("e E r", "export frame, turn, response as JSON"),
-    ("w", "export frame to a named file"),
+    (
+        "e E r w",
+        "export frame, turn, response; w: to a named file",
+    ),
     ("J/K", "scroll the detail or diff"),
     ("T", "follow a growing file (tail -f)"),
     ("v", "inspector at the cursor / frames timeline"),
     ("Tab S-Tab", "inspector: next / previous tab"),
+    ("Frames tab", "/ n N f t L F J K act on the tab's frames"),
     ("Esc", "close diff, prompt or help"),
     ("q", "quit"),
 ];
@@ -64,6 +67,17 @@ pub fn resolve(app: &ReplayApp, key: KeyEvent) -> Option<ReplayAction> {
     // The inspector's own keys: its turn list, tabs and detail scroll (the App's actions).
     let inspect = app.inspect && !in_diff;
     let view = |action| Some(A::Inspect(action));
+    // The Frames tab's own keys (search, filters, frame selection) win while it is shown.
+    if let Some(ins) = app.inspector.as_ref().filter(|_| inspect) {
+        if ins.app.frames_tab.typing.is_some() {
+            return crate::tui::keymap::search_key(key).map(A::Inspect);
+        }
+        if ins.app.tab == crate::tui::app::Tab::Frames
+            && let Some(action) = crate::tui::keymap::frames_key(&key)
+        {
+            return view(action);
+        }
+    }
     match key.code {
         KeyCode::Down if inspect => return view(Action::SelectNext),
         KeyCode::Up if inspect => return view(Action::SelectPrev),

@@ -1,4 +1,5 @@
-//! The selected turn in detail: Payload, Events, Context, Output, Usage and Insight tabs.
+//! The selected turn in detail: Payload, Events, Context, Output, Usage and Insight tabs, and
+//! the connection's Frames tab.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -20,14 +21,42 @@ use crate::tui::compose;
 /// Strings longer than this are folded in the Payload tab.
 const FOLD: usize = 160;
 
-/// Columns each tab title occupies on the tab row: (tab, first column, end column).
-pub fn tab_ranges(area: Rect) -> Vec<(Tab, u16, u16)> {
-    let mut x = area.x + 2;
-    Tab::ALL
+/// The tab row's labels: ` 1 Payload `…; when they do not fit in `width`, only the shown tab
+/// keeps its title (` 1 │ 2 │ 7 Frames `) so every tab stays visible and clickable.
+fn labels(current: Tab, width: u16) -> Vec<(Tab, String)> {
+    let full: Vec<(Tab, String)> = Tab::ALL
         .iter()
-        .map(|tab| {
-            let w = u16::try_from(tab.title().len() + 4).unwrap_or(u16::MAX);
-            let r = (*tab, x, x + w);
+        .enumerate()
+        .map(|(i, tab)| (*tab, format!(" {} {} ", i + 1, tab.title())))
+        .collect();
+    // "─ " before, one "│" between labels.
+    let need: usize = 1 + full
+        .iter()
+        .map(|(_, l)| l.chars().count() + 1)
+        .sum::<usize>();
+    if need <= usize::from(width) {
+        return full;
+    }
+    full.into_iter()
+        .enumerate()
+        .map(|(i, (tab, label))| {
+            if tab == current {
+                (tab, label)
+            } else {
+                (tab, format!(" {} ", i + 1))
+            }
+        })
+        .collect()
+}
+
+/// Columns each tab title occupies on the tab row: (tab, first column, end column).
+pub fn tab_ranges(current: Tab, area: Rect) -> Vec<(Tab, u16, u16)> {
+    let mut x = area.x + 2;
+    labels(current, area.width)
+        .into_iter()
+        .map(|(tab, label)| {
+            let w = u16::try_from(label.chars().count()).unwrap_or(u16::MAX);
+            let r = (tab, x, x + w);
             x += w + 1;
             r
         })
@@ -35,11 +64,11 @@ pub fn tab_ranges(area: Rect) -> Vec<(Tab, u16, u16)> {
 }
 
 /// The tab whose title is at a screen cell, if any.
-pub fn tab_at(area: Rect, column: u16, row: u16) -> Option<Tab> {
+pub fn tab_at(current: Tab, area: Rect, column: u16, row: u16) -> Option<Tab> {
     if row != area.y || area.height == 0 {
         return None;
     }
-    tab_ranges(area)
+    tab_ranges(current, area)
         .into_iter()
         .find(|(_, a, b)| (*a..*b).contains(&column))
         .map(|(t, _, _)| t)
@@ -52,12 +81,11 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let t = &app.theme;
     let mut spans = Vec::new();
-    for (i, tab) in Tab::ALL.iter().enumerate() {
+    for (i, (tab, label)) in labels(app.tab, area.width).into_iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled("│", t.border));
         }
-        let label = format!(" {} {} ", i + 1, tab.title());
-        let style = if *tab == app.tab {
+        let style = if tab == app.tab {
             t.accent.patch(t.selection)
         } else {
             t.muted
@@ -76,6 +104,11 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         height: area.height - 1,
         ..area
     };
+    if app.tab == Tab::Frames {
+        // Frames belong to a connection, not to a turn: shown with or without a selection.
+        super::frames::render(app, frame, body);
+        return;
+    }
     let preview = app.focus == Focus::Composer && app.tab == Tab::Payload;
     let lines = match (app.selected, preview) {
         (_, true) => match compose::build(app) {
@@ -105,6 +138,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             Tab::Output => output(app, i),
             Tab::Usage => usage(app, i),
             Tab::Insight => super::insight::lines(app, i),
+            Tab::Frames => Vec::new(),
         },
         (None, false) => vec![Line::from(Span::styled(
             "  select a turn to see its detail",

@@ -137,7 +137,13 @@ fn help_section(app: &App, scopes: &[keymap::Scope], key_w: usize) -> Vec<Line<'
 pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let t = &app.theme;
     let left_scopes = [keymap::Scope::Turns, keymap::Scope::Global];
-    let right_scopes = [keymap::Scope::Composer, keymap::Scope::Offer];
+    // The Frames tab's keys replace the composer's while it is shown: those are the keys in
+    // force there, and two columns have room for one of them.
+    let right_scopes = if app.tab == crate::tui::app::Tab::Frames {
+        [keymap::Scope::Frames, keymap::Scope::Offer]
+    } else {
+        [keymap::Scope::Composer, keymap::Scope::Offer]
+    };
     let left = help_section(app, &left_scopes, 14);
     let right = help_section(app, &right_scopes, 14);
     // Two columns need their rows and the borders; the mouse line comes when there is room.
