@@ -7,7 +7,10 @@
 //! seed). Env: STATS_BENCH_MB (comma-separated sizes, default "200,1000").
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufWriter, Read};
+#[path = "support/floor.rs"]
+mod floor;
+
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -49,22 +52,6 @@ fn measure(program: &str, args: &[&str]) -> Result<Run, String> {
     })
 }
 
-/// The newline count: the floor for anything that reads the file line by line.
-fn count_newlines(path: &Path) -> (f64, u64) {
-    let start = Instant::now();
-    let mut file = std::fs::File::open(path).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let got = file.read(&mut buf).unwrap();
-        if got == 0 {
-            break;
-        }
-        n += buf[..got].iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-    (start.elapsed().as_secs_f64(), n)
-}
-
 fn transcript(mb: u64) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
@@ -96,7 +83,7 @@ fn main() {
         let file = path.to_str().unwrap();
         #[allow(clippy::cast_precision_loss)]
         let size_mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
-        let (t_nl, lines) = count_newlines(&path);
+        let (t_nl, lines) = floor::count_newlines(&path);
         println!("\n{size_mb:.0} MB, {lines} lines");
         println!(
             "  newline count      : {t_nl:7.2}s  {:6.0} MB/s",
