@@ -80,7 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     log::init(cli.global.log.as_deref(), known_secrets(&cli))?;
     tracing::debug!(command = ?cli.command, "run");
     match cli.command {
-        Some(Command::Stats(args)) => stats::run(&args),
+        Some(Command::Stats(args)) => stats::run(&args, &cli.global),
         Some(Command::Emulate(args)) => emulate::run(&args),
         Some(Command::Rerun(args)) => rerun::run(&args),
         Some(Command::Proxy(args)) => proxy::run(&args, &cli.global),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::ledger::cost::Price;
 pub use resolve::{Overrides, Setting, Settings, Source, resolve};
 
 /// The config file's name inside the config directory.
@@ -28,6 +29,7 @@ pub const KEYS: &[&str] = &[
     "organization",
     "project",
     "keys",
+    "prices",
 ];
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -126,7 +128,7 @@ pub struct KeySpec {
 }
 
 /// The values a `config.toml` sets; anything absent falls through to the defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileConfig {
     /// The file these values came from.
     pub path: PathBuf,
@@ -150,6 +152,8 @@ pub struct FileConfig {
     pub project: Option<String>,
     /// Key remaps, in file order.
     pub keys: Vec<KeySpec>,
+    /// Model prices from `[prices."MODEL"]` tables, replacing or adding to the built-in table.
+    pub prices: BTreeMap<String, Price>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,7 +170,12 @@ struct RawFile {
     project: Option<String>,
     #[serde(default)]
     keys: BTreeMap<String, BTreeMap<String, toml::Spanned<Vec<String>>>>,
+    #[serde(default)]
+    prices: BTreeMap<String, toml::Spanned<Price>>,
 }
+
+/// What a `[prices."MODEL"]` table holds, and that dotted names need quotes.
+const PRICES_HINT: &str = "a price table is [prices.\"MODEL\"] with input, cached_input and output in USD per 1M tokens (optional as_of, source); quote model names that hold dots: [prices.\"gpt-5.1\"]";
 
 /// Checks a server URL before anything connects: `http(s)://` base URLs, `ws(s)://` URLs, or a
 /// bare host. Anything else (`ftp://x`) would become `wss://ftp://x/v1/responses`; the error
@@ -257,11 +266,18 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
             );
             let mut key = key_at(text, &span);
             if key == "?" {
-                key = name;
+                key.clone_from(&name);
+            }
+            if key.starts_with("prices") {
+                return invalid(line, key, format!("unknown key `{name}`; {PRICES_HINT}"));
             }
             return invalid(line, key, format!("unknown key; {hint}"));
         }
-        invalid(line, key_at(text, &span), message)
+        let key = key_at(text, &span);
+        if key.starts_with("prices") {
+            return invalid(line, key, format!("{message}; {PRICES_HINT}"));
+        }
+        invalid(line, key, message)
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let anchor = |p: Option<PathBuf>| p.map(|p| expand_path(&p, base));
@@ -277,6 +293,15 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
         }
     }
     keys.sort_by_key(|k| k.line);
+    let mut prices = BTreeMap::new();
+    for (model, price) in raw.prices {
+        let line = line_of(text, price.span().start);
+        let price = price.into_inner();
+        if let Some(problem) = price.problem() {
+            return Err(invalid(line, format!("prices.{model}"), problem));
+        }
+        prices.insert(model, price);
+    }
     Ok(FileConfig {
         path: path.to_owned(),
         url: raw.url,
@@ -289,6 +314,7 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
         organization: raw.organization,
         project: raw.project,
         keys,
+        prices,
     })
 }
 
@@ -457,6 +483,53 @@ quit = ["q"]
             panic!("{err}")
         };
         assert_eq!((*line, key.as_str()), (2, "keys.turns.next"), "{err}");
+    }
+
+    #[test]
+    fn prices_override_the_builtin_table_and_bad_ones_name_the_model() {
+        let text = "model = \"m\"\n\n[prices.\"gpt-5.1\"]\ninput = 2.0\ncached_input = 0.5\noutput = 8.0\n\n[prices.my-model]\ninput = 1\ncached_input = 0\noutput = 3\n";
+        let cfg = parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(cfg.prices.len(), 2);
+        assert_eq!(cfg.prices["gpt-5.1"].input, 2.0);
+        assert_eq!(cfg.prices["my-model"].output, 3.0);
+        let settings = resolve(&Overrides::default(), &|_| None, Some(&cfg)).unwrap();
+        let table = settings.price_table();
+        assert_eq!(table.get("gpt-5.1").map(|p| p.output), Some(8.0));
+        assert!(table.get("gpt-5-mini").is_some(), "built-in entries stay");
+        let row = settings
+            .rows()
+            .into_iter()
+            .find(|r| r.0 == "prices")
+            .unwrap();
+        assert!(row.1.ends_with("+ file: gpt-5.1, my-model"), "{row:?}");
+        // A negative price names its model and line.
+        let err = parse(
+            "[prices.x]\ninput = 1\ncached_input = -1\noutput = 1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        let ConfigError::Invalid {
+            line, key, message, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!((*line, key.as_str()), (1, "prices.x"), "{err}");
+        assert!(message.contains("cached_input"), "{err}");
+        // An unquoted dotted name becomes nested tables: say to quote it.
+        let err = parse(
+            "[prices.gpt-5.1]\ninput = 1\ncached_input = 0\noutput = 1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("[prices.\"gpt-5.1\"]"), "{err}");
+        // A misspelt field is named.
+        let err = parse(
+            "[prices.x]\ninput = 1\ncached = 0\noutput = 1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`cached`"), "{err}");
     }
 
     #[test]

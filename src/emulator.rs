@@ -10,7 +10,7 @@ mod ids;
 mod items;
 mod latency;
 mod model;
-mod models;
+pub mod models;
 mod params;
 mod response;
 mod scenario;

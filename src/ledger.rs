@@ -11,6 +11,7 @@ mod batch;
 pub mod client;
 mod connection;
 pub mod context;
+pub mod cost;
 mod ending;
 mod fold;
 pub mod insight;

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::{Value, json};
 
+use crate::ledger::cost::{Cost, Prices, SessionCost, TurnCost, turn_cost};
 use crate::ledger::{Ledger, Mark, Totals, Turn, TurnStatus};
 use crate::transcript::{Header, LineError};
 
@@ -50,6 +51,7 @@ pub fn write_stats_json(
     header: &Header,
     ledger: &Ledger,
     skipped: &[LineError],
+    prices: &Prices,
 ) -> std::io::Result<()> {
     let doc = StatsDoc {
         file,
@@ -57,6 +59,7 @@ pub fn write_stats_json(
         ledger,
         skipped,
         har: None,
+        prices,
     };
     let mut ser = serde_json::Serializer::pretty(&mut *out);
     doc.serialize(&mut ser).map_err(std::io::Error::other)?;
@@ -71,6 +74,7 @@ pub fn write_har_stats_json(
     header: &Header,
     ledger: &Ledger,
     har: &Value,
+    prices: &Prices,
 ) -> std::io::Result<()> {
     let doc = StatsDoc {
         file,
@@ -78,6 +82,7 @@ pub fn write_har_stats_json(
         ledger,
         skipped: &[],
         har: Some(har),
+        prices,
     };
     let mut ser = serde_json::Serializer::pretty(&mut *out);
     doc.serialize(&mut ser).map_err(std::io::Error::other)?;
@@ -92,6 +97,7 @@ struct StatsDoc<'a> {
     ledger: &'a Ledger,
     skipped: &'a [LineError],
     har: Option<&'a Value>,
+    prices: &'a Prices,
 }
 
 impl Serialize for StatsDoc<'_> {
@@ -119,9 +125,13 @@ impl Serialize for StatsDoc<'_> {
             .iter()
             .map(|e| json!({"line": e.line, "reason": e.reason, "truncated": e.truncated}))
             .collect();
-        let mut map = s.serialize_map(Some(12))?;
+        let mut map = s.serialize_map(Some(13))?;
         map.serialize_entry("client", &ledger.client())?;
         map.serialize_entry("connections", &connections)?;
+        map.serialize_entry(
+            "cost",
+            &cost_json(&SessionCost::of(self.prices, ledger.turns())),
+        )?;
         map.serialize_entry("file", self.file)?;
         map.serialize_entry("frames", &ledger.frame_count())?;
         if let Some(har) = self.har {
@@ -133,13 +143,13 @@ impl Serialize for StatsDoc<'_> {
         map.serialize_entry("skipped_lines", &skipped)?;
         map.serialize_entry("source", &self.header.source)?;
         map.serialize_entry("totals", &totals_json(ledger.totals()))?;
-        map.serialize_entry("turns", &TurnsDoc(ledger))?;
+        map.serialize_entry("turns", &TurnsDoc(ledger, self.prices))?;
         map.end()
     }
 }
 
 /// The `turns` array, each turn turned into JSON only as it is written.
-struct TurnsDoc<'a>(&'a Ledger);
+struct TurnsDoc<'a>(&'a Ledger, &'a Prices);
 
 impl Serialize for TurnsDoc<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -147,6 +157,12 @@ impl Serialize for TurnsDoc<'_> {
         for t in self.0.turns() {
             let mut v = turn_json(t);
             v["remedies"] = json!(self.0.remedies(t));
+            let cost = turn_cost(self.1, t);
+            v["cost"] = match &cost {
+                TurnCost::Priced(c) => usd_json(c),
+                _ => Value::Null,
+            };
+            v["cost_text"] = json!(cost.text());
             seq.serialize_element(&v)?;
         }
         seq.end()
@@ -166,6 +182,33 @@ fn totals_json(t: &Totals) -> Value {
         "tool_calls": t.tool_calls,
         "errors": t.errors,
     })
+}
+
+/// USD rounded to a billionth: enough for one token of the cheapest model, without float noise.
+fn usd(v: f64) -> f64 {
+    (v * 1e9).round() / 1e9
+}
+
+fn usd_json(c: &Cost) -> Value {
+    json!({
+        "usd": usd(c.total_usd),
+        "uncached_input_usd": usd(c.uncached_input_usd),
+        "cached_input_usd": usd(c.cached_input_usd),
+        "output_usd": usd(c.output_usd),
+    })
+}
+
+/// The `cost` object of a report: the priced turns' bill by part (`usd` null when a turn with
+/// usage had no price), the tokens billed, and what could not be priced.
+pub fn cost_json(s: &SessionCost) -> Value {
+    let mut v = usd_json(&s.cost);
+    v["usd"] = json!(s.total_usd().map(usd));
+    v["billed_tokens"] = json!(s.billed);
+    v["priced_turns"] = json!(s.priced_turns);
+    v["no_usage_turns"] = json!(s.no_usage_turns);
+    v["unpriced_models"] = json!(s.unpriced);
+    v["text"] = json!(s.text());
+    v
 }
 
 fn turn_json(t: &Turn) -> Value {
@@ -257,12 +300,12 @@ fn opt_us(v: Option<u64>) -> String {
 }
 
 /// The `stats` table: one row per turn, then totals.
-pub fn stats_table(ledger: &Ledger) -> String {
+pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5}  marks",
+        "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5} {:>9}  marks",
         "turn",
         "conn",
         "lane",
@@ -274,6 +317,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
         "saved",
         PROMPT_CACHE,
         "tools",
+        "cost"
     );
     for t in ledger.turns() {
         let status = match &t.status {
@@ -282,9 +326,14 @@ pub fn stats_table(ledger: &Ledger) -> String {
             } => code.as_str(),
             s => s.label(),
         };
+        // The reason for an n/a is said once, on the totals line.
+        let cost = match turn_cost(prices, t) {
+            TurnCost::Priced(c) => crate::ledger::cost::fmt_usd(c.total_usd),
+            TurnCost::NoUsage | TurnCost::NoPrice(_) => "n/a".into(),
+        };
         let _ = writeln!(
             out,
-            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>12} {:>5}  {}",
+            "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>12} {:>5} {:>9}  {}",
             t.index,
             t.conn,
             t.lane.as_deref().unwrap_or("-"),
@@ -296,6 +345,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
             t.saved_pct(),
             t.cached_tokens().map_or_else(|| "-".into(), fmt_tokens),
             t.tool_calls.len(),
+            cost,
             marks_text(t),
         );
     }
@@ -304,7 +354,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
     let sign = if saved < 0 { "-" } else { "" };
     let _ = writeln!(
         out,
-        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {} tool calls; {} errors",
+        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {} tool calls; {} errors; cost {}",
         t.turns,
         ledger.connections().len(),
         fmt_bytes(t.incremental.bytes),
@@ -316,6 +366,7 @@ pub fn stats_table(ledger: &Ledger) -> String {
         fmt_tokens(t.input_tokens),
         t.tool_calls,
         t.errors,
+        SessionCost::of(prices, ledger.turns()).text(),
     );
     out
 }

@@ -58,7 +58,9 @@ fn batched_parallel_fold_gives_the_figures_of_a_frame_by_frame_fold() {
     let ledger = Ledger::from_frames(&frames);
     let mut expected = Vec::new();
     let name = path.display().to_string();
-    turnscope::report::write_stats_json(&mut expected, &name, &header, &ledger, &skipped).unwrap();
+    let prices = turnscope::ledger::cost::Prices::builtin();
+    turnscope::report::write_stats_json(&mut expected, &name, &header, &ledger, &skipped, &prices)
+        .unwrap();
     let out = stats(&[&path, Path::new("--json")]);
     assert!(out.status.success());
     assert!(ledger.totals().full_context.tokens > 0);

@@ -19,7 +19,8 @@ fn fixture(name: &str) -> PathBuf {
 /// The parts of `stats --json` a HAR must reproduce: turns (with verdicts and chain) and totals.
 fn figures(header: &turnscope::transcript::Header, ledger: &Ledger) -> (Value, Value) {
     let mut out = Vec::new();
-    turnscope::report::write_stats_json(&mut out, "x", header, ledger, &[]).unwrap();
+    let prices = turnscope::ledger::cost::Prices::builtin();
+    turnscope::report::write_stats_json(&mut out, "x", header, ledger, &[], &prices).unwrap();
     let doc: Value = serde_json::from_slice(&out).unwrap();
     (doc["turns"].clone(), doc["totals"].clone())
 }

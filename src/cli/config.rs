@@ -55,6 +55,17 @@ impl GlobalArgs {
     }
 }
 
+/// The price table for cost figures: the built-in one with the config file's `[prices]` over
+/// it. Reads only the file, so a report works whatever the environment holds.
+pub fn price_table(global: &GlobalArgs) -> anyhow::Result<crate::ledger::cost::Prices> {
+    let prices = global
+        .choice()
+        .load()?
+        .map(|f| f.prices)
+        .unwrap_or_default();
+    Ok(crate::ledger::cost::Prices::builtin().with_overrides(&prices))
+}
+
 /// The theme and key remaps the settings name, with the keymap installed: for TUIs that take
 /// no other settings (the proxy's).
 pub fn ui_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
@@ -121,6 +132,15 @@ pub fn report(choice: &ConfigChoice, settings: &Settings) -> String {
         crate::session::display_url(&crate::session::ws_url_from_base(&settings.url.value))
     };
     out.push_str(&format!("\n{:<13} {target}\n", "target"));
+    if !settings.prices.is_empty() {
+        out.push_str("\nprices (file, USD per 1M tokens):\n");
+        for (model, p) in &settings.prices {
+            out.push_str(&format!(
+                "  prices.\"{model}\" = input {}, cached_input {}, output {}\n",
+                p.input, p.cached_input, p.output
+            ));
+        }
+    }
     if !settings.keys.is_empty() {
         out.push_str("\nkey bindings (file):\n");
         for k in &settings.keys {

@@ -228,6 +228,7 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             key_hint: api_key.as_deref().map(mask_key),
         };
         let mut app = App::new(info, theme);
+        app.prices = settings.price_table();
         app.composer.store = settings.store.value;
         app.tools = tools.unwrap_or_else(|| if emulated { demo_tools() } else { Vec::new() });
         app.instructions = instructions;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::emulator::{self, EmulatorConfig};
+use crate::ledger::cost::Prices;
 use crate::ledger::{Ledger, Turn};
 use crate::proxy::{self, Breakpoint, Breakpoints, ProxyConfig, ProxyEvent};
 use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_tokens, fmt_us};
@@ -52,11 +53,12 @@ pub struct ProxyArgs {
 /// Runs the proxy until Ctrl-C.
 pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let theme = super::config::ui_theme(global)?;
+    let prices = super::config::price_table(global)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args, theme))
+    runtime.block_on(run_async(args, theme, prices))
 }
 
-async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
+async fn run_async(args: &ProxyArgs, theme: Theme, prices: Prices) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.upstream {
         crate::config::check_url(url, "--upstream").map_err(anyhow::Error::msg)?;
     }
@@ -116,7 +118,15 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
         None => None,
     };
     if !args.no_tui {
-        let result = run_tui(&mut running, &upstream, emu.is_some(), record, rules, theme).await;
+        let result = run_tui(
+            &mut running,
+            &upstream,
+            emu.is_some(),
+            record,
+            rules,
+            (theme, prices),
+        )
+        .await;
         running.shutdown().await;
         finish_export(export).await;
         if let Some(emu) = emu {
@@ -187,7 +197,7 @@ async fn run_async(args: &ProxyArgs, theme: Theme) -> anyhow::Result<ExitCode> {
     if let Some(emu) = emu {
         emu.shutdown().await;
     }
-    print!("{}", crate::report::stats_table(&summary.ledger));
+    print!("{}", crate::report::stats_table(&summary.ledger, &prices));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -228,7 +238,7 @@ async fn run_tui(
     emulated: bool,
     record: Option<PathBuf>,
     rules: Breakpoints,
-    theme: Theme,
+    (theme, prices): (Theme, Prices),
 ) -> std::io::Result<()> {
     let info = SessionInfo {
         url: format!("proxy {} → {upstream}", running.base_url()),
@@ -237,6 +247,7 @@ async fn run_tui(
         key_hint: None,
     };
     let mut app = App::new(info, theme);
+    app.prices = prices;
     app.proxy = Some(ProxyPanel::default());
     app.focus = Focus::Turns;
     app.recording = match record {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use rayon::prelude::*;
 
+use crate::ledger::cost::Prices;
 use crate::ledger::{CacheOutcome, Ledger, SendMode, Turn, TurnStatus};
 use crate::secrets::RedactLines;
 use crate::{report, transcript};
@@ -98,24 +99,32 @@ fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
 }
 
 /// Runs `stats`: skipped lines are reported on stderr, one line each.
-pub fn run(args: &StatsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &StatsArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let prices = super::config::price_table(global)?;
     if let [file] = args.files.as_slice()
         && !file.is_dir()
     {
-        return run_one(args, file);
+        return run_one(args, file, &prices);
     }
-    run_many(args)
+    run_many(args, &prices)
 }
 
 /// One transcript: a row per turn.
-fn run_one(args: &StatsArgs, file: &Path) -> anyhow::Result<ExitCode> {
+fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let folded = fold_file(file, &name)?;
     // A transcript written by another tool may hold a key (an error message quoting it).
     let mut out = RedactLines::new(std::io::stdout().lock());
     if let (true, Some(har)) = (args.json, &folded.har) {
         let har = serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE});
-        report::write_har_stats_json(&mut out, &name, &folded.header, &folded.ledger, &har)?;
+        report::write_har_stats_json(
+            &mut out,
+            &name,
+            &folded.header,
+            &folded.ledger,
+            &har,
+            prices,
+        )?;
     } else if args.json {
         report::write_stats_json(
             &mut out,
@@ -123,9 +132,10 @@ fn run_one(args: &StatsArgs, file: &Path) -> anyhow::Result<ExitCode> {
             &folded.header,
             &folded.ledger,
             &folded.skipped,
+            prices,
         )?;
     } else {
-        out.write_all(report::stats_table(&folded.ledger).as_bytes())?;
+        out.write_all(report::stats_table(&folded.ledger, prices).as_bytes())?;
     }
     out.flush()?;
     let failures = failures(&folded.ledger, &args.fail_on);
@@ -142,7 +152,7 @@ fn run_one(args: &StatsArgs, file: &Path) -> anyhow::Result<ExitCode> {
 
 /// Many transcripts: a row per file, then totals; files are folded on all cores and rows
 /// printed (streamed) in the order given.
-fn run_many(args: &StatsArgs) -> anyhow::Result<ExitCode> {
+fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     for path in &args.files {
         if path.is_dir() {
@@ -177,7 +187,8 @@ fn run_many(args: &StatsArgs) -> anyhow::Result<ExitCode> {
                 let name = path.display().to_string();
                 let result = fold_file(path, &name)
                     .map(|f| {
-                        let summary = report::FileSummary::of(&name, &f.ledger, f.skipped.len());
+                        let summary =
+                            report::FileSummary::of(&name, &f.ledger, f.skipped.len(), prices);
                         (summary, failures(&f.ledger, &args.fail_on))
                     })
                     .map_err(|e| e.to_string());

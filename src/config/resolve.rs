@@ -1,7 +1,10 @@
 //! Precedence of settings: flag > environment > config file > default, as one pure function.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+
+use crate::ledger::cost::{Price, Prices};
 
 use super::{ConfigError, FileConfig, KeySpec};
 
@@ -129,7 +132,7 @@ pub fn mask_secret(key: &str) -> String {
 }
 
 /// The effective settings, each with its source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
@@ -155,9 +158,16 @@ pub struct Settings {
     pub api_key: Option<ApiKey>,
     /// Key remaps from the file.
     pub keys: Vec<KeySpec>,
+    /// Model prices from the file's `[prices]`, over the built-in table.
+    pub prices: BTreeMap<String, Price>,
 }
 
 impl Settings {
+    /// The price table costs are computed with: the built-in one, the file's `[prices]` over it.
+    pub fn price_table(&self) -> Prices {
+        Prices::builtin().with_overrides(&self.prices)
+    }
+
     /// The settings as (name, shown value, source) rows, the key masked.
     pub fn rows(&self) -> Vec<(&'static str, String, String)> {
         fn path(p: Option<&PathBuf>) -> String {
@@ -212,6 +222,15 @@ impl Settings {
                 self.project.source.to_string(),
             ),
             (
+                "prices",
+                self.prices_row(),
+                if self.prices.is_empty() {
+                    Source::Default.to_string()
+                } else {
+                    Source::File.to_string()
+                },
+            ),
+            (
                 "api key",
                 self.api_key
                     .as_ref()
@@ -223,6 +242,19 @@ impl Settings {
                 },
             ),
         ]
+    }
+}
+
+impl Settings {
+    /// `built-in (13 models)` or `built-in (13 models) + file: gpt-5, my-model`.
+    fn prices_row(&self) -> String {
+        let builtin = format!("built-in ({} models)", Prices::builtin().len());
+        if self.prices.is_empty() {
+            builtin
+        } else {
+            let names: Vec<&str> = self.prices.keys().map(String::as_str).collect();
+            format!("{builtin} + file: {}", names.join(", "))
+        }
     }
 }
 
@@ -353,6 +385,7 @@ pub fn resolve(
         ),
         api_key: get(env::API_KEY).map(ApiKey),
         keys: f.keys,
+        prices: f.prices,
     })
 }
 

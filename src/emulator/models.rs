@@ -42,7 +42,7 @@ pub const KNOWN_MODELS: &[&str] = &[
 ];
 
 /// The undated name: `gpt-4.1-2025-04-14` → `gpt-4.1`.
-fn undated(name: &str) -> &str {
+pub fn undated(name: &str) -> &str {
     let b = name.as_bytes();
     if b.len() > 11 {
         let (head, tail) = name.split_at(name.len() - 11);

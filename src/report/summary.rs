@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{STATS_SCHEMA, fmt_bytes, round2, totals_json};
+use super::{STATS_SCHEMA, cost_json, fmt_bytes, round2, totals_json};
+use crate::ledger::cost::{Prices, SessionCost, fmt_usd};
 use crate::ledger::{Ledger, Totals};
 
 /// One recording's figures.
@@ -20,17 +21,20 @@ pub struct FileSummary {
     pub skipped_lines: usize,
     /// The ledger's totals.
     pub totals: Totals,
+    /// What its turns cost.
+    pub cost: SessionCost,
 }
 
 impl FileSummary {
-    /// The figures of `ledger`, folded from `file`.
-    pub fn of(file: &str, ledger: &Ledger, skipped_lines: usize) -> Self {
+    /// The figures of `ledger`, folded from `file`, its turns priced from `prices`.
+    pub fn of(file: &str, ledger: &Ledger, skipped_lines: usize, prices: &Prices) -> Self {
         FileSummary {
             file: file.to_owned(),
             frames: ledger.frame_count(),
             connections: ledger.connections().len(),
             skipped_lines,
             totals: *ledger.totals(),
+            cost: SessionCost::of(prices, ledger.turns()),
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct ManyTotals {
     pub skipped_lines: usize,
     /// Every file's totals added up.
     pub totals: Totals,
+    /// Every file's cost added up.
+    pub cost: SessionCost,
 }
 
 impl ManyTotals {
@@ -58,6 +64,7 @@ impl ManyTotals {
         self.connections += s.connections;
         self.skipped_lines += s.skipped_lines;
         self.totals.add(&s.totals);
+        self.cost.add(&s.cost);
     }
 }
 
@@ -75,6 +82,7 @@ pub fn summary_row_json(s: &FileSummary, first: bool) -> String {
         "connections": s.connections,
         "skipped_lines": s.skipped_lines,
         "totals": totals_json(&s.totals),
+        "cost": cost_json(&s.cost),
     });
     format!("{}\n    {}", if first { "" } else { "," }, compact(&row))
 }
@@ -87,6 +95,7 @@ pub fn summary_json_end(all: &ManyTotals, any_row: bool) -> String {
         "connections": all.connections,
         "skipped_lines": all.skipped_lines,
         "totals": totals_json(&all.totals),
+        "cost": cost_json(&all.cost),
     });
     format!(
         "{}],\n  \"totals\": {}\n}}\n",
@@ -102,7 +111,7 @@ fn compact(v: &Value) -> String {
 /// The header line of the many-files table.
 pub fn summary_table_header() -> String {
     format!(
-        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>7} {:>12} {:>12} {:>6} {:>6}\n",
+        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>7} {:>12} {:>12} {:>6} {:>6} {:>9}\n",
         "file",
         "turns",
         "conns",
@@ -112,13 +121,14 @@ pub fn summary_table_header() -> String {
         "saved tokens",
         super::PROMPT_CACHE,
         "tools",
-        "errors"
+        "errors",
+        "cost"
     )
 }
 
 /// One file's row in the table.
 pub fn summary_table_row(s: &FileSummary) -> String {
-    row(&s.file, s.connections, &s.totals)
+    row(&s.file, s.connections, &s.totals, &s.cost)
 }
 
 /// The totals line of the table.
@@ -127,16 +137,20 @@ pub fn summary_table_total(all: &ManyTotals) -> String {
         &format!("total ({} files)", all.files),
         all.connections,
         &all.totals,
+        &all.cost,
     );
     if all.skipped_lines > 0 {
         let _ = writeln!(out, "{} unreadable line(s) skipped", all.skipped_lines);
     }
+    if !all.cost.unpriced.is_empty() {
+        let _ = writeln!(out, "cost {}", all.cost.text());
+    }
     out
 }
 
-fn row(name: &str, connections: usize, t: &Totals) -> String {
+fn row(name: &str, connections: usize, t: &Totals, cost: &SessionCost) -> String {
     format!(
-        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>6.1}% {:>12} {:>12} {:>6} {:>6}\n",
+        "{:<32} {:>6} {:>5} {:>9} {:>9} {:>6.1}% {:>12} {:>12} {:>6} {:>6} {:>9}\n",
         left_truncate(name, 32),
         t.turns,
         connections,
@@ -147,6 +161,7 @@ fn row(name: &str, connections: usize, t: &Totals) -> String {
         super::fmt_tokens(t.cached_tokens),
         t.tool_calls,
         t.errors,
+        cost.total_usd().map_or_else(|| "n/a".into(), fmt_usd),
     )
 }
 
@@ -174,6 +189,7 @@ mod tests {
             connections: 1,
             skipped_lines: 0,
             totals: Totals::default(),
+            cost: SessionCost::default(),
         };
         s.totals.turns = 2;
         let mut all = ManyTotals::default();

@@ -335,6 +335,8 @@ pub struct App {
     pub replay: Option<ReplayMark>,
     /// The Frames tab: heads of `frames`, selection, search and filter.
     pub frames_tab: super::frames::FramesTab,
+    /// Model prices for the Usage tab's cost lines (built-in, with config.toml's `[prices]`).
+    pub prices: crate::ledger::cost::Prices,
 }
 
 impl App {
@@ -373,6 +375,7 @@ impl App {
             proxy: None,
             replay: None,
             frames_tab: super::frames::FramesTab::default(),
+            prices: crate::ledger::cost::Prices::builtin(),
         }
     }
 

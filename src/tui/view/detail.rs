@@ -152,12 +152,50 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         app.detail_scroll
     };
     let para = Paragraph::new(lines).scroll((scroll, 0));
-    let para = if matches!(app.tab, Tab::Output | Tab::Insight) {
+    // Usage wraps too: a cost's "n/a (no price for …; add it …)" is wider than 80 columns.
+    let para = if matches!(app.tab, Tab::Output | Tab::Insight | Tab::Usage) {
         para.wrap(Wrap { trim: false })
     } else {
         para
     };
     frame.render_widget(para, body);
+}
+
+/// The turn's bill by part, the session's so far, and what differs between modes.
+fn cost_lines(app: &App, i: usize) -> Vec<Line<'static>> {
+    use crate::ledger::cost::{SessionCost, TurnCost, fmt_usd, turn_cost};
+    let turns = app.ledger.turns();
+    let cost = turn_cost(&app.prices, &turns[i]);
+    let parts = match &cost {
+        TurnCost::Priced(c) => Some(format!(
+            "uncached {} · cached {} · out {}",
+            fmt_usd(c.uncached_input_usd),
+            fmt_usd(c.cached_input_usd),
+            fmt_usd(c.output_usd)
+        )),
+        _ => None,
+    };
+    let session = SessionCost::of(&app.prices, turns);
+    let mut session_text = session.text();
+    if session.no_usage_turns > 0 {
+        session_text.push_str(&format!(
+            " ({} turn(s) without usage not counted)",
+            session.no_usage_turns
+        ));
+    }
+    let mut out = vec![kv(app, "cost (this turn)", cost.text())];
+    out.extend(parts.map(|p| kv(app, "cost by part", p)));
+    out.push(kv(app, "cost (session)", session_text));
+    // The note in two lines, so it fits an 80-column screen.
+    let note = crate::ledger::cost::MODES_NOTE;
+    let (first, second) = note.split_once("; ").unwrap_or((note, ""));
+    for part in [format!("{first};"), second.to_owned()] {
+        out.push(Line::from(Span::styled(
+            format!("  {part}"),
+            app.theme.muted,
+        )));
+    }
+    out
 }
 
 fn kv(app: &App, key: &str, value: String) -> Line<'static> {
@@ -489,6 +527,7 @@ fn usage(app: &App, i: usize) -> Vec<Line<'static>> {
         }
         None => out.push(kv(app, "usage", "not reported yet".into())),
     }
+    out.extend(cost_lines(app, i));
     for timing in &turn.timings {
         out.push(kv(app, "server timing", clip(&timing.to_string(), 100)));
     }
