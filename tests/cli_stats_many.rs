@@ -121,12 +121,14 @@ fn many_files_as_a_table_and_a_bad_one_named_on_stderr() {
     let out = stats(&[&a, &bad, &b]);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1 + 2 + 1, "{text}");
+    // Header, two rows, totals, and why the fixtures' cost is n/a (their model has no price).
+    assert_eq!(lines.len(), 1 + 2 + 1 + 1, "{text}");
     assert!(
         lines[1].contains("tool_loop") && lines[2].contains("two_lanes"),
         "{text}"
     );
     assert!(lines[3].starts_with("total (2 files)"), "{text}");
+    assert!(lines[4].starts_with("cost n/a (no price for "), "{text}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("notes.tsjsonl"), "{err}");
