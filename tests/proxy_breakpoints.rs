@@ -112,7 +112,8 @@ async fn client_frames_can_be_edited_dropped_and_forwarded() {
         ledger.totals().incremental.bytes,
         (B.len() + D.len()) as u64
     );
-    let table = turnscope::report::stats_table(&ledger);
+    let table =
+        turnscope::report::stats_table(&ledger, &turnscope::ledger::cost::Prices::builtin());
     let rows: Vec<&str> = table.lines().collect();
     assert!(rows[0].ends_with("marks"), "{table}");
     assert!(rows[1].ends_with("steered,edited"), "{table}");
@@ -122,7 +123,8 @@ async fn client_frames_can_be_edited_dropped_and_forwarded() {
     );
     assert!(rows[3].ends_with(" -"), "{table}");
     let mut json = Vec::new();
-    turnscope::report::write_stats_json(&mut json, "t", &header, &ledger, &[]).unwrap();
+    let prices = turnscope::ledger::cost::Prices::builtin();
+    turnscope::report::write_stats_json(&mut json, "t", &header, &ledger, &[], &prices).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(
         doc["turns"][0]["marks"],
