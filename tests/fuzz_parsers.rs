@@ -157,7 +157,7 @@ fn toml_value() -> impl Strategy<Value = String> {
 /// A TOML document from the keys and tables the parsers know, with hostile values.
 fn toml_doc(
     tables: &'static [&'static str],
-    keys: &'static [&'static str],
+    keys: Vec<&'static str>,
 ) -> impl Strategy<Value = String> {
     let line = prop_oneof![
         1 => prop::sample::select(tables).prop_map(str::to_owned),
@@ -180,47 +180,30 @@ const CONFIG_TABLES: &[&str] = &[
     "[keys]",
     "[x]",
 ];
-const CONFIG_KEYS: &[&str] = &[
-    "url",
-    "model",
-    "store",
-    "tools",
-    "instructions",
-    "record_dir",
-    "theme",
-    "organization",
-    "project",
-    "next",
-    "prev",
-    "quit",
-    "help",
-    "send",
-    "é",
-    "nxet",
-];
+/// The keys `config.toml` knows (its own list), action names and near misses.
+fn config_keys() -> Vec<&'static str> {
+    let mut keys = config::KEYS.to_vec();
+    keys.extend(["next", "prev", "quit", "help", "send", "é", "nxet"]);
+    keys
+}
 const THEME_TABLES: &[&str] = &["[roles]", "[roles.accent]", "[x]"];
-const THEME_KEYS: &[&str] = &[
-    "name",
-    "extends",
-    "text",
-    "accent",
-    "ok",
-    "warn",
-    "error",
-    "muted",
-    "selection",
-    "border",
-    "badge",
-    "title",
-    "fg",
-    "bg",
-    "bold",
-    "dim",
-    "italic",
-    "reversed",
-    "accent.fg",
-    "ok.bg",
-];
+/// Every theme role (the theme's own list), style fields and dotted forms.
+fn theme_keys() -> Vec<&'static str> {
+    let mut keys = turnscope::tui::theme::ROLES.to_vec();
+    keys.extend([
+        "name",
+        "extends",
+        "fg",
+        "bg",
+        "bold",
+        "dim",
+        "italic",
+        "reversed",
+        "accent.fg",
+        "ok.bg",
+    ]);
+    keys
+}
 const SCENARIO_TABLES: &[&str] = &["[[turns]]", "[[tools]]", "[[turns.calls]]", "[turns.fault]"];
 const SCENARIO_KEYS: &[&str] = &[
     "name",
@@ -242,13 +225,12 @@ const SCENARIO_KEYS: &[&str] = &[
     "type",
 ];
 const LATENCY_TABLES: &[&str] = &["[p]", "[q]", "[é]"];
-const LATENCY_KEYS: &[&str] = &[
-    "rtt_ms",
-    "request_bytes_per_s",
-    "uncached_input_token_us",
-    "ttft_ms",
-    "output_tokens_per_s",
-];
+/// Every latency profile parameter (the profile's own list) and the noise seed.
+fn latency_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = LatencyProfile::zero().values().map(|(k, _)| k).to_vec();
+    keys.push("jitter_seed");
+    keys
+}
 
 thread_local! {
     /// One scratch directory per test thread for the profile files (a directory per case
@@ -328,7 +310,7 @@ proptest! {
 
     /// `config.toml` text, then its key remaps and theme name as the app applies them.
     #[test]
-    fn config_files(text in toml_doc(CONFIG_TABLES, CONFIG_KEYS)) {
+    fn config_files(text in toml_doc(CONFIG_TABLES, config_keys())) {
         let path = Path::new("/fuzz/config.toml");
         if let Ok(file) = config::parse(&text, path) {
             let _ = remap::remap(&keymap::defaults(), &file.keys, path);
@@ -339,7 +321,7 @@ proptest! {
 
     /// Theme files, loose (over a base) and strict (every role, or `extends`).
     #[test]
-    fn theme_files(text in toml_doc(THEME_TABLES, THEME_KEYS)) {
+    fn theme_files(text in toml_doc(THEME_TABLES, theme_keys())) {
         let _ = Theme::extends_of(&text, "fuzz.toml");
         let _ = Theme::from_toml(&text, "fuzz.toml", &Theme::default());
         let _ = Theme::strict_from_toml(&text, "fuzz.toml", None);
@@ -356,7 +338,7 @@ proptest! {
 
     /// Scenario files, TOML and JSON: a scenario or an error, never an unbounded allocation.
     #[test]
-    fn scenario_files(text in toml_doc(SCENARIO_TABLES, SCENARIO_KEYS), json in ".{0,60}") {
+    fn scenario_files(text in toml_doc(SCENARIO_TABLES, SCENARIO_KEYS.to_vec()), json in ".{0,60}") {
         let _ = Scenario::parse(&text, "fuzz.toml", false);
         let _ = Scenario::parse(&json, "fuzz.json", true);
     }
@@ -375,7 +357,7 @@ proptest! {
     /// Latency profile files (`--latency FILE.toml[:NAME]`): a profile whose modelled waits
     /// are durations (saturating), or an error.
     #[test]
-    fn latency_profiles(text in toml_doc(LATENCY_TABLES, LATENCY_KEYS), name in hostile(TARGET_WORDS)) {
+    fn latency_profiles(text in toml_doc(LATENCY_TABLES, latency_keys()), name in hostile(TARGET_WORDS)) {
         let file = SCRATCH.with(|d| d.path().join("p.toml"));
         std::fs::write(&file, &text).unwrap();
         let file = file.display().to_string();
