@@ -86,7 +86,7 @@ fn a_paused_frame_opens_the_editor() {
     );
     let out = screen(&mut app, 80, 24);
     assert!(out.contains("PAUSED frame 7"), "{out}");
-    assert!(out.contains("+1 held"), "{out}");
+    assert!(out.contains("1 of 2 held"), "{out}");
     insta::assert_snapshot!(out);
     insta::assert_snapshot!(
         "a_paused_frame_opens_the_editor_narrow",
@@ -202,4 +202,53 @@ fn marked_turns_show_their_letters_and_the_title_names_them() {
         "marked_turns_show_their_letters_and_the_title_names_them_narrow",
         screen(&mut app, 60, 20)
     );
+}
+
+/// Before any agent connects, the turn list says how to point one at the proxy (it said "type
+/// a message below"); held frames show the queue, and Ctrl-A forwards them all (issue 16 item 11).
+#[test]
+fn the_empty_proxy_says_how_to_connect_and_ctrl_a_forwards_every_held_frame() {
+    let info = SessionInfo {
+        url: "proxy http://127.0.0.1:8788/v1 → http://127.0.0.1:8787/v1".into(),
+        model: "(the agent's)".into(),
+        emulated: true,
+        key_hint: None,
+    };
+    let mut app = App::new(info, Theme::default());
+    app.proxy = Some(ProxyPanel {
+        base_url: "http://127.0.0.1:8788/v1".into(),
+        ..ProxyPanel::default()
+    });
+    app.focus = Focus::Turns;
+    app.recording = Recording::Off;
+    let out = screen(&mut app, 80, 24);
+    assert!(!out.contains("type a message below"), "{out}");
+    assert!(
+        out.contains("OPENAI_BASE_URL=http://127.0.0.1:8788/v1"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+
+    for id in 1..=3 {
+        update(
+            &mut app,
+            held(id, Dir::Recv, r#"{"type":"response.created"}"#),
+        );
+    }
+    let out = screen(&mut app, 80, 24);
+    assert!(out.contains("1 of 3 held"), "{out}");
+    assert!(out.contains("Ctrl-A forward all"), "{out}");
+    let forward = |id| {
+        Command::Proxy(ProxyCommand::Decide {
+            id,
+            decision: BreakpointDecision::Forward,
+        })
+    };
+    assert_eq!(
+        press(&mut app, ctrl('a')),
+        vec![forward(1), forward(2), forward(3)]
+    );
+    let out = screen(&mut app, 80, 24);
+    assert!(!out.contains("PAUSED"), "{out}");
+    assert!(out.contains("forwarded 3 held frames unchanged"), "{out}");
 }

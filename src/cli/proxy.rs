@@ -248,7 +248,10 @@ async fn run_tui(
     };
     let mut app = App::new(info, theme);
     app.prices = prices;
-    app.proxy = Some(ProxyPanel::default());
+    app.proxy = Some(ProxyPanel {
+        base_url: running.base_url(),
+        ..ProxyPanel::default()
+    });
     app.focus = Focus::Turns;
     app.recording = match record {
         Some(path) => Recording::To(path),

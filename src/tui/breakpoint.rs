@@ -43,6 +43,8 @@ pub enum BreakpointAction {
     Forward,
     /// Forward the front frame unchanged, whatever the editor holds.
     ForwardOriginal,
+    /// Forward every held frame unchanged (the front one too, whatever the editor holds).
+    ForwardAll,
     /// Drop the front frame.
     Drop,
     /// Hold every frame going agent → upstream, or stop doing so.
@@ -87,6 +89,8 @@ pub struct ProxyPanel {
     pub edited: u64,
     /// Frames dropped so far.
     pub dropped: u64,
+    /// The base URL agents are pointed at (`http://127.0.0.1:8788/v1`), for the empty screen.
+    pub base_url: String,
 }
 
 impl ProxyPanel {
@@ -102,13 +106,14 @@ impl ProxyPanel {
     }
 }
 
-/// Keys while a frame is held: Ctrl-S forward (edited), Ctrl-F forward original, Ctrl-D drop;
-/// everything else edits.
+/// Keys while a frame is held: Ctrl-S forward (edited), Ctrl-F forward original, Ctrl-A forward
+/// every held frame, Ctrl-D drop; everything else edits.
 pub fn resolve_key(key: KeyEvent) -> Action {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let action = match key.code {
         KeyCode::Char('s') if ctrl => BreakpointAction::Forward,
         KeyCode::Char('f') if ctrl => BreakpointAction::ForwardOriginal,
+        KeyCode::Char('a') if ctrl => BreakpointAction::ForwardAll,
         KeyCode::Char('d') if ctrl => BreakpointAction::Drop,
         _ => BreakpointAction::EditorInput(key),
     };
@@ -154,6 +159,27 @@ pub fn update(app: &mut App, action: BreakpointAction) -> Vec<Command> {
         }
         BreakpointAction::Forward => return forward(app),
         BreakpointAction::ForwardOriginal => return decide(app, BreakpointDecision::Forward),
+        BreakpointAction::ForwardAll => {
+            let ids: Vec<u64> = panel.held.drain(..).map(|h| h.id).collect();
+            panel.load_front();
+            app.set_message(
+                Level::Info,
+                format!(
+                    "forwarded {} held frame{} unchanged",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" }
+                ),
+            );
+            return ids
+                .into_iter()
+                .map(|id| {
+                    Command::Proxy(ProxyCommand::Decide {
+                        id,
+                        decision: BreakpointDecision::Forward,
+                    })
+                })
+                .collect();
+        }
         BreakpointAction::Drop => return decide(app, BreakpointDecision::Drop),
         BreakpointAction::TogglePauseClient | BreakpointAction::TogglePauseServer => {
             if action == BreakpointAction::TogglePauseClient {

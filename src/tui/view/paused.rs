@@ -29,12 +29,8 @@ pub fn render(app: &App, panel: &ProxyPanel, frame: &mut Frame<'_>, area: Rect) 
         Dir::Sent => "agent→upstream",
         _ => "upstream→agent",
     };
-    let waiting = panel.held.len() - 1;
-    let more = if waiting > 0 {
-        format!(" · +{waiting} held")
-    } else {
-        String::new()
-    };
+    // The queue: which of how many held frames this is.
+    let more = format!(" · 1 of {} held", panel.held.len());
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.warn)
@@ -61,7 +57,7 @@ pub fn render(app: &App, panel: &ProxyPanel, frame: &mut Frame<'_>, area: Rect) 
     let status = match &panel.error {
         Some(e) => Line::from(Span::styled(e.clone(), t.error)),
         None => Line::from(Span::styled(
-            "edit the JSON; unchanged, the original bytes go out",
+            "edit the JSON and forward it; unchanged, the original bytes go out",
             t.muted,
         )),
     };
@@ -76,9 +72,10 @@ pub fn render(app: &App, panel: &ProxyPanel, frame: &mut Frame<'_>, area: Rect) 
     let hints = key_hints(
         app,
         &[
-            ("Ctrl-S", "forward (as edited)"),
+            ("Ctrl-S", "forward"),
             ("Ctrl-F", "original"),
             ("Ctrl-D", "drop"),
+            ("Ctrl-A", "forward all"),
         ],
     );
     frame.render_widget(
@@ -107,6 +104,12 @@ pub fn status(app: &App, panel: &ProxyPanel) -> Line<'static> {
             t.muted,
         ),
     ];
+    if !panel.held.is_empty() {
+        spans.push(Span::styled(
+            format!(" · {} held", panel.held.len()),
+            t.warn,
+        ));
+    }
     if panel.edited + panel.dropped > 0 {
         spans.push(Span::styled(
             format!(" · {} edited, {} dropped", panel.edited, panel.dropped),

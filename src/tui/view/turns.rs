@@ -79,6 +79,21 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         ..area
     };
     if turns.is_empty() {
+        if let Some(panel) = app.proxy.as_ref().filter(|_| app.replay.is_none()) {
+            // The proxy waits for an agent: say how to point one at it, the two usual ways.
+            let url = &panel.base_url;
+            let lines: Vec<Line<'_>> = [
+                "  no turns yet: point an agent at this proxy".to_owned(),
+                format!("  OPENAI_BASE_URL={url}  (OpenAI SDKs, most clients)"),
+                "  Codex: a model provider with that base_url, supports_websockets = true"
+                    .to_owned(),
+            ]
+            .into_iter()
+            .map(|text| Line::from(Span::styled(text, t.muted)))
+            .collect();
+            frame.render_widget(Paragraph::new(lines), body);
+            return;
+        }
         let hint = Line::from(Span::styled(
             if app.replay.is_some() {
                 "  no turn has started yet at this time: j steps, ] jumps to the first turn"
