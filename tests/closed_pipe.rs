@@ -113,8 +113,11 @@ fn a_closed_stderr_does_not_panic_either() {
 
 #[test]
 fn rerun_export_and_replay_end_quietly_on_a_closed_stdout_or_stderr() {
-    let tool_loop = fixture("tool_loop.tsjsonl");
+    // A copy: rerun records next to its input (FILE.rerun.tsjsonl).
     let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("tool_loop.tsjsonl");
+    std::fs::copy(fixture("tool_loop.tsjsonl"), &copy).unwrap();
+    let tool_loop = copy.to_str().unwrap().to_owned();
     let har = dir.path().join("t.har");
     let har = har.to_str().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_turnscope"))
