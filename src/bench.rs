@@ -259,6 +259,7 @@ pub fn workload(scenario: &Scenario, model: &str, steer_tool_choice: bool) -> Wo
         outputs,
         steer_tool_choice,
         max_turns: scenario.turns().len() + scenario.call_count() + 5,
+        http_chain: false,
     }
 }
 

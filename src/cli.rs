@@ -1,6 +1,7 @@
 //! Command-line interface: one clap subcommand per job; each lives in `cli/<name>.rs`.
 
 mod bench;
+mod calibrate;
 pub mod completions;
 pub mod config;
 mod emulate;
@@ -49,6 +50,9 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Measure WebSocket mode against HTTP mode on the same scripted agent workload.
     Bench(bench::BenchArgs),
+    /// Fit a latency profile to recorded sessions (both modes), with 95% intervals; writes a
+    /// profile file for `bench --latency` and `emulate --latency`.
+    Calibrate(calibrate::CalibrateArgs),
     /// Print the config file's path and the effective settings with their sources.
     Config(config::ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -85,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Rerun(args)) => rerun::run(&args),
         Some(Command::Proxy(args)) => proxy::run(&args, &cli.global),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Config(args)) => config::run(&args, &cli.global, cli.live.overrides()),
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),

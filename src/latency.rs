@@ -7,6 +7,8 @@
 //!      ─ ttft + prefill of uncached tokens ─▶ first token ─ output ÷ speed ─▶ done
 //! ```
 
+pub mod calibrate;
+
 pub use crate::emulator::LatencyProfile;
 pub use crate::ledger::Transport;
 

@@ -44,6 +44,9 @@ pub struct Workload {
     pub steer_tool_choice: bool,
     /// Stop after this many turns whatever the model does.
     pub max_turns: usize,
+    /// HTTP mode chains turns by `previous_response_id` with `store: true` (the server loads
+    /// the stored state every turn) instead of resending the conversation.
+    pub http_chain: bool,
 }
 
 /// One recorded frame: time since the run started, direction, text.
@@ -111,7 +114,11 @@ impl<'a> Agent<'a> {
             body.insert("type".into(), json!("response.create"));
         }
         body.insert("model".into(), json!(self.work.model));
-        body.insert("store".into(), json!(false));
+        let chain = mode == Mode::WebSocket || self.work.http_chain;
+        body.insert(
+            "store".into(),
+            json!(mode == Mode::Http && self.work.http_chain),
+        );
         if let Some(i) = &self.work.instructions {
             body.insert("instructions".into(), json!(i));
         }
@@ -126,18 +133,17 @@ impl<'a> Agent<'a> {
             }
         }
         let pending = std::mem::take(&mut self.pending);
-        match mode {
-            Mode::WebSocket => {
-                if let Some(p) = &self.previous {
-                    body.insert("previous_response_id".into(), json!(p));
-                }
-                body.insert("input".into(), Value::Array(pending));
+        if mode == Mode::Http {
+            body.insert("stream".into(), json!(true));
+        }
+        if chain {
+            if let Some(p) = &self.previous {
+                body.insert("previous_response_id".into(), json!(p));
             }
-            Mode::Http => {
-                body.insert("stream".into(), json!(true));
-                self.history.extend(pending);
-                body.insert("input".into(), Value::Array(self.history.clone()));
-            }
+            body.insert("input".into(), Value::Array(pending));
+        } else {
+            self.history.extend(pending);
+            body.insert("input".into(), Value::Array(self.history.clone()));
         }
         Value::Object(body).to_string()
     }
@@ -415,6 +421,7 @@ mod tests {
             outputs: vec!["out0".into(), "out1".into()],
             steer_tool_choice: true,
             max_turns: 10,
+            http_chain: false,
         }
     }
 

@@ -46,16 +46,16 @@ const BATCH_BYTES: usize = 4 << 20;
 
 /// A transcript folded: its header, ledger and the lines skipped (each already reported on
 /// stderr, one line each).
-struct Folded {
+pub(super) struct Folded {
     header: transcript::Header,
-    ledger: Ledger,
+    pub(super) ledger: Ledger,
     skipped: Vec<transcript::LineError>,
     /// What a HAR held and skipped (`None` for a transcript).
     har: Option<crate::har::Summary>,
 }
 
 /// Reads and folds one transcript (or HAR), in batches parsed and token-counted on all cores.
-fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
+pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
     if crate::har::is_har(path) {
         let loaded = crate::har::load(path)?;
         super::recording::report_har(name, &loaded.summary);

@@ -110,6 +110,10 @@ pub(crate) struct Turn {
     pub loaded_tokens: usize,
     /// WebSocket or HTTP mode.
     pub transport: Transport,
+    /// When the server started on this request (arrival, or when its lane became free): the
+    /// modelled waits count from here, so the emulator's own CPU work hides inside them
+    /// instead of adding to them.
+    pub received: Instant,
 }
 
 /// The request tokens the profile charges validation for: counted only when it does, so a
@@ -232,10 +236,16 @@ pub(crate) fn arg_deltas(args: &str) -> Vec<String> {
     out
 }
 
-async fn pause(d: Duration) {
-    if !d.is_zero() {
-        tokio::time::sleep(d).await;
+async fn pause_until(t: Instant) {
+    if t > Instant::now() {
+        tokio::time::sleep_until(t.into()).await;
     }
+}
+
+/// `t + d`, or a moment decades away when a huge profile value would overflow the clock.
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .unwrap_or_else(|| t + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// One response being streamed.
@@ -256,6 +266,8 @@ pub(crate) struct Run<'a> {
     pub steer: Option<Arc<SteerFlag>>,
     /// False when the response ends waiting for tool outputs (steering then waits for them).
     pub interruptible: bool,
+    /// Where the output pacing clock stands (set at the first token).
+    pub paced_until: Option<Instant>,
 }
 
 impl Run<'_> {
@@ -370,6 +382,7 @@ pub(crate) async fn run(
         reasoning_tokens: 0,
         steer,
         interruptible,
+        paced_until: None,
     };
     // The profile's own model of this turn; output is paced per delta as it streams.
     let modelled = predict_turn(
@@ -384,7 +397,11 @@ pub(crate) async fn run(
             generates: generate,
         },
     );
-    pause(jittered(shared, modelled.created_us())).await;
+    pause_until(later(
+        turn.received,
+        jittered(shared, modelled.created_us()),
+    ))
+    .await;
 
     // Admission: up to N active responses per connection; the rest are queued.
     let mut timing = Timing::default();
@@ -420,7 +437,13 @@ pub(crate) async fn run(
     let mut output: Vec<Value> = Vec::new();
     let mut stop = None;
     if generate {
-        pause(jittered(shared, modelled.first_token_after_created_us())).await;
+        let first = later(
+            Instant::now(),
+            jittered(shared, modelled.first_token_after_created_us()),
+        );
+        pause_until(first).await;
+        // Output is paced against one clock from here, so timer rounding never accumulates.
+        run.paced_until = Some(first);
     }
     timing.first_output = start.elapsed();
     if let Some(t) = &thinking {

@@ -61,6 +61,7 @@ pub(crate) async fn create(
 }
 
 fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, bool), ApiFailure> {
+    let received = std::time::Instant::now();
     authorize(shared, headers)?;
     if body.len() > shared.config.max_message_bytes {
         return Err(ApiFailure::invalid(
@@ -113,6 +114,7 @@ fn prepare(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(Turn, b
             // No connection holds anything over HTTP: every chained parent is loaded.
             loaded_tokens,
             transport: Transport::Http,
+            received,
         },
         stream,
     ))

@@ -83,10 +83,18 @@ impl Run<'_> {
         true
     }
 
-    async fn pause_for(&self, tokens: usize) {
+    /// Waits for `tokens` output tokens at the profile's speed, on the pacing clock (each
+    /// deadline follows the previous one, not the moment this call runs).
+    async fn pause_for(&mut self, tokens: usize) {
         let d = self.shared.config.latency.output_delay(tokens);
         if d > Duration::ZERO {
-            tokio::time::sleep(d).await;
+            let now = std::time::Instant::now();
+            // A clock that fell more than one wait behind (a slow reader) restarts from now
+            // instead of bursting.
+            let floor = now.checked_sub(d).unwrap_or(now);
+            let until = super::engine::later(self.paced_until.unwrap_or(now).max(floor), d);
+            self.paced_until = Some(until);
+            tokio::time::sleep_until(until.into()).await;
         }
     }
 

@@ -146,6 +146,7 @@ impl Conn {
 
     /// Handles one text frame.
     async fn on_text(self: &Arc<Self>, text: &str) {
+        let received = std::time::Instant::now();
         if text.len() > self.shared.config.max_message_bytes {
             let f = ApiFailure::invalid(
                 "message_too_large",
@@ -180,7 +181,7 @@ impl Conn {
         match kind.as_str() {
             "response.create" => {
                 let tokens = engine::request_tokens(&self.shared, text);
-                self.on_create(obj, text.len(), tokens).await;
+                self.on_create(obj, text.len(), tokens, received).await;
             }
             "response.steer" => self.on_steer(&obj).await,
             other => {
@@ -201,6 +202,7 @@ impl Conn {
         obj: serde_json::Map<String, Value>,
         bytes: usize,
         request_tokens: usize,
+        received: std::time::Instant,
     ) {
         let prev = obj
             .get("previous_response_id")
@@ -225,6 +227,7 @@ impl Conn {
             req,
             request_bytes: bytes,
             request_tokens,
+            received,
         };
         let lane = job.req.stream_id.clone();
         if self.state().aged {

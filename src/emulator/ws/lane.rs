@@ -20,6 +20,8 @@ pub(crate) struct Job {
     pub request_bytes: usize,
     /// See [`Turn::request_tokens`].
     pub request_tokens: usize,
+    /// When the request arrived.
+    pub received: std::time::Instant,
 }
 
 /// Steering input as input items (a string becomes one user message).
@@ -81,10 +83,14 @@ impl Conn {
         lane: Option<String>,
         mut rx: mpsc::UnboundedReceiver<Job>,
     ) {
+        // A request that waited behind another starts when the lane frees.
+        let mut free_since = std::time::Instant::now();
         while let Some(job) = rx.recv().await {
             let mut next = Some(job);
-            while let Some(job) = next.take() {
+            while let Some(mut job) = next.take() {
+                job.received = job.received.max(free_since);
                 next = self.run_job(&lane, job).await;
+                free_since = std::time::Instant::now();
             }
             self.job_done();
         }
@@ -166,6 +172,7 @@ impl Conn {
             request_tokens: job.request_tokens,
             loaded_tokens,
             transport: Transport::WebSocket,
+            received: job.received,
         };
         let mut em = Emitter {
             tx: Some(self.tx.clone()),
@@ -265,6 +272,7 @@ impl Conn {
             req: next,
             request_bytes: 0,
             request_tokens: 0,
+            received: std::time::Instant::now(),
         })
     }
 }
