@@ -5,11 +5,12 @@
 
 #[path = "common/proxy_harness.rs"]
 mod harness;
+#[path = "common/node_sdk.rs"]
+mod node_sdk;
 #[path = "common/sdk_venv.rs"]
 mod sdk_venv;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::Duration;
 
 use harness::{Collector, proxy, temp_transcript, transcript_frames};
@@ -18,7 +19,6 @@ use turnscope::ledger::Ledger;
 use turnscope::proxy::Breakpoints;
 
 const KEY: &str = "sk-clientid-SECRET0123456789abcdefXYZ";
-const NODE_SDK: &str = "7.55.0";
 
 /// The client the proxy recorded for connection `conn`, and the raw transcript.
 fn client_of(path: &Path, conn: u32) -> (turnscope::ledger::Client, String) {
@@ -70,40 +70,9 @@ async fn the_python_sdk_is_named_with_its_version() {
     emu.shutdown().await;
 }
 
-/// The Node SDK under target/node-sdk (`npm install openai@7.55.0 ws` once; needs the npm registry).
-fn node_modules() -> &'static PathBuf {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = DIR.get_or_init(|| {
-        let prefix = sdk_venv::root().join("target").join("node-sdk");
-        let modules = prefix.join("node_modules");
-        let version =
-            std::fs::read_to_string(modules.join("openai/package.json")).unwrap_or_default();
-        if version.contains(&format!("\"version\": \"{NODE_SDK}\"")) && modules.join("ws").exists()
-        {
-            return Ok(modules);
-        }
-        let out = std::process::Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg(format!("openai@{NODE_SDK}"))
-            .arg("ws")
-            .output()
-            .map_err(|e| format!("cannot run npm: {e}"))?;
-        if out.status.success() {
-            Ok(modules)
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    match result {
-        Ok(p) => p,
-        Err(e) => panic!("cannot install the Node SDK under target/node-sdk: {e}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_node_sdk_is_named_with_its_version() {
-    let modules = node_modules();
+    let modules = node_sdk::node_modules();
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
@@ -128,7 +97,10 @@ async fn the_node_sdk_is_named_with_its_version() {
     );
     Collector::new().until_closed(&mut px, 0).await;
     let (client, raw) = client_of(&path, 0);
-    assert_eq!(client.label(), format!("OpenAI Node SDK {NODE_SDK}"));
+    assert_eq!(
+        client.label(),
+        format!("OpenAI Node SDK {}", node_sdk::NODE_SDK)
+    );
     assert!(!raw.contains("SECRET0123456789"), "the key leaked");
     px.shutdown().await;
     emu.shutdown().await;
