@@ -32,14 +32,46 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use serde::Serialize;
 
 /// A note the ledger keeps beside the turns: client-side errors, unattributed server errors.
+/// Typed, so screens and reports read its level and code instead of parsing its text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
     /// When, µs.
     pub t_us: u64,
     /// Connection.
     pub conn: u32,
-    /// What happened.
+    /// How serious it is.
+    pub level: NoteLevel,
+    /// What kind of note it is.
+    pub code: NoteCode,
+    /// The API's error code for a server error (`previous_response_not_found`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// What happened, for people.
     pub text: String,
+}
+
+/// How serious a [`Note`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteLevel {
+    /// Worth a look; the session goes on.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// What kind of [`Note`] it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteCode {
+    /// A frame that is not what its direction carries (not JSON, not an object, not an event).
+    MalformedFrame,
+    /// A server `error` event with no turn to attach to.
+    ServerError,
+    /// A client-side error the source recorded (a `meta` `error` line).
+    ClientError,
+    /// A remark the source recorded (a `meta` `note` line).
+    Recorded,
 }
 
 /// Cumulative figures over all turns.
@@ -306,6 +338,55 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{Dir, Frame};
+
+    /// Notes carry their level, kind and the API's error code: nobody parses their text.
+    #[test]
+    fn notes_are_typed() {
+        let frame = |t_us, dir, json: &str| Frame {
+            t_us,
+            wall: String::new(),
+            conn: 0,
+            dir,
+            payload: crate::frame::Payload::Json(json.into()),
+        };
+        let ledger = Ledger::from_frames(&[
+            frame(0, Dir::Meta, r#"{"event":"connect"}"#),
+            frame(
+                1,
+                Dir::Recv,
+                r#"{"type":"error","status":400,"error":{"type":"invalid_request_error","code":"previous_response_not_found","message":"gone"}}"#,
+            ),
+            frame(2, Dir::Recv, r"[1]"),
+            frame(
+                3,
+                Dir::Meta,
+                r#"{"event":"error","message":"connect failed: refused"}"#,
+            ),
+            frame(4, Dir::Meta, r#"{"event":"note","text":"timing in ms"}"#),
+        ]);
+        let kinds: Vec<_> = ledger
+            .notes()
+            .iter()
+            .map(|n| (n.level, n.code, n.error_code.as_deref()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    NoteLevel::Error,
+                    NoteCode::ServerError,
+                    Some("previous_response_not_found")
+                ),
+                (NoteLevel::Warn, NoteCode::MalformedFrame, None),
+                (NoteLevel::Error, NoteCode::ClientError, None),
+                (NoteLevel::Warn, NoteCode::Recorded, None),
+            ]
+        );
+        let json = serde_json::to_value(&ledger.notes()[0]).unwrap();
+        assert_eq!(json["level"], "error");
+        assert_eq!(json["code"], "server_error");
+    }
 
     /// A summary-only ledger has every figure of the full one and none of the detail.
     #[test]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::insight::{PrefixRaw, item_key};
-use super::{Connection, Ledger, Note, Size, Transport, Turn, TurnStatus};
+use super::{Connection, Ledger, Note, NoteCode, NoteLevel, Size, Transport, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{ApiError, ServerEventKind, Usage};
 use crate::tokens::Counter;
@@ -192,10 +192,25 @@ impl Ledger {
         }
     }
 
+    /// A malformed frame: a warning.
     fn note(&mut self, frame: &Frame, text: String) {
+        self.note_as(frame, NoteLevel::Warn, NoteCode::MalformedFrame, None, text);
+    }
+
+    fn note_as(
+        &mut self,
+        frame: &Frame,
+        level: NoteLevel,
+        code: NoteCode,
+        error_code: Option<String>,
+        text: String,
+    ) {
         self.notes.push(Note {
             t_us: frame.t_us,
             conn: frame.conn,
+            level,
+            code,
+            error_code,
             text,
         });
     }
@@ -384,7 +399,13 @@ impl Ledger {
         }
         let Some(t) = self.attach_to_front(frame.conn, lane.clone(), index) else {
             if let (ServerEventKind::Error, Some(err)) = (kind, &head.error) {
-                self.note(frame, format!("server error: {}", describe(err)));
+                self.note_as(
+                    frame,
+                    NoteLevel::Error,
+                    NoteCode::ServerError,
+                    err.code.clone(),
+                    format!("server error: {}", describe(err)),
+                );
             }
             return None;
         };
@@ -578,8 +599,20 @@ impl Ledger {
                     c.reconnect_reason = meta.why.or(meta.reason);
                 }
             }
-            "error" => self.note(frame, meta.message.unwrap_or_default()),
-            "note" => self.note(frame, meta.text.unwrap_or_default()),
+            "error" => self.note_as(
+                frame,
+                NoteLevel::Error,
+                NoteCode::ClientError,
+                None,
+                meta.message.unwrap_or_default(),
+            ),
+            "note" => self.note_as(
+                frame,
+                NoteLevel::Warn,
+                NoteCode::Recorded,
+                None,
+                meta.text.unwrap_or_default(),
+            ),
             "client" => {
                 if let Some(headers) = &meta.headers {
                     self.clients

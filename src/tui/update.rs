@@ -11,7 +11,7 @@ use super::app::{
 use super::{compose, view};
 use crate::frame::{Dir, Frame, Payload};
 use crate::ledger::context as chain;
-use crate::ledger::{AgeLevel, TurnStatus};
+use crate::ledger::{AgeLevel, NoteLevel, TurnStatus};
 use crate::protocol::server::explain_error_code;
 use crate::report::fmt_bytes;
 
@@ -192,18 +192,13 @@ fn on_frame(app: &mut App, frame: Frame) {
     let touched = app.ledger.push(&frame);
     // Errors that belong to no turn (client-side, or a server error with nothing in flight).
     if let Some(note) = app.ledger.notes().get(notes_before..).and_then(<[_]>::last) {
-        let text = note.text.clone();
-        let level = if text.contains("error") {
-            Level::Error
-        } else {
-            Level::Warn
+        let level = match note.level {
+            NoteLevel::Error => Level::Error,
+            NoteLevel::Warn => Level::Warn,
         };
-        let text = match text.split_once(": ").map(|(_, rest)| rest.split_once(':')) {
-            Some(Some((code, _))) => match explain_error_code(code.trim()) {
-                Some(why) => format!("{text} — {why}"),
-                None => text,
-            },
-            _ => text,
+        let text = match note.error_code.as_deref().and_then(explain_error_code) {
+            Some(why) => format!("{} — {why}", note.text),
+            None => note.text.clone(),
         };
         app.set_message(level, text);
     }
