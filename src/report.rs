@@ -284,6 +284,22 @@ pub fn fmt_us(us: u64) -> String {
     }
 }
 
+/// Formats µs in at most 6 columns, always with its unit: `850 µs`, `482 ms`, `1.2 s`, `42 s`,
+/// `3.5 m`. For narrow columns, where `fmt_us`'s `482.5ms` was cut to `482.5m` (read as minutes).
+pub fn fmt_us_compact(us: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = us as f64;
+    match us {
+        0..1_000 => format!("{us} µs"),
+        // Below 999.5 ms so that rounding never prints `1000 ms`.
+        1_000..999_500 => format!("{:.0} ms", f / 1e3),
+        999_500..9_950_000 => format!("{:.1} s", f / 1e6),
+        9_950_000..99_500_000 => format!("{:.0} s", f / 1e6),
+        99_500_000..599_500_000 => format!("{:.1} m", f / 6e7),
+        _ => format!("{:.0} m", f / 6e7),
+    }
+}
+
 /// Formats a byte count: `512B`, `12.3K`, `4.5M`.
 pub fn fmt_bytes(b: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
@@ -426,5 +442,32 @@ pub fn cause_text(cause: &crate::ledger::Cause) -> String {
         }
         Cause::Compaction => "compaction (context_management)".into(),
         Cause::Unknown => "unknown cause".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every duration keeps its unit within 6 columns, and rounding never prints `1000 ms`.
+    #[test]
+    fn compact_durations_keep_their_unit_in_six_columns() {
+        for (us, text) in [
+            (850, "850 µs"),
+            (482_500, "482 ms"),
+            (999_400, "999 ms"),
+            (999_600, "1.0 s"),
+            (1_234_000, "1.2 s"),
+            (42_000_000, "42 s"),
+            (210_000_000, "3.5 m"),
+            (3_600_000_000, "60 m"),
+        ] {
+            assert_eq!(fmt_us_compact(us), text);
+        }
+        for us in (0..40).map(|k| 10u64.pow(k / 4) * [1, 2, 5, 9][(k % 4) as usize]) {
+            let text = fmt_us_compact(us);
+            assert!(text.chars().count() <= 6, "{us} -> {text}");
+            assert!(text.contains(' '), "{us} -> {text}");
+        }
     }
 }

@@ -145,3 +145,31 @@ fn a_long_error_can_be_read_whole_in_the_message_log() {
         "help names the log's key"
     );
 }
+
+/// At 60 columns the time columns keep their unit (`50 ms`, never `50.0m`, read as minutes):
+/// whole columns drop out instead.
+#[test]
+fn sixty_columns_keep_the_time_units() {
+    let mut app = screens::app_from("tool_loop.tsjsonl", None);
+    let out = screen(&mut app, 60, 20);
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("done")).collect();
+    assert!(!rows.is_empty(), "{out}");
+    for row in rows {
+        assert!(row.contains(" ms"), "{row}\n{out}");
+        assert!(!row.contains(".0m"), "{row}\n{out}");
+    }
+}
+
+/// Below the smallest usable size one clear message says so, with the size needed.
+#[test]
+fn a_tiny_terminal_says_it_is_too_small() {
+    let mut app = screens::app_from("tool_loop.tsjsonl", None);
+    let out = screen(&mut app, 30, 10);
+    assert!(
+        shows(&out, "terminal too small (30×10, need 40×12)"),
+        "{out}"
+    );
+    insta::assert_snapshot!("too_small_30x10", out);
+    let fits = screen(&mut app, 40, 12);
+    assert!(!fits.contains("too small"), "{fits}");
+}

@@ -79,9 +79,17 @@ pub fn layout(app: &App, area: Rect) -> Areas {
     }
 }
 
+/// The smallest screen the layout works on: header (3), a turn or two, a few detail rows, the
+/// composer and the footer. Below it one message says so instead of empty, clipped panes.
+pub const MIN_SIZE: (u16, u16) = (40, 12);
+
 /// Draws everything.
 pub fn render(app: &App, frame: &mut Frame<'_>) {
     let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(app, frame, area);
+        return;
+    }
     let areas = layout(app, area);
     header::render(app, frame, areas.header);
     turns::render(app, frame, areas.list);
@@ -100,6 +108,24 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
     if app.log_open {
         popup::log(app, frame, area);
     }
+}
+
+fn too_small(app: &App, frame: &mut Frame<'_>, area: Rect) {
+    let t = &app.theme;
+    let lines = vec![
+        Line::from(Span::styled(
+            format!(
+                "terminal too small ({}×{}, need {}×{})",
+                area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+            ),
+            t.warn,
+        )),
+        Line::from(Span::styled("enlarge it, or Ctrl-C quits", t.muted)),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
 }
 
 fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {

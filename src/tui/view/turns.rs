@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use super::{clip, thousands, title_rule};
 use crate::ledger::{Mark, Turn, TurnStatus};
-use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_us};
+use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_us_compact};
 use crate::tui::app::{App, Focus};
 use crate::tui::theme::Theme;
 
@@ -44,7 +44,39 @@ pub fn status_cell(turn: &Turn, theme: &Theme) -> (String, Style) {
 }
 
 fn opt_us(v: Option<u64>) -> String {
-    v.map_or_else(|| "-".into(), fmt_us)
+    v.map_or_else(|| "-".into(), fmt_us_compact)
+}
+
+/// The list's columns: header and width. `full` shows only from 90 columns.
+const COLUMNS: [(&str, u16); 10] = [
+    // `123 WE`: the number and its marks' letters.
+    ("#", 6),
+    ("lane", 8),
+    ("status", 11),
+    ("ttft", 6),
+    ("total", 6),
+    ("sent", 7),
+    ("full", 7),
+    ("saved", 6),
+    (PROMPT_CACHE, 12),
+    ("tools", 5),
+];
+
+/// Which columns fit `width`: whole columns drop out (tools, then lane, then prompt cache) rather
+/// than every column being squeezed, which cut `482.5ms` to `482.5m`.
+fn shown_columns(width: u16) -> [bool; 10] {
+    let mut shown = [true; 10];
+    shown[6] = width >= 90;
+    let needed = |shown: &[bool; 10]| -> u16 {
+        let cols = COLUMNS.iter().zip(shown).filter(|(_, s)| **s);
+        cols.map(|((_, w), _)| w + 1).sum::<u16>()
+    };
+    for drop in [9, 1, 8] {
+        if needed(&shown) > width.saturating_add(1) {
+            shown[drop] = false;
+        }
+    }
+    shown
 }
 
 /// Draws the list.
@@ -120,12 +152,19 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         frame.render_widget(Paragraph::new(lines), body);
         return;
     }
-    let wide = area.width >= 90;
-    let mut header = vec!["#", "lane", "status", "ttft", "total", "sent"];
-    if wide {
-        header.push("full");
-    }
-    header.extend(["saved", PROMPT_CACHE, "tools"]);
+    let shown = shown_columns(area.width);
+    let keep = |cells: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+        cells
+            .into_iter()
+            .zip(shown)
+            .filter_map(|(c, s)| s.then_some(c))
+            .collect()
+    };
+    let header: Vec<&str> = COLUMNS
+        .iter()
+        .zip(shown)
+        .filter_map(|((h, _), s)| s.then_some(*h))
+        .collect();
     let rows_room = usize::from(body.height.saturating_sub(1));
     let start = app.list_offset.min(turns.len().saturating_sub(1));
     let rows = turns[start..]
@@ -154,14 +193,12 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
                     ),
                 ])),
                 Cell::from(clip(&lane, 8)),
-                Cell::from(Span::styled(clip(&status, 12), status_style)),
+                Cell::from(Span::styled(clip(&status, 11), status_style)),
                 Cell::from(opt_us(turn.ttft_us())),
                 Cell::from(opt_us(turn.latency_total_us())),
                 Cell::from(fmt_bytes(turn.incremental.bytes)),
+                Cell::from(fmt_bytes(turn.full_context.bytes)),
             ];
-            if wide {
-                cells.push(Cell::from(fmt_bytes(turn.full_context.bytes)));
-            }
             let saved = if turn.full_context.bytes == 0 {
                 "-".into()
             } else {
@@ -180,30 +217,18 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             } else {
                 calls.to_string()
             }));
-            let row = Row::new(cells);
+            let row = Row::new(keep(cells));
             if app.selected == Some(start + i) {
                 row.style(t.selection)
             } else {
                 row
             }
         });
-    let mut widths = vec![
-        // `123 WE`: the number and its marks' letters.
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(12),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-    ];
-    if wide {
-        widths.push(Constraint::Length(7));
-    }
-    widths.extend([
-        Constraint::Length(6),
-        Constraint::Length(12),
-        Constraint::Length(5),
-    ]);
+    let widths: Vec<Constraint> = COLUMNS
+        .iter()
+        .zip(shown)
+        .filter_map(|((_, w), s)| s.then_some(Constraint::Length(*w)))
+        .collect();
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.muted))
         .column_spacing(1);
