@@ -11,9 +11,13 @@ use std::time::Duration;
 use turnscope::emulator::{self, EmulatorConfig};
 
 async fn run_script(name: &str) {
+    run_script_with(name, EmulatorConfig::default()).await;
+}
+
+async fn run_script_with(name: &str, config: EmulatorConfig) {
     let emu = emulator::start(EmulatorConfig {
         api_key: Some("dummy".into()),
-        ..Default::default()
+        ..config
     })
     .await
     .unwrap();
@@ -57,4 +61,22 @@ async fn sdk_http_streaming_tool_loop() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sdk_ws_lanes_via_session_helper() {
     run_script("ws_lanes.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdk_ws_reasoning_incomplete_errors_and_steering_validate_strictly() {
+    // A slow first token (300 ms), so the script's steer arrives while its response runs.
+    let latency = turnscope::emulator::LatencyProfile {
+        name: "test-slow".into(),
+        ttft_ms: 300.0,
+        ..turnscope::emulator::LatencyProfile::zero()
+    };
+    run_script_with(
+        "ws_event_kinds.py",
+        EmulatorConfig {
+            latency,
+            ..Default::default()
+        },
+    )
+    .await;
 }
