@@ -16,6 +16,7 @@ pub mod replay;
 pub mod rerun;
 mod stats;
 pub mod themes;
+mod whatif;
 
 use clap::{Parser, Subcommand};
 
@@ -66,6 +67,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// List the colour themes (built-in and user) with a sample of each.
     Themes(themes::ThemesArgs),
+    /// A recorded session's turns in the other mode (WebSocket ↔ HTTP) under a latency
+    /// profile: predicted time, bytes, tokens and cost beside what was measured.
+    Whatif(whatif::WhatIfArgs),
 }
 
 /// The keys this run was given (environment, flags): masked in logs and panic messages too.
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Man(args)) => man::run(&args),
         Some(Command::Replay(args)) => replay::run(&args, &cli.global),
         Some(Command::Themes(args)) => themes::run(&args),
+        Some(Command::Whatif(args)) => whatif::run(&args, &cli.global),
         Some(Command::Export(args)) => export::run(&args),
         None => live::run(&cli.live, &cli.global),
     }

@@ -22,3 +22,4 @@ pub mod session;
 pub mod tokens;
 pub mod transcript;
 pub mod tui;
+pub mod whatif;
