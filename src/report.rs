@@ -40,6 +40,14 @@ pub fn fmt_tokens(n: u64) -> String {
     out
 }
 
+/// A count and its noun, singular or plural, in the shared number format: `1 turn`,
+/// `12,345 turns`. Nouns here take a plain `s`.
+pub fn counted(n: usize, noun: &str) -> String {
+    let n = u64::try_from(n).unwrap_or(u64::MAX);
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", fmt_tokens(n))
+}
+
 /// Version of the `stats --json` schema; bumped on any incompatible change.
 pub const STATS_SCHEMA: u32 = 1;
 
@@ -370,9 +378,9 @@ pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
     let sign = if saved < 0 { "-" } else { "" };
     let _ = writeln!(
         out,
-        "total: {} turns on {} connection(s); sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {} tool calls; {} errors; cost {}",
-        t.turns,
-        ledger.connections().len(),
+        "total: {} on {}; sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {}; {}; cost {}",
+        counted(t.turns, "turn"),
+        counted(ledger.connections().len(), "connection"),
         fmt_bytes(t.incremental.bytes),
         fmt_bytes(t.full_context.bytes),
         fmt_bytes(u64::try_from(t.saved_bytes().max(0)).unwrap_or(0)),
@@ -380,8 +388,8 @@ pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
         fmt_tokens(saved.unsigned_abs()),
         fmt_tokens(t.cached_tokens),
         fmt_tokens(t.input_tokens),
-        t.tool_calls,
-        t.errors,
+        counted(t.tool_calls, "tool call"),
+        counted(t.errors, "error"),
         SessionCost::of(prices, ledger.turns()).text(),
     );
     out

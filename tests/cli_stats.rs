@@ -63,7 +63,7 @@ fn table_report_has_a_row_per_turn_and_totals() {
         text.lines()
             .last()
             .unwrap()
-            .starts_with("total: 5 turns on 1 connection(s)")
+            .starts_with("total: 5 turns on 1 connection")
     );
 }
 

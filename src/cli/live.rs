@@ -234,6 +234,7 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         app.instructions = instructions;
         // The emulator wants some Bearer key, like the real API; any one does.
         let api_key = api_key.or_else(|| emulated.then(|| "turnscope-emulator".to_owned()));
+        let saved = record.clone();
         let config = SessionConfig {
             url,
             api_key,
@@ -250,6 +251,7 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             emu.shutdown().await;
         }
         result.context("the terminal failed")?;
+        crate::cli::recording::print_saved(saved.as_deref());
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -118,6 +118,7 @@ async fn run_async(args: &ProxyArgs, theme: Theme, prices: Prices) -> anyhow::Re
         None => None,
     };
     if !args.no_tui {
+        let saved = record.clone();
         let result = run_tui(
             &mut running,
             &upstream,
@@ -133,6 +134,7 @@ async fn run_async(args: &ProxyArgs, theme: Theme, prices: Prices) -> anyhow::Re
             emu.shutdown().await;
         }
         result.context("the terminal failed")?;
+        crate::cli::recording::print_saved(saved.as_deref());
         return Ok(ExitCode::SUCCESS);
     }
     let via = if emu.is_some() {

@@ -65,3 +65,12 @@ pub fn report_har(name: &str, summary: &har::Summary) {
     );
     eprintln!("turnscope: {name}: {}", har::TIMING_NOTE);
 }
+
+/// After a screen closes: where the session was saved and how to open it again, so a
+/// newcomer never has to hunt for the data directory. Silent when nothing was written.
+pub fn print_saved(path: Option<&Path>) {
+    if let Some(path) = path.filter(|p| p.is_file()) {
+        let shown = path.display();
+        eprintln!("turnscope: session saved to {shown} (open it again: turnscope replay {shown})");
+    }
+}

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{clip, thousands, thousands_signed};
 use crate::ledger::{AgeLevel, MAX_AGE_US};
-use crate::report::{PROMPT_CACHE, fmt_bytes};
+use crate::report::{PROMPT_CACHE, counted, fmt_bytes};
 use crate::tui::app::{App, LinkState, Recording};
 
 /// Draws the three header rows.
@@ -151,11 +151,11 @@ fn third_line(app: &App, width: u16) -> Line<'static> {
     let mut spans = vec![
         Span::styled(
             format!(
-                "{} turns · {} conn · {} tool calls · {} errors",
-                tot.turns,
-                app.ledger.connections().len(),
-                tot.tool_calls,
-                tot.errors
+                "{} · {} conn · {} · {}",
+                counted(tot.turns, "turn"),
+                thousands(u64::try_from(app.ledger.connections().len()).unwrap_or(u64::MAX)),
+                counted(tot.tool_calls, "tool call"),
+                counted(tot.errors, "error")
             ),
             if tot.errors > 0 { t.warn } else { t.muted },
         ),
