@@ -213,11 +213,17 @@ async fn five_turn_tool_loop_against_the_emulator() {
         "connected #0",
         "saved",
         "done",
-        // The two cache figures, each under its own label.
         "prompt cache",
-        "conn context",
     ] {
         assert!(screen.contains(needle), "{needle:?} missing:\n{screen}");
+    }
+    // The connection's cached context has its own label, apart from the prompt cache, in
+    // the Usage tab (Esc leaves the composer, 5 opens the tab).
+    h.key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    h.keys("5");
+    let usage = h.screen();
+    for needle in ["Usage", "conn context", "prompt cache"] {
+        assert!(usage.contains(needle), "{needle:?} missing:\n{usage}");
     }
 
     // Everything was recorded, frame for frame.
