@@ -6,22 +6,19 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::tui::app::{App, Focus, LinkState, Recording, SessionInfo, Tab};
+use turnscope::tui::app::{App, Focus, LinkState, Recording, Tab};
 use turnscope::tui::theme::Theme;
-use turnscope::tui::{Action, Command, keymap, update::update, view};
+use turnscope::tui::{Action, Command, update::update, view};
+
+#[path = "support/screens.rs"]
+mod screens;
+
+use screens::{info, key, keys, screen, typed};
 
 const MIN: u64 = 60_000_000;
 
-fn info() -> SessionInfo {
-    SessionInfo {
-        url: "ws://127.0.0.1:8787/v1/responses".into(),
-        model: "gpt-test".into(),
-        emulated: true,
-        key_hint: None,
-    }
-}
-
-/// An app fed the first `n` frames of a fixture (all when `None`).
+/// An app fed the first `n` frames of a fixture (all when `None`), sized 80×24 before the
+/// first frame (unlike `screens::app_from`), which these snapshots were taken with.
 fn app_from(fixture: &str, n: Option<usize>) -> App {
     let (_, frames, _) =
         turnscope::transcript::read_all(&Path::new("tests/fixtures").join(fixture)).unwrap();
@@ -47,34 +44,6 @@ fn app_from(fixture: &str, n: Option<usize>) -> App {
         update(&mut app, Action::FrameReceived(frame));
     }
     app
-}
-
-fn screen(app: &mut App, width: u16, height: u16) -> String {
-    update(app, Action::Resized { width, height });
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| view::render(app, f)).unwrap();
-    terminal.backend().to_string()
-}
-
-/// Feeds key presses through the keymap, collecting the commands.
-fn keys(app: &mut App, keys: &[KeyEvent]) -> Vec<Command> {
-    let mut out = Vec::new();
-    for key in keys {
-        if let Some(action) = keymap::resolve(app, *key) {
-            out.extend(update(app, action));
-        }
-    }
-    out
-}
-
-fn typed(text: &str) -> Vec<KeyEvent> {
-    text.chars()
-        .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-        .collect()
-}
-
-fn key(code: KeyCode) -> KeyEvent {
-    KeyEvent::new(code, KeyModifiers::NONE)
 }
 
 #[test]
