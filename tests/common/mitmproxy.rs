@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::OnceLock;
 
-use super::sdk_venv::{root, run_checked};
+use super::sdk_venv::{create_venv, root};
 
 pub const MITMPROXY_VERSION: &str = "11.0.2";
 
@@ -35,25 +35,13 @@ pub fn tool(name: &str) -> PathBuf {
         if python.exists() && ready(&python) {
             return Ok(bin);
         }
-        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run_checked(
-            std::process::Command::new(&system)
-                .args(["-m", "venv"])
-                .arg(&venv),
-            "python3 -m venv target/mitmproxy-venv",
-        )?;
-        run_checked(
-            std::process::Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
+        create_venv(
+            "mitmproxy-venv",
+            &[
                 "--only-binary=:all:",
                 "--no-binary=pyperclip",
                 &format!("mitmproxy=={MITMPROXY_VERSION}"),
-            ]),
-            "pip install mitmproxy",
+            ],
         )?;
         if ready(&python) {
             Ok(bin)

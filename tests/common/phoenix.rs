@@ -3,7 +3,7 @@
 //! once), started once per test binary on 127.0.0.1 with free ports and a temporary working
 //! directory, and stopped when the test binary exits (the wrapper watches its stdin).
 //! Use: `#[path = "common/phoenix.rs"] mod phoenix;` beside `mod sdk_venv;` (whose `root` and
-//! `run_checked` it shares).
+//! `create_venv` it shares).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::sdk_venv::{root, run_checked};
+use super::sdk_venv::{create_venv, root};
 
 /// The pinned Phoenix release (pip install measured at ~5 min wall, 1m40s CPU on 2 busy cores).
 pub const PHOENIX_VERSION: &str = "20.26.1";
@@ -41,22 +41,9 @@ fn python() -> Result<PathBuf, String> {
     if python.exists() && phoenix_ready(&python) {
         return Ok(python);
     }
-    let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    run_checked(
-        Command::new(&system).args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv target/phoenix-venv",
-    )?;
-    let spec = format!("arize-phoenix=={PHOENIX_VERSION}");
-    run_checked(
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &spec,
-        ]),
-        &format!("pip install {spec}"),
+    create_venv(
+        "phoenix-venv",
+        &[&format!("arize-phoenix=={PHOENIX_VERSION}")],
     )?;
     if phoenix_ready(&python) {
         Ok(python)

@@ -52,6 +52,33 @@ pub fn run_checked(cmd: &mut std::process::Command, what: &str) -> Result<(), St
     }
 }
 
+/// Makes `target/<name>` a venv with the system python (`$PYTHON`, else `python3`) and
+/// pip-installs `pip_args` into it; returns the venv's python.
+pub fn create_venv(name: &str, pip_args: &[&str]) -> Result<PathBuf, String> {
+    let venv = root().join("target").join(name);
+    let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    run_checked(
+        std::process::Command::new(&system)
+            .args(["-m", "venv"])
+            .arg(&venv),
+        &format!("python3 -m venv target/{name}"),
+    )?;
+    let python = venv_python(&venv);
+    run_checked(
+        std::process::Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(pip_args),
+        &format!("pip install {}", pip_args.join(" ")),
+    )?;
+    Ok(python)
+}
+
 /// The venv's python (panics with the reason when the venv cannot be made).
 pub fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -61,24 +88,7 @@ pub fn python() -> &'static PathBuf {
         if python.exists() && sdk_ready(&python) {
             return Ok(python);
         }
-        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run_checked(
-            std::process::Command::new(&system)
-                .args(["-m", "venv"])
-                .arg(&venv),
-            "python3 -m venv target/sdk-venv",
-        )?;
-        run_checked(
-            std::process::Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                SDK_SPEC,
-            ]),
-            "pip install openai[realtime]==3.51.0",
-        )?;
+        create_venv("sdk-venv", &[SDK_SPEC])?;
         if sdk_ready(&python) {
             Ok(python)
         } else {
