@@ -325,9 +325,19 @@ fn opt_us(v: Option<u64>) -> String {
 
 /// The `stats` table: one row per turn, then totals.
 pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_stats_table(&mut out, ledger, prices);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the `stats` table row by row: a long recording's table is never held whole.
+pub fn write_stats_table(
+    out: &mut impl Write,
+    ledger: &Ledger,
+    prices: &Prices,
+) -> std::io::Result<()> {
+    writeln!(
         out,
         "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5} {:>9}  marks",
         "turn",
@@ -342,7 +352,7 @@ pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
         PROMPT_CACHE,
         "tools",
         "cost"
-    );
+    )?;
     for t in ledger.turns() {
         let status = match &t.status {
             TurnStatus::Error {
@@ -355,7 +365,7 @@ pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
             TurnCost::Priced(c) => crate::ledger::cost::fmt_usd(c.total_usd),
             TurnCost::NoUsage | TurnCost::NoPrice(_) => "n/a".into(),
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>6.1}% {:>12} {:>5} {:>9}  {}",
             t.index,
@@ -371,12 +381,12 @@ pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
             t.tool_calls.len(),
             cost,
             marks_text(t),
-        );
+        )?;
     }
     let t = ledger.totals();
     let saved = t.saved_tokens();
     let sign = if saved < 0 { "-" } else { "" };
-    let _ = writeln!(
+    writeln!(
         out,
         "total: {} on {}; sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {}; {}; cost {}",
         counted(t.turns, "turn"),
@@ -391,8 +401,8 @@ pub fn stats_table(ledger: &Ledger, prices: &Prices) -> String {
         counted(t.tool_calls, "tool call"),
         counted(t.errors, "error"),
         SessionCost::of(prices, ledger.turns()).text(),
-    );
-    out
+    )?;
+    Ok(())
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -59,7 +59,7 @@ pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
     if crate::har::is_har(path) {
         let loaded = crate::har::load(path)?;
         super::recording::report_har(name, &loaded.summary);
-        let mut ledger = Ledger::new();
+        let mut ledger = Ledger::summary_only();
         ledger.push_batch(&loaded.frames);
         return Ok(Folded {
             header: loaded.header,
@@ -70,7 +70,8 @@ pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
     }
     let mut reader = transcript::Reader::open(path)?;
     let header = reader.header().clone();
-    let mut ledger = Ledger::new();
+    // Reports print figures only, never frame lists or streamed text.
+    let mut ledger = Ledger::summary_only();
     let mut skipped = Vec::new();
     loop {
         let batch = reader.next_batch(BATCH_BYTES);
@@ -114,7 +115,8 @@ fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<Exi
     let name = file.display().to_string();
     let folded = fold_file(file, &name)?;
     // A transcript written by another tool may hold a key (an error message quoting it).
-    let mut out = RedactLines::new(std::io::stdout().lock());
+    // Buffered below the redactor: stdout alone would write once per line.
+    let mut out = RedactLines::new(std::io::BufWriter::new(std::io::stdout().lock()));
     if let (true, Some(har)) = (args.json, &folded.har) {
         let har = serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE});
         report::write_har_stats_json(
@@ -135,7 +137,7 @@ fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<Exi
             prices,
         )?;
     } else {
-        out.write_all(report::stats_table(&folded.ledger, prices).as_bytes())?;
+        report::write_stats_table(&mut out, &folded.ledger, prices)?;
     }
     out.flush()?;
     let failures = failures(&folded.ledger, &args.fail_on);
