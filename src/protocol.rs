@@ -4,9 +4,11 @@
 //! fields survive untouched (`extra`), and nothing here does I/O.
 
 pub mod client;
+pub mod head;
 pub mod server;
 
 pub use client::{ClientEvent, CreateRequest, SteerRequest};
+pub use head::{EventHead, ItemHead, RequestHead, ResponseHead};
 pub use server::{ApiError, ResponseObject, ServerEvent, ServerEventKind, Usage};
 
 /// Why a frame could not be read as an event.
@@ -71,5 +73,71 @@ pub(crate) fn bad_field(kind: &str, err: &serde_json::Error) -> ProtocolError {
         kind: kind.to_owned(),
         detail,
         param,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Files outside `src/protocol` allowed to declare a serde `type` field, and why.
+    const NOT_THE_WIRE: &[(&str, &str)] = &[(
+        "src/har/read.rs",
+        "a HAR `_webSocketMessages` entry's `type` is send/receive, a browser's recording format",
+    )];
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The rule of issue 15: what an event's `type` is gets decided in `protocol` (see
+    /// [`super::head`]), so no other module declares its own serde view of wire JSON.
+    #[test]
+    fn only_protocol_declares_serde_views_of_wire_events() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        rust_files(&root.join("src"), &mut files);
+        assert!(
+            files.len() > 50,
+            "src/ was not found under {}",
+            root.display()
+        );
+        let mut found = Vec::new();
+        for path in files {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == "src/protocol.rs"
+                || rel.starts_with("src/protocol/")
+                || NOT_THE_WIRE.iter().any(|(f, _)| *f == rel)
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+                if squeezed.contains(r#"rename="type""#)
+                    || squeezed.contains(r#"tag="type""#)
+                    || squeezed.contains("r#type")
+                {
+                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "serde views of wire events outside src/protocol; read them through \
+             protocol::{{EventHead, RequestHead, ResponseHead, ItemHead}} instead:\n{}",
+            found.join("\n")
+        );
     }
 }

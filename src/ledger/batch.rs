@@ -10,8 +10,10 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 
 use super::Ledger;
-use super::fold::{RecvHead, ResponseHead, SentHead, input_parts};
+use super::fold::input_parts;
+use super::insight::PrefixRaw;
 use crate::frame::{Dir, Frame, Payload};
+use crate::protocol::{EventHead, RequestHead, ResponseHead};
 
 impl Ledger {
     /// Folds `frames` in order, exactly as [`Ledger::push`] on each would, counting the
@@ -35,20 +37,20 @@ fn token_texts(frame: &Frame) -> Vec<&str> {
         return Vec::new();
     };
     match frame.dir {
-        Dir::Sent => match serde_json::from_str::<SentHead<'_>>(text) {
+        Dir::Sent => match serde_json::from_str::<RequestHead<'_>>(text) {
             // HTTP-mode bodies carry no type; counting one ahead that the fold skips is harmless.
             Ok(head) if matches!(head.kind.as_deref(), None | Some("response.create")) => {
                 let (mut texts, items) = input_parts(text, head.input);
                 texts.extend(items.iter().map(|i| i.get()));
-                texts.extend(head.prefix_raw().texts());
+                texts.extend(PrefixRaw::of(&head).texts());
                 texts
             }
             _ => Vec::new(),
         },
-        Dir::Recv => match serde_json::from_str::<RecvHead<'_>>(text) {
-            Ok(head) => {
+        Dir::Recv => match EventHead::parse(text).filter(|h| h.kind.is_some()) {
+            Some(head) => {
                 let mut texts: Vec<&str> = head.item.map(RawValue::get).into_iter().collect();
-                if head.kind.starts_with("response.")
+                if head.kind().starts_with("response.")
                     && let Some(response) = head.response
                 {
                     texts.extend(output_of(response.get()));
@@ -56,7 +58,7 @@ fn token_texts(frame: &Frame) -> Vec<&str> {
                 texts
             }
             // A non-streaming HTTP reply is the response object itself.
-            Err(_) => output_of(text),
+            None => output_of(text),
         },
         Dir::Meta => Vec::new(),
     }

@@ -12,11 +12,10 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::Ledger;
 use crate::frame::Frame;
-use crate::protocol::{CreateRequest, ServerEventKind};
+use crate::protocol::{CreateRequest, EventHead, ServerEventKind};
 use crate::tokens;
 
 /// Where the frames the ledger numbered can be read back (its frame number `k`, 0-based).
@@ -45,21 +44,6 @@ pub struct TurnItems {
     pub input: Vec<Value>,
     /// Output items of its response.
     pub output: Vec<Value>,
-}
-
-/// A received frame: a streamed event (`type`) or a non-streaming HTTP body (`object`).
-#[derive(Deserialize)]
-struct RecvHead<'a> {
-    #[serde(rename = "type", default, borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    object: Option<Cow<'a, str>>,
-    #[serde(default)]
-    item: Option<Value>,
-    #[serde(default, borrow)]
-    response: Option<&'a RawValue>,
-    #[serde(default)]
-    output: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -108,18 +92,25 @@ pub fn output_items<S: FrameSource + ?Sized>(
         let Some(text) = frames.json(k) else {
             continue;
         };
-        let Ok(head) = serde_json::from_str::<RecvHead<'_>>(&text) else {
+        let Some(head) = EventHead::parse(&text) else {
             continue;
         };
-        if head.object.as_deref() == Some("response") && head.kind.is_none() {
+        if head.is_response_body() {
             // A non-streaming HTTP body is the response itself.
-            if !head.output.is_empty() {
-                return head.output;
+            let out = serde_json::from_str::<ResponseOutput>(&text)
+                .map_or_else(|_| Vec::new(), |r| r.output);
+            if !out.is_empty() {
+                return out;
             }
             continue;
         }
-        match ServerEventKind::of(head.kind.as_deref().unwrap_or("")) {
-            ServerEventKind::OutputItemDone => done.extend(head.item),
+        match ServerEventKind::of(head.kind()) {
+            ServerEventKind::OutputItemDone => {
+                done.extend(
+                    head.item
+                        .and_then(|i| serde_json::from_str::<Value>(i.get()).ok()),
+                );
+            }
             k if k.is_terminal() => {
                 let out = head
                     .response

@@ -1,12 +1,13 @@
 //! How a turn ends: a terminal event, an error event, or its connection closing.
 
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 
-use super::fold::{ItemHead, ResponseHead};
 use super::insight::item_key;
 use super::{ChainNode, Ledger, ToolCall, TurnStatus};
 use crate::frame::Frame;
-use crate::protocol::{ApiError, ServerEventKind};
+use crate::protocol::{ApiError, ItemHead, ResponseHead, ServerEventKind};
 
 impl Ledger {
     pub(super) fn finish(
@@ -36,12 +37,12 @@ impl Ledger {
         }
         let tool_calls: Vec<ToolCall> = outputs
             .iter()
-            .filter_map(|item| serde_json::from_str::<ItemHead>(item).ok())
-            .filter(|i| i.kind == "function_call")
+            .filter_map(|item| ItemHead::parse(item))
+            .filter(|i| i.kind() == "function_call")
             .map(|i| ToolCall {
-                call_id: i.call_id.unwrap_or_default(),
-                name: i.name.unwrap_or_default(),
-                arguments: i.arguments.unwrap_or_default(),
+                arguments: i.arguments().map(Cow::into_owned).unwrap_or_default(),
+                call_id: i.call_id.map(Cow::into_owned).unwrap_or_default(),
+                name: i.name.map(Cow::into_owned).unwrap_or_default(),
             })
             .collect();
         let (in_items, in_bytes, in_tokens) = self.pending_input.remove(&t).unwrap_or_default();

@@ -1,96 +1,13 @@
 //! How each frame changes the ledger.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::insight::{PrefixRaw, item_key};
 use super::{Connection, Ledger, Note, NoteCode, NoteLevel, Size, Transport, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
-use crate::protocol::{ApiError, ServerEventKind, Usage};
+use crate::protocol::{ApiError, EventHead, RequestHead, ResponseHead, ServerEventKind};
 use crate::tokens::Counter;
-
-/// The few fields of a client event the ledger needs; borrowed, nothing else parsed.
-#[derive(Deserialize)]
-pub(super) struct SentHead<'a> {
-    /// Absent on HTTP-mode request bodies.
-    #[serde(rename = "type", default, borrow)]
-    pub(super) kind: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    previous_response_id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    store: Option<bool>,
-    #[serde(default)]
-    generate: Option<bool>,
-    #[serde(default, borrow)]
-    stream_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    model: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub(super) input: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    instructions: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    tools: Option<Vec<&'a RawValue>>,
-    #[serde(default, borrow)]
-    reasoning: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    text: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    context_management: Option<&'a RawValue>,
-}
-
-impl<'a> SentHead<'a> {
-    /// The lane (`stream_id`) it names; `None` is the default lane.
-    pub(super) fn lane(&self) -> Option<String> {
-        self.stream_id.as_deref().map(str::to_owned)
-    }
-
-    pub(super) fn prefix_raw(&self) -> PrefixRaw<'a> {
-        PrefixRaw {
-            instructions: self.instructions,
-            tools: self.tools.clone(),
-            reasoning: self.reasoning,
-            text: self.text,
-            context_management: self.context_management,
-        }
-    }
-}
-
-/// The few fields of a server event the ledger needs.
-#[derive(Deserialize)]
-pub(super) struct RecvHead<'a> {
-    #[serde(rename = "type", borrow)]
-    pub(super) kind: Cow<'a, str>,
-    #[serde(default, borrow)]
-    stream_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub(super) response: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub(super) item: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    delta: Option<Cow<'a, str>>,
-    #[serde(default)]
-    error: Option<ApiError>,
-}
-
-/// The few fields of a `response` object the ledger needs; output items stay raw.
-#[derive(Deserialize, Default)]
-pub(super) struct ResponseHead<'a> {
-    #[serde(default)]
-    pub(super) id: String,
-    #[serde(default)]
-    pub(super) model: Option<String>,
-    #[serde(default)]
-    pub(super) previous_response_id: Option<String>,
-    #[serde(default, borrow)]
-    pub(super) output: Vec<&'a RawValue>,
-    #[serde(default)]
-    pub(super) usage: Option<Usage>,
-    #[serde(default)]
-    pub(super) incomplete_details: Option<serde_json::Value>,
-}
 
 /// A meta frame's body.
 #[derive(Deserialize)]
@@ -117,19 +34,6 @@ struct MetaBody<'a> {
     text: Option<String>,
     #[serde(default)]
     headers: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// A function call item, as found in output.
-#[derive(Deserialize)]
-pub(super) struct ItemHead {
-    #[serde(rename = "type", default)]
-    pub(super) kind: String,
-    #[serde(default)]
-    pub(super) call_id: Option<String>,
-    #[serde(default)]
-    pub(super) name: Option<String>,
-    #[serde(default)]
-    pub(super) arguments: Option<String>,
 }
 
 /// `,"previous_response_id":"…"`: what HTTP mode would not send.
@@ -216,7 +120,7 @@ impl Ledger {
     }
 
     fn on_sent(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
-        let Ok(head) = serde_json::from_str::<SentHead<'_>>(text) else {
+        let Ok(head) = serde_json::from_str::<RequestHead<'_>>(text) else {
             self.note(frame, "sent a frame that is not a client event".into());
             return None;
         };
@@ -252,7 +156,7 @@ impl Ledger {
         frame: &Frame,
         index: u64,
         text: &str,
-        head: &SentHead<'_>,
+        head: &RequestHead<'_>,
         lane: Option<String>,
     ) -> usize {
         let measured = measure_input(&mut self.counter, text, head.input);
@@ -290,7 +194,7 @@ impl Ledger {
             });
         let prefix = super::insight::Prefix::from_raw(
             head.model.as_deref().map(str::to_owned),
-            &head.prefix_raw(),
+            &PrefixRaw::of(head),
             &mut self.counter,
         );
         let transport = if self.http_conns.contains(&frame.conn) {
@@ -385,7 +289,7 @@ impl Ledger {
         {
             return Some(t);
         }
-        let Ok(head) = serde_json::from_str::<RecvHead<'_>>(text) else {
+        let Some(head) = EventHead::parse(text).filter(|h| h.kind.is_some()) else {
             self.note(
                 frame,
                 "received a JSON frame that is not a server event".into(),
@@ -393,18 +297,18 @@ impl Ledger {
             return self.attach_to_front(frame.conn, None, index);
         };
         let lane = head.stream_id.as_deref().map(str::to_owned);
-        let kind = ServerEventKind::of(&head.kind);
+        let kind = ServerEventKind::of(head.kind());
         if kind == ServerEventKind::Created {
             self.on_created(frame, &head, lane.clone());
         }
         let Some(t) = self.attach_to_front(frame.conn, lane.clone(), index) else {
-            if let (ServerEventKind::Error, Some(err)) = (kind, &head.error) {
+            if let (ServerEventKind::Error, Some(err)) = (kind, head.api_error()) {
                 self.note_as(
                     frame,
                     NoteLevel::Error,
                     NoteCode::ServerError,
                     err.code.clone(),
-                    format!("server error: {}", describe(err)),
+                    format!("server error: {}", describe(&err)),
                 );
             }
             return None;
@@ -429,7 +333,7 @@ impl Ledger {
             }
             ServerEventKind::Error => {
                 // WebSocket errors nest `error`; HTTP SSE `error` events are flat.
-                let err = head.error.clone().unwrap_or_else(|| flat_error(text));
+                let err = head.api_error().unwrap_or_else(|| flat_error(text));
                 self.finish_error(t, frame, err);
                 return Some(t);
             }
@@ -440,18 +344,20 @@ impl Ledger {
             _ => {}
         }
         let turn = &mut self.turns[t];
-        let tokens = super::carries_generated_tokens(&head.kind);
+        let tokens = super::carries_generated_tokens(head.kind());
         if turn.first_output_us.is_none() && tokens {
             turn.first_output_us = Some(frame.t_us);
         }
         if turn.first_item_us.is_none() && (tokens || kind == ServerEventKind::OutputItemAdded) {
             turn.first_item_us = Some(frame.t_us);
         }
-        if let (ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta, Some(delta)) =
-            (kind, &head.delta)
-            && !self.summary_only
+        if matches!(
+            kind,
+            ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta
+        ) && !self.summary_only
+            && let Some(delta) = head.delta()
         {
-            turn.output_text.push_str(delta);
+            turn.output_text.push_str(&delta);
         }
         Some(t)
     }
@@ -459,32 +365,21 @@ impl Ledger {
     /// A non-streaming HTTP-mode reply: the whole response object, no events, or an API
     /// error body (`{"error":{…}}`, e.g. an HTTP 400). It both starts and ends the turn.
     fn on_http_body(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
-        #[derive(Deserialize)]
-        struct Body<'a> {
-            #[serde(rename = "type", default, borrow)]
-            kind: Option<Cow<'a, str>>,
-            #[serde(default, borrow)]
-            object: Option<Cow<'a, str>>,
-            #[serde(default, borrow)]
-            status: Option<Cow<'a, str>>,
-            #[serde(default)]
-            error: Option<ApiError>,
-        }
-        let body: Body<'_> = serde_json::from_str(text).ok()?;
+        let body = EventHead::parse(text)?;
         if body.kind.is_none()
-            && let Some(err) = body.error
+            && let Some(err) = body.api_error()
         {
             let t = self.attach_to_front(frame.conn, None, index)?;
             self.finish_error(t, frame, err);
             return Some(t);
         }
-        if body.object.as_deref() != Some("response") {
+        if !body.is_response_body() {
             return None;
         }
         let raw: &RawValue = serde_json::from_str(text).ok()?;
         let t = self.attach_to_front(frame.conn, None, index)?;
         self.turns[t].created_us.get_or_insert(frame.t_us);
-        let kind = match body.status.as_deref() {
+        let kind = match body.status().as_deref() {
             Some("failed") => ServerEventKind::Failed,
             Some("incomplete") => ServerEventKind::Incomplete,
             _ => ServerEventKind::Completed,
@@ -494,7 +389,7 @@ impl Ledger {
     }
 
     /// `response.created`: binds the id to the lane's front turn, or starts a steered successor.
-    fn on_created(&mut self, frame: &Frame, head: &RecvHead<'_>, lane: Option<String>) {
+    fn on_created(&mut self, frame: &Frame, head: &EventHead<'_>, lane: Option<String>) {
         let response: Option<ResponseHead<'_>> = head
             .response
             .and_then(|r| serde_json::from_str(r.get()).ok());

@@ -6,6 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::protocol::{ItemHead, RequestHead};
 use crate::tokens::Counter;
 
 /// How a turn's input relates to what the server already had.
@@ -189,6 +190,17 @@ pub(crate) struct PrefixRaw<'a> {
 }
 
 impl<'a> PrefixRaw<'a> {
+    /// The prefix fields of a request head.
+    pub(crate) fn of(head: &RequestHead<'a>) -> Self {
+        PrefixRaw {
+            instructions: head.instructions,
+            tools: head.tools.clone(),
+            reasoning: head.reasoning,
+            text: head.text,
+            context_management: head.context_management,
+        }
+    }
+
     /// The texts of the prompt that come before the input items — `instructions`, then each
     /// tool — in the order the prompt cache sees them (the emulator's `prompt_cached` builds
     /// its prompt the same way). The one definition of what [`Prefix::tokens`] counts.
@@ -216,13 +228,6 @@ impl Prefix {
         raw: &PrefixRaw<'_>,
         counter: &mut Counter,
     ) -> Self {
-        #[derive(Deserialize)]
-        struct ToolHead {
-            #[serde(rename = "type", default)]
-            kind: String,
-            #[serde(default)]
-            name: Option<String>,
-        }
         let hash =
             |v: Option<&RawValue>| v.filter(|v| v.get() != "null").map(|v| short_hash(v.get()));
         Prefix {
@@ -233,8 +238,9 @@ impl Prefix {
                 .iter()
                 .flatten()
                 .map(|t| {
-                    let head: Option<ToolHead> = serde_json::from_str(t.get()).ok();
-                    let name = head.map(|h| h.name.unwrap_or(h.kind)).unwrap_or_default();
+                    let name = ItemHead::parse(t.get())
+                        .map(|h| h.name.as_deref().unwrap_or(h.kind()).to_owned())
+                        .unwrap_or_default();
                     ToolSig {
                         name,
                         hash: short_hash(t.get()),
@@ -315,20 +321,9 @@ impl Prefix {
 /// The flag says whether the identity is unique to one item (a `call_id`): a user typing the
 /// same words twice is not a resend, a `function_call_output` for the same call is.
 pub fn item_key(item: &str) -> (u64, bool) {
-    #[derive(Deserialize)]
-    struct Key<'a> {
-        #[serde(rename = "type", default)]
-        kind: Option<&'a str>,
-        #[serde(default)]
-        call_id: Option<&'a str>,
-        #[serde(default)]
-        role: Option<&'a str>,
-        #[serde(default, borrow)]
-        content: Option<&'a RawValue>,
-    }
     let mut h = DefaultHasher::new();
-    match serde_json::from_str::<Key<'_>>(item) {
-        Ok(Key {
+    match ItemHead::parse(item) {
+        Some(ItemHead {
             kind,
             call_id: Some(call_id),
             ..
@@ -336,7 +331,7 @@ pub fn item_key(item: &str) -> (u64, bool) {
             (kind, call_id).hash(&mut h);
             return (h.finish(), true);
         }
-        Ok(Key {
+        Some(ItemHead {
             role: Some(role),
             content: Some(content),
             ..

@@ -3,9 +3,9 @@
 
 use serde_json::value::RawValue;
 
-use super::fold::SentHead;
 use super::{Ledger, Size, TurnStatus};
 use crate::frame::{Dir, Frame};
+use crate::protocol::RequestHead;
 
 /// What an `edited` or `injected` line says about the frame that follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl Ledger {
     /// once as "not sent"; its bytes are not counted as sent.
     fn dropped_request(&mut self, frame: &Frame, index: u64, original: &RawValue) -> Option<usize> {
         let text = original.get();
-        let head = serde_json::from_str::<SentHead<'_>>(text).ok()?;
+        let head = serde_json::from_str::<RequestHead<'_>>(text).ok()?;
         if head.kind.as_deref() != Some("response.create") {
             return None;
         }

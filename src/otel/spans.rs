@@ -17,6 +17,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use crate::frame::{Dir, Frame};
 use crate::ledger::{CacheOutcome, ConnEvent, Connection, Ledger, SendMode, Turn, TurnStatus};
+use crate::protocol::EventHead;
 
 /// Where `t_us = 0` falls on the wall clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -488,12 +489,7 @@ impl SessionTrace {
 
 /// Whether a sent frame's text is a `response.steer`.
 pub(crate) fn is_steer(text: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Head<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: Option<&'a str>,
-    }
-    serde_json::from_str::<Head<'_>>(text).is_ok_and(|h| h.kind == Some("response.steer"))
+    EventHead::parse(text).is_some_and(|h| h.kind() == "response.steer")
 }
 
 fn event(at: SystemTime, name: &'static str, attributes: Vec<KeyValue>) -> Event {

@@ -1,18 +1,16 @@
 //! Breakpoints: which text frames to hold, and the held frames waiting for a decision.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::recorder::RecorderTx;
 use super::{ProxyError, ProxyEvent};
 use crate::frame::Dir;
-use crate::protocol::ServerEventKind;
+use crate::protocol::{EventHead, ServerEventKind};
 
 /// Which way a breakpoint watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,15 +100,9 @@ impl Condition {
     }
 
     fn matches(&self, text: &str, parsed: &mut Option<Option<Value>>) -> bool {
-        #[derive(Deserialize)]
-        struct Head<'a> {
-            #[serde(rename = "type", borrow, default)]
-            kind: Option<Cow<'a, str>>,
-        }
         match self {
             Condition::Any => true,
-            Condition::EventType(kind) => serde_json::from_str::<Head<'_>>(text)
-                .ok()
+            Condition::EventType(kind) => EventHead::parse(text)
                 .and_then(|h| h.kind)
                 .is_some_and(|k| k == kind.as_str()),
             Condition::Pointer { pointer, equals } => {

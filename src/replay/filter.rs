@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::frame::{Dir, Frame, Payload};
+use crate::protocol::EventHead;
 
 /// The few facts a timeline row needs about one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,24 +42,24 @@ struct LineHead<'a> {
     binary: Option<Cow<'a, str>>,
 }
 
+/// A meta line's event name (`connect`, `close`, …): turnscope's own frames, not the wire's.
 #[derive(Deserialize)]
-struct EventHead<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+struct MetaHead<'a> {
     #[serde(borrow, default)]
     event: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    stream_id: Option<Cow<'a, str>>,
 }
 
 /// An event's `type` (a meta frame's `event`) and `stream_id`.
-fn kind_and_lane(json: &str) -> (String, Option<String>) {
-    let ev: Option<EventHead<'_>> = serde_json::from_str(json).ok();
-    let kind = ev
-        .as_ref()
-        .and_then(|e| e.kind.clone().or_else(|| e.event.clone()))
-        .map_or_else(|| "(json)".to_owned(), Cow::into_owned);
-    let lane = ev.and_then(|e| e.stream_id.map(Cow::into_owned));
+fn kind_and_lane(dir: Dir, json: &str) -> (String, Option<String>) {
+    let ev = EventHead::parse(json);
+    let mut kind = ev.as_ref().and_then(|e| e.kind.clone());
+    if kind.is_none() && dir == Dir::Meta {
+        kind = serde_json::from_str::<MetaHead<'_>>(json)
+            .ok()
+            .and_then(|m| m.event);
+    }
+    let kind = kind.map_or_else(|| "(json)".to_owned(), Cow::into_owned);
+    let lane = ev.and_then(|e| e.lane());
     (kind, lane)
 }
 
@@ -76,7 +77,7 @@ pub fn head(line: &[u8]) -> Option<Head> {
     let parsed: LineHead<'_> = serde_json::from_str(text).ok()?;
     let (kind, bytes, lane) = match (parsed.frame, &parsed.text, &parsed.binary) {
         (Some(raw), _, _) => {
-            let (kind, lane) = kind_and_lane(raw.get());
+            let (kind, lane) = kind_and_lane(parsed.dir, raw.get());
             (kind, raw.get().len(), lane)
         }
         (None, Some(t), _) => ("(text)".to_owned(), t.len(), None),
@@ -97,7 +98,7 @@ pub fn head(line: &[u8]) -> Option<Head> {
 /// The same head for a frame in memory (the Frames tab keeps one per frame).
 pub fn of_frame(frame: &Frame) -> Head {
     let (kind, lane) = match &frame.payload {
-        Payload::Json(json) => kind_and_lane(json),
+        Payload::Json(json) => kind_and_lane(frame.dir, json),
         Payload::Text(_) => ("(text)".to_owned(), None),
         Payload::Binary(_) => ("(binary)".to_owned(), None),
     };

@@ -355,7 +355,7 @@ impl Actor {
             return Ok(());
         }
         let head = Head::parse(&text);
-        if head.kind() != "response.create" {
+        if !head.is_create() {
             return self.transmit(ws, text).await;
         }
         let lane = head.lane();

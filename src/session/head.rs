@@ -1,32 +1,16 @@
-//! The few fields of a client or server event that decide lanes, read in one pass.
-
-use serde::Deserialize;
-use serde_json::Value;
+//! The few facts about a client or server event that decide lanes, read in one pass.
 
 use super::lanes::Lane;
 use crate::frame::Payload;
+use crate::protocol::EventHead;
 
-/// The fields of an event that decide lanes; everything else is skipped by serde.
-#[derive(Debug, Default, Deserialize)]
+/// What the lane bookkeeping needs from one event, owned so it outlives the frame text.
+#[derive(Debug, Default)]
 pub(crate) struct Head {
-    #[serde(rename = "type", default)]
-    kind: Option<Value>,
-    #[serde(default)]
-    stream_id: Option<Value>,
-    #[serde(default)]
-    response: Option<HeadResponse>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct HeadResponse {
-    #[serde(default)]
-    incomplete_details: Option<HeadIncomplete>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct HeadIncomplete {
-    #[serde(default)]
-    reason: Option<Value>,
+    /// A `response.create`: it takes a turn on its lane.
+    create: bool,
+    lane: Lane,
+    frees_lane: bool,
 }
 
 impl Head {
@@ -34,9 +18,14 @@ impl Head {
         Self::try_parse(text).unwrap_or_default()
     }
 
-    /// `None` when the text is not a JSON object.
+    /// `None` when the text is not a JSON object with a readable head.
     fn try_parse(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        let event = EventHead::parse(text)?;
+        Some(Head {
+            create: event.kind() == "response.create",
+            lane: event.lane(),
+            frees_lane: frees_lane(&event),
+        })
     }
 
     /// Classifies a received text frame with one parse: a one-line JSON object is `Json` and
@@ -50,33 +39,28 @@ impl Head {
         (Payload::from_text(text), None)
     }
 
-    pub(crate) fn kind(&self) -> &str {
-        self.kind.as_ref().and_then(Value::as_str).unwrap_or("")
+    /// True for a `response.create`.
+    pub(crate) fn is_create(&self) -> bool {
+        self.create
     }
 
     pub(crate) fn lane(&self) -> Lane {
-        self.stream_id
-            .as_ref()
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        self.lane.clone()
     }
 
-    /// True when this server event ends the lane's response. A response ended by steering is
-    /// followed by its successor on the same lane, so that lane stays busy.
+    /// True when this server event ends the lane's response.
     pub(crate) fn frees_lane(&self) -> bool {
-        match self.kind() {
-            "response.completed" | "response.failed" | "error" => true,
-            "response.incomplete" => {
-                let reason = self
-                    .response
-                    .as_ref()
-                    .and_then(|r| r.incomplete_details.as_ref())
-                    .and_then(|d| d.reason.as_ref())
-                    .and_then(Value::as_str);
-                reason != Some("steered")
-            }
-            _ => false,
-        }
+        self.frees_lane
+    }
+}
+
+/// A response ended by steering is followed by its successor on the same lane, so that lane
+/// stays busy; every other terminal event or error frees it.
+fn frees_lane(event: &EventHead<'_>) -> bool {
+    match event.kind() {
+        "response.completed" | "response.failed" | "error" => true,
+        "response.incomplete" => event.incomplete_reason().as_deref() != Some("steered"),
+        _ => false,
     }
 }
 

@@ -5,15 +5,15 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{clip, json, thousands, title_rule};
 use crate::frame::Dir;
 use crate::ledger::context as chain;
 use crate::ledger::{Turn, TurnStatus};
-use crate::protocol::ServerEventKind;
 use crate::protocol::server::explain_error_code;
+use crate::protocol::{EventHead, ServerEventKind};
 use crate::report::{CONN_CONTEXT, PROMPT_CACHE, fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
 use crate::tui::compose;
@@ -250,18 +250,9 @@ fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
     out
 }
 
-#[derive(Deserialize)]
-struct EventHead {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    delta: Option<String>,
-    #[serde(default)]
-    item: Option<Value>,
-    #[serde(default)]
-    response: Option<Value>,
-    #[serde(default)]
-    error: Option<Value>,
+/// A raw part of an event as a `Value`, for the few lines on screen.
+fn value(raw: Option<&RawValue>) -> Option<Value> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
 }
 
 /// One line per frame, only the visible window (`skip`, `take`): sessions can stream thousands.
@@ -288,23 +279,23 @@ fn events(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> {
             Dir::Meta => "·",
         };
         let text = frame.payload.json().unwrap_or("");
-        let (kind, detail) = match serde_json::from_str::<EventHead>(text) {
-            Ok(h) => {
+        let (kind, detail) = match EventHead::parse(text) {
+            Some(h) => {
                 let detail = h
-                    .delta
+                    .delta()
                     .map(|d| format!("{d:?}"))
-                    .or_else(|| h.item.as_ref().map(chain::describe_item))
-                    .or_else(|| h.error.as_ref().map(Value::to_string))
+                    .or_else(|| value(h.item).as_ref().map(chain::describe_item))
+                    .or_else(|| value(h.error).as_ref().map(Value::to_string))
                     .or_else(|| {
-                        h.response
+                        value(h.response)
                             .as_ref()
                             .and_then(|r| r.get("id"))
                             .map(Value::to_string)
                     })
                     .unwrap_or_default();
-                (h.kind, detail)
+                (h.kind().to_owned(), detail)
             }
-            Err(_) => (
+            None => (
                 "(not an event)".to_owned(),
                 clip(&String::from_utf8_lossy(frame.payload.as_bytes()), 60),
             ),
@@ -384,14 +375,13 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
         let Some(text) = chain::frame(&app.frames, f).and_then(|f| f.payload.json()) else {
             continue;
         };
-        let Ok(h) = serde_json::from_str::<EventHead>(text) else {
+        let Some(h) = EventHead::parse(text) else {
             continue;
         };
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        match ServerEventKind::of(&h.kind) {
+        match ServerEventKind::of(h.kind()) {
             ServerEventKind::OutputItemAdded | ServerEventKind::OutputItemDone => {
-                if let Some(item) = h
-                    .item
+                if let Some(item) = value(h.item)
                     .filter(|it| it.get("type").and_then(Value::as_str) == Some("function_call"))
                 {
                     let id = s(&item, "call_id");
@@ -404,7 +394,7 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
                 }
             }
             ServerEventKind::FunctionCallArgumentsDelta => {
-                if let (Some(c), Some(d)) = (calls.last_mut(), h.delta) {
+                if let (Some(c), Some(d)) = (calls.last_mut(), h.delta()) {
                     c.2.push_str(&d);
                 }
             }
