@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use latency::LatencyProfile;
+pub use model::demo_tools;
 pub use models::KNOWN_MODELS;
 pub use scenario::{
     FaultKind, Scenario, ScenarioCall, ScenarioFault, ScenarioTurn, synthetic_output,
@@ -137,7 +138,7 @@ pub struct EmulatorConfig {
     pub listen: SocketAddr,
     /// Allow a non-loopback `listen` (the same rule as the proxy's `--allow-remote`).
     pub allow_remote: bool,
-    /// When set, only this Bearer key is accepted; otherwise any key is.
+    /// When set, only this Bearer key is accepted; otherwise any key is, and so is none.
     pub api_key: Option<String>,
     /// At this age a connection gets the [`AGE_LIMIT_CODE`] error and is closed with
     /// [`MAX_AGE_CLOSE_CODE`]; default 60 minutes.
@@ -325,7 +326,10 @@ pub(crate) fn oversized_event(seq: u64, bytes: usize) -> String {
     json!({"type": "emulator.oversized", "sequence_number": seq, "padding": pad}).to_string()
 }
 
-/// Checks `Authorization: Bearer …`; returns the key.
+/// The one check of `Authorization: Bearer …`, for the WebSocket upgrade and every HTTP route.
+/// Without `--api-key` any key is accepted and so is none (a newcomer's `--url` needs no key);
+/// with it, only that key. Returns the key, `""` when none was sent (the per-key cap counts
+/// keyless connections together).
 pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<String, ApiFailure> {
     let unauthorized = |message: &str| ApiFailure {
         status: 401,
@@ -339,15 +343,15 @@ pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<String, 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            unauthorized("You didn't provide an API key. Send it as `Authorization: Bearer KEY`.")
-        })?;
-    match &shared.config.api_key {
-        Some(expected) if expected != key => Err(unauthorized(
+        .filter(|k| !k.is_empty());
+    match (&shared.config.api_key, key) {
+        (Some(_), None) => Err(unauthorized(
+            "You didn't provide an API key. This emulator was started with --api-key: send that key as `Authorization: Bearer KEY`.",
+        )),
+        (Some(expected), Some(key)) if expected != key => Err(unauthorized(
             "Incorrect API key provided. This emulator was started with --api-key; use that key.",
         )),
-        _ => Ok(key.to_owned()),
+        (_, key) => Ok(key.unwrap_or_default().to_owned()),
     }
 }
 
@@ -394,7 +398,7 @@ impl RunningEmulator {
 }
 
 /// Every reply (the WebSocket upgrade included) carries an `x-request-id`, as the real API's
-/// do (the SDK surfaces it as `_request_id`).
+/// do (the SDK surfaces it as `_request_id`), and [`crate::endpoint::EMULATOR_HEADER`].
 async fn add_request_id(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     mut response: Response,
@@ -402,6 +406,12 @@ async fn add_request_id(
     if let Ok(v) = axum::http::HeaderValue::from_str(&shared.ids.request()) {
         response.headers_mut().insert("x-request-id", v);
     }
+    // Clients (turnscope's own TUI) learn they reached the emulator, not the real API, and
+    // turn on what only the emulator's persona understands (the demo tools).
+    response.headers_mut().insert(
+        crate::endpoint::EMULATOR_HEADER,
+        axum::http::HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
     response
 }
 

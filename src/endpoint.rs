@@ -6,6 +6,10 @@ use std::sync::Once;
 /// The `OpenAI-Beta` header value real clients send on the upgrade.
 pub const BETA_HEADER: (&str, &str) = ("OpenAI-Beta", "responses_websockets=2026-02-06");
 
+/// The response header turnscope's emulator puts on every answer (the WebSocket upgrade
+/// included), valued with its version; the proxy passes it on, so a client behind it sees it too.
+pub const EMULATOR_HEADER: &str = "x-turnscope-emulator";
+
 /// Installs the `ring` crypto provider as the process default, once (no aws-lc here).
 pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();

@@ -257,3 +257,24 @@ async fn coding_agent_runs_in_both_modes_on_one_server() {
     );
     emu.shutdown().await;
 }
+
+/// Issue 16 item 9: without `--api-key` a request with no key is served, and every answer (an
+/// error too) names the emulator in `x-turnscope-emulator`.
+#[tokio::test]
+async fn http_accepts_no_key_without_api_key_and_announces_the_emulator() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let base = emu.base_url();
+    let resp = post(&base, None, &json!({"model": "gpt-4.1-mini", "input": "x"})).await;
+    assert_eq!(resp.status(), 200);
+    let announced = |r: &reqwest::Response| {
+        r.headers()
+            .get(turnscope::endpoint::EMULATOR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(announced(&resp).as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    let refused = post(&base, None, &json!({"model": 5})).await;
+    assert_eq!(refused.status(), 400);
+    assert!(announced(&refused).is_some());
+    emu.shutdown().await;
+}

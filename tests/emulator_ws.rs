@@ -177,3 +177,26 @@ async fn auth_is_required_and_api_key_is_enforced() {
     assert_eq!(terminal(&out)["type"], "response.completed");
     emu.shutdown().await;
 }
+
+/// Issue 16 item 9: `turnscope --url` to a local emulator needs no key, and the emulator says
+/// what it is so turnscope's client can send the demo tools its persona understands.
+#[tokio::test]
+async fn no_key_is_accepted_without_api_key_and_the_upgrade_announces_the_emulator() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let (mut ws, response) = tokio_tungstenite::connect_async(emu.ws_url())
+        .await
+        .expect("an emulator without --api-key accepts an upgrade that sends no key");
+    assert_eq!(
+        response
+            .headers()
+            .get(turnscope::endpoint::EMULATOR_HEADER)
+            .and_then(|v| v.to_str().ok()),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let _ = ws.close(None).await;
+    // A keyless client still runs a turn.
+    let mut c = connect_with(&emu.ws_url(), &[]).await.unwrap();
+    let out = c.turn(&create(json!("hi"))).await;
+    assert_eq!(terminal(&out)["type"], "response.completed");
+    emu.shutdown().await;
+}

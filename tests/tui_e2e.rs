@@ -1,6 +1,9 @@
 //! End to end: the TUI's actions drive a real session against the in-process emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/proxy_harness.rs"]
+mod proxy_harness;
+
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -307,6 +310,139 @@ async fn reconnect_with_store_false_offers_the_full_context() {
     effects.perform(turnscope::tui::Command::Reconnect);
     cancel.cancel();
     emu.shutdown().await;
+}
+
+/// A live App as `turnscope --url URL` without OPENAI_API_KEY and without --tools builds it:
+/// no key, not the built-in emulator, demo tools wanted.
+fn keyless(url: String, cancel: &CancellationToken) -> Harness {
+    let session = session::spawn(
+        SessionConfig {
+            url: url.clone(),
+            api_key: None,
+            record: None,
+            model: Some("gpt-4.1-mini".into()),
+            ..SessionConfig::default()
+        },
+        cancel.clone(),
+    );
+    let (tx, loaded) = mpsc::unbounded_channel();
+    let effects = SessionEffects {
+        commands: session.commands.clone(),
+        actions: tx,
+    };
+    let mut app = App::new(
+        SessionInfo {
+            url,
+            model: "gpt-4.1-mini".into(),
+            emulated: false,
+            key_hint: None,
+        },
+        Theme::default(),
+    );
+    app.demo_tools = true;
+    Harness {
+        app,
+        session,
+        effects,
+        loaded,
+    }
+}
+
+/// Issue 16 item 9: `--url` to turnscope's emulator, straight or through `turnscope proxy`, with
+/// no key: it connects (no 401, no placeholder key), the header says `no key` and `emulator`,
+/// and the demo tools go out, so naming one makes the persona call it.
+#[tokio::test]
+async fn url_to_the_emulator_needs_no_key_and_sends_the_demo_tools_also_through_the_proxy() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let px = turnscope::proxy::start(turnscope::proxy::ProxyConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: emu.base_url(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let via_proxy = format!("ws://{}/v1/responses", px.addr());
+    for url in [emu.ws_url(), via_proxy] {
+        let cancel = CancellationToken::new();
+        let mut h = keyless(url.clone(), &cancel);
+        h.pump_until("connected", |a| {
+            matches!(a.link, LinkState::Connected { conn: 0 })
+                && a.ledger.current_connection().is_some()
+        })
+        .await;
+        assert!(
+            h.app.on_emulator(),
+            "{url}: the upgrade announced the emulator"
+        );
+        let screen = h.screen();
+        for needle in [
+            " emulator ",
+            "no key",
+            "the emulator calls a tool you name: read_file, run_tests, search",
+        ] {
+            assert!(
+                screen.contains(needle),
+                "{url}: {needle:?} missing:\n{screen}"
+            );
+        }
+        h.keys("please call read_file on src/lib.rs");
+        h.enter();
+        h.pump_until("turn 1", |a| {
+            a.ledger
+                .turns()
+                .first()
+                .is_some_and(|t| t.status.is_final())
+        })
+        .await;
+        assert_eq!(
+            h.app.ledger.turns()[0].status,
+            TurnStatus::Completed,
+            "{url}: {}",
+            h.screen()
+        );
+        let calls = h.app.pending_calls();
+        assert_eq!(calls.len(), 1, "{url}: {}", h.screen());
+        assert_eq!(calls[0].name, "read_file");
+        cancel.cancel();
+    }
+    emu.shutdown().await;
+}
+
+/// Issue 16 item 9: `--url` to a server that is not turnscope's emulator sends no demo tools
+/// and says so on the empty screen, instead of the README's tip silently not working.
+#[tokio::test]
+async fn url_to_another_server_says_the_demo_tools_are_off() {
+    let upstream = proxy_harness::Upstream::start().await;
+    let px = turnscope::proxy::start(turnscope::proxy::ProxyConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: upstream.base_url(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cancel = CancellationToken::new();
+    let mut h = keyless(format!("ws://{}/v1/responses", px.addr()), &cancel);
+    h.pump_until("connected", |a| {
+        matches!(a.link, LinkState::Connected { conn: 0 })
+            && a.ledger.current_connection().is_some()
+    })
+    .await;
+    assert!(!h.app.on_emulator());
+    assert!(h.app.request_tools().is_empty());
+    let screen = h.screen();
+    for needle in [
+        "demo tools off",
+        "not turnscope's emulator",
+        "--tools FILE",
+        "no key",
+    ] {
+        assert!(screen.contains(needle), "{needle:?} missing:\n{screen}");
+    }
+    assert!(
+        !screen.contains("emulator   model"),
+        "no emulator badge:\n{screen}"
+    );
+    cancel.cancel();
 }
 
 struct NoEffects;

@@ -19,7 +19,7 @@ pub struct EmulateArgs {
     /// Allow a non-loopback --listen address (anyone who reaches it can use the emulator).
     #[arg(long)]
     pub allow_remote: bool,
-    /// Accept only this Bearer key (default: any key).
+    /// Accept only this Bearer key (default: any key, or none).
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
     /// WebSocket connection age limit, e.g. `60m`, `30s`: the connection gets the real

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::config::GlobalArgs;
@@ -77,33 +77,6 @@ impl LiveArgs {
 
 /// Printed to stderr whenever `--insecure` is given.
 pub const INSECURE_WARNING: &str = "turnscope: WARNING: --insecure: the server's TLS certificate is NOT verified; anyone on the network path can read or change this session, API key included";
-
-/// Tools the emulator's persona can call when a message names them (used without `--tools`).
-fn demo_tools() -> Vec<Value> {
-    let tool = |name: &str, what: &str, param: &str| {
-        json!({
-            "type": "function",
-            "name": name,
-            "description": what,
-            "parameters": {
-                "type": "object",
-                "properties": {param: {"type": "string"}},
-                "required": [param],
-                "additionalProperties": false
-            },
-            "strict": true
-        })
-    };
-    vec![
-        tool("read_file", "Read a file of the workspace", "path"),
-        tool(
-            "run_tests",
-            "Run the test suite, optionally filtered",
-            "filter",
-        ),
-        tool("search", "Search the workspace for text", "query"),
-    ]
-}
 
 /// Reads `--tools`: a JSON array of tool definitions, or an object with a `tools` array.
 pub fn load_tools(path: &Path) -> anyhow::Result<Vec<Value>> {
@@ -230,10 +203,12 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let mut app = App::new(info, theme);
         app.prices = settings.price_table();
         app.composer.store = settings.store.value;
-        app.tools = tools.unwrap_or_else(|| if emulated { demo_tools() } else { Vec::new() });
+        // Without --tools, the emulator's demo tools go out once the server says it is
+        // turnscope's emulator (built in, or reached by --url, also through the proxy).
+        app.demo_tools = tools.is_none();
+        app.tools = tools.unwrap_or_default();
         app.instructions = instructions;
-        // The emulator wants some Bearer key, like the real API; any one does.
-        let api_key = api_key.or_else(|| emulated.then(|| "turnscope-emulator".to_owned()));
+        // No key, no Authorization header: the emulator accepts that, the real API says 401.
         let saved = record.clone();
         let config = SessionConfig {
             url,

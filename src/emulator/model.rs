@@ -108,6 +108,34 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Tools the default persona calls when a message names one: what the live TUI sends without
+/// `--tools` when the server is turnscope's emulator, so "name a tool" works out of the box.
+pub fn demo_tools() -> Vec<Value> {
+    let tool = |name: &str, what: &str, param: &str| {
+        json!({
+            "type": "function",
+            "name": name,
+            "description": what,
+            "parameters": {
+                "type": "object",
+                "properties": {param: {"type": "string"}},
+                "required": [param],
+                "additionalProperties": false
+            },
+            "strict": true
+        })
+    };
+    vec![
+        tool("read_file", "Read a file of the workspace", "path"),
+        tool(
+            "run_tests",
+            "Run the test suite, optionally filtered",
+            "filter",
+        ),
+        tool("search", "Search the workspace for text", "query"),
+    ]
+}
+
 /// Example arguments for a function tool, from its JSON schema's required properties.
 fn example_arguments(tool: &Value) -> String {
     let mut args = Map::new();

@@ -42,6 +42,9 @@ pub struct Connection {
     pub reconnect_reason: Option<String>,
     /// Turns sent on it.
     pub turns: usize,
+    /// The version turnscope's emulator announced on the upgrade, when the server is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<String>,
 }
 
 impl Connection {
@@ -56,6 +59,7 @@ impl Connection {
             close_reason: None,
             reconnect_reason: None,
             turns: 0,
+            emulator: None,
         }
     }
 

@@ -34,6 +34,10 @@ struct MetaBody<'a> {
     text: Option<String>,
     #[serde(default)]
     headers: Option<serde_json::Map<String, serde_json::Value>>,
+    /// On `connect`: the version turnscope's emulator announced (`x-turnscope-emulator`). The
+    /// name sorts after `event`, which readers expect first in a meta line.
+    #[serde(default)]
+    turnscope_emulator: Option<String>,
 }
 
 /// `,"previous_response_id":"…"`: what HTTP mode would not send.
@@ -483,6 +487,7 @@ impl Ledger {
                 if let Some(c) = self.connections.get_mut(conn) {
                     c.url = meta.url;
                     c.opened_us = frame.t_us;
+                    c.emulator = meta.turnscope_emulator;
                 }
             }
             "close" => self.on_close(frame, meta.code, meta.reason),

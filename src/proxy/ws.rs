@@ -134,6 +134,12 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
     };
 
     let conn = shared.next_conn();
+    // Upstream is turnscope's emulator: recorded on the connect, as the live session does.
+    let emulator = upstream_response
+        .headers()
+        .get(crate::endpoint::EMULATOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     // Who the agent is (User-Agent, OpenAI-Beta, x-… headers), recorded beside the connect.
     let client = crate::ledger::client::meta_body(
         req.headers()
@@ -152,7 +158,10 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
                     Some(ws_config(&shared)),
                 )
                 .await;
-                let meta = serde_json::json!({"event": "connect", "url": url, "store": null});
+                let mut meta = serde_json::json!({"event": "connect", "url": url, "store": null});
+                if let Some(version) = emulator {
+                    meta["turnscope_emulator"] = serde_json::Value::String(version);
+                }
                 shared
                     .recorder
                     .meta(shared.now_us(), conn, meta.to_string());

@@ -324,6 +324,9 @@ impl Actor {
                 if let Some(id) = opened.request_id {
                     body["request_id"] = Value::String(id);
                 }
+                if let Some(version) = opened.emulator {
+                    body["turnscope_emulator"] = Value::String(version);
+                }
                 self.meta(&body);
                 if let Some(client) = &opened.client {
                     self.meta(client);

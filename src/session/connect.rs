@@ -26,6 +26,8 @@ pub(crate) struct Opened {
     pub request_id: Option<String>,
     /// The `client` meta line: the upgrade request's non-secret headers (never the key).
     pub client: Option<serde_json::Value>,
+    /// The version turnscope's emulator announced ([`crate::endpoint::EMULATOR_HEADER`]).
+    pub emulator: Option<String>,
 }
 
 /// Builds the upgrade request with auth and extra headers.
@@ -206,6 +208,11 @@ fn opened(response: &Response) -> Opened {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         client: None,
+        emulator: response
+            .headers()
+            .get(crate::endpoint::EMULATOR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 

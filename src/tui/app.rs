@@ -325,6 +325,9 @@ pub struct App {
     pub resume_offered: Option<u32>,
     /// Tool definitions sent with each request (`--tools`).
     pub tools: Vec<Value>,
+    /// No `--tools` was given: send the emulator's demo tools when the server is turnscope's
+    /// emulator (see [`App::request_tools`]).
+    pub demo_tools: bool,
     /// Instructions sent with each request (`--instructions`).
     pub instructions: Option<String>,
     /// Styles.
@@ -370,6 +373,7 @@ impl App {
             stall_warned: None,
             resume_offered: None,
             tools: Vec::new(),
+            demo_tools: false,
             instructions: None,
             theme,
             proxy: None,
@@ -390,6 +394,36 @@ impl App {
             LinkState::Connecting { conn } | LinkState::Connected { conn } => Some(*conn),
             _ => self.ledger.current_connection().map(|c| c.index),
         }
+    }
+
+    /// The server is turnscope's emulator: the built-in one, or one that announced itself on
+    /// the current connection's upgrade (`--url`, also through `turnscope proxy`).
+    pub fn on_emulator(&self) -> bool {
+        self.info.emulated
+            || self
+                .ledger
+                .current_connection()
+                .is_some_and(|c| c.emulator.is_some())
+    }
+
+    /// The tool definitions a new request carries: `--tools`, else the emulator's demo tools
+    /// when the server is turnscope's emulator (the real API knows nothing of them).
+    pub fn request_tools(&self) -> Vec<Value> {
+        if self.tools.is_empty() && self.demo_tools && self.on_emulator() {
+            crate::emulator::demo_tools()
+        } else {
+            self.tools.clone()
+        }
+    }
+
+    /// Why no tools go out although none were given: the server is not turnscope's emulator,
+    /// so the README's "name a tool" tip cannot work. `None` once that is not the case.
+    pub fn demo_tools_off(&self) -> Option<String> {
+        // Known only once a connection opened and its upgrade answer had no emulator header.
+        self.ledger.current_connection()?;
+        (self.demo_tools && self.tools.is_empty() && !self.on_emulator()).then(|| {
+            "demo tools off: not turnscope's emulator (--tools FILE sends tools)".to_owned()
+        })
     }
 
     /// The turn a new request on the composer's lane continues: the newest finished turn on

@@ -191,8 +191,9 @@ fn create(app: &App, new_items: Vec<Value>) -> Draft {
         if let Some(instructions) = &app.instructions {
             fields.push(("instructions", json!(instructions)));
         }
-        if !app.tools.is_empty() {
-            fields.push(("tools", Value::Array(app.tools.clone())));
+        let tools = app.request_tools();
+        if !tools.is_empty() {
+            fields.push(("tools", Value::Array(tools)));
         }
     }
     for (key, value) in &agent {

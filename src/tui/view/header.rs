@@ -54,7 +54,7 @@ fn first_line(app: &App) -> Line<'static> {
         LinkState::Failed { .. } => ("✕", "connect failed".to_owned(), t.error),
     };
     spans.push(Span::styled(format!("{mark} {text}"), style));
-    if app.info.emulated {
+    if app.on_emulator() {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" emulator ", t.badge));
     }
@@ -67,8 +67,13 @@ fn first_line(app: &App) -> Line<'static> {
     ));
     spans.push(Span::styled("  ", t.muted));
     spans.push(Span::styled(app.info.url.clone(), t.text));
-    if let Some(key) = &app.info.key_hint {
-        spans.push(Span::styled(format!("  key {key}"), t.muted));
+    // Which key goes out, masked; the proxy passes the agent's on and a replay sends none.
+    match &app.info.key_hint {
+        Some(key) => spans.push(Span::styled(format!("  key {key}"), t.muted)),
+        None if app.proxy.is_none() && app.replay.is_none() => {
+            spans.push(Span::styled("  no key", t.muted));
+        }
+        None => {}
     }
     Line::from(spans)
 }

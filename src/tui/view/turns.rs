@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use super::{clip, thousands, title_rule};
 use crate::ledger::{Mark, Turn, TurnStatus};
@@ -135,21 +135,20 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             t.muted,
         ));
         let mut lines = vec![Line::default(), hint];
-        let tools: Vec<&str> = app
-            .tools
+        let tools = app.request_tools();
+        let names: Vec<&str> = tools
             .iter()
             .filter_map(|t| t.get("name").and_then(serde_json::Value::as_str))
             .collect();
-        if app.info.emulated && !tools.is_empty() {
+        if app.on_emulator() && !names.is_empty() {
             lines.push(Line::from(Span::styled(
-                format!(
-                    "  the emulator calls a tool when a message names it: {}",
-                    tools.join(", ")
-                ),
+                format!("  the emulator calls a tool you name: {}", names.join(", ")),
                 t.muted,
             )));
+        } else if let Some(why) = app.demo_tools_off() {
+            lines.push(Line::from(Span::styled(format!("  {why}"), t.muted)));
         }
-        frame.render_widget(Paragraph::new(lines), body);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         return;
     }
     let shown = shown_columns(area.width);
