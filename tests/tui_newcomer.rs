@@ -173,3 +173,29 @@ fn a_tiny_terminal_says_it_is_too_small() {
     let fits = screen(&mut app, 40, 12);
     assert!(!fits.contains("too small"), "{fits}");
 }
+
+/// At 60 columns a session that uses lanes keeps the lane column (issue 16): the prompt cache
+/// drops out instead (the header still shows the newest turn's); a session without lanes keeps
+/// the prompt cache and drops the lane column.
+#[test]
+fn sixty_columns_keep_the_lane_column_when_lanes_are_used() {
+    let mut app = screens::app_from("two_lanes.tsjsonl", None);
+    let out = screen(&mut app, 60, 20);
+    let header = out
+        .lines()
+        .find(|l| l.contains("status") && l.contains("ttft"))
+        .unwrap_or_else(|| panic!("no column header:\n{out}"));
+    assert!(header.contains("lane"), "{header}\n{out}");
+    assert!(!header.contains("prompt cache"), "{header}\n{out}");
+    insta::assert_snapshot!("two_lanes_60x20", out);
+    let mut plain = screens::app_from("tool_loop.tsjsonl", None);
+    let out = screen(&mut plain, 60, 20);
+    let header = out
+        .lines()
+        .find(|l| l.contains("status") && l.contains("ttft"))
+        .unwrap_or_else(|| panic!("no column header:\n{out}"));
+    assert!(
+        !header.contains("lane") && header.contains("prompt cache"),
+        "{header}\n{out}"
+    );
+}

@@ -63,15 +63,18 @@ const COLUMNS: [(&str, u16); 10] = [
 ];
 
 /// Which columns fit `width`: whole columns drop out (tools, then lane, then prompt cache) rather
-/// than every column being squeezed, which cut `482.5ms` to `482.5m`.
-fn shown_columns(width: u16) -> [bool; 10] {
+/// than every column being squeezed, which cut `482.5ms` to `482.5m`. When a turn ran on a named
+/// lane the lane column outlives the prompt cache: the header shows the newest turn's prompt
+/// cache, while nothing else tells which turn ran on which lane.
+fn shown_columns(width: u16, lanes_used: bool) -> [bool; 10] {
     let mut shown = [true; 10];
     shown[6] = width >= 90;
     let needed = |shown: &[bool; 10]| -> u16 {
         let cols = COLUMNS.iter().zip(shown).filter(|(_, s)| **s);
         cols.map(|((_, w), _)| w + 1).sum::<u16>()
     };
-    for drop in [9, 1, 8] {
+    let order = if lanes_used { [9, 8, 1] } else { [9, 1, 8] };
+    for drop in order {
         if needed(&shown) > width.saturating_add(1) {
             shown[drop] = false;
         }
@@ -151,7 +154,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         return;
     }
-    let shown = shown_columns(area.width);
+    let shown = shown_columns(area.width, turns.iter().any(|turn| turn.lane.is_some()));
     let keep = |cells: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
         cells
             .into_iter()
