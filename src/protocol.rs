@@ -6,10 +6,12 @@
 pub mod client;
 pub mod head;
 pub mod server;
+pub mod sse;
 
 pub use client::{ClientEvent, CreateRequest, SteerRequest};
 pub use head::{EventHead, ItemHead, RequestHead, ResponseHead};
 pub use server::{ApiError, ResponseObject, ServerEvent, ServerEventKind, Usage};
+pub use sse::{SseEvent, SseParser};
 
 /// Why a frame could not be read as an event.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -15,7 +15,6 @@
 mod breakpoint;
 pub(crate) mod events;
 mod http;
-pub(crate) use http::SseEvents;
 mod recorder;
 mod server;
 mod upstream;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use turnscope::emulator::{self, EmulatorConfig};
+use turnscope::protocol::SseParser;
 
 /// Keys the real 2026 responses carry that the emulator deliberately does not model, with why.
 const NOT_MODELLED: &[(&str, &str)] = &[
@@ -156,9 +157,9 @@ async fn emulated(request: &Value) -> Vec<Value> {
     let text = resp.text().await.unwrap();
     assert!(status.is_success(), "{status}: {text}");
     emu.shutdown().await;
-    text.lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap())
+    SseParser::parse_all(&text)
+        .iter()
+        .map(|e| serde_json::from_str(&e.data).unwrap())
         .collect()
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use turnscope::emulator::{self, AgeLimitInFlight, EmulatorConfig};
+use turnscope::protocol::SseParser;
 use ws_client::{Client, connect, create, is_terminal, slow};
 
 const AGE_MESSAGE: &str = "Responses websocket connection limit reached (60 minutes). Create a new websocket connection to continue.";
@@ -149,11 +150,10 @@ async fn sequence_numbers_count_per_response_on_both_transports() {
         .await
         .unwrap();
     let text = resp.text().await.unwrap();
-    let seqs: Vec<u64> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| {
-            serde_json::from_str::<Value>(d).unwrap()["sequence_number"]
+    let seqs: Vec<u64> = SseParser::parse_all(&text)
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.data).unwrap()["sequence_number"]
                 .as_u64()
                 .unwrap()
         })

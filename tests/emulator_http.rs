@@ -9,6 +9,7 @@ mod ws_client;
 
 use serde_json::{Value, json};
 use turnscope::emulator::{self, EmulatorConfig, Scenario};
+use turnscope::protocol::SseParser;
 
 async fn post(base: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
     let mut r = reqwest::Client::new()
@@ -21,22 +22,18 @@ async fn post(base: &str, key: Option<&str>, body: &Value) -> reqwest::Response 
 }
 
 fn sse_events(text: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut kind = None;
-    for line in text.lines() {
-        if let Some(k) = line.strip_prefix("event: ") {
-            kind = Some(k.to_owned());
-        } else if let Some(d) = line.strip_prefix("data: ") {
-            let v: Value = serde_json::from_str(d).unwrap();
+    SseParser::parse_all(text)
+        .into_iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
             assert_eq!(
                 Some(v["type"].as_str().unwrap()),
-                kind.as_deref(),
+                e.event.as_deref(),
                 "event: line matches type"
             );
-            out.push(v);
-        }
-    }
-    out
+            v
+        })
+        .collect()
 }
 
 #[tokio::test]

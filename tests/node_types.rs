@@ -16,6 +16,7 @@ mod ws_client;
 
 use serde_json::{Value, json};
 use turnscope::emulator::{self, EmulatorConfig};
+use turnscope::protocol::SseParser;
 use ws_client::{connect, is_terminal, slow};
 
 const MODEL: &str = "gpt-5.1";
@@ -169,9 +170,9 @@ async fn sse_events(base_url: &str) -> Vec<Value> {
             .await
             .unwrap();
         events.extend(
-            body.lines()
-                .filter_map(|l| l.strip_prefix("data: "))
-                .map(|d| serde_json::from_str::<Value>(d).unwrap()),
+            SseParser::parse_all(&body)
+                .iter()
+                .map(|e| serde_json::from_str::<Value>(&e.data).unwrap()),
         );
     }
     events

@@ -18,21 +18,16 @@ use tokio::sync::mpsc;
 use turnscope::emulator::{self, EmulatorConfig};
 use turnscope::frame::Dir;
 use turnscope::ledger::{Ledger, Transport, TurnStatus};
+use turnscope::protocol::SseParser;
 use turnscope::proxy::Breakpoints;
 
 const KEY: &str = "sk-httptest-SECRET0123456789abcdefXYZ";
 
 /// The `data:` payloads of an SSE body.
 fn sse_data(body: &str) -> Vec<String> {
-    body.split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data: "))
-                .collect();
-            (!data.is_empty()).then(|| data.join("\n"))
-        })
-        .filter(|d| d != "[DONE]")
+    SseParser::parse_all(body)
+        .into_iter()
+        .map(|e| e.data)
         .collect()
 }
 

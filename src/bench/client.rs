@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::{BenchError, Mode};
 use crate::frame::Dir;
+use crate::protocol::SseParser;
 
 /// Where the runs go.
 #[derive(Debug, Clone)]
@@ -303,28 +304,6 @@ async fn run_ws(
     })
 }
 
-/// Splits complete SSE events (LF framing) off the front of `buf`; returns their `data`
-/// payloads. An incomplete event, even one cut inside a UTF-8 character, stays in `buf`.
-pub(crate) fn sse_events(buf: &mut Vec<u8>) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-        let raw: Vec<u8> = buf.drain(..end + 2).collect();
-        let block = String::from_utf8_lossy(&raw);
-        let data: Vec<&str> = block
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        if !data.is_empty() {
-            let joined = data.join("\n");
-            if joined != "[DONE]" {
-                out.push(joined);
-            }
-        }
-    }
-    out
-}
-
 async fn run_http(
     target: &Target,
     work: &Workload,
@@ -367,7 +346,7 @@ async fn run_http(
             return Err(err(&format!("HTTP {status}: {short}")));
         }
         let mut stream = resp.bytes_stream();
-        let mut buf: Vec<u8> = Vec::new();
+        let mut events = SseParser::default();
         let mut response = None;
         'read: loop {
             let next = tokio::time::timeout(IDLE, stream.next()).await;
@@ -375,11 +354,9 @@ async fn run_http(
                 break;
             };
             let chunk = chunk.map_err(|e| err(&e))?;
-            // JSON never carries a raw CR, so dropping them turns CRLF framing into LF.
-            buf.extend(chunk.iter().filter(|b| **b != b'\r'));
-            for data in sse_events(&mut buf) {
-                let end = terminal(&data);
-                let t = rec.push(Dir::Recv, data);
+            for event in events.push(&chunk) {
+                let end = terminal(&event.data);
+                let t = rec.push(Dir::Recv, event.data);
                 match end {
                     Some(End::Done(r)) => {
                         end_us = t;
@@ -458,19 +435,6 @@ mod tests {
         assert!(h2.get("previous_response_id").is_none());
         let done = json!({"id": "resp_2", "output": [{"type": "message", "role": "assistant", "content": []}]});
         assert!(!ws.on_response(&done));
-    }
-
-    #[test]
-    fn sse_events_split_on_blank_lines_and_keep_partial_tails() {
-        let mut buf = b"event: a\ndata: {\"x\":1}\n\nevent: b\ndata:{\"y\":2}\n\n: comment\n\ndata: [DONE]\n\nevent: c\ndata: {\"z\"".to_vec();
-        let ev = sse_events(&mut buf);
-        assert_eq!(ev, vec![r#"{"x":1}"#, r#"{"y":2}"#]);
-        assert_eq!(buf, b"event: c\ndata: {\"z\"");
-        // A chunk boundary inside "é" (0xC3 0xA9): nothing is decoded until the event is whole.
-        let mut buf = b"data: {\"d\":\"\xC3".to_vec();
-        assert!(sse_events(&mut buf).is_empty());
-        buf.extend_from_slice(b"\xA9\"}\n\n");
-        assert_eq!(sse_events(&mut buf), vec!["{\"d\":\"é\"}"]);
     }
 
     #[test]

@@ -306,13 +306,11 @@ impl Sink {
             || text.starts_with("event:")
             || text.starts_with("data:");
         if sse {
-            let mut parser = crate::proxy::SseEvents::default();
-            let mut events = parser.push(text.as_bytes());
-            events.extend(parser.push(b"\n\n"));
+            let events = crate::protocol::SseParser::parse_all(&text);
             let last = events.len().saturating_sub(1);
-            for (i, data) in events.into_iter().enumerate() {
+            for (i, event) in events.into_iter().enumerate() {
                 let t = if i == last { end } else { first_byte };
-                frames.push(frame(t, Dir::Recv, Payload::from_text(data)));
+                frames.push(frame(t, Dir::Recv, Payload::from_text(event.data)));
             }
         } else if !text.is_empty() {
             frames.push(frame(end, Dir::Recv, Payload::from_text(text)));

@@ -19,6 +19,7 @@ use super::server::{
     ResBody, error_response, forwardable_request_header, forwardable_response_header,
 };
 use crate::frame::Dir;
+use crate::protocol::SseParser;
 
 /// A response body fed chunk by chunk from the upstream task.
 struct ChannelBody(mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>);
@@ -136,7 +137,7 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
     shared.tracker.spawn(async move {
         let shared = task_shared;
         let mut chunks = upstream.bytes_stream();
-        let mut events = SseEvents::default();
+        let mut events = SseParser::default();
         let mut whole = Vec::new();
         let mut ended = "the HTTP response ended";
         loop {
@@ -157,10 +158,10 @@ pub(crate) async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Resp
                     }
                     let Some(conn) = turn else { continue };
                     if sse {
-                        for data in events.push(&bytes) {
+                        for event in events.push(&bytes) {
                             shared
                                 .recorder
-                                .frame(t_us, conn, Dir::Recv, Body::Text(data))
+                                .frame(t_us, conn, Dir::Recv, Body::Text(event.data))
                                 .await;
                         }
                     } else {
@@ -194,70 +195,4 @@ fn close(shared: &Shared, conn: u32, reason: &str) {
     shared
         .recorder
         .meta(shared.now_us(), conn, meta.to_string());
-}
-
-/// An incremental SSE parser: bytes in, each complete event's `data` out (`[DONE]` skipped).
-#[derive(Debug, Default)]
-pub(crate) struct SseEvents {
-    /// Bytes after the last complete line.
-    partial: Vec<u8>,
-    /// Data lines of the event being read.
-    data: Option<String>,
-}
-
-impl SseEvents {
-    /// Feeds a chunk; returns the data of every event it completed.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
-        let mut out = Vec::new();
-        self.partial.extend_from_slice(chunk);
-        let mut start = 0;
-        while let Some(pos) = self.partial[start..].iter().position(|&b| b == b'\n') {
-            let end = start + pos;
-            let line = &self.partial[start..end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                if let Some(data) = self.data.take()
-                    && data != "[DONE]"
-                {
-                    out.push(data);
-                }
-            } else if let Some(value) = line.strip_prefix(b"data:") {
-                let value = value.strip_prefix(b" ").unwrap_or(value);
-                let value = String::from_utf8_lossy(value);
-                match &mut self.data {
-                    Some(data) => {
-                        data.push('\n');
-                        data.push_str(&value);
-                    }
-                    None => self.data = Some(value.into_owned()),
-                }
-            }
-            start = end + 1;
-        }
-        self.partial.drain(..start);
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sse_events_survive_any_chunking() {
-        let stream = "event: response.created\ndata: {\"type\":\"response.created\"}\n\n\
-                      event: x\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n: comment\n\ndata: [DONE]\n\n";
-        let want = vec![
-            "{\"type\":\"response.created\"}".to_owned(),
-            "{\"a\":\n1}".to_owned(),
-        ];
-        for size in 1..stream.len() {
-            let mut parser = SseEvents::default();
-            let mut got = Vec::new();
-            for chunk in stream.as_bytes().chunks(size) {
-                got.extend(parser.push(chunk));
-            }
-            assert_eq!(got, want, "chunk size {size}");
-        }
-    }
 }

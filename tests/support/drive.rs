@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use turnscope::emulator::Scenario;
+use turnscope::protocol::SseParser;
 
 /// What one run of a scenario measured.
 #[derive(Debug, Default, Clone)]
@@ -130,10 +131,9 @@ pub async fn run_http(client: &reqwest::Client, base_url: &str, s: &Scenario) ->
         assert!(resp.status().is_success(), "HTTP {}", resp.status());
         let text = resp.text().await.unwrap();
         stats.latencies.push(start.elapsed());
-        let done = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        let done = SseParser::parse_all(&text)
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.data).unwrap())
             .find(|v| v["type"] == "response.completed")
             .expect("no response.completed in the SSE stream");
         let response = &done["response"];
