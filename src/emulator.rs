@@ -36,7 +36,8 @@ pub use latency::LatencyProfile;
 pub use model::demo_tools;
 pub use models::KNOWN_MODELS;
 pub use scenario::{
-    FaultKind, Scenario, ScenarioCall, ScenarioFault, ScenarioTurn, synthetic_output,
+    FaultKind, MAX_OUTPUT_BYTES, MAX_SAY_WORDS, Scenario, ScenarioCall, ScenarioFault,
+    ScenarioTurn, synthetic_output,
 };
 
 /// The close code sent after the age-limit `error` event (1001 "going away"; the SDK's

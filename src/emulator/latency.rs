@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,15 @@ fn parse_profiles(
     Ok(map)
 }
 
+/// The built-in profiles, parsed once: every `--latency` value is looked up here first, and
+/// parsing the commented TOML took ~2 ms per lookup in a debug build (the property tests
+/// resolve millions of specs). A table that fails to parse is empty (a unit test parses it).
+fn builtin() -> &'static BTreeMap<String, LatencyProfile> {
+    static TABLE: LazyLock<BTreeMap<String, LatencyProfile>> =
+        LazyLock::new(|| parse_profiles(BUILTIN, "built-in profiles").unwrap_or_default());
+    &TABLE
+}
+
 impl LatencyProfile {
     /// No modelled latency at all (tests and throughput benchmarks).
     pub fn zero() -> Self {
@@ -126,16 +136,12 @@ impl LatencyProfile {
 
     /// A built-in profile by name (`zero`, `realistic`, `lan`).
     pub fn named(name: &str) -> Option<Self> {
-        parse_profiles(BUILTIN, "built-in profiles")
-            .ok()?
-            .remove(name)
+        builtin().get(name).cloned()
     }
 
     /// The built-in profile names.
     pub fn builtin_names() -> Vec<String> {
-        parse_profiles(BUILTIN, "built-in profiles")
-            .map(|m| m.into_keys().collect())
-            .unwrap_or_default()
+        builtin().keys().cloned().collect()
     }
 
     /// Resolves `--latency` values: a built-in name, or `FILE.toml:NAME` / `FILE.toml`
@@ -204,6 +210,8 @@ mod tests {
 
     #[test]
     fn builtin_profiles_parse() {
+        assert!(parse_profiles(BUILTIN, "built-in").is_ok());
+        assert_eq!(LatencyProfile::builtin_names().len(), 3);
         assert!(LatencyProfile::named("zero").unwrap().is_zero());
         let r = LatencyProfile::named("realistic").unwrap();
         assert!(r.rtt_ms > 0.0 && r.output_tokens_per_s > 0.0);

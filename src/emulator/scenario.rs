@@ -71,9 +71,9 @@ pub enum FaultKind {
 
 /// Most filler words one turn may ask for: the text is built when the file is read, so a
 /// mistyped `say_words = 9999999999` must be an error, not an allocation that aborts.
-const MAX_SAY_WORDS: usize = 1_000_000;
+pub const MAX_SAY_WORDS: usize = 1_000_000;
 /// Most synthetic output bytes one call may ask for (16 MiB), for the same reason.
-const MAX_OUTPUT_BYTES: usize = 16 << 20;
+pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
