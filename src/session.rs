@@ -19,10 +19,8 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::endpoint::{
-    BETA_HEADER, MAX_MESSAGE_SIZE_FLAG, display_url, install_crypto_provider, oversized_message,
-    ws_url_from_base,
-};
+use crate::endpoint::{BETA_HEADER, oversized_message};
+
 pub use lanes::Lane;
 
 /// How to open and record a live session.

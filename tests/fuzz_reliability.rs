@@ -181,9 +181,9 @@ proptest! {
             let _ = rules.matches(Dir::Recv, &text);
         }
         let _ = turnscope::proxy::Condition::parse(&spec);
-        let ws = turnscope::session::ws_url_from_base(&url);
+        let ws = turnscope::endpoint::ws_url_from_base(&url);
         prop_assert!(ws.contains("://"));
-        let shown = turnscope::session::display_url(&url);
+        let shown = turnscope::endpoint::display_url(&url);
         prop_assert!(shown.len() <= url.len());
     }
 }

@@ -25,7 +25,7 @@ const CERT_KEY: &[u8] = include_bytes!("fixtures/reliability/test-only-selfsigne
 
 /// A TLS terminator with a self-signed certificate in front of `backend`.
 async fn tls_front(backend: SocketAddr) -> SocketAddr {
-    turnscope::session::install_crypto_provider();
+    turnscope::endpoint::install_crypto_provider();
     let certs = vec![CertificateDer::from_pem_slice(CERT).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(CERT_KEY).unwrap();
     let config = rustls::ServerConfig::builder()

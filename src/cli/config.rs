@@ -129,7 +129,7 @@ pub fn report(choice: &ConfigChoice, settings: &Settings) -> String {
     let target = if settings.url.source == config::Source::Default && settings.api_key.is_none() {
         "the built-in emulator (no OPENAI_API_KEY and no url set)".to_owned()
     } else {
-        crate::session::display_url(&crate::session::ws_url_from_base(&settings.url.value))
+        crate::endpoint::display_url(&crate::endpoint::ws_url_from_base(&settings.url.value))
     };
     out.push_str(&format!("\n{:<13} {target}\n", "target"));
     if !settings.prices.is_empty() {

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::config::GlobalArgs;
 use crate::config::{Overrides, Source};
 use crate::emulator::{self, EmulatorConfig, LatencyProfile};
-use crate::session::{self, SessionConfig};
+use crate::session::SessionConfig;
 use crate::tui::app::{App, SessionInfo};
 
 /// Flags of the live TUI (used when no subcommand is given).
@@ -192,10 +192,10 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         };
         let url = match &emu {
             Some(emu) => emu.ws_url(),
-            None => session::ws_url_from_base(&settings.url.value),
+            None => crate::endpoint::ws_url_from_base(&settings.url.value),
         };
         let info = SessionInfo {
-            url: session::display_url(&url),
+            url: crate::endpoint::display_url(&url),
             model: model.clone(),
             emulated,
             key_hint: api_key.as_deref().map(mask_key),

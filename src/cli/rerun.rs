@@ -8,7 +8,6 @@ use anyhow::Context;
 
 use crate::emulator::{self, EmulatorConfig, LatencyProfile, Scenario};
 use crate::replay::rerun::{self, RerunConfig};
-use crate::session;
 
 /// Arguments of `turnscope rerun`.
 #[derive(Debug, clap::Args)]
@@ -73,11 +72,11 @@ pub fn run(args: &RerunArgs) -> anyhow::Result<ExitCode> {
     let comparison = runtime.block_on(async {
         let (url, api_key, emulator) = match &args.url {
             Some(url) => {
-                session::install_crypto_provider();
+                crate::endpoint::install_crypto_provider();
                 let key = std::env::var("OPENAI_API_KEY")
                     .ok()
                     .filter(|k| !k.is_empty());
-                (session::ws_url_from_base(url), key, None)
+                (crate::endpoint::ws_url_from_base(url), key, None)
             }
             None => {
                 let scenario = args

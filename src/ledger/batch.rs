@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::Ledger;
 use super::fold::input_parts;
-use super::insight::PrefixRaw;
+use super::insight::prefix_texts;
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{EventHead, RequestHead, ResponseHead};
 
@@ -42,7 +42,7 @@ fn token_texts(frame: &Frame) -> Vec<&str> {
             Ok(head) if matches!(head.kind.as_deref(), None | Some("response.create")) => {
                 let (mut texts, items) = input_parts(text, head.input);
                 texts.extend(items.iter().map(|i| i.get()));
-                texts.extend(PrefixRaw::of(&head).texts());
+                texts.extend(prefix_texts(&head));
                 texts
             }
             _ => Vec::new(),

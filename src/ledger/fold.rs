@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::insight::{PrefixRaw, item_key};
+use super::insight::item_key;
 use super::{Connection, Ledger, Note, NoteCode, NoteLevel, Size, Transport, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{ApiError, EventHead, RequestHead, ResponseHead, ServerEventKind};
@@ -198,7 +198,7 @@ impl Ledger {
             });
         let prefix = super::insight::Prefix::from_raw(
             head.model.as_deref().map(str::to_owned),
-            &PrefixRaw::of(head),
+            head,
             &mut self.counter,
         );
         let transport = if self.http_conns.contains(&frame.conn) {

@@ -3,7 +3,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::protocol::{ItemHead, RequestHead};
@@ -170,48 +170,21 @@ pub struct Prefix {
     /// Whether `context_management` was sent.
     pub compaction: bool,
     /// Tokens of `instructions` and `tools`: the part of the prompt before the input items,
-    /// where the prompt cache's prefix starts (see [`PrefixRaw::texts`]).
+    /// where the prompt cache's prefix starts (see [`prefix_texts`]).
     pub tokens: u64,
 }
 
-/// The raw prefix fields of a request, borrowed from its text.
-#[derive(Deserialize, Default)]
-pub(crate) struct PrefixRaw<'a> {
-    #[serde(default, borrow)]
-    pub instructions: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub tools: Option<Vec<&'a RawValue>>,
-    #[serde(default, borrow)]
-    pub reasoning: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub text: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub context_management: Option<&'a RawValue>,
-}
-
-impl<'a> PrefixRaw<'a> {
-    /// The prefix fields of a request head.
-    pub(crate) fn of(head: &RequestHead<'a>) -> Self {
-        PrefixRaw {
-            instructions: head.instructions,
-            tools: head.tools.clone(),
-            reasoning: head.reasoning,
-            text: head.text,
-            context_management: head.context_management,
-        }
-    }
-
-    /// The texts of the prompt that come before the input items — `instructions`, then each
-    /// tool — in the order the prompt cache sees them (the emulator's `prompt_cached` builds
-    /// its prompt the same way). The one definition of what [`Prefix::tokens`] counts.
-    pub(crate) fn texts(&self) -> Vec<&'a str> {
-        self.instructions
-            .filter(|v| v.get() != "null")
-            .into_iter()
-            .chain(self.tools.iter().flatten().copied())
-            .map(RawValue::get)
-            .collect()
-    }
+/// The texts of a request's prompt that come before the input items — `instructions`, then
+/// each tool — in the order the prompt cache sees them (the emulator's `prompt_cached` builds
+/// its prompt the same way). The one definition of what [`Prefix::tokens`] counts.
+pub(crate) fn prefix_texts<'a>(request: &RequestHead<'a>) -> Vec<&'a str> {
+    request
+        .instructions
+        .filter(|v| v.get() != "null")
+        .into_iter()
+        .chain(request.tools.iter().flatten().copied())
+        .map(RawValue::get)
+        .collect()
 }
 
 /// Short, stable hash of some text (hex, 12 digits).
@@ -222,10 +195,10 @@ pub fn short_hash(text: &str) -> String {
 }
 
 impl Prefix {
-    /// Builds the prefix from a request's raw fields, counting its tokens with `counter`.
+    /// Builds the prefix from a request's head, counting its tokens with `counter`.
     pub(crate) fn from_raw(
         model: Option<String>,
-        raw: &PrefixRaw<'_>,
+        raw: &RequestHead<'_>,
         counter: &mut Counter,
     ) -> Self {
         let hash =
@@ -250,7 +223,10 @@ impl Prefix {
             reasoning: hash(raw.reasoning),
             text: hash(raw.text),
             compaction: raw.context_management.is_some_and(|v| v.get() != "null"),
-            tokens: raw.texts().into_iter().map(|t| counter.count(t)).sum(),
+            tokens: prefix_texts(raw)
+                .into_iter()
+                .map(|t| counter.count(t))
+                .sum(),
         }
     }
 
@@ -377,7 +353,7 @@ mod tests {
     fn tool_reorder_and_change_are_told_apart() {
         let raw = |tools: &str| {
             let text = format!(r#"{{"tools":{tools}}}"#);
-            let r: PrefixRaw<'_> = serde_json::from_str(&text).unwrap();
+            let r: RequestHead<'_> = serde_json::from_str(&text).unwrap();
             Prefix::from_raw(None, &r, &mut Counter::disabled())
         };
         let a = raw(r#"[{"type":"function","name":"ls"},{"type":"function","name":"cat"}]"#);

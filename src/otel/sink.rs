@@ -147,7 +147,7 @@ impl Client {
         timeout: Duration,
         last_error: LastError,
     ) -> Result<Self, OtelError> {
-        crate::session::install_crypto_provider();
+        crate::endpoint::install_crypto_provider();
         let inner = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

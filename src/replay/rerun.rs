@@ -497,7 +497,7 @@ pub async fn rerun(frames: &[Frame], config: &RerunConfig) -> Comparison {
         .map(|r| r.turn)
         .collect();
     Comparison {
-        url: session::display_url(&config.url),
+        url: crate::endpoint::display_url(&config.url),
         recorded_to: live.recorded_to.clone(),
         rows,
         status_changes,

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::connect::{self, Ws};
 use super::head::Head;
 use super::lanes::{Lanes, Offer};
-use super::{ConnState, SessionCommand, SessionConfig, SessionEvent, display_url};
+use super::{ConnState, SessionCommand, SessionConfig, SessionEvent};
+use crate::endpoint::display_url;
 use crate::frame::{Dir, Frame, Payload, wall_now};
 use crate::transcript::{Header, Writer, redact};
 
@@ -351,7 +352,11 @@ impl Actor {
         if text.len() > self.config.max_message_size {
             let message = format!(
                 "not sent: {}",
-                super::oversized_message("event", text.len(), self.config.max_message_size)
+                crate::endpoint::oversized_message(
+                    "event",
+                    text.len(),
+                    self.config.max_message_size
+                )
             );
             self.meta(&json!({"event": "error", "message": message}));
             self.unsent(vec![text], &message);

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::{SessionConfig, SessionError};
-use crate::endpoint::install_crypto_provider;
+use crate::endpoint::{display_url, install_crypto_provider};
 
 /// The socket the session actor owns.
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -32,7 +32,7 @@ pub(crate) struct Opened {
 
 /// Builds the upgrade request with auth and extra headers.
 pub(crate) fn build_request(config: &SessionConfig) -> Result<Request, SessionError> {
-    let url = super::display_url(&config.url);
+    let url = display_url(&config.url);
     if !(config.url.starts_with("ws://") || config.url.starts_with("wss://")) {
         return Err(SessionError::BadUrl {
             url,
@@ -86,7 +86,7 @@ pub(crate) fn build_request(config: &SessionConfig) -> Result<Request, SessionEr
 
 /// Connects: DNS, TCP (with `TCP_NODELAY`), TLS, WebSocket upgrade; all within [`CONNECT_TIMEOUT`].
 pub(crate) async fn open(config: &SessionConfig) -> Result<(Ws, Opened), SessionError> {
-    let url = super::display_url(&config.url);
+    let url = display_url(&config.url);
     match tokio::time::timeout(CONNECT_TIMEOUT, open_inner(config)).await {
         Ok(result) => result,
         Err(_) => Err(SessionError::Timeout {
@@ -98,7 +98,7 @@ pub(crate) async fn open(config: &SessionConfig) -> Result<(Ws, Opened), Session
 
 async fn open_inner(config: &SessionConfig) -> Result<(Ws, Opened), SessionError> {
     install_crypto_provider();
-    let url = super::display_url(&config.url);
+    let url = display_url(&config.url);
     let request = build_request(config)?;
     let uri = request.uri();
     let host = uri

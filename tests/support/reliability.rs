@@ -118,7 +118,7 @@ impl Live {
         let mut config = Self::config(url, path.clone());
         tweak(&mut config);
         let info = SessionInfo {
-            url: session::display_url(url),
+            url: turnscope::endpoint::display_url(url),
             model: "gpt-5.1".into(),
             emulated: false,
             key_hint: Some(turnscope::cli::live::mask_key(KEY)),
