@@ -9,11 +9,14 @@
 //! accounting never sits on the measured path.
 
 pub mod client;
+pub mod cost;
 pub mod model;
 pub mod report;
 pub mod sample;
 pub mod stats;
 pub mod svg;
+#[cfg(test)]
+pub(crate) mod test_report;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,40 +25,12 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::emulator::{self, EmulatorConfig, EmulatorError, LatencyProfile, Scenario};
+use crate::ledger::Transport;
 use client::{Recording, Target, Workload};
 use stats::{ModeStats, RunSample, SpeedUp};
 
 /// Version of the `bench --json` schema; bumped on any incompatible change.
 pub const BENCH_SCHEMA: u32 = 1;
-
-/// The two ways of running an agent loop against the Responses API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// One connection; each turn sends only new items plus `previous_response_id`.
-    #[serde(rename = "websocket")]
-    WebSocket,
-    /// `POST /v1/responses` with `stream: true`; each turn resends the whole conversation.
-    Http,
-}
-
-impl Mode {
-    /// The same mode as the ledger and the latency model name it.
-    pub fn transport(self) -> crate::latency::Transport {
-        match self {
-            Mode::WebSocket => crate::latency::Transport::WebSocket,
-            Mode::Http => crate::latency::Transport::Http,
-        }
-    }
-
-    /// `websocket` or `http`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::WebSocket => "websocket",
-            Mode::Http => "http",
-        }
-    }
-}
 
 /// Why a bench could not run.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +144,8 @@ pub struct Point {
     pub e2e_us: PairedRuns,
     /// Where the time goes per the emulator's latency profile (`None` for `--url`).
     pub model: Option<ModelView>,
+    /// What the runs cost per mode ([`cost::price`]; `None` unpriced).
+    pub cost: Option<cost::PointCost>,
     /// Every run's turns, per mode, by run index.
     pub samples: Samples,
 }
@@ -198,11 +175,11 @@ impl ModelView {
     pub fn new(p: &LatencyProfile, point: &Point) -> Self {
         let w = model::breakdown(
             p,
-            Mode::WebSocket,
+            Transport::WebSocket,
             &point.samples.websocket,
             &point.websocket,
         );
-        let h = model::breakdown(p, Mode::Http, &point.samples.http, &point.http);
+        let h = model::breakdown(p, Transport::Http, &point.samples.http, &point.http);
         ModelView {
             websocket: w,
             http: h,
@@ -228,17 +205,19 @@ pub struct BenchReport {
     pub points: Vec<Point>,
     /// Wall time of the whole bench, µs.
     pub wall_us: u64,
+    /// The price the costs use ([`cost::price`]; `None` until priced).
+    pub pricing: Option<cost::Pricing>,
 }
 
 /// The order runs start in: pairs by index, alternating which mode goes first (ABBA…), so a
 /// drift over time falls on both modes equally.
-pub fn schedule(runs: usize) -> Vec<(usize, Mode)> {
+pub fn schedule(runs: usize) -> Vec<(usize, Transport)> {
     (0..runs)
         .flat_map(|i| {
             if i % 2 == 0 {
-                [(i, Mode::WebSocket), (i, Mode::Http)]
+                [(i, Transport::WebSocket), (i, Transport::Http)]
             } else {
-                [(i, Mode::Http), (i, Mode::WebSocket)]
+                [(i, Transport::Http), (i, Transport::WebSocket)]
             }
         })
         .collect()
@@ -270,7 +249,7 @@ async fn run_count(
     runs: usize,
     parallel: usize,
     progress: &mpsc::UnboundedSender<()>,
-) -> Result<Vec<(usize, Mode, Recording)>, BenchError> {
+) -> Result<Vec<(usize, Transport, Recording)>, BenchError> {
     let gate = Arc::new(Semaphore::new(parallel.max(1)));
     let mut tasks = Vec::new();
     for (run, mode) in schedule(runs) {
@@ -297,8 +276,8 @@ async fn run_count(
 /// Folds every recording through the ledger, on the blocking pool (the runs are over: this
 /// never overlaps a timed run of the same count).
 async fn samples(
-    recordings: Vec<(usize, Mode, Recording)>,
-) -> Result<Vec<(Mode, RunSample)>, BenchError> {
+    recordings: Vec<(usize, Transport, Recording)>,
+) -> Result<Vec<(Transport, RunSample)>, BenchError> {
     let tasks: Vec<_> = recordings
         .into_iter()
         .map(|(run, mode, rec)| {
@@ -313,13 +292,13 @@ async fn samples(
 }
 
 /// One count's samples, as its [`Point`].
-pub fn point(tool_calls: usize, samples: Vec<(Mode, RunSample)>) -> Point {
+pub fn point(tool_calls: usize, samples: Vec<(Transport, RunSample)>) -> Point {
     let mut ws: Vec<RunSample> = Vec::new();
     let mut http: Vec<RunSample> = Vec::new();
     for (mode, s) in samples {
         match mode {
-            Mode::WebSocket => ws.push(s),
-            Mode::Http => http.push(s),
+            Transport::WebSocket => ws.push(s),
+            Transport::Http => http.push(s),
         }
     }
     ws.sort_by_key(|r| r.run);
@@ -335,6 +314,7 @@ pub fn point(tool_calls: usize, samples: Vec<(Mode, RunSample)>) -> Point {
             http: http.iter().map(|r| r.e2e_us).collect(),
         },
         model: None,
+        cost: None,
         samples: Samples {
             websocket: ws,
             http,
@@ -410,6 +390,7 @@ pub async fn run(
         parallel: config.parallel,
         points,
         wall_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        pricing: None,
     })
 }
 
@@ -456,7 +437,7 @@ pub async fn estimate(config: &BenchConfig) -> Result<Estimate, BenchError> {
             api_key: Some("turnscope-estimate".into()),
         };
         let work = workload(&scenario, scenario.model(), false);
-        let rec = client::run(&target, &work, Mode::Http, &tx).await;
+        let rec = client::run(&target, &work, Transport::Http, &tx).await;
         emu.shutdown().await;
         let ledger = sample::fold(&rec?);
         let per_run = 2 * config.runs as u64;
@@ -476,12 +457,12 @@ mod tests {
         assert_eq!(
             schedule(3),
             vec![
-                (0, Mode::WebSocket),
-                (0, Mode::Http),
-                (1, Mode::Http),
-                (1, Mode::WebSocket),
-                (2, Mode::WebSocket),
-                (2, Mode::Http),
+                (0, Transport::WebSocket),
+                (0, Transport::Http),
+                (1, Transport::Http),
+                (1, Transport::WebSocket),
+                (2, Transport::WebSocket),
+                (2, Transport::Http),
             ]
         );
     }

@@ -92,7 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Emulate(args)) => emulate::run(&args),
         Some(Command::Rerun(args)) => rerun::run(&args),
         Some(Command::Proxy(args)) => proxy::run(&args, &cli.global),
-        Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args, &cli.global),
         Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Config(args)) => config::run(&args, &cli.global, cli.live.overrides()),
         Some(Command::Completions(args)) => completions::run(&args),

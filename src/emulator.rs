@@ -444,6 +444,11 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
             addr: listen,
             source,
         })?;
+    // The tokenizer's tables load on first use (~0.5 s in a debug build) and every request
+    // counts tokens for the prompt cache: load them before serving, or the first request of a
+    // process waits that much beyond its modelled time (it fell on whichever bench run came
+    // first, and broke whatif's check against a recorded run).
+    let _ = tokio::task::spawn_blocking(|| crate::tokens::count("warm up")).await;
     let cancel = CancellationToken::new();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

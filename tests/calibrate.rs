@@ -10,9 +10,10 @@ use std::process::Command;
 
 use tokio::sync::mpsc;
 use turnscope::bench::client::{self, Recording, Target};
-use turnscope::bench::{Mode, workload};
+use turnscope::bench::workload;
 use turnscope::emulator::{self, EmulatorConfig, LatencyProfile, Scenario};
 use turnscope::frame::{Frame, Payload};
+use turnscope::ledger::Transport;
 use turnscope::transcript::{Header, Writer};
 
 /// Millisecond-scale terms, so the whole recording takes seconds; every term large enough
@@ -73,9 +74,9 @@ async fn record(dir: &Path, calls: usize, profile: &LatencyProfile) -> Vec<PathB
     chained.http_chain = true;
     let (tx, _rx) = mpsc::unbounded_channel();
     let runs = [
-        ("ws", Mode::WebSocket, &resend),
-        ("http", Mode::Http, &resend),
-        ("chain", Mode::Http, &chained),
+        ("ws", Transport::WebSocket, &resend),
+        ("http", Transport::Http, &resend),
+        ("chain", Transport::Http, &chained),
     ];
     let mut files = Vec::new();
     let recs = futures_util::future::join_all(

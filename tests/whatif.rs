@@ -107,3 +107,138 @@ fn recordings_it_cannot_predict_say_why() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("nope") && err.contains("realistic"), "{err}");
 }
+
+/// The profile both modes are recorded under and predicted with: every term the modes differ
+/// in is set (upload, request overhead, validation), the waits are tens of ms so scheduler
+/// noise on a loaded machine stays small beside them, and jitter is 0 so a run repeats.
+fn known() -> turnscope::emulator::LatencyProfile {
+    turnscope::emulator::LatencyProfile {
+        name: "known".into(),
+        rtt_ms: 20.0,
+        request_bytes_per_s: 250_000.0,
+        uncached_input_token_us: 15.0,
+        ttft_ms: 200.0,
+        output_tokens_per_s: 400.0,
+        request_overhead_websocket_ms: 5.0,
+        request_overhead_http_ms: 45.0,
+        request_validation_token_us: 4.0,
+        state_load_token_us: 0.0,
+        jitter_ms: 0.0,
+        jitter_seed: 0,
+    }
+}
+
+/// One run of the bench's scripted agent at `calls` tool calls in `mode`, against a fresh
+/// emulator under `profile` (real sockets), folded by the ledger.
+async fn recorded(
+    mode: turnscope::ledger::Transport,
+    calls: usize,
+    profile: &turnscope::emulator::LatencyProfile,
+) -> turnscope::ledger::Ledger {
+    use turnscope::bench::client::{self, Target};
+    use turnscope::emulator::{self, EmulatorConfig, Scenario};
+    let scenario = Scenario::builtin("coding-agent")
+        .unwrap()
+        .with_tool_calls(calls);
+    let emu = emulator::start(EmulatorConfig {
+        latency: profile.clone(),
+        scenario: Some(scenario.clone()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let target = Target {
+        ws_url: emu.ws_url(),
+        http_url: format!("{}/responses", emu.base_url()),
+        api_key: Some("k".into()),
+    };
+    let work = turnscope::bench::workload(&scenario, scenario.model(), false);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let rec = client::run(&target, &work, mode, &tx).await.unwrap();
+    emu.shutdown().await;
+    turnscope::bench::sample::fold(&rec)
+}
+
+/// |predicted − measured| ÷ measured.
+fn miss(predicted: f64, measured: f64) -> f64 {
+    (predicted - measured).abs() / measured
+}
+
+/// Issue 19's check of the model end to end: record the same workload in both modes against
+/// the emulator under a known profile; `whatif` on the WebSocket recording predicts the HTTP
+/// run's end-to-end time within 10 %, and the HTTP recording predicts the WebSocket run's.
+/// A profile that is wrong about the one term the modes differ most in misses by more, so the
+/// check can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatif_predicts_the_other_modes_bench_run_within_ten_percent() {
+    use turnscope::ledger::Transport;
+    use turnscope::ledger::cost::Prices;
+    use turnscope::whatif::{HttpStyle, predict};
+    let p = known();
+    let prices = Prices::builtin();
+    for calls in [3, 8] {
+        let ws = recorded(Transport::WebSocket, calls, &p).await;
+        let http = recorded(Transport::Http, calls, &p).await;
+        let as_http = predict("ws", &ws, &p, HttpStyle::Resend, &prices).unwrap();
+        let as_ws = predict("http", &http, &p, HttpStyle::Resend, &prices).unwrap();
+        let (ws_e2e, http_e2e) = (as_http.measured.e2e_us, as_ws.measured.e2e_us);
+        let report = format!(
+            "{calls} calls: ws measured {ws_e2e:.0} µs, predicted from http {:.0}; http measured {http_e2e:.0} µs, predicted from ws {:.0}; uncached ws {} http {}, predicted {} / {}; bytes ws {} http {}, predicted {} / {}",
+            as_ws.predicted.e2e_us,
+            as_http.predicted.e2e_us,
+            as_http.measured.uncached_tokens,
+            as_ws.measured.uncached_tokens,
+            as_ws.predicted.uncached_tokens,
+            as_http.predicted.uncached_tokens,
+            as_http.measured.bytes,
+            as_ws.measured.bytes,
+            as_ws.predicted.bytes,
+            as_http.predicted.bytes,
+        );
+        eprintln!("{report}");
+        assert!(
+            miss(as_http.predicted.e2e_us, http_e2e) <= 0.10,
+            "WebSocket → HTTP: {report}"
+        );
+        assert!(
+            miss(as_ws.predicted.e2e_us, ws_e2e) <= 0.10,
+            "HTTP → WebSocket: {report}"
+        );
+        // What the other mode sends and what the prompt cache misses, predicted from one
+        // recording, are what the other recording measured.
+        assert!(
+            miss(as_http.predicted.bytes as f64, as_ws.measured.bytes as f64) <= 0.02,
+            "{report}"
+        );
+        assert!(
+            miss(as_ws.predicted.bytes as f64, as_http.measured.bytes as f64) <= 0.02,
+            "{report}"
+        );
+        // The prompt cache works the same on both transports (the emulator's one rule), so
+        // whatif keeps uncached tokens; the modes' input counts differ only by how the client
+        // and the server serialize the same items (a few tokens in ten thousand).
+        for (predicted, measured) in [
+            (
+                as_http.predicted.uncached_tokens,
+                as_ws.measured.uncached_tokens,
+            ),
+            (
+                as_ws.predicted.uncached_tokens,
+                as_http.measured.uncached_tokens,
+            ),
+        ] {
+            assert!(miss(predicted as f64, measured as f64) <= 0.01, "{report}");
+        }
+        // Negative control: predicting with an HTTP overhead four times the truth misses.
+        let wrong = turnscope::emulator::LatencyProfile {
+            request_overhead_http_ms: 4.0 * p.request_overhead_http_ms,
+            ..p.clone()
+        };
+        let off = predict("ws", &ws, &wrong, HttpStyle::Resend, &prices).unwrap();
+        assert!(
+            miss(off.predicted.e2e_us, http_e2e) > 0.10,
+            "a wrong profile must miss: {:.0} vs {http_e2e:.0}",
+            off.predicted.e2e_us
+        );
+    }
+}

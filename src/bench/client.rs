@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use super::{BenchError, Mode};
+use super::{BenchError, Transport};
 use crate::frame::Dir;
 use crate::protocol::SseParser;
 
@@ -109,16 +109,16 @@ impl<'a> Agent<'a> {
     }
 
     /// The next request body for `mode`.
-    fn request(&mut self, mode: Mode) -> String {
+    fn request(&mut self, mode: Transport) -> String {
         let mut body = Map::new();
-        if mode == Mode::WebSocket {
+        if mode == Transport::WebSocket {
             body.insert("type".into(), json!("response.create"));
         }
         body.insert("model".into(), json!(self.work.model));
-        let chain = mode == Mode::WebSocket || self.work.http_chain;
+        let chain = mode == Transport::WebSocket || self.work.http_chain;
         body.insert(
             "store".into(),
-            json!(mode == Mode::Http && self.work.http_chain),
+            json!(mode == Transport::Http && self.work.http_chain),
         );
         if let Some(i) = &self.work.instructions {
             body.insert("instructions".into(), json!(i));
@@ -134,7 +134,7 @@ impl<'a> Agent<'a> {
             }
         }
         let pending = std::mem::take(&mut self.pending);
-        if mode == Mode::Http {
+        if mode == Transport::Http {
             body.insert("stream".into(), json!(true));
         }
         if chain {
@@ -212,7 +212,7 @@ fn idle() -> String {
     format!("no answer from the server for {} s", IDLE.as_secs())
 }
 
-fn failed(mode: Mode, url: &str, detail: impl std::fmt::Display) -> BenchError {
+fn failed(mode: Transport, url: &str, detail: impl std::fmt::Display) -> BenchError {
     BenchError::Run {
         mode: mode.name(),
         url: crate::endpoint::display_url(url),
@@ -224,12 +224,12 @@ fn failed(mode: Mode, url: &str, detail: impl std::fmt::Display) -> BenchError {
 pub async fn run(
     target: &Target,
     work: &Workload,
-    mode: Mode,
+    mode: Transport,
     turn_done: &mpsc::UnboundedSender<()>,
 ) -> Result<Recording, BenchError> {
     match mode {
-        Mode::WebSocket => run_ws(target, work, turn_done).await,
-        Mode::Http => run_http(target, work, turn_done).await,
+        Transport::WebSocket => run_ws(target, work, turn_done).await,
+        Transport::Http => run_http(target, work, turn_done).await,
     }
 }
 
@@ -239,7 +239,7 @@ async fn run_ws(
     turn_done: &mpsc::UnboundedSender<()>,
 ) -> Result<Recording, BenchError> {
     let url = &target.ws_url;
-    let err = |d: &dyn std::fmt::Display| failed(Mode::WebSocket, url, d);
+    let err = |d: &dyn std::fmt::Display| failed(Transport::WebSocket, url, d);
     crate::endpoint::install_crypto_provider();
     let mut request = url.as_str().into_client_request().map_err(|e| err(&e))?;
     let headers = request.headers_mut();
@@ -265,7 +265,7 @@ async fn run_ws(
     let mut agent = Agent::new(work);
     let mut end_us = 0;
     for _ in 0..work.max_turns {
-        let body = agent.request(Mode::WebSocket);
+        let body = agent.request(Transport::WebSocket);
         rec.push(Dir::Sent, body.clone());
         ws.send(Message::text(body)).await.map_err(|e| err(&e))?;
         let response = loop {
@@ -310,7 +310,7 @@ async fn run_http(
     turn_done: &mpsc::UnboundedSender<()>,
 ) -> Result<Recording, BenchError> {
     let url = &target.http_url;
-    let err = |d: &dyn std::fmt::Display| failed(Mode::Http, url, d);
+    let err = |d: &dyn std::fmt::Display| failed(Transport::Http, url, d);
     crate::endpoint::install_crypto_provider();
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
@@ -324,7 +324,7 @@ async fn run_http(
     let mut end_us = 0;
     let meta = json!({"event": "http_request", "path": "/v1/responses"}).to_string();
     for _ in 0..work.max_turns {
-        let body = agent.request(Mode::Http);
+        let body = agent.request(Transport::Http);
         rec.push(Dir::Meta, meta.clone());
         rec.push(Dir::Sent, body.clone());
         let mut req = client
@@ -411,17 +411,17 @@ mod tests {
         let w = work();
         let mut ws = Agent::new(&w);
         let mut http = Agent::new(&w);
-        let first: Value = serde_json::from_str(&ws.request(Mode::WebSocket)).unwrap();
+        let first: Value = serde_json::from_str(&ws.request(Transport::WebSocket)).unwrap();
         assert_eq!(first["type"], "response.create");
         assert_eq!(first["tool_choice"], "required");
         assert!(first.get("previous_response_id").is_none());
-        let h1: Value = serde_json::from_str(&http.request(Mode::Http)).unwrap();
+        let h1: Value = serde_json::from_str(&http.request(Transport::Http)).unwrap();
         assert_eq!(h1["stream"], true);
         assert!(h1.get("type").is_none());
         let resp = json!({"id": "resp_1", "output": [call("c1"), call("c2")]});
         assert!(ws.on_response(&resp));
         assert!(http.on_response(&resp));
-        let second: Value = serde_json::from_str(&ws.request(Mode::WebSocket)).unwrap();
+        let second: Value = serde_json::from_str(&ws.request(Transport::WebSocket)).unwrap();
         assert_eq!(second["previous_response_id"], "resp_1");
         let input = second["input"].as_array().unwrap();
         assert_eq!(input.len(), 2);
@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(input[1]["output"], "out1");
         // Both scripted outputs are used: the model may stop calling tools now.
         assert_eq!(second["tool_choice"], "none");
-        let h2: Value = serde_json::from_str(&http.request(Mode::Http)).unwrap();
+        let h2: Value = serde_json::from_str(&http.request(Transport::Http)).unwrap();
         // user message, two calls, two outputs.
         assert_eq!(h2["input"].as_array().unwrap().len(), 5);
         assert!(h2.get("previous_response_id").is_none());

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::Mode;
+use super::Transport;
 use super::stats::{ModeStats, RunSample, TurnSample};
 use crate::latency::{LatencyProfile, TERMS, TurnLoad, TurnTime, predict_turn};
 
@@ -23,7 +23,32 @@ pub struct Breakdown {
     pub other_us: f64,
 }
 
+/// Label of the last segment of a stacked bar: what the model leaves over.
+pub const OTHER: &str = "other (CPU, scheduling)";
+
+/// Segments of a stacked bar: [`TERMS`], then [`OTHER`].
+pub const SEGMENTS: usize = TERMS.len() + 1;
+
 impl Breakdown {
+    /// A stacked bar of this breakdown, µs: each term in [`TERMS`] order, then what the model
+    /// leaves over ([`OTHER`]: measured − modelled, 0 when the model exceeds the measurement),
+    /// so the bar is as tall as the measured median whenever the model does not overshoot it.
+    pub fn stack(&self) -> [f64; SEGMENTS] {
+        let mut out = [0.0; SEGMENTS];
+        for (slot, v) in out.iter_mut().zip(self.terms.terms()) {
+            *slot = v;
+        }
+        if let Some(last) = out.last_mut() {
+            *last = self.other_us.max(0.0);
+        }
+        out
+    }
+
+    /// The height of [`Self::stack`]: the larger of the measured and the modelled time.
+    pub fn stack_total_us(&self) -> f64 {
+        self.stack().iter().sum()
+    }
+
     /// Each term's share of the modelled time, % ([`TERMS`] order; zeros when nothing is
     /// modelled).
     pub fn shares_pct(&self) -> [f64; TERMS.len()] {
@@ -50,11 +75,16 @@ fn load(t: &TurnSample) -> TurnLoad {
 /// averaged (the emulator's runs of one point carry the same workload), beside `m`'s
 /// measured median.
 #[allow(clippy::cast_precision_loss)]
-pub fn breakdown(p: &LatencyProfile, mode: Mode, runs: &[RunSample], m: &ModeStats) -> Breakdown {
+pub fn breakdown(
+    p: &LatencyProfile,
+    mode: Transport,
+    runs: &[RunSample],
+    m: &ModeStats,
+) -> Breakdown {
     let mut terms = TurnTime::default();
     for run in runs {
         for t in &run.turns {
-            terms.add(&predict_turn(p, mode.transport(), &load(t)));
+            terms.add(&predict_turn(p, mode, &load(t)));
         }
     }
     if !runs.is_empty() {
@@ -130,7 +160,12 @@ mod tests {
         // 10 turns: rtt 0.8 s, TTFT 4 s; 400 output tokens at 80/s = 5 s; 10k uncached ×
         // 20 µs = 200 ms. WS: 50 kB at 2.5 MB/s = 20 ms; 10 × 1,250 tokens × 1 µs validation.
         let p = profile();
-        let ws = breakdown(&p, Mode::WebSocket, &[run(50_000, 0)], &measured(10.5e6));
+        let ws = breakdown(
+            &p,
+            Transport::WebSocket,
+            &[run(50_000, 0)],
+            &measured(10.5e6),
+        );
         assert_eq!(ws.terms.rtt_us, 800_000.0);
         assert_eq!(ws.terms.ttft_us, 4_000_000.0);
         assert_eq!(ws.terms.output_us, 5_000_000.0);
@@ -142,7 +177,12 @@ mod tests {
         assert_eq!(ws.other_us, 10.5e6 - 10_032_500.0);
         // HTTP: 2.5 MB = 1 s upload, 625,000 tokens validated = 625 ms, 10 × 10 ms overhead,
         // 10 × 500 loaded tokens × 2 µs = 10 ms → 11.735 s.
-        let http = breakdown(&p, Mode::Http, &[run(2_500_000, 500)], &measured(11.5e6));
+        let http = breakdown(
+            &p,
+            Transport::Http,
+            &[run(2_500_000, 500)],
+            &measured(11.5e6),
+        );
         assert_eq!(http.terms.overhead_us, 100_000.0);
         assert_eq!(http.terms.state_load_us, 10_000.0);
         assert_eq!(http.terms.validation_us, 625_000.0);
@@ -154,7 +194,7 @@ mod tests {
         // Two runs average, not add.
         let two = breakdown(
             &p,
-            Mode::Http,
+            Transport::Http,
             &[run(2_500_000, 500), run(2_500_000, 500)],
             &measured(0.0),
         );
@@ -162,16 +202,40 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_is_the_terms_then_the_rest_of_the_measured_time() {
+        let p = profile();
+        let ws = breakdown(
+            &p,
+            Transport::WebSocket,
+            &[run(50_000, 0)],
+            &measured(10.5e6),
+        );
+        let s = ws.stack();
+        assert_eq!(s[..TERMS.len()], ws.terms.terms());
+        assert_eq!(s[TERMS.len()], 10.5e6 - 10_032_500.0);
+        assert_eq!(ws.stack_total_us(), 10.5e6);
+        // The model overshoots the measurement: no negative segment, the bar is the model.
+        let over = breakdown(&p, Transport::WebSocket, &[run(50_000, 0)], &measured(1e6));
+        assert_eq!(over.stack()[TERMS.len()], 0.0);
+        assert_eq!(over.stack_total_us(), over.modelled_us);
+    }
+
+    #[test]
     fn zero_rates_cost_nothing() {
         let mut p = profile();
         p.request_bytes_per_s = 0.0;
         p.output_tokens_per_s = 0.0;
-        let b = breakdown(&p, Mode::Http, &[run(1_000_000_000, 0)], &measured(0.0));
+        let b = breakdown(
+            &p,
+            Transport::Http,
+            &[run(1_000_000_000, 0)],
+            &measured(0.0),
+        );
         assert_eq!((b.terms.upload_us, b.terms.output_us), (0.0, 0.0));
         assert_eq!(predicted_speedup_pct(&b, &Breakdown::default()), 0.0);
         assert_eq!(Breakdown::default().shares_pct(), [0.0; TERMS.len()]);
         assert_eq!(
-            breakdown(&p, Mode::Http, &[], &measured(0.0)).modelled_us,
+            breakdown(&p, Transport::Http, &[], &measured(0.0)).modelled_us,
             0.0
         );
     }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::cost::{self, Pricing};
 use super::stats::{ModeStats, SpeedUp};
 use super::{BenchReport, ModelView, Point, ServerInfo};
 use crate::latency::TERMS;
@@ -144,7 +145,7 @@ fn where_time_goes(out: &mut String, m: &ModelView) {
     }
 }
 
-fn point_rows(out: &mut String, p: &Point) {
+fn point_rows(out: &mut String, p: &Point, pricing: Option<&Pricing>) {
     mode_row(out, p.tool_calls, "websocket", &p.websocket);
     mode_row(out, p.tool_calls, "http", &p.http);
     let saved = if p.http.bytes_sent > 0.0 {
@@ -160,6 +161,9 @@ fn point_rows(out: &mut String, p: &Point) {
         tokens(uncached(&p.websocket)),
         tokens(uncached(&p.http)),
     );
+    if let Some(pricing) = pricing {
+        let _ = writeln!(out, "         {}", cost::line(pricing, p.cost.as_ref()));
+    }
     if let Some(m) = &p.model {
         where_time_goes(out, m);
         let _ = writeln!(
@@ -190,13 +194,16 @@ pub fn table(r: &BenchReport) -> String {
         "calls  mode       end-to-end median [min … max]    turn p50      p95  TTFT p50      p95  sent/run after 1st   input tok {PROMPT_CACHE}"
     );
     for p in &r.points {
-        point_rows(&mut out, p);
+        point_rows(&mut out, p, r.pricing.as_ref());
     }
     let _ = writeln!(
         out,
         "(sent = request payload bytes per run; tokens are server-reported per run; wall time {})",
         fmt_us(r.wall_us)
     );
+    if let Some(pricing) = &r.pricing {
+        let _ = writeln!(out, "(cost: {})", pricing.note);
+    }
     out
 }
 

@@ -2,6 +2,7 @@
 //! byte and token sums, and the paired WebSocket speed-up with its 95% confidence interval.
 
 use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// What one turn of one run measured (all times in µs from the client's clock).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -141,24 +142,16 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
     })
 }
 
-/// Two-sided 95% Student-t critical values t(0.975, df) for df = 1..=30.
-const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045, 2.042,
-];
-
-/// t(0.975, df); beyond the table the value of the largest tabled df not above it
-/// (40 → 2.021, 60 → 2.000, 120 → 1.980), which errs on the wide side.
-pub fn t975(df: usize) -> Option<f64> {
-    match df {
-        0 => None,
-        1..=30 => T975.get(df - 1).copied(),
-        31..=39 => Some(2.042),
-        40..=59 => Some(2.021),
-        60..=119 => Some(2.000),
-        _ => Some(1.980),
+/// t(0.975, df), the two-sided 95% Student-t critical value, from statrs's inverse CDF (the
+/// one quantile function `bench` and `calibrate` use); `None` for df = 0 or a non-finite df.
+pub fn t975(df: f64) -> Option<f64> {
+    if !(df >= 1.0 && df.is_finite()) {
+        return None;
     }
+    StudentsT::new(0.0, 1.0, df)
+        .ok()
+        .map(|d| d.inverse_cdf(0.975))
+        .filter(|t| t.is_finite())
 }
 
 /// The WebSocket speed-up over paired runs.
@@ -189,9 +182,10 @@ pub fn speedup(ws: &[f64], http: &[f64]) -> Option<SpeedUp> {
         .collect();
     let saved: Vec<f64> = pairs.iter().map(|(w, h)| (1.0 - w / h) * 100.0).collect();
     let s = summarize(&saved)?;
-    let ci95_pct = t975(s.n - 1).map(|t| {
-        #[allow(clippy::cast_precision_loss)]
-        let half = t * s.sd / (s.n as f64).sqrt();
+    #[allow(clippy::cast_precision_loss)]
+    let n = s.n as f64;
+    let ci95_pct = t975(n - 1.0).map(|t| {
+        let half = t * s.sd / n.sqrt();
         (s.mean - half, s.mean + half)
     });
     let ws_only: Vec<f64> = pairs.iter().map(|p| p.0).collect();
@@ -334,14 +328,14 @@ mod tests {
         // Pairs (ws, http): (6,10) (7,10) (8,10) (4,5) → saved 40%, 30%, 20%, 20%.
         // mean 27.5; deviations 12.5, 2.5, −7.5, −7.5 → squares 156.25 + 6.25 + 56.25 + 56.25
         // = 275; sd = √(275/3) = 9.5743; half-width = t(0.975, 3) · sd / √4
-        // = 3.182 · 9.5743 / 2 = 15.2327.
+        // = 3.18245 · 9.57427 / 2 = 15.2346.
         let s = speedup(&[6.0, 7.0, 8.0, 4.0], &[10.0, 10.0, 10.0, 5.0]).unwrap();
         assert_eq!(s.pairs, 4);
         assert!(close(s.mean_pct, 27.5));
         let (lo, hi) = s.ci95_pct.unwrap();
-        let half = 3.182 * (275.0f64 / 3.0).sqrt() / 2.0;
+        let half = t975(3.0).unwrap() * (275.0f64 / 3.0).sqrt() / 2.0;
         assert!(close(lo, 27.5 - half) && close(hi, 27.5 + half));
-        assert!((half - 15.2327).abs() < 1e-3);
+        assert!((half - 15.2346).abs() < 1e-3);
         // Medians: ws 6.5, http 10 → 35% saved, ratio 10 / 6.5.
         assert!(close(s.median_pct, 35.0));
         assert!(close(s.ratio, 10.0 / 6.5));
@@ -362,13 +356,22 @@ mod tests {
     }
 
     #[test]
-    fn t_table_is_conservative_beyond_30() {
-        assert_eq!(t975(0), None);
-        assert_eq!(t975(1), Some(12.706));
-        assert_eq!(t975(4), Some(2.776));
-        assert_eq!(t975(30), Some(2.042));
-        assert_eq!(t975(35), Some(2.042));
-        assert_eq!(t975(1000), Some(1.980));
+    fn t975_matches_published_tables() {
+        // Published two-sided 95% critical values (e.g. NIST/SEMATECH e-Handbook table 1.4.3.2).
+        for (df, want) in [
+            (1.0, 12.706),
+            (3.0, 3.182),
+            (4.0, 2.776),
+            (30.0, 2.042),
+            (40.0, 2.021),
+            (120.0, 1.980),
+        ] {
+            let got = t975(df).unwrap();
+            assert!((got - want).abs() < 5e-4, "df {df}: {got} vs {want}");
+        }
+        assert!((t975(1e6).unwrap() - 1.96).abs() < 1e-3);
+        assert_eq!(t975(0.0), None);
+        assert_eq!(t975(f64::NAN), None);
     }
 
     fn turn(latency_us: u64, ttft: Option<u64>, bytes: u64, input: u64, cached: u64) -> TurnSample {

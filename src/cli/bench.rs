@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::bench::{self, BenchConfig, Server};
 use crate::emulator::{LatencyProfile, Scenario};
+use crate::ledger::cost::Prices;
 
 /// Arguments of `turnscope bench`.
 #[derive(Debug, clap::Args)]
@@ -50,7 +51,16 @@ pub struct BenchArgs {
     /// Show the result as a chart in the terminal (q to quit).
     #[arg(long)]
     pub tui: bool,
+    /// Price the tokens at this model's list price (the price table, overridable in
+    /// config.toml). Default: the requested model; against the emulator, whose scenario
+    /// models have no price, gpt-5.1.
+    #[arg(long, value_name = "MODEL")]
+    pub price_as: Option<String>,
 }
+
+/// The model the emulator's bench is priced as when `--price-as` is not given and the
+/// scenario's model has no price (the emulator's scenarios name made-up models).
+const EMULATOR_PRICE_MODEL: &str = "gpt-5.1";
 
 impl BenchArgs {
     /// The bench these flags describe (the API key is read from the environment).
@@ -154,11 +164,42 @@ fn check_svg_path(path: &std::path::Path) -> anyhow::Result<bool> {
     Ok(existed)
 }
 
+/// The model whose price the bench's tokens are billed at (see `--price-as`).
+fn price_model(args: &BenchArgs, config: &BenchConfig, prices: &Prices) -> String {
+    if let Some(m) = &args.price_as {
+        return m.clone();
+    }
+    match &config.server {
+        Server::Url { model, .. } => model.clone(),
+        Server::Emulator { .. } => {
+            let own = config.scenario.model();
+            if prices.get(own).is_some() {
+                own.to_owned()
+            } else {
+                EMULATOR_PRICE_MODEL.to_owned()
+            }
+        }
+    }
+}
+
 /// Runs `bench`.
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &BenchArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
+    let prices = super::config::price_table(global)?;
+    if let Some(m) = &args.price_as {
+        anyhow::ensure!(
+            prices.get(m).is_some(),
+            "--price-as {m}: no price for that model; use one of {} or add it under [prices] in config.toml",
+            prices
+                .models()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let model = price_model(args, &config, &prices);
     let svg_existed = args.svg.as_deref().map(check_svg_path).transpose()?;
-    let result = run_checked(args, config);
+    let result = run_checked(args, config, &prices, &model);
     // The path check created an empty file; a run that failed or was cancelled leaves no empty
     // chart behind.
     if let (Some(path), Some(false)) = (&args.svg, svg_existed)
@@ -169,7 +210,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-fn run_checked(args: &BenchArgs, config: BenchConfig) -> anyhow::Result<ExitCode> {
+fn run_checked(
+    args: &BenchArgs,
+    config: BenchConfig,
+    prices: &Prices,
+    price_model: &str,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         if let Server::Url {
@@ -204,7 +250,8 @@ fn run_checked(args: &BenchArgs, config: BenchConfig) -> anyhow::Result<ExitCode
         if let Some(bar) = bar {
             let _ = bar.await;
         }
-        let report = report?;
+        let mut report = report?;
+        bench::cost::price(&mut report, prices, price_model);
         if args.json {
             stdout(&clean(&format!(
                 "{}\n",

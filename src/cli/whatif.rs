@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::emulator::LatencyProfile;
 use crate::ledger::Ledger;
 use crate::ledger::cost::MODES_NOTE;
-use crate::report::{fmt_bytes, fmt_tokens, fmt_us};
+use crate::report::{fmt_bytes, fmt_tokens, fmt_us_compact};
 use crate::whatif::{self, HttpStyle, WhatIf, other};
 
 /// The profile used when `--profile` is not given.
@@ -85,16 +85,10 @@ pub fn run(args: &WhatIfArgs, global: &super::config::GlobalArgs) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-fn mode_name(m: crate::ledger::Transport) -> &'static str {
-    match m {
-        crate::ledger::Transport::WebSocket => "websocket",
-        crate::ledger::Transport::Http => "http",
-    }
-}
-
+/// Times in the turn list's one compact format (`482 ms`, `1.2 s`).
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn us(v: f64) -> String {
-    fmt_us(v.max(0.0).round() as u64)
+    fmt_us_compact(v.max(0.0).round() as u64)
 }
 
 /// The table: one row per turn, then totals and the note on cost.
@@ -104,7 +98,7 @@ fn table(name: &str, origin: &str, w: &WhatIf) -> String {
     let modes: Vec<String> = w
         .modes()
         .iter()
-        .map(|m| format!("{} → {}", mode_name(*m), mode_name(other(*m))))
+        .map(|m| format!("{} → {}", m.name(), other(*m).name()))
         .collect();
     let _ = writeln!(s, "whatif {name}: {}; {origin}", modes.join(", "));
     if w.modes().contains(&crate::ledger::Transport::WebSocket) {

@@ -12,7 +12,6 @@
 //! overheads (both modes pay it, so predictions do not change).
 
 use nalgebra::{DMatrix, DVector};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::{LatencyProfile, Transport, TurnLoad};
 use crate::ledger::{Ledger, TurnStatus};
@@ -157,7 +156,7 @@ fn ols(cols: &[Column], y: &[f64]) -> Result<Ols, Vec<&'static str>> {
     let sse = resid.dot(&resid);
     let dof = n.saturating_sub(p).max(1) as f64;
     let s2 = sse / dof;
-    let t = StudentsT::new(0.0, 1.0, dof).map_or(1.96, |d| d.inverse_cdf(0.975));
+    let t = crate::bench::stats::t975(dof).unwrap_or(1.96);
     let mean = y.iter().sum::<f64>() / n as f64;
     let sst: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
     Ok(Ols {

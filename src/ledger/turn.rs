@@ -77,6 +77,16 @@ pub enum Transport {
     Http,
 }
 
+impl Transport {
+    /// `websocket` or `http`: the one spelling of a mode in tables, bench runs and spans.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Http => "http",
+        }
+    }
+}
+
 /// What sets a turn apart from an ordinary request of the agent's, one word each in the turn
 /// list's legend, the `stats` table and `stats --json` (`marks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -511,10 +511,7 @@ fn finish_reason(status: &TurnStatus) -> Option<String> {
 }
 
 fn transport(turn: &Turn) -> &'static str {
-    match turn.transport {
-        crate::ledger::Transport::WebSocket => "websocket",
-        crate::ledger::Transport::Http => "http",
-    }
+    turn.transport.name()
 }
 
 fn send_mode(mode: &SendMode) -> &'static str {

@@ -1,5 +1,7 @@
-//! `bench --tui`: a ratatui chart of the result — end-to-end time per tool-call count, one bar
-//! per mode — with the speed-up per count below. Rendering is pure; [`show`] runs it on the one loop.
+//! `bench --tui`: the result in the terminal — per tool-call count, one horizontal bar per mode
+//! (median end-to-end time), stacked by where the time goes when the emulator's latency model is
+//! known (each term its own fill character, then the rest), with the speed-up and the cost per
+//! run above each pair. Rendering is pure; [`show`] runs it on the one loop.
 
 use std::io;
 
@@ -8,37 +10,150 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::bench::BenchReport;
+use crate::bench::model::{OTHER, SEGMENTS};
 use crate::bench::report::{server_line, speedup_text};
+use crate::bench::{BenchReport, Point};
+use crate::latency::TERMS;
+use crate::ledger::cost::fmt_usd;
+use crate::report::fmt_us_compact;
 use crate::tui::run::{Screen, Step, run_on_terminal};
 
+/// The fill of each stacked segment ([`TERMS`] order, then [`OTHER`]): distinct in monochrome
+/// and single-width everywhere; the big fixed wait (TTFT) is the solid block.
+const FILLS: [char; SEGMENTS] = ['░', '▒', '▓', '#', '%', '█', '+', '=', '·'];
+/// Columns for the mode label (`  http `).
+const LABEL_W: usize = 6;
+
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn ms(us: f64) -> u64 {
-    (us.max(0.0) / 1000.0).round() as u64
+fn time(us: f64) -> String {
+    fmt_us_compact(us.max(0.0).round() as u64)
 }
 
-fn bar(label: &'static str, e2e_us: f64, style: Style) -> Bar<'static> {
-    Bar::default()
-        .value(ms(e2e_us))
-        .label(Line::from(label))
-        .text_value(format!("{:.1}s", e2e_us / 1e6))
-        .style(style)
-        .value_style(style.add_modifier(Modifier::REVERSED))
+/// The segments of one mode's bar, µs: the model's stack, or the median alone.
+fn stack(p: &Point, ws: bool) -> Vec<(char, f64)> {
+    match &p.model {
+        Some(m) => {
+            let b = if ws { &m.websocket } else { &m.http };
+            FILLS.iter().copied().zip(b.stack()).collect()
+        }
+        None => {
+            let m = if ws { &p.websocket } else { &p.http };
+            vec![('█', m.e2e_us.median)]
+        }
+    }
+}
+
+/// A bar of `segments` on a scale where `max_us` fills `width` cells: each segment ends at its
+/// rounded cumulative sum, so rounding never adds up to a longer or shorter bar.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+fn bar(segments: &[(char, f64)], max_us: f64, width: usize) -> String {
+    let mut out = String::new();
+    let (mut sum, mut drawn) = (0.0, 0usize);
+    for (fill, us) in segments {
+        sum += us.max(0.0);
+        let end = if max_us > 0.0 {
+            ((sum / max_us * width as f64).round() as usize).min(width)
+        } else {
+            0
+        };
+        out.extend(std::iter::repeat_n(*fill, end.saturating_sub(drawn)));
+        drawn = drawn.max(end);
+    }
+    out
+}
+
+/// The line above a pair of bars: count, speed-up and what HTTP mode costs more per run.
+fn heading(p: &Point) -> String {
+    let speed = match &p.speedup {
+        Some(s) => format!(
+            "WebSocket {:.1}% faster{}",
+            s.mean_pct,
+            s.ci95_pct.map_or(String::new(), |(lo, hi)| format!(
+                " (95% CI {lo:.1}…{hi:.1}%)"
+            ))
+        ),
+        None => speedup_text(None),
+    };
+    let cost = p.cost.as_ref().map_or(String::new(), |c| {
+        let d = c.http_minus_websocket_usd;
+        let sign = if d < 0.0 { "−" } else { "+" };
+        format!("; HTTP {sign}{}/run", fmt_usd(d.abs()))
+    });
+    format!("{} calls: {speed}{cost}", p.tool_calls)
+}
+
+/// What follows a bar: the median time, and the mode's cost per run when priced.
+fn value(p: &Point, ws: bool) -> String {
+    let (m, c) = if ws {
+        (&p.websocket, p.cost.map(|c| c.websocket))
+    } else {
+        (&p.http, p.cost.map(|c| c.http))
+    };
+    match c {
+        Some(c) => format!("{} {}", time(m.e2e_us.median), fmt_usd(c.usd.total_usd)),
+        None => time(m.e2e_us.median),
+    }
+}
+
+/// The legend: the fill of every segment that has time in some bar.
+fn legend(report: &BenchReport) -> String {
+    let mut used = [false; SEGMENTS];
+    for p in &report.points {
+        if let Some(m) = &p.model {
+            for b in [&m.websocket, &m.http] {
+                for (u, v) in used.iter_mut().zip(b.stack()) {
+                    *u |= v > 0.0;
+                }
+            }
+        }
+    }
+    let labels = TERMS.iter().copied().chain([OTHER]);
+    FILLS
+        .iter()
+        .zip(labels)
+        .zip(used)
+        .filter(|(_, u)| *u)
+        .map(|((f, l), _)| format!("{f} {l}"))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// Draws the chart view of `report` on the whole frame.
 pub fn render(report: &BenchReport, frame: &mut Frame<'_>) {
-    let rows = u16::try_from(report.points.len()).unwrap_or(u16::MAX);
-    let [head, chart, foot] = Layout::vertical([
+    let stacked = report.points.iter().any(|p| p.model.is_some());
+    // The chart first; then the legend and the key, which a short terminal still shows; the
+    // cost note last.
+    let mut foot: Vec<Line<'_>> = Vec::new();
+    if stacked {
+        foot.push(Line::from(legend(report)));
+    }
+    foot.push(Line::from("q / Esc: quit").style(Style::default().add_modifier(Modifier::DIM)));
+    if let Some(pricing) = &report.pricing {
+        foot.push(Line::from(format!(
+            "cost per run at {} prices. {}",
+            pricing.model, pricing.note
+        )));
+    }
+    let area = frame.area();
+    let rows = report.points.len() * 4 + 1;
+    let chart_h = u16::try_from(rows)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(4))
+        .max(3);
+    let [head, chart, foot_area] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Min(6),
-        Constraint::Length(rows.saturating_add(3)),
+        Constraint::Length(chart_h),
+        Constraint::Min(0),
     ])
-    .areas(frame.area());
+    .areas(area);
     let title = vec![
         Line::from(format!(
             "turnscope bench — scenario `{}`, median end-to-end time of {} paired runs",
@@ -48,48 +163,47 @@ pub fn render(report: &BenchReport, frame: &mut Frame<'_>) {
         Line::from(server_line(&report.server)),
     ];
     frame.render_widget(Paragraph::new(title), head);
-    let ws_style = Style::default().add_modifier(Modifier::BOLD);
-    let http_style = Style::default().add_modifier(Modifier::DIM);
-    let mut chart_widget = BarChart::default()
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" ws = WebSocket (incremental), http = HTTP (full resend) "),
-        )
-        .bar_width(6)
-        .bar_gap(1)
-        .group_gap(4);
-    for p in &report.points {
-        let group = BarGroup::default()
-            .label(Line::from(format!("{} calls", p.tool_calls)))
-            .bars(&[
-                bar("ws", p.websocket.e2e_us.median, ws_style),
-                bar("http", p.http.e2e_us.median, http_style),
-            ]);
-        chart_widget = chart_widget.data(group);
-    }
-    frame.render_widget(chart_widget, chart);
-    let mut lines: Vec<Line<'_>> = report
+    let block = Block::default().borders(Borders::ALL).title(if stacked {
+        " where the time goes — ws = WebSocket (incremental), http = HTTP (full resend) "
+    } else {
+        " ws = WebSocket (incremental), http = HTTP (full resend) "
+    });
+    let inner = block.inner(chart);
+    let value_w = report
         .points
         .iter()
-        .map(|p| {
-            Line::from(match &p.speedup {
-                Some(s) => format!(
-                    "{:>4} calls: WebSocket {:.1}% faster{}",
-                    p.tool_calls,
-                    s.mean_pct,
-                    s.ci95_pct.map_or(String::new(), |(lo, hi)| format!(
-                        ", 95% CI {lo:.1}…{hi:.1}%"
-                    ))
-                ),
-                None => format!("{:>4} calls: {}", p.tool_calls, speedup_text(None)),
-            })
-        })
-        .collect();
-    lines.push(Line::from("q / Esc: quit").style(Style::default().add_modifier(Modifier::DIM)));
+        .flat_map(|p| [value(p, true), value(p, false)])
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = usize::from(inner.width).saturating_sub(LABEL_W + value_w + 1);
+    let max_us = report
+        .points
+        .iter()
+        .flat_map(|p| [stack(p, true), stack(p, false)])
+        .map(|s| s.iter().map(|(_, v)| v.max(0.0)).sum::<f64>())
+        .fold(0.0, f64::max);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for (i, p) in report.points.iter().enumerate() {
+        if i > 0 {
+            lines.push(Line::from(""));
+        }
+        lines.push(Line::from(heading(p)).style(Style::default().add_modifier(Modifier::BOLD)));
+        for (ws, name) in [(true, "ws"), (false, "http")] {
+            lines.push(Line::from(format!(
+                "{name:>w$} {} {}",
+                bar(&stack(p, ws), max_us, width),
+                value(p, ws),
+                w = LABEL_W - 1
+            )));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), chart);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
-        foot,
+        Paragraph::new(foot)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::TOP)),
+        foot_area,
     );
 }
 
@@ -148,57 +262,10 @@ pub async fn show(report: &BenchReport) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stats::{ModeStats, SpeedUp, Summary};
-    use crate::bench::{BENCH_SCHEMA, PairedRuns, Point, Samples, ServerInfo};
     use ratatui::backend::TestBackend;
 
-    fn mode(median_s: f64) -> ModeStats {
-        ModeStats {
-            runs: 5,
-            e2e_us: Summary {
-                n: 5,
-                median: median_s * 1e6,
-                min: median_s * 1e6,
-                max: median_s * 1e6,
-                mean: median_s * 1e6,
-                sd: 0.0,
-            },
-            ..ModeStats::default()
-        }
-    }
-
-    fn point(calls: usize, ws: f64, http: f64, pct: f64) -> Point {
-        Point {
-            tool_calls: calls,
-            websocket: mode(ws),
-            http: mode(http),
-            speedup: Some(SpeedUp {
-                pairs: 5,
-                mean_pct: pct,
-                ci95_pct: Some((pct - 1.0, pct + 1.0)),
-                median_pct: pct,
-                ratio: http / ws,
-            }),
-            e2e_us: PairedRuns::default(),
-            model: None,
-            samples: Samples::default(),
-        }
-    }
-
     fn report() -> BenchReport {
-        BenchReport {
-            schema: BENCH_SCHEMA,
-            scenario: "coding-agent".into(),
-            server: ServerInfo {
-                kind: "url",
-                url: Some("http://127.0.0.1:8787/v1".into()),
-                latency: None,
-            },
-            runs: 5,
-            parallel: 2,
-            points: vec![point(5, 4.0, 4.2, 4.8), point(25, 20.0, 23.0, 13.0)],
-            wall_us: 60_000_000,
-        }
+        crate::bench::test_report::report(true)
     }
 
     fn draw(width: u16, height: u16) -> TestBackend {
@@ -215,6 +282,27 @@ mod tests {
     #[test]
     fn chart_narrow() {
         insta::assert_snapshot!(draw(44, 16));
+    }
+
+    /// Against a URL there is no model: one plain bar per mode.
+    #[test]
+    fn chart_without_a_model_80x24() {
+        let mut terminal = ratatui::Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let r = crate::bench::test_report::report(false);
+        terminal.draw(|f| render(&r, f)).unwrap();
+        insta::assert_snapshot!(terminal.backend().clone());
+    }
+
+    #[test]
+    fn bars_round_by_cumulative_sum() {
+        // Three thirds of 10 cells: 3, 4 (6.67 → 7), 3 → exactly 10, never 9 or 11.
+        let third = 1.0 / 3.0;
+        let b = bar(&[('a', third), ('b', third), ('c', third)], 1.0, 10);
+        assert_eq!(b, "aaabbbbccc");
+        assert_eq!(bar(&[('a', 5.0)], 10.0, 10), "aaaaa");
+        assert_eq!(bar(&[('a', 5.0)], 0.0, 10), "");
+        // Longer than the scale: clipped to the width.
+        assert_eq!(bar(&[('a', 20.0)], 10.0, 4), "aaaa");
     }
 
     /// `bench --tui` runs on the one loop and guard: a resize redraws, q quits.
