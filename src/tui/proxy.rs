@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::App;
 use super::breakpoint::{BreakpointAction, Held, ProxyCommand};
-use super::run::run_on_terminal;
+use super::run::{Source, forward, run_on_terminal};
 use super::{Action, AppScreen, Command, Effects, LoopStats};
 use crate::frame::{Dir, Frame};
 use crate::proxy::{Breakpoints, Direction, ProxyControl, ProxyEvent, ProxyEvents};
@@ -117,7 +117,8 @@ pub async fn run(
     let newest = Arc::new(AtomicU32::new(NO_CONN));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let seen = newest.clone();
-    tokio::spawn(forward(events, tx.clone(), seen, cancel.child_token()));
+    let map = move |event| Some(proxy_action(event, &seen));
+    tokio::spawn(forward(events, tx.clone(), map, cancel.child_token()));
     let effects = ProxyEffects {
         control,
         rules,
@@ -130,25 +131,9 @@ pub async fn run(
     stats
 }
 
-/// Moves proxy events to the app's action queue until the proxy or the app ends (like
-/// `run::forward`, over the proxy's own event stream).
-async fn forward(
-    mut events: ProxyEvents,
-    actions: UnboundedSender<Action>,
-    newest: Arc<AtomicU32>,
-    cancel: CancellationToken,
-) {
-    loop {
-        let event = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return,
-            ev = events.recv() => match ev {
-                Some(ev) => ev,
-                None => return,
-            },
-        };
-        if actions.send(proxy_action(event, &newest)).is_err() {
-            return;
-        }
+impl Source for ProxyEvents {
+    type Event = ProxyEvent;
+    fn recv(&mut self) -> impl Future<Output = Option<ProxyEvent>> + Send {
+        ProxyEvents::recv(self)
     }
 }

@@ -169,12 +169,28 @@ where
     }
 }
 
+/// Where the forward task reads a source's events: a channel (session, replay) or the proxy's
+/// event stream, which gives each event's bytes back to its budget as it is read.
+pub trait Source: Send {
+    /// What the source emits.
+    type Event;
+    /// The next event; `None` once the source has ended.
+    fn recv(&mut self) -> impl Future<Output = Option<Self::Event>> + Send;
+}
+
+impl<E: Send> Source for UnboundedReceiver<E> {
+    type Event = E;
+    fn recv(&mut self) -> impl Future<Output = Option<E>> + Send {
+        UnboundedReceiver::recv(self)
+    }
+}
+
 /// The one forward task: maps each event of a source to the screen's action, until the source
 /// ends, the screen's channel closes, or `cancel` fires. Sources never wait for the screen.
-pub async fn forward<E, A>(
-    mut events: UnboundedReceiver<E>,
+pub async fn forward<S: Source, A>(
+    mut events: S,
     actions: UnboundedSender<A>,
-    mut map: impl FnMut(E) -> Option<A>,
+    mut map: impl FnMut(S::Event) -> Option<A>,
     cancel: CancellationToken,
 ) {
     loop {
