@@ -16,6 +16,7 @@ mod ending;
 mod fold;
 pub mod insight;
 mod intervene;
+mod read;
 mod turn;
 mod verdict;
 

@@ -1,73 +1,36 @@
-//! Folding a batch of frames with the token pass spread over all cores.
+//! Folding a batch of frames with the reading and the token pass spread over all cores.
 //!
-//! The fold is sequential (each turn depends on its chain), but o200k counting — most of its
-//! cost — is not: the texts a batch will ask for are found first (a cheap borrowed parse),
-//! counted in parallel, and the fold then finds each count ready. Counts are keyed by text,
-//! so a text the pre-pass missed is simply counted on the spot: the result is the same as
+//! The fold is sequential (each turn depends on its chain), but reading each frame's JSON
+//! ([`Read`]) and o200k counting — most of its cost — are not: every frame of a batch is read in
+//! parallel, the texts the fold will ask tokens of are taken from those reads and counted in
+//! parallel, and the fold then applies each read, finding each count ready. Counts are keyed by
+//! text, so a text the pre-pass missed is simply counted on the spot: the result is the same as
 //! pushing the frames one by one.
 
 use rayon::prelude::*;
-use serde_json::value::RawValue;
 
 use super::Ledger;
-use super::fold::input_parts;
-use super::insight::prefix_texts;
-use crate::frame::{Dir, Frame, Payload};
-use crate::protocol::{EventHead, RequestHead, ResponseHead};
+use super::read::Read;
+use crate::frame::Frame;
 
 impl Ledger {
-    /// Folds `frames` in order, exactly as [`Ledger::push`] on each would, counting the
-    /// tokens they need in parallel first.
+    /// Folds `frames` in order, exactly as [`Ledger::push`] on each would, reading them and
+    /// counting the tokens they need in parallel first.
     pub fn push_batch(&mut self, frames: &[Frame]) {
+        let reads: Vec<Read<'_>> = frames.par_iter().map(Read::of).collect();
         if self.counter.enabled() {
-            let texts: Vec<&str> = frames.par_iter().flat_map_iter(token_texts).collect();
+            let texts: Vec<&str> = reads
+                .par_iter()
+                .zip(frames)
+                .flat_map_iter(|(read, frame)| read.token_texts(frame))
+                .collect();
             self.counter.prime(&texts);
         }
-        for frame in frames {
-            self.push(frame);
+        for (frame, read) in frames.iter().zip(reads) {
+            self.push_read(frame, read);
         }
         self.counter.clear_primed();
     }
-}
-
-/// The texts the fold will count tokens of when it meets `frame`: a request's envelope and
-/// input items, its prefix (instructions, tools), a response's output items.
-fn token_texts(frame: &Frame) -> Vec<&str> {
-    let Payload::Json(text) = &frame.payload else {
-        return Vec::new();
-    };
-    match frame.dir {
-        Dir::Sent => match serde_json::from_str::<RequestHead<'_>>(text) {
-            // HTTP-mode bodies carry no type; counting one ahead that the fold skips is harmless.
-            Ok(head) if matches!(head.kind.as_deref(), None | Some("response.create")) => {
-                let (mut texts, items) = input_parts(text, head.input);
-                texts.extend(items.iter().map(|i| i.get()));
-                texts.extend(prefix_texts(&head));
-                texts
-            }
-            _ => Vec::new(),
-        },
-        Dir::Recv => match EventHead::parse(text).filter(|h| h.kind.is_some()) {
-            Some(head) => {
-                let mut texts: Vec<&str> = head.item.map(RawValue::get).into_iter().collect();
-                if head.kind().starts_with("response.")
-                    && let Some(response) = head.response
-                {
-                    texts.extend(output_of(response.get()));
-                }
-                texts
-            }
-            // A non-streaming HTTP reply is the response object itself.
-            None => output_of(text),
-        },
-        Dir::Meta => Vec::new(),
-    }
-}
-
-fn output_of(response: &str) -> Vec<&str> {
-    serde_json::from_str::<ResponseHead<'_>>(response)
-        .map(|r| r.output.iter().map(|v| v.get()).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use super::insight::item_key;
 use super::{ChainNode, Ledger, ToolCall, TurnStatus};
 use crate::frame::Frame;
@@ -15,11 +13,9 @@ impl Ledger {
         t: usize,
         frame: &Frame,
         kind: ServerEventKind,
-        response: Option<&RawValue>,
+        response: Option<ResponseHead<'_>>,
     ) {
-        let response: ResponseHead<'_> = response
-            .and_then(|r| serde_json::from_str(r.get()).ok())
-            .unwrap_or_default();
+        let response = response.unwrap_or_default();
         let pending = self.pending_output.remove(&t).unwrap_or_default();
         // The terminal response's output is authoritative; WebSocket servers may leave it
         // empty, then the `output_item.done` items stand in.

@@ -3,11 +3,10 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::insight::item_key;
+use super::read::{InputParts, Read, RecvRead, SentRead};
 use super::{Connection, Ledger, Note, NoteCode, NoteLevel, Size, Transport, Turn, TurnStatus};
 use crate::frame::{Dir, Frame, Payload};
 use crate::protocol::{ApiError, EventHead, RequestHead, ResponseHead, ServerEventKind};
-use crate::tokens::Counter;
 
 /// A meta frame's body.
 #[derive(Deserialize)]
@@ -46,6 +45,11 @@ const PREV_ID_FIELD_OVERHEAD: u64 = 26;
 impl Ledger {
     /// Folds one frame; returns the 0-based index of the turn it touched, if any.
     pub fn push(&mut self, frame: &Frame) -> Option<usize> {
+        self.push_read(frame, Read::of(frame))
+    }
+
+    /// Folds one frame whose JSON was already read (see [`Read`]).
+    pub(super) fn push_read(&mut self, frame: &Frame, read: Read<'_>) -> Option<usize> {
         let index = self.frames;
         self.frames += 1;
         self.last_t_us = self.last_t_us.max(frame.t_us);
@@ -55,14 +59,19 @@ impl Ledger {
         if frame.dir != Dir::Meta {
             self.ensure_connection(frame.conn, frame.t_us);
         }
-        let touched = self.fold_frame(frame, index);
+        let touched = self.fold_frame(frame, index, read);
         if frame.dir != Dir::Meta {
             self.apply_pending_mark(frame, touched);
         }
         touched
     }
 
-    fn fold_frame(&mut self, frame: &Frame, index: u64) -> Option<usize> {
+    fn fold_frame(&mut self, frame: &Frame, index: u64, read: Read<'_>) -> Option<usize> {
+        match read {
+            Read::Sent(head) => return self.on_sent(frame, index, head),
+            Read::Recv(head) => return self.on_recv(frame, index, head),
+            Read::Unread => {}
+        }
         match (&frame.dir, &frame.payload) {
             // Events are JSON objects; serde would read an array as a struct, so say no here.
             (Dir::Sent | Dir::Recv, Payload::Json(text)) if !text.trim_start().starts_with('{') => {
@@ -72,8 +81,8 @@ impl Ledger {
                 );
                 None
             }
-            (Dir::Sent, Payload::Json(text)) => self.on_sent(frame, index, text),
-            (Dir::Recv, Payload::Json(text)) => self.on_recv(frame, index, text),
+            // Read above.
+            (Dir::Sent | Dir::Recv, Payload::Json(_)) => None,
             (Dir::Meta, Payload::Json(text)) => self.on_meta(frame, index, text),
             (Dir::Recv, other) => {
                 self.note(
@@ -123,16 +132,16 @@ impl Ledger {
         });
     }
 
-    fn on_sent(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
-        let Ok(head) = serde_json::from_str::<RequestHead<'_>>(text) else {
+    fn on_sent(&mut self, frame: &Frame, index: u64, read: Option<SentRead<'_>>) -> Option<usize> {
+        let Some(SentRead { head, input }) = read else {
             self.note(frame, "sent a frame that is not a client event".into());
             return None;
         };
         let lane = head.stream_id.as_deref().map(str::to_owned);
         let http = self.http_conns.contains(&frame.conn);
         match head.kind.as_deref() {
-            Some("response.create") => Some(self.start_turn(frame, index, text, &head, lane)),
-            None if http => Some(self.start_turn(frame, index, text, &head, lane)),
+            Some("response.create") => Some(self.start_turn(frame, index, &head, &input, lane)),
+            None if http => Some(self.start_turn(frame, index, &head, &input, lane)),
             Some("response.steer") => {
                 let target = head
                     .previous_response_id
@@ -155,18 +164,20 @@ impl Ledger {
         }
     }
 
+    /// A request: a new turn. `input` was read from the request's text (the frame's, or a
+    /// dropped request's meta line's).
     pub(super) fn start_turn(
         &mut self,
         frame: &Frame,
         index: u64,
-        text: &str,
         head: &RequestHead<'_>,
+        input: &InputParts<'_>,
         lane: Option<String>,
     ) -> usize {
-        let measured = measure_input(&mut self.counter, text, head.input);
+        let measured = input.measure(&mut self.counter);
         let (items, items_bytes, items_tokens) = measured.totals();
         let incremental = Size {
-            bytes: text.len() as u64,
+            bytes: input.request_bytes(),
             items,
             tokens: items_tokens + measured.envelope_tokens,
         };
@@ -287,13 +298,19 @@ impl Ledger {
         front
     }
 
-    fn on_recv(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+    fn on_recv(&mut self, frame: &Frame, index: u64, read: Option<RecvRead<'_>>) -> Option<usize> {
+        let text = frame.payload.json().unwrap_or_default();
         if self.http_conns.contains(&frame.conn)
             && let Some(t) = self.on_http_body(frame, index, text)
         {
             return Some(t);
         }
-        let Some(head) = EventHead::parse(text).filter(|h| h.kind.is_some()) else {
+        let Some(RecvRead {
+            head,
+            kind,
+            response,
+        }) = read
+        else {
             self.note(
                 frame,
                 "received a JSON frame that is not a server event".into(),
@@ -301,9 +318,8 @@ impl Ledger {
             return self.attach_to_front(frame.conn, None, index);
         };
         let lane = head.stream_id.as_deref().map(str::to_owned);
-        let kind = ServerEventKind::of(head.kind());
         if kind == ServerEventKind::Created {
-            self.on_created(frame, &head, lane.clone());
+            self.on_created(frame, response.as_ref(), lane.clone());
         }
         let Some(t) = self.attach_to_front(frame.conn, lane.clone(), index) else {
             if let (ServerEventKind::Error, Some(err)) = (kind, head.api_error()) {
@@ -342,7 +358,7 @@ impl Ledger {
                 return Some(t);
             }
             k if k.is_terminal() => {
-                self.finish(t, frame, k, head.response);
+                self.finish(t, frame, k, response);
                 return Some(t);
             }
             _ => {}
@@ -380,7 +396,7 @@ impl Ledger {
         if !body.is_response_body() {
             return None;
         }
-        let raw: &RawValue = serde_json::from_str(text).ok()?;
+        let response: ResponseHead<'_> = serde_json::from_str(text).ok()?;
         let t = self.attach_to_front(frame.conn, None, index)?;
         self.turns[t].created_us.get_or_insert(frame.t_us);
         let kind = match body.status().as_deref() {
@@ -388,15 +404,17 @@ impl Ledger {
             Some("incomplete") => ServerEventKind::Incomplete,
             _ => ServerEventKind::Completed,
         };
-        self.finish(t, frame, kind, Some(raw));
+        self.finish(t, frame, kind, Some(response));
         Some(t)
     }
 
     /// `response.created`: binds the id to the lane's front turn, or starts a steered successor.
-    fn on_created(&mut self, frame: &Frame, head: &EventHead<'_>, lane: Option<String>) {
-        let response: Option<ResponseHead<'_>> = head
-            .response
-            .and_then(|r| serde_json::from_str(r.get()).ok());
+    fn on_created(
+        &mut self,
+        frame: &Frame,
+        response: Option<&ResponseHead<'_>>,
+        lane: Option<String>,
+    ) {
         let id = response
             .as_ref()
             .map(|r| r.id.clone())
@@ -404,7 +422,7 @@ impl Ledger {
         let front = self.front(frame.conn, &lane);
         let target = match front {
             Some(t) if self.turns[t].response_id.is_none() => t,
-            _ => self.start_successor(frame, lane, response.as_ref()),
+            _ => self.start_successor(frame, lane, response),
         };
         let turn = &mut self.turns[target];
         turn.response_id = id;
@@ -547,72 +565,5 @@ fn describe(err: &ApiError) -> String {
     match &err.code {
         Some(code) => format!("{code}: {}", err.message),
         None => err.message.clone(),
-    }
-}
-
-/// One input item's measure.
-pub(super) struct ItemMeasure {
-    pub key: u64,
-    /// Whether `key` identifies this one item (it has a `call_id`).
-    pub unique: bool,
-    pub bytes: u64,
-    pub tokens: u64,
-}
-
-/// A request's input, measured item by item, and the envelope around it.
-pub(super) struct InputMeasure {
-    pub items: Vec<ItemMeasure>,
-    pub envelope_tokens: u64,
-}
-
-impl InputMeasure {
-    /// (items, bytes, tokens) of the input items.
-    pub fn totals(&self) -> (u64, u64, u64) {
-        self.items
-            .iter()
-            .fold((0, 0, 0), |(n, b, t), i| (n + 1, b + i.bytes, t + i.tokens))
-    }
-}
-
-/// The parts of a request the ledger counts tokens of: the envelope around `input` (the
-/// whole request when it has none) and each input item.
-pub(super) fn input_parts<'a>(
-    text: &'a str,
-    input: Option<&'a RawValue>,
-) -> (Vec<&'a str>, Vec<&'a RawValue>) {
-    let Some(raw) = input else {
-        return (vec![text], Vec::new());
-    };
-    let raw_text = raw.get();
-    // The envelope is the request with the input value cut out (found by address: the
-    // raw value borrows from `text`).
-    let start = (raw_text.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-    let envelope = match text.get(..start).zip(text.get(start + raw_text.len()..)) {
-        Some((before, after)) => vec![before, after],
-        None => vec![text],
-    };
-    let items = serde_json::from_str::<Vec<&RawValue>>(raw_text).unwrap_or_else(|_| vec![raw]);
-    (envelope, items)
-}
-
-/// Measures a request's input item by item, and the envelope's tokens.
-fn measure_input(counter: &mut Counter, text: &str, input: Option<&RawValue>) -> InputMeasure {
-    let (envelope, items) = input_parts(text, input);
-    let envelope_tokens = envelope.iter().map(|part| counter.count(part)).sum();
-    let items = items
-        .iter()
-        .map(|item| {
-            let (key, unique) = item_key(item.get());
-            ItemMeasure {
-                key,
-                unique,
-                bytes: item.get().len() as u64,
-                tokens: counter.count(item.get()),
-            }
-        })
-        .collect();
-    InputMeasure {
-        items,
-        envelope_tokens,
     }
 }

@@ -3,9 +3,9 @@
 
 use serde_json::value::RawValue;
 
+use super::read::SentRead;
 use super::{Ledger, Size, TurnStatus};
 use crate::frame::{Dir, Frame};
-use crate::protocol::RequestHead;
 
 /// What an `edited` or `injected` line says about the frame that follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,13 +73,12 @@ impl Ledger {
     /// A `response.create` the proxy's user dropped: a turn (so the list shows it) that ends at
     /// once as "not sent"; its bytes are not counted as sent.
     fn dropped_request(&mut self, frame: &Frame, index: u64, original: &RawValue) -> Option<usize> {
-        let text = original.get();
-        let head = serde_json::from_str::<RequestHead<'_>>(text).ok()?;
+        let SentRead { head, input } = SentRead::of(original.get())?;
         if head.kind.as_deref() != Some("response.create") {
             return None;
         }
         let lane = head.lane();
-        let t = self.start_turn(frame, index, text, &head, lane);
+        let t = self.start_turn(frame, index, &head, &input, lane);
         self.pending_input.remove(&t);
         let turn = &mut self.turns[t];
         // Never sent, so no latency: `done_us` stays unset and the list shows `-`.

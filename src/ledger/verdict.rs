@@ -1,7 +1,7 @@
 //! The ledger's verdicts: judged once when a turn is sent, completed when it ends.
 
-use super::fold::InputMeasure;
 use super::insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
+use super::read::InputMeasure;
 use super::{ChainNode, Ledger, Transport, TurnStatus, connection};
 use crate::frame::Frame;
 
