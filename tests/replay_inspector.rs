@@ -264,3 +264,60 @@ fn the_frames_tab_searches_the_frames_up_to_the_cursor() {
     assert!(screen.contains("/resp_2 3 matches"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+/// A jump to the end feeds the inspector one chunk per draw: the screen asks the loop for a
+/// tick until it has caught up, says how far it is meanwhile, answers keys between chunks, and
+/// arrives at the screen an unchunked feed draws.
+#[test]
+fn a_jump_to_the_end_catches_up_in_chunks_between_keys() {
+    use turnscope::tui::replay::run::ReplayScreen;
+    use turnscope::tui::run::{Screen, Step};
+    let index = Index::open(&path(), IndexOptions::default()).unwrap();
+    assert!(index.wait_complete(Duration::from_secs(20)).complete());
+    let open = |chunk: u64| {
+        let mut app = ReplayApp::new(FIXTURE.into(), index.header().clone(), Theme::default());
+        app.feed_chunk = chunk;
+        update(
+            &mut app,
+            ReplayAction::Resized {
+                width: 80,
+                height: 24,
+            },
+        );
+        resolve(&mut app, &index);
+        update(&mut app, ReplayAction::Last);
+        resolve(&mut app, &index);
+        app
+    };
+    let whole = open(u64::MAX);
+    assert!(ins(&whole).catching_up().is_none());
+    let expected = lines(|f| view::replay::render(&whole, f), 80, 24);
+
+    let app = open(4);
+    let (fed, target) = ins(&app).catching_up().expect("a jump larger than a chunk");
+    assert_eq!((fed, target), (1 + 4, whole.cursor + 1));
+    let partway = lines(|f| view::replay::render(&app, f), 80, 24).join("\n");
+    assert!(partway.contains("catching up"), "{partway}");
+
+    // A key between chunks is answered at once: back to the first frame, nothing left to feed.
+    let mut back = open(4);
+    key(&mut back, &index, KeyCode::Char('g'));
+    assert_eq!(back.cursor, 0);
+    assert!(ins(&back).catching_up().is_none());
+
+    // On the loop: a tick while catching up, each drawing (and feeding) once, then no tick.
+    let mut screen = ReplayScreen::new(app, &index);
+    let mut ticks = 0;
+    while screen.tick_every().is_some() {
+        let action = screen
+            .tick(std::time::Instant::now())
+            .expect("a tick action");
+        assert_eq!(screen.apply(action), Step::Redraw);
+        screen.prepare();
+        ticks += 1;
+        assert!(ticks < 1_000, "never caught up");
+    }
+    assert_eq!(ticks, (target - fed).div_ceil(4));
+    let caught_up = lines(|f| view::replay::render(&screen.app, f), 80, 24);
+    assert_eq!(caught_up, expected);
+}

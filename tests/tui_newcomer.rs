@@ -81,7 +81,7 @@ fn the_resume_offer_fits_small_terminals_and_keeps_its_keys() {
     let mut app = app_with_offer();
     for (w, h) in [(60, 20), (40, 15)] {
         let out = screen(&mut app, w, h);
-        for key in ["r resend full", "f start fresh", "Esc later"] {
+        for key in ["r resend full", "f start fresh", "Esc decide later"] {
             assert!(shows(&out, key), "{w}x{h} lacks {key}:\n{out}");
         }
         assert!(
@@ -100,13 +100,13 @@ fn the_help_fits_small_terminals_and_scrolls() {
     for (w, h) in [(60, 20), (40, 15)] {
         app.popup_scroll = 0;
         let top = screen(&mut app, w, h);
-        assert!(shows(&top, "Esc close"), "{w}x{h}:\n{top}");
+        assert!(shows(&top, "Esc ? q close"), "{w}x{h}:\n{top}");
         assert!(shows(&top, "quit"), "{w}x{h}:\n{top}");
         insta::assert_snapshot!(format!("help_{w}x{h}"), top);
         screens::keys(&mut app, &[screens::key(KeyCode::PageDown); 9]);
         let bottom = screen(&mut app, w, h);
         assert!(shows(&bottom, "decide later"), "{w}x{h}:\n{bottom}");
-        assert!(shows(&bottom, "Esc close"), "{w}x{h}:\n{bottom}");
+        assert!(shows(&bottom, "Esc ? q close"), "{w}x{h}:\n{bottom}");
     }
     screens::keys(&mut app, &[screens::key(KeyCode::Esc)]);
     assert!(!app.help);
@@ -133,15 +133,17 @@ fn a_long_error_can_be_read_whole_in_the_message_log() {
     screens::keys(&mut app, &[screens::key(KeyCode::F(8))]);
     assert!(app.log_open, "F8 opens the log from the composer");
     let log = screen(&mut app, 60, 20);
-    assert!(shows(&log, "the END") && shows(&log, "Esc close"), "{log}");
+    assert!(
+        shows(&log, "the END") && shows(&log, "Esc ? q close"),
+        "{log}"
+    );
     insta::assert_snapshot!("message_log_60x20", log);
     screens::keys(&mut app, &[screens::key(KeyCode::Esc)]);
     assert!(!app.log_open && !app.help);
     assert!(
-        turnscope::tui::keymap::help_entries()
+        turnscope::tui::keymap::help_rows(&app.keymap, turnscope::tui::keymap::Scope::Global)
             .iter()
-            .flat_map(|(_, rows)| rows)
-            .any(|(k, what)| *k == "F8" && what.contains("message log")),
+            .any(|r| r.keys == "F8" && r.help.contains("message log")),
         "help names the log's key"
     );
 }

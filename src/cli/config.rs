@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::config::{self, ConfigChoice, Overrides, Setting, Settings};
+use crate::tui::keymap::Keymap;
 use crate::tui::theme::{Catalog, ColorSupport, Theme};
 
 /// The theme a setting names (built-in or user file), fitted to what the terminal shows.
@@ -66,26 +68,25 @@ pub fn price_table(global: &GlobalArgs) -> anyhow::Result<crate::ledger::cost::P
     Ok(crate::ledger::cost::Prices::builtin().with_overrides(&prices))
 }
 
-/// The theme and key remaps the settings name, with the keymap installed: for TUIs that take
-/// no other settings (the proxy's).
-pub fn ui_theme(global: &GlobalArgs) -> anyhow::Result<Theme> {
+/// The theme and the keymap the settings name: for TUIs that take no other settings (the
+/// proxy's).
+pub fn ui_look(global: &GlobalArgs) -> anyhow::Result<(Theme, Arc<Keymap>)> {
     let settings = global.settings(Overrides::default())?;
-    install_keys(&settings)?;
-    load_theme(&settings.theme)
+    Ok((load_theme(&settings.theme)?, keymap(&settings)?))
 }
 
-/// Puts the config file's key remaps in place (checked; nothing happens without any).
-pub fn install_keys(settings: &Settings) -> anyhow::Result<()> {
-    use crate::tui::keymap;
-    if !settings.keys.is_empty() {
-        let file = settings.file.clone().unwrap_or_default();
-        keymap::install(keymap::remap::remap(
-            &keymap::defaults(),
-            &settings.keys,
-            &file,
-        )?);
+/// The keymap an App is built with: the defaults with the config file's remaps over them
+/// (checked; the defaults when there are none).
+pub fn keymap(settings: &Settings) -> anyhow::Result<Arc<Keymap>> {
+    if settings.keys.is_empty() {
+        return Ok(Arc::default());
     }
-    Ok(())
+    let file = settings.file.clone().unwrap_or_default();
+    Ok(Arc::new(crate::tui::keymap::remap::remap(
+        &crate::tui::keymap::defaults(),
+        &settings.keys,
+        &file,
+    )?))
 }
 
 /// Arguments of `turnscope config`.

@@ -159,7 +159,7 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         })
         .transpose()?;
     let theme = crate::cli::config::load_theme(&settings.theme)?;
-    crate::cli::config::install_keys(&settings)?;
+    let keymap = crate::cli::config::keymap(&settings)?;
     let api_key = settings.api_key.as_ref().map(|k| k.expose().to_owned());
     let record = match (&args.record, args.no_record, &settings.record_dir.value) {
         (_, true, _) => None,
@@ -201,6 +201,7 @@ pub fn run(args: &LiveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             key_hint: api_key.as_deref().map(mask_key),
         };
         let mut app = App::new(info, theme);
+        app.keymap = keymap;
         app.prices = settings.price_table();
         app.composer.store = settings.store.value;
         // Without --tools, the emulator's demo tools go out once the server says it is

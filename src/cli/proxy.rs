@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -13,6 +14,7 @@ use crate::proxy::{self, Breakpoint, Breakpoints, ProxyConfig, ProxyEvent};
 use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_tokens, fmt_us};
 use crate::tui::app::{App, Focus, Level, Recording, SessionInfo};
 use crate::tui::breakpoint::ProxyPanel;
+use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
 use tokio_util::sync::CancellationToken;
 
@@ -52,13 +54,17 @@ pub struct ProxyArgs {
 
 /// Runs the proxy until Ctrl-C.
 pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
-    let theme = super::config::ui_theme(global)?;
+    let look = super::config::ui_look(global)?;
     let prices = super::config::price_table(global)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args, theme, prices))
+    runtime.block_on(run_async(args, look, prices))
 }
 
-async fn run_async(args: &ProxyArgs, theme: Theme, prices: Prices) -> anyhow::Result<ExitCode> {
+async fn run_async(
+    args: &ProxyArgs,
+    (theme, keymap): (Theme, Arc<Keymap>),
+    prices: Prices,
+) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.upstream {
         crate::config::check_url(url, "--upstream").map_err(anyhow::Error::msg)?;
     }
@@ -125,7 +131,7 @@ async fn run_async(args: &ProxyArgs, theme: Theme, prices: Prices) -> anyhow::Re
             emu.is_some(),
             record,
             rules,
-            (theme, prices),
+            (theme, keymap, prices),
         )
         .await;
         running.shutdown().await;
@@ -240,7 +246,7 @@ async fn run_tui(
     emulated: bool,
     record: Option<PathBuf>,
     rules: Breakpoints,
-    (theme, prices): (Theme, Prices),
+    (theme, keymap, prices): (Theme, Arc<Keymap>, Prices),
 ) -> std::io::Result<()> {
     let info = SessionInfo {
         url: format!("proxy {} → {upstream}", running.base_url()),
@@ -249,6 +255,7 @@ async fn run_tui(
         key_hint: None,
     };
     let mut app = App::new(info, theme);
+    app.keymap = keymap;
     app.prices = prices;
     app.proxy = Some(ProxyPanel {
         base_url: running.base_url(),

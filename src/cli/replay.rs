@@ -69,6 +69,7 @@ pub fn run(args: &ReplayArgs, global: &super::config::GlobalArgs) -> anyhow::Res
         index.header().clone(),
         theme,
     );
+    app.keymap = super::config::keymap(&settings)?;
     app.export_dir = args.export_dir.clone();
     app.tail = args.follow;
     if let Some(at) = &args.at {

@@ -332,6 +332,8 @@ pub struct App {
     pub instructions: Option<String>,
     /// Styles.
     pub theme: Theme,
+    /// What each key does, and the help drawn from it (the defaults, or the config's remaps).
+    pub keymap: std::sync::Arc<super::keymap::Keymap>,
     /// Proxy mode: held frames and breakpoint toggles (`None` in a live session).
     pub proxy: Option<super::breakpoint::ProxyPanel>,
     /// Replay: the App shows a recording at a time cursor and sends nothing (`None` otherwise).
@@ -376,6 +378,7 @@ impl App {
             demo_tools: false,
             instructions: None,
             theme,
+            keymap: std::sync::Arc::default(),
             proxy: None,
             replay: None,
             frames_tab: super::frames::FramesTab::default(),

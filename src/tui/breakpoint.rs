@@ -4,10 +4,10 @@
 
 use std::collections::VecDeque;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use tui_textarea::TextArea;
 
-use super::action::{Action, Command};
+use super::action::Command;
 use super::app::{App, Level};
 use crate::frame::Dir;
 use crate::proxy::BreakpointDecision;
@@ -104,20 +104,6 @@ impl ProxyPanel {
         let text = self.held.front().map_or(String::new(), |h| pretty(&h.text));
         self.editor = TextArea::new(text.split('\n').map(str::to_owned).collect());
     }
-}
-
-/// Keys while a frame is held: Ctrl-S forward (edited), Ctrl-F forward original, Ctrl-A forward
-/// every held frame, Ctrl-D drop; everything else edits.
-pub fn resolve_key(key: KeyEvent) -> Action {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let action = match key.code {
-        KeyCode::Char('s') if ctrl => BreakpointAction::Forward,
-        KeyCode::Char('f') if ctrl => BreakpointAction::ForwardOriginal,
-        KeyCode::Char('a') if ctrl => BreakpointAction::ForwardAll,
-        KeyCode::Char('d') if ctrl => BreakpointAction::Drop,
-        _ => BreakpointAction::EditorInput(key),
-    };
-    Action::Breakpoint(action)
 }
 
 /// Applies one panel action.
@@ -346,8 +332,10 @@ pub fn pretty(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::action::Action;
     use crate::tui::app::SessionInfo;
     use crate::tui::theme::Theme;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     const FRAME: &str = r#"{"type":"response.create","z":1,"a":{"s":"x, y: {\"q\"}","e":[]}}"#;
 
@@ -382,14 +370,19 @@ mod tests {
         assert_eq!(pretty("not json"), "not json");
     }
 
+    /// Presses a key while a frame is held: what it does comes from the App's keymap.
+    fn press(app: &mut App, key: KeyEvent) -> Vec<Command> {
+        let action = crate::tui::keymap::resolve(app, key).unwrap();
+        crate::tui::update::update(app, action)
+    }
+
     #[test]
     fn unchanged_frames_forward_the_original_bytes_and_edits_are_validated() {
         let mut app = app();
         crate::tui::update::update(&mut app, held(1));
         crate::tui::update::update(&mut app, held(2));
         assert!(app.proxy.as_ref().unwrap().is_open());
-        let cmds =
-            crate::tui::update::update(&mut app, resolve_key(key('s', KeyModifiers::CONTROL)));
+        let cmds = press(&mut app, key('s', KeyModifiers::CONTROL));
         assert_eq!(
             cmds,
             vec![Command::Proxy(ProxyCommand::Decide {
@@ -408,8 +401,7 @@ mod tests {
                 KeyModifiers::NONE,
             ))),
         );
-        let cmds =
-            crate::tui::update::update(&mut app, resolve_key(key('s', KeyModifiers::CONTROL)));
+        let cmds = press(&mut app, key('s', KeyModifiers::CONTROL));
         assert!(cmds.is_empty());
         assert!(
             app.proxy
@@ -421,7 +413,7 @@ mod tests {
                 .contains("not valid JSON")
         );
         // Put the brace back, then change a value.
-        crate::tui::update::update(&mut app, resolve_key(key('{', KeyModifiers::NONE)));
+        press(&mut app, key('{', KeyModifiers::NONE));
         let panel = app.proxy.as_mut().unwrap();
         let text = panel
             .editor
@@ -429,8 +421,7 @@ mod tests {
             .join("\n")
             .replace("\"z\": 1", "\"z\": 2");
         panel.editor = TextArea::new(text.split('\n').map(str::to_owned).collect());
-        let cmds =
-            crate::tui::update::update(&mut app, resolve_key(key('s', KeyModifiers::CONTROL)));
+        let cmds = press(&mut app, key('s', KeyModifiers::CONTROL));
         assert_eq!(
             cmds,
             vec![Command::Proxy(ProxyCommand::Decide {
@@ -447,8 +438,7 @@ mod tests {
         let mut app = app();
         crate::tui::update::update(&mut app, held(1));
         crate::tui::update::update(&mut app, held(2));
-        let cmds =
-            crate::tui::update::update(&mut app, resolve_key(key('d', KeyModifiers::CONTROL)));
+        let cmds = press(&mut app, key('d', KeyModifiers::CONTROL));
         assert!(matches!(
             cmds.as_slice(),
             [Command::Proxy(ProxyCommand::Decide {

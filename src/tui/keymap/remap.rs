@@ -1,12 +1,12 @@
 //! Key remaps from `config.toml`'s `[keys.<scope>]` tables: names for actions, key syntax,
 //! and a checked table that replaces the defaults.
 
-use std::borrow::Cow;
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyModifiers};
 
-use super::{Binding, Scope};
+pub use super::table::key_label;
+use super::{Binding, Keymap, Scope};
 use crate::config::{ConfigError, KeySpec, did_you_mean};
 use crate::tui::action::Action;
 use crate::tui::app::Tab;
@@ -70,6 +70,10 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
         Action::Frames(FramesAction::FilterKind) => "frame-filter-type",
         Action::Frames(FramesAction::FilterLane) => "frame-filter-lane",
         Action::Frames(FramesAction::ClearFilter) => "frame-filter-clear",
+        Action::Frames(FramesAction::SearchSubmit) => "search-run",
+        Action::Frames(FramesAction::SearchCancel) => "search-cancel",
+        Action::Frames(FramesAction::SearchBackspace) => "search-delete",
+        Action::Breakpoint(BreakpointAction::ForwardAll) => "forward-all",
         _ => return None,
     })
 }
@@ -78,21 +82,29 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
 pub fn scope_name(scope: Scope) -> &'static str {
     match scope {
         Scope::Global => "global",
+        Scope::Proxy => "proxy",
         Scope::Turns => "turns",
         Scope::Composer => "composer",
         Scope::Offer => "offer",
         Scope::Help => "help",
+        Scope::Log => "log",
         Scope::Frames => "frames",
+        Scope::Search => "search",
+        Scope::Held => "held",
     }
 }
 
-const SCOPES: [Scope; 6] = [
+const SCOPES: [Scope; 10] = [
     Scope::Global,
+    Scope::Proxy,
     Scope::Turns,
     Scope::Composer,
     Scope::Offer,
     Scope::Help,
+    Scope::Log,
     Scope::Frames,
+    Scope::Search,
+    Scope::Held,
 ];
 
 /// Parses `ctrl-r`, `alt+enter`, `shift-tab`, `F2`, `pgdn`, `j`, `G`, `?`, `space`.
@@ -171,42 +183,10 @@ pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
     })
 }
 
-/// How the help popup writes a key: `Ctrl-R`, `Alt-Enter`, `F2`, `↓`, `j`.
-pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
-    let key = match code {
-        KeyCode::Char(' ') => "Space".into(),
-        KeyCode::Char(c) if mods.is_empty() => c.to_string(),
-        KeyCode::Char(c) => c.to_ascii_uppercase().to_string(),
-        KeyCode::Up => "↑".into(),
-        KeyCode::Down => "↓".into(),
-        KeyCode::Left => "←".into(),
-        KeyCode::Right => "→".into(),
-        KeyCode::PageUp => "PgUp".into(),
-        KeyCode::PageDown => "PgDn".into(),
-        KeyCode::BackTab => "S-Tab".into(),
-        other => other.to_string(),
-    };
-    let mut out = String::new();
-    for (m, name) in [
-        (KeyModifiers::CONTROL, "Ctrl-"),
-        (KeyModifiers::ALT, "Alt-"),
-        (KeyModifiers::SHIFT, "Shift-"),
-    ] {
-        if mods.contains(m) {
-            out.push_str(name);
-        }
-    }
-    out + &key
-}
-
 /// Applies `specs` to `defaults`: each `(scope, action)` named replaces that action's keys in
-/// that scope. Errors name the config file, line and key, and suggest the likely name.
-pub fn remap(
-    defaults: &[Binding],
-    specs: &[KeySpec],
-    path: &Path,
-) -> Result<Vec<Binding>, ConfigError> {
-    let mut table = defaults.to_vec();
+/// that scope, giving the keymap an App is built with. Errors name the config file, line and key, and suggest the likely name.
+pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Keymap, ConfigError> {
+    let mut table = Keymap::new(defaults.to_vec());
     let mut applied: Vec<(Scope, Action, &KeySpec)> = Vec::new();
     for spec in specs {
         let invalid = |message: String| ConfigError::Invalid {
@@ -258,27 +238,22 @@ pub fn remap(
                 keys.push(key);
             }
         }
-        let label: Vec<String> = keys.iter().map(|(c, m)| key_label(*c, *m)).collect();
-        let label = label.join(" ");
-        table.retain(|b| !(b.scope == scope && b.action == action));
-        for (i, (code, mods)) in keys.into_iter().enumerate() {
-            table.push(Binding {
+        // Help rows are labelled from their bindings, so the new keys show up there as written.
+        let new = keys
+            .into_iter()
+            .map(|(code, mods)| Binding {
                 scope,
                 code,
                 mods,
                 action: action.clone(),
-                keys: if i == 0 {
-                    Cow::Owned(label.clone())
-                } else {
-                    Cow::Borrowed("")
-                },
-                help: if i == 0 { help } else { "" },
-            });
-        }
+                help,
+            })
+            .collect();
+        table.replace(scope, |a| *a == action, new);
         applied.push((scope, action, spec));
     }
     // Checked once all remaps are in, so two actions can swap keys.
-    if let Some((a, b)) = clash(&table) {
+    if let Some((a, b)) = clash(table.bindings()) {
         let name = |x: &Binding| {
             format!(
                 "{}.{}",
@@ -322,8 +297,8 @@ fn clash(table: &[Binding]) -> Option<(&Binding, &Binding)> {
     for (i, a) in table.iter().enumerate() {
         for b in &table[i + 1..] {
             let same_key = a.code == b.code && a.mods == b.mods;
-            let overlap =
-                a.scope == b.scope || a.scope == Scope::Global || b.scope == Scope::Global;
+            let over_all = |s: Scope| matches!(s, Scope::Global | Scope::Proxy);
+            let overlap = a.scope == b.scope || over_all(a.scope) || over_all(b.scope);
             if same_key && overlap && a.action != b.action {
                 return Some((a, b));
             }
@@ -410,21 +385,29 @@ mod tests {
         )
         .unwrap();
         let next: Vec<&Binding> = table
+            .bindings()
             .iter()
             .filter(|b| b.scope == Scope::Turns && b.action == Action::SelectNext)
             .collect();
         assert_eq!(next.len(), 2);
         assert_eq!(next[0].code, KeyCode::Char('n'));
-        assert_eq!(next[0].keys, "n ↓");
         assert_eq!(next[0].help, "next turn");
+        let rows = crate::tui::keymap::help_rows(&table, Scope::Turns);
+        assert!(
+            rows.iter()
+                .any(|r| r.keys == "n ↓" && r.help == "next turn"),
+            "{rows:?}"
+        );
         // `j` is free now; other scopes keep their keys.
         assert!(
             !table
+                .bindings()
                 .iter()
                 .any(|b| b.scope == Scope::Turns && b.code == KeyCode::Char('j'))
         );
         assert!(
             table
+                .bindings()
                 .iter()
                 .any(|b| b.scope == Scope::Composer && b.action == Action::SelectNext)
         );
@@ -478,6 +461,7 @@ mod tests {
         .unwrap();
         let find = |c: char| {
             table
+                .bindings()
                 .iter()
                 .find(|b| b.scope == Scope::Turns && b.code == KeyCode::Char(c))
                 .map(|b| b.action.clone())

@@ -5,13 +5,21 @@
 //! against the index, which then refreshes the caches the view draws from.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::keys::ReplayKeys;
 
 use crate::ledger::Turn;
 use crate::replay::Progress;
 use crate::replay::context::Diff;
 use crate::replay::filter::{Filter, Head};
 use crate::transcript::{Entry, Header, LineError};
+use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
+
+/// Frames fed into the inspector per draw: about 50 ms of folding in a release build here
+/// (README, Performance), so keys stay answered during a jump to the end of a large file.
+pub const FEED_CHUNK: u64 = 2_000;
 
 /// Playback speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,6 +198,10 @@ pub struct ReplayApp {
     pub overwrite: Option<PathBuf>,
     /// Styles.
     pub theme: Theme,
+    /// The replay screen's own keys, and the help drawn from them.
+    pub keys: Arc<ReplayKeys>,
+    /// The live keymap (the config's remaps included) the inspector and its Frames tab use.
+    pub keymap: Arc<Keymap>,
     /// Cache: timeline rows from `top`.
     pub rows: Vec<Row>,
     /// Cache: the selected frame.
@@ -204,6 +216,8 @@ pub struct ReplayApp {
     pub inspect: bool,
     /// Cache: the live App at the cursor (built while `inspect` is on).
     pub inspector: Option<super::inspect::Inspector>,
+    /// Most frames fed into the inspector per draw (see [`super::inspect::sync`]).
+    pub feed_chunk: u64,
 }
 
 impl ReplayApp {
@@ -229,6 +243,8 @@ impl ReplayApp {
             export_dir: PathBuf::from("."),
             overwrite: None,
             theme,
+            keys: Arc::default(),
+            keymap: Arc::default(),
             rows: Vec::new(),
             selection: None,
             progress: Progress::default(),
@@ -236,6 +252,7 @@ impl ReplayApp {
             t0: 0,
             inspect: true,
             inspector: None,
+            feed_chunk: FEED_CHUNK,
         }
     }
 

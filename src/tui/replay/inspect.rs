@@ -5,6 +5,8 @@
 //! read-only composer, and the bottom line (time cursor, prompt or message instead of the live
 //! key hints). A diff is drawn over the detail pane.
 
+use std::sync::Arc;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -15,6 +17,7 @@ use crate::frame::{self, Dir};
 use crate::replay::Index;
 use crate::transcript::Header;
 use crate::tui::app::{App, Focus, LinkState, ReplayMark, SessionInfo};
+use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
 use crate::tui::{Action, update::update, view};
 
@@ -25,11 +28,29 @@ pub struct Inspector {
     pub app: App,
     /// Positions (frame lines) fed so far.
     pub fed: u64,
+    /// Positions it is being brought to (the cursor's); more than `fed` while catching up.
+    pub target: u64,
+}
+
+impl Inspector {
+    /// A fresh App with nothing fed yet.
+    pub fn new(app: App) -> Self {
+        Inspector {
+            app,
+            fed: 0,
+            target: 0,
+        }
+    }
+
+    /// `(fed, target)` while frames up to the cursor are still being fed in chunks.
+    pub fn catching_up(&self) -> Option<(u64, u64)> {
+        (self.fed < self.target).then_some((self.fed, self.target))
+    }
 }
 
 /// The live App a recording with `header` starts from: what its live screen started as, with
-/// the turn list focused (the composer is read-only).
-pub fn start_app(header: &Header, theme: Theme) -> App {
+/// the turn list focused (the composer is read-only), on the replay's keymap.
+pub fn start_app(header: &Header, theme: Theme, keymap: Arc<Keymap>) -> App {
     let info = SessionInfo {
         url: header.url.clone().unwrap_or_default(),
         model: header.model.clone().unwrap_or_default(),
@@ -37,6 +58,7 @@ pub fn start_app(header: &Header, theme: Theme) -> App {
         key_hint: None,
     };
     let mut app = App::new(info, theme);
+    app.keymap = keymap;
     app.focus = Focus::Turns;
     app
 }
@@ -69,12 +91,15 @@ pub fn link_of(frame: &frame::Frame) -> Option<LinkState> {
     }
 }
 
-/// Brings the inspector to the cursor: feeds the frames after the last fed one, or starts over
-/// when the cursor moved back (the App only moves forward, like the session it shows).
+/// Brings the inspector toward the cursor: feeds the frames after the last fed one, or starts
+/// over when the cursor moved back (the App only moves forward, like the session it shows).
+/// At most `app.feed_chunk` frames per call, so a jump to the end of a large recording never
+/// holds the screen: the loop comes back (a clock tick while [`Inspector::catching_up`]) for
+/// the next chunk, drawing the progress and reading keys in between.
 pub fn sync(app: &mut ReplayApp, index: &Index) {
     let target = if index.is_empty() { 0 } else { app.cursor + 1 };
     if app.inspector.as_ref().is_none_or(|i| i.fed > target) {
-        let mut fresh = start_app(&app.header, app.theme.clone());
+        let mut fresh = start_app(&app.header, app.theme.clone(), app.keymap.clone());
         if let Some(old) = &app.inspector {
             // Moving back rebuilds the App: keep what the user chose to look at.
             fresh.tab = old.app.tab;
@@ -82,19 +107,22 @@ pub fn sync(app: &mut ReplayApp, index: &Index) {
             fresh.selected = old.app.selected;
             fresh.detail_scroll = old.app.detail_scroll;
         }
-        app.inspector = Some(Inspector { app: fresh, fed: 0 });
+        app.inspector = Some(Inspector::new(fresh));
     }
     let (width, height) = app.size;
     let mark = ReplayMark {
         file: app.name.clone(),
         t0_us: app.t0,
     };
+    let chunk = app.feed_chunk.max(1);
     let Some(ins) = app.inspector.as_mut() else {
         return;
     };
     ins.app.replay = Some(mark);
+    ins.target = target;
+    let end = target.min(ins.fed.saturating_add(chunk));
     let mut now_us = None;
-    for pos in ins.fed..target {
+    for pos in ins.fed..end {
         // A line that is not a frame is skipped here as the live session never saw it.
         if let Ok(entry) = index.get(pos) {
             now_us = Some(entry.frame.t_us);
@@ -105,14 +133,15 @@ pub fn sync(app: &mut ReplayApp, index: &Index) {
             }
         }
     }
-    ins.fed = target;
+    ins.fed = end;
     if let Some(now_us) = now_us {
         update(&mut ins.app, Action::Ticked { now_us });
     }
     update(&mut ins.app, Action::Resized { width, height });
-    // A turn selected before the App was rebuilt may not have started at this cursor.
+    // A turn selected before the App was rebuilt may not have started at this cursor (known
+    // only once every frame up to it is in).
     let turns = ins.app.ledger.turns().len();
-    if ins.app.selected.is_some_and(|s| s >= turns) {
+    if end == target && ins.app.selected.is_some_and(|s| s >= turns) {
         ins.app.selected = turns.checked_sub(1);
         ins.app.follow = true;
     }
@@ -167,6 +196,12 @@ fn cursor_line(app: &ReplayApp, ins: &Inspector) -> Line<'static> {
     }
     if app.tail {
         spans.push(Span::styled("· tail -f ", t.accent));
+    }
+    if let Some((fed, target)) = ins.catching_up() {
+        spans.push(Span::styled(
+            format!("· catching up {}% ", fed * 100 / target.max(1)),
+            t.accent,
+        ));
     }
     if let Some(m) = app.mark {
         spans.push(Span::styled(format!("· marked turn {} ", m + 1), t.accent));

@@ -19,6 +19,9 @@ use crate::tui::run::{Screen, Step, forward, run_on_terminal};
 const TICK: Duration = Duration::from_millis(40);
 /// Background progress redraws at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// While the inspector catches up with the cursor: come back for the next chunk at once,
+/// after any key that arrived meanwhile.
+const CATCH_UP: Duration = Duration::from_millis(1);
 
 /// The action a terminal event means.
 pub fn event_action(app: &ReplayApp, event: Event) -> Option<ReplayAction> {
@@ -65,6 +68,18 @@ impl<'a> ReplayScreen<'a> {
     }
 }
 
+impl ReplayScreen<'_> {
+    /// The inspector is still being fed up to the cursor.
+    fn catching_up(&self) -> bool {
+        self.app.inspect
+            && self
+                .app
+                .inspector
+                .as_ref()
+                .is_some_and(|i| i.catching_up().is_some())
+    }
+}
+
 impl Screen for ReplayScreen<'_> {
     type Action = ReplayAction;
 
@@ -95,6 +110,8 @@ impl Screen for ReplayScreen<'_> {
     fn tick_every(&self) -> Option<Duration> {
         if self.app.play.playing {
             Some(TICK)
+        } else if self.catching_up() {
+            Some(CATCH_UP)
         } else if self.progress_held {
             Some(PROGRESS_EVERY)
         } else {
@@ -103,7 +120,8 @@ impl Screen for ReplayScreen<'_> {
     }
 
     fn tick(&mut self, now: Instant) -> Option<ReplayAction> {
-        if self.app.play.playing {
+        // A tick redraws, and the draw's `prepare` feeds the next chunk.
+        if self.app.play.playing || self.catching_up() {
             let now_us = u64::try_from(now.duration_since(self.clock).as_micros());
             return Some(ReplayAction::Ticked {
                 now_us: now_us.unwrap_or(u64::MAX),

@@ -96,10 +96,16 @@ fn summary(app: &App, shown: &[usize], selected: Option<usize>, found: &[usize])
     let t = &app.theme;
     let tab = &app.frames_tab;
     if let Some(typing) = &tab.typing {
+        // The search scope's rows: the keys that work while typing, from the App's keymap.
+        let keys = crate::tui::keymap::help_rows(&app.keymap, crate::tui::keymap::Scope::Search)
+            .iter()
+            .map(|r| format!("{} {}", r.keys, r.help))
+            .collect::<Vec<_>>()
+            .join(" · ");
         return Line::from(vec![
             Span::styled("  search frames: /", t.accent),
             Span::styled(format!("{typing}▏"), t.text),
-            Span::styled("  Enter finds · Esc stops", t.muted),
+            Span::styled(format!("  {keys}"), t.muted),
         ]);
     }
     let conn = frames::connection(app).map_or_else(|| "-".to_owned(), |c| c.to_string());

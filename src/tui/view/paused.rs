@@ -69,15 +69,10 @@ pub fn render(app: &App, panel: &ProxyPanel, frame: &mut Frame<'_>, area: Rect) 
             ..inner
         },
     );
-    let hints = key_hints(
-        app,
-        &[
-            ("Ctrl-S", "forward"),
-            ("Ctrl-F", "original"),
-            ("Ctrl-D", "drop"),
-            ("Ctrl-A", "forward all"),
-        ],
-    );
+    // The held-frame scope's rows: the keys that work here, from the App's keymap.
+    let rows = crate::tui::keymap::help_rows(&app.keymap, crate::tui::keymap::Scope::Held);
+    let pairs: Vec<(&str, &str)> = rows.iter().map(|r| (r.keys.as_str(), r.help)).collect();
+    let hints = key_hints(app, &pairs);
     frame.render_widget(
         Paragraph::new(hints),
         Rect {

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::{key_hints, thousands};
 use crate::report::fmt_bytes;
 use crate::tui::app::{App, Level, Offer};
-use crate::tui::keymap;
+use crate::tui::keymap::{self, HelpRow};
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
@@ -28,8 +28,8 @@ struct Popup {
     title: String,
     border: Style,
     body: Vec<Line<'static>>,
-    /// Key and label pairs: packed into rows, a pair never split across two.
-    keys: &'static [(&'static str, &'static str)],
+    /// The popup's help rows from the keymap: packed into lines, a row never split across two.
+    keys: Vec<HelpRow>,
     /// At most this wide, borders included (never wider than the screen).
     max_width: u16,
     /// Body lines scrolled away (clamped so the last page stays full).
@@ -52,7 +52,7 @@ fn draw(app: &App, p: Popup, frame: &mut Frame<'_>, area: Rect) {
         return;
     }
     let inner_w = width - 2;
-    let keys = key_rows(app, p.keys, usize::from(inner_w));
+    let keys = key_rows(app, &p.keys, usize::from(inner_w));
     let keys_h = rows(&keys, inner_w);
     let body_h = rows(&p.body, inner_w);
     let rect = centered(area, width, body_h + 1 + keys_h + 2);
@@ -89,10 +89,14 @@ fn draw(app: &App, p: Popup, frame: &mut Frame<'_>, area: Rect) {
 }
 
 /// `key label · key label` rows no wider than `width`, breaking only between pairs.
-fn key_rows(app: &App, pairs: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
+fn key_rows(app: &App, pairs: &[HelpRow], width: usize) -> Vec<Line<'static>> {
     let mut rows: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
     let mut used = 0;
-    for &(k, label) in pairs {
+    for HelpRow {
+        keys: k,
+        help: label,
+    } in pairs
+    {
         let w = k.chars().count() + 1 + label.chars().count();
         let row = rows
             .last_mut()
@@ -111,39 +115,55 @@ fn key_rows(app: &App, pairs: &[(&str, &str)], width: usize) -> Vec<Line<'static
     rows.iter().map(|r| key_hints(app, r)).collect()
 }
 
-/// Help lines for `scopes`: a title per scope, then `keys  what` rows.
+/// Help lines for `scopes`: a title per scope, then `keys  what` rows from the App's keymap.
 fn help_section(app: &App, scopes: &[keymap::Scope], key_w: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut lines: Vec<Line<'static>> = Vec::new();
-    for (scope, rows) in keymap::help_entries()
-        .into_iter()
-        .filter(|(s, _)| scopes.contains(s))
-    {
+    for &scope in scopes {
         if !lines.is_empty() {
             lines.push(Line::default());
         }
         lines.push(Line::from(Span::styled(scope.title(), t.title)));
-        for (keys, what) in rows {
+        for HelpRow { keys, help } in screen_rows(app, scope) {
             lines.push(Line::from(vec![
                 Span::styled(format!(" {keys:<key_w$} "), t.accent),
-                Span::styled(what, t.text),
+                Span::styled(help, t.text),
             ]));
         }
     }
     lines
 }
 
+/// The scopes the help popup lists, left column then right: the Frames tab's keys replace the
+/// composer's while it is shown (those are the keys in force there; two columns have room for
+/// one of them).
+pub fn help_scopes(app: &App) -> [Vec<keymap::Scope>; 2] {
+    use keymap::Scope;
+    let mut right = if app.tab == crate::tui::app::Tab::Frames {
+        vec![Scope::Frames, Scope::Offer]
+    } else {
+        vec![Scope::Composer, Scope::Offer]
+    };
+    if app.proxy.is_some() {
+        right.push(Scope::Proxy);
+    }
+    [vec![Scope::Turns, Scope::Global], right]
+}
+
+/// A scope's help rows on the screen under the popup: in the Frames tab the turn list's rows
+/// leave out the keys the tab takes first.
+pub fn screen_rows(app: &App, scope: keymap::Scope) -> Vec<HelpRow> {
+    use keymap::Scope;
+    if scope == Scope::Turns && app.tab == crate::tui::app::Tab::Frames {
+        return app.keymap.rows(scope, &[Scope::Global, Scope::Frames]);
+    }
+    keymap::help_rows(&app.keymap, scope)
+}
+
 /// The key help, built from the keymap table: two columns when they fit, else one that scrolls.
 pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let t = &app.theme;
-    let left_scopes = [keymap::Scope::Turns, keymap::Scope::Global];
-    // The Frames tab's keys replace the composer's while it is shown: those are the keys in
-    // force there, and two columns have room for one of them.
-    let right_scopes = if app.tab == crate::tui::app::Tab::Frames {
-        [keymap::Scope::Frames, keymap::Scope::Offer]
-    } else {
-        [keymap::Scope::Composer, keymap::Scope::Offer]
-    };
+    let [left_scopes, right_scopes] = help_scopes(app);
     let left = help_section(app, &left_scopes, 14);
     let right = help_section(app, &right_scopes, 14);
     // Two columns need their rows and the borders; the mouse line comes when there is room.
@@ -166,13 +186,21 @@ pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
             title: "Keys".into(),
             border: t.accent,
             body,
-            keys: &[("Esc", "close"), ("j/k", "scroll")],
+            keys: keymap::help_rows(&app.keymap, keymap::Scope::Help),
             max_width: 60,
             scroll: app.popup_scroll,
         },
         frame,
         area,
     );
+}
+
+/// `Esc ? q close`: the help scope's row that closes it, for the two-column title.
+fn close_hint(app: &App) -> String {
+    keymap::help_rows(&app.keymap, keymap::Scope::Help)
+        .into_iter()
+        .find(|r| r.help == "close")
+        .map_or_else(String::new, |r| format!("{} {}", r.keys, r.help))
 }
 
 fn two_columns(
@@ -188,7 +216,10 @@ fn two_columns(
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.accent)
-        .title(Span::styled(" Keys · Esc closes ", t.accent));
+        .title(Span::styled(
+            format!(" Keys · {} ", close_hint(app)),
+            t.accent,
+        ));
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
@@ -255,7 +286,7 @@ pub fn log(app: &App, frame: &mut Frame<'_>, area: Rect) {
             title: "Messages, newest first".into(),
             border: t.accent,
             body,
-            keys: &[("Esc", "close"), ("j/k", "scroll")],
+            keys: keymap::help_rows(&app.keymap, keymap::Scope::Log),
             max_width: 100,
             scroll: app.popup_scroll,
         },
@@ -301,11 +332,7 @@ pub fn offer(app: &App, offer: &Offer, frame: &mut Frame<'_>, area: Rect) {
             title: "The connection's cache is gone".into(),
             border: t.warn,
             body,
-            keys: &[
-                ("r", "resend full context with next turn"),
-                ("f", "start fresh"),
-                ("Esc", "later"),
-            ],
+            keys: keymap::help_rows(&app.keymap, keymap::Scope::Offer),
             max_width: 76,
             scroll: 0,
         },

@@ -433,11 +433,19 @@ pub fn key_hints_replay(app: &ReplayApp, pairs: &[(&str, &str)]) -> Line<'static
 
 fn help(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
     let t = &app.theme;
-    let entries = keys::help_entries();
+    // The keys of the screen under the popup, from the replay's key table.
+    let entries = keys::help_rows(app);
     let h = u16::try_from(entries.len() + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
-    let w = 64.min(area.width);
+    let w = 72.min(area.width);
+    // The key column as wide as its widest row (`g Home G End PgDn PgUp`), within reason.
+    let key_w = entries
+        .iter()
+        .map(|r| r.keys.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(22);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -447,16 +455,27 @@ fn help(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.accent)
-        .title(Span::styled(" Replay keys · Esc closes ", t.accent));
+        .title(Span::styled(
+            format!(" Replay keys · {} ", close_hint(app)),
+            t.accent,
+        ));
     let lines: Vec<Line<'static>> = entries
         .iter()
-        .map(|(k, what)| {
+        .map(|row| {
             Line::from(vec![
-                Span::styled(format!(" {k:<14}"), t.accent),
-                Span::styled((*what).to_owned(), t.text),
+                Span::styled(format!(" {:<key_w$} ", row.keys), t.accent),
+                Span::styled(row.help, t.text),
             ])
         })
         .collect();
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+/// `Esc ? close`: the help scope's closing row, for the popup's title.
+fn close_hint(app: &ReplayApp) -> String {
+    keys::close_rows(app)
+        .into_iter()
+        .next()
+        .map_or_else(String::new, |r| format!("{} {}", r.keys, r.help))
 }
