@@ -1,7 +1,8 @@
 //! `turnscope calibrate` end to end: sessions recorded against the emulator (real sockets)
 //! under a known profile with seeded noise, in WebSocket mode, HTTP mode resending the
 //! conversation and HTTP mode chaining by `previous_response_id`, at several tool-call counts;
-//! the fitted profile recovers every parameter within 10 % and each 95 % interval covers it.
+//! the fitted profile recovers every parameter within 10 % (upload and validation as their
+//! sum) on any machine, and on a quiet one (ignored test) each 95 % interval covers it too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,21 +17,23 @@ use turnscope::frame::{Frame, Payload};
 use turnscope::ledger::Transport;
 use turnscope::transcript::{Header, Writer};
 
-/// Millisecond-scale terms, so the whole recording takes seconds; every term large enough
-/// that tokio's 1 ms timer granularity stays well inside 10 %.
+/// The profile the sessions are recorded under. The fixed waits (overheads, TTFT) are hundreds
+/// of ms, upload and validation hundreds of ms on the big HTTP bodies, the noise ±25 ms, so the scheduling delay a loaded 2-core machine adds to every
+/// wait (measured here at 8-17 ms per wait at load ~10 with the earlier tens-of-ms terms, which
+/// then came out 10-25 % high) stays inside 10 % and inside the fit's intervals.
 fn truth() -> LatencyProfile {
     LatencyProfile {
         name: "truth".into(),
         rtt_ms: 20.0,
-        request_bytes_per_s: 400_000.0,
-        uncached_input_token_us: 20.0,
-        ttft_ms: 75.0,
+        request_bytes_per_s: 200_000.0,
+        uncached_input_token_us: 40.0,
+        ttft_ms: 250.0,
         output_tokens_per_s: 100.0,
-        request_overhead_websocket_ms: 40.0,
-        request_overhead_http_ms: 125.0,
-        request_validation_token_us: 10.0,
+        request_overhead_websocket_ms: 150.0,
+        request_overhead_http_ms: 350.0,
+        request_validation_token_us: 20.0,
         state_load_token_us: 8.0,
-        jitter_ms: 10.0,
+        jitter_ms: 25.0,
         jitter_seed: 19,
     }
 }
@@ -132,14 +135,25 @@ fn row(table: &str, key: &str) -> (f64, f64, f64) {
     (f[0], f[1], f[2])
 }
 
-// Measured on the shared 2-core machine at load average ~20 (2026-11-27): the created → done
-// fit recovered output speed (99.7 vs 100 tok/s) and prefill (21.6 vs 20 µs) within 10 %, but
-// scheduling delays of 20-60 ms per wait pushed TTFT +24 %, the overheads +100 %/+45 % and
-// left send → created at R² 0.55, so upload/validation/state load were not resolved. The
-// lib's synthetic-data tests (src/latency/calibrate.rs) check the fit itself.
-#[ignore = "needs a quiet machine: under heavy CPU load the scheduler adds tens of ms per turn and the fit misses 10 %; run with `cargo test --test calibrate -- --ignored` on an idle machine"]
+/// Every term within 10 % of the truth (upload and validation as their sum on a big request),
+/// on any machine: the robust half of issue 19's check, run by every `cargo test`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibrate_recovers_a_known_profile_from_recorded_sessions() {
+    recover(false).await;
+}
+
+/// The strict half: also each 95 % interval covers the truth and upload and validation each
+/// within 10 %. Under load the scheduler adds ~10 ms to every wait (measured here at load ~14:
+/// TTFT 260.4 ms, interval 252.3 … 268.5, true 250), a bias no interval of the fit allows for.
+#[ignore = "needs a quiet machine: under CPU load the scheduler adds ~10 ms to every wait, which biases the fixed terms out of their 95 % intervals; run `cargo test --test calibrate -- --ignored` on an idle machine"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibrate_intervals_cover_the_truth_on_a_quiet_machine() {
+    recover(true).await;
+}
+
+/// Records sessions under [`truth`], calibrates them with the binary and checks the fit
+/// (`strict`: intervals and the upload/validation split too).
+async fn recover(strict: bool) {
     let dir = tempfile::tempdir().unwrap();
     let truth = truth();
     let mut files = Vec::new();
@@ -160,6 +174,7 @@ async fn calibrate_recovers_a_known_profile_from_recorded_sessions() {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{table}\n{err}");
     assert!(err.contains("fitting"), "progress on stderr: {err}");
+    eprintln!("{table}");
     let fitted = LatencyProfile::resolve(out_path.to_str().unwrap()).unwrap();
     for (key, want) in truth.values() {
         if matches!(key, "rtt_ms" | "jitter_ms") {
@@ -171,16 +186,52 @@ async fn calibrate_recovers_a_known_profile_from_recorded_sessions() {
             (got - value).abs() <= value.abs() * 1e-3 + 1e-3,
             "{key}: file {got} vs table {value}"
         );
+        if strict {
+            assert!(
+                lo <= want && want <= hi,
+                "{key}: {want} outside {lo} … {hi}\n{table}"
+            );
+        }
+        // Upload and validation are checked together below: see `upload_and_validation`.
+        if !strict && matches!(key, "request_bytes_per_s" | "request_validation_token_us") {
+            continue;
+        }
         assert!(
             (got - want).abs() <= want * 0.10,
             "{key}: fitted {got}, true {want}\n{table}"
         );
+        // The check can fail: a true value 30 % off is outside 10 % of the fit.
+        let wrong = want * 1.3;
         assert!(
-            lo <= want && want <= hi,
-            "{key}: {want} outside {lo} … {hi}\n{table}"
+            (got - wrong).abs() > wrong * 0.10,
+            "{key}: {got} is also within 10 % of {wrong}\n{table}"
         );
     }
     assert!(table.contains("R² "), "{table}");
+    // A request's bytes and tokens rise nearly together (bytes per token vary only with the
+    // mix of prose and blank space), so the fit splits upload from validation poorly under
+    // load (measured here at load ~15: 166 kB/s and 13.6 µs for a true 200 kB/s and 20 µs,
+    // each interval covering the truth); what predictions use is their sum, checked on a big
+    // HTTP body (60 kB, 15,000 tokens) within 10 %, and a 30 % wrong validation cost misses.
+    let cost = |p: &LatencyProfile| upload_and_validation(p, 60_000.0, 15_000.0);
+    let (got, want) = (cost(&fitted), cost(&truth));
+    assert!(
+        (got - want).abs() <= want * 0.10,
+        "upload + validation of 60 kB / 15,000 tokens: fitted {got:.0} µs, true {want:.0} µs\n{table}"
+    );
+    let wrong = cost(&LatencyProfile {
+        request_validation_token_us: truth.request_validation_token_us * 1.3,
+        ..truth.clone()
+    });
+    assert!(
+        (got - wrong).abs() > wrong * 0.10,
+        "{got} vs {wrong}\n{table}"
+    );
+}
+
+/// Upload plus validation of a request of `bytes` and `tokens` under `p`, µs.
+fn upload_and_validation(p: &LatencyProfile, bytes: f64, tokens: f64) -> f64 {
+    bytes / p.request_bytes_per_s * 1e6 + tokens * p.request_validation_token_us
 }
 
 /// Refusals are one clear line naming the problem, never a panic: an empty recording, a
