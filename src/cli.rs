@@ -12,6 +12,7 @@ pub mod man;
 pub mod panic;
 mod proxy;
 mod recording;
+mod shutdown;
 pub mod replay;
 pub mod rerun;
 mod stats;

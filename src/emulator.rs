@@ -31,6 +31,8 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 pub use latency::LatencyProfile;
 pub use model::demo_tools;
@@ -200,7 +202,13 @@ pub(crate) struct Shared {
     pub store: context::Store,
     pub prefix: context::PrefixCache,
     pub connections: Mutex<HashMap<String, usize>>,
+    /// Hard stop: every WebSocket closes now (1001), running responses are cut.
     pub cancel: CancellationToken,
+    /// Graceful stop (a child of `cancel`): no new connections; each WebSocket closes (1001)
+    /// once its running responses ended, each HTTP connection after its response.
+    pub drain: CancellationToken,
+    /// Counts the open WebSocket connections (a graceful stop waits for them).
+    pub tracker: TaskTracker,
     /// Opaque ids in the real formats.
     pub ids: ids::IdGen,
     /// The latency profile's noise, seeded by `jitter_seed` apart from the ids so a noisy
@@ -252,6 +260,7 @@ impl Shared {
         Some(ConnectionSlot {
             shared: self.clone(),
             key: key.to_owned(),
+            _open: self.tracker.token(),
         })
     }
 }
@@ -260,6 +269,8 @@ impl Shared {
 pub(crate) struct ConnectionSlot {
     shared: Arc<Shared>,
     key: String,
+    /// Held while the connection is open: a graceful stop waits until every one is dropped.
+    _open: TaskTrackerToken,
 }
 
 impl Drop for ConnectionSlot {
@@ -361,6 +372,8 @@ pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<String, 
 pub struct RunningEmulator {
     addr: SocketAddr,
     cancel: CancellationToken,
+    drain: CancellationToken,
+    tracker: TaskTracker,
     task: JoinHandle<()>,
 }
 
@@ -380,16 +393,45 @@ impl RunningEmulator {
         format!("ws://{}/v1/responses", self.addr)
     }
 
-    /// Stops accepting, closes every connection and waits (at most 5 s) for the server.
+    /// Stops at once: closes every connection (WebSockets with 1001, cutting running
+    /// responses) and waits (at most 5 s) for the server.
     pub async fn shutdown(self) {
-        self.cancel.cancel();
+        self.shutdown_within(Duration::ZERO).await;
+    }
+
+    /// Stops gracefully: accepts no new connection and lets running responses finish for up
+    /// to `grace` (each WebSocket is closed with 1001 "going away" once its lanes are idle,
+    /// each HTTP connection after its response); then stops as [`RunningEmulator::shutdown`]
+    /// does. True when everything finished within `grace`.
+    pub async fn shutdown_within(self, grace: Duration) -> bool {
+        self.drain.cancel();
+        self.tracker.close();
         let abort = self.task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), self.task)
+        let mut task = self.task;
+        let tracker = self.tracker;
+        let mut served = false;
+        let finished = tokio::time::timeout(grace, async {
+            let _ = (&mut task).await;
+            served = true;
+            tracker.wait().await;
+        })
+        .await
+        .is_ok();
+        self.cancel.cancel();
+        // An HTTP stream still running is not told about the hard stop: it is aborted.
+        let rest = async {
+            tracker.wait().await;
+            if !served {
+                let _ = task.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), rest)
             .await
             .is_err()
         {
             abort.abort();
         }
+        finished
     }
 
     /// Waits until the server stops (for the CLI: forever, or until cancelled).
@@ -450,6 +492,8 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     // first, and broke whatif's check against a recorded run).
     let _ = tokio::task::spawn_blocking(|| crate::tokens::count("warm up")).await;
     let cancel = CancellationToken::new();
+    let drain = cancel.child_token();
+    let tracker = TaskTracker::new();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64 & 0xffff_ffff)
@@ -464,6 +508,8 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         prefix: context::PrefixCache::default(),
         connections: Mutex::new(HashMap::new()),
         cancel: cancel.clone(),
+        drain: drain.clone(),
+        tracker: tracker.clone(),
         ids: ids::IdGen::new(id_seed),
         jitter: ids::IdGen::new(jitter_seed),
         serial: AtomicU64::new(1),
@@ -482,11 +528,19 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let token = cancel.clone();
+    let token = drain.clone();
     let task = tokio::spawn(async move {
+        // axum stops accepting and lets each HTTP response in flight finish; upgraded
+        // WebSockets are not its connections any more (the tracker counts them).
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await;
     });
-    Ok(RunningEmulator { addr, cancel, task })
+    Ok(RunningEmulator {
+        addr,
+        cancel,
+        drain,
+        tracker,
+        task,
+    })
 }

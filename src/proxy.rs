@@ -15,6 +15,7 @@
 mod breakpoint;
 pub(crate) mod events;
 mod http;
+mod inflight;
 mod recorder;
 mod server;
 mod upstream;
@@ -169,7 +170,11 @@ pub(crate) struct Shared {
     pub gate: breakpoint::Gate,
     pub injectors: ws::Injectors,
     pub http: reqwest::Client,
+    /// Hard stop: every relay ends now (the grace period is over).
     pub cancel: CancellationToken,
+    /// Graceful stop (a child of `cancel`): no new connections; each WebSocket closes (1001)
+    /// once no response is running on it, each HTTP connection after its response.
+    pub drain: CancellationToken,
     pub tracker: TaskTracker,
     pub max_message_size: usize,
     next_conn: AtomicU32,
@@ -259,17 +264,31 @@ impl RunningProxy {
         self.control.inject(conn, dir, text.into())
     }
 
-    /// Stops accepting, closes every relayed connection (waiting at most 5 s), flushes the
-    /// transcript and ends the event stream.
+    /// Stops at once: closes every relayed connection (1001; waiting at most 5 s), flushes
+    /// the transcript and ends the event stream.
     pub async fn shutdown(self) {
+        self.shutdown_within(Duration::ZERO).await;
+    }
+
+    /// Stops gracefully: accepts no new connection, lets running responses finish for up to
+    /// `grace` (each WebSocket is closed with 1001 "going away" once none runs on it, each HTTP
+    /// connection after its response), then closes what is left as [`RunningProxy::shutdown`]
+    /// does, flushes the transcript and ends the event stream. True when everything finished
+    /// within `grace`.
+    pub async fn shutdown_within(self, grace: Duration) -> bool {
         let shared = &self.control.shared;
-        shared.cancel.cancel();
+        shared.drain.cancel();
         // The reader may have stopped reading: nothing in flight may wait for it now.
         shared.recorder.lift_budget();
         let _ = self.accept.await;
         shared.tracker.close();
+        let finished = tokio::time::timeout(grace, shared.tracker.wait())
+            .await
+            .is_ok();
+        shared.cancel.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), shared.tracker.wait()).await;
         self.recorder.finish().await;
+        finished
     }
 }
 
@@ -297,6 +316,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     let budget = events::Budget::new(BUDGET_BYTES);
     let (recorder_tx, recorder) =
         recorder::spawn(config.record.as_deref(), &header, events_tx, budget)?;
+    let cancel = CancellationToken::new();
     let shared = Arc::new(Shared {
         gate: breakpoint::Gate::new(config.breakpoints, recorder_tx.clone()),
         upstream,
@@ -304,7 +324,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         recorder: recorder_tx,
         injectors: ws::Injectors::default(),
         http,
-        cancel: CancellationToken::new(),
+        drain: cancel.child_token(),
+        cancel,
         tracker: TaskTracker::new(),
         max_message_size: config.max_message_size,
         next_conn: AtomicU32::new(0),

@@ -83,6 +83,10 @@ pub struct EmulateArgs {
     /// Size of the oversized fault frame in bytes (default: 1 MiB + 1).
     #[arg(long, default_value_t = 1024 * 1024 + 1, value_name = "BYTES")]
     pub fault_oversized_bytes: usize,
+    /// On Ctrl-C or SIGTERM, how long running responses may take to finish before they are
+    /// cut (no new connections meanwhile; a second Ctrl-C stops at once), e.g. `30s`, `2m`.
+    #[arg(long, default_value = super::shutdown::DEFAULT_GRACE, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: Duration,
 }
 
 impl EmulateArgs {
@@ -138,11 +142,14 @@ pub fn run(args: &EmulateArgs) -> anyhow::Result<ExitCode> {
         println!("turnscope emulator listening ({scenario}, latency {latency})");
         println!("  OPENAI_BASE_URL={}", emu.base_url());
         println!("  WebSocket:      {}", emu.ws_url());
+        let mut signals = super::shutdown::StopSignals::new()?;
         println!("Ctrl-C to stop.");
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
-        emu.shutdown().await;
+        let signal = signals.next().await;
+        let grace = args.shutdown_grace;
+        super::shutdown::announce(signal, grace);
+        if !super::shutdown::drain_or_exit(&mut signals, emu.shutdown_within(grace)).await {
+            super::shutdown::cut(grace);
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

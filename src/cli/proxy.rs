@@ -50,6 +50,11 @@ pub struct ProxyArgs {
     /// Send each turn as a span when it ends (OpenTelemetry, batched, off the relay path).
     #[command(flatten)]
     pub otlp: super::export::OtlpArgs,
+    /// With --no-tui, on Ctrl-C or SIGTERM: how long running responses may take to finish
+    /// before they are cut (no new connections meanwhile; each WebSocket is closed with 1001
+    /// between turns; a second Ctrl-C stops at once), e.g. `30s`, `2m`.
+    #[arg(long, default_value = super::shutdown::DEFAULT_GRACE, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// Runs the proxy until Ctrl-C.
@@ -155,26 +160,19 @@ async fn run_async(
         Some(path) => eprintln!("  recording to {}", path.display()),
         None => eprintln!("  not recording"),
     }
-    // One Ctrl-C listener for the whole run, registered before saying so: a fresh `ctrl_c()`
-    // per loop turn misses a signal that lands while a frame is being folded (under load the
+    // One listener for the whole run, registered before saying so: a fresh `ctrl_c()` per
+    // loop turn misses a signal that lands while a frame is being folded (under load the
     // proxy then never stopped).
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let early = futures_util::FutureExt::now_or_never(&mut ctrl_c);
+    let mut signals = super::shutdown::StopSignals::new()?;
     eprintln!("Ctrl-C to stop.");
 
     let mut summary = Summary::default();
-    let mut stop = early;
     loop {
-        if let Some(signal) = stop.take() {
-            signal.context("cannot wait for Ctrl-C")?;
-            break;
-        }
         let event = tokio::select! {
             biased;
-            signal = &mut ctrl_c => {
-                stop = Some(signal);
-                continue;
+            signal = signals.next() => {
+                super::shutdown::announce(signal, args.shutdown_grace);
+                break;
             }
             event = running.events.recv() => event,
         };
@@ -200,7 +198,11 @@ async fn run_async(
             }
         }
     };
-    tokio::join!(running.shutdown(), drain);
+    let grace = args.shutdown_grace;
+    let stopped = async { tokio::join!(running.shutdown_within(grace), drain).0 };
+    if !super::shutdown::drain_or_exit(&mut signals, stopped).await {
+        super::shutdown::cut(grace);
+    }
     finish_export(export).await;
     if let Some(emu) = emu {
         emu.shutdown().await;

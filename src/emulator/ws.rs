@@ -439,6 +439,9 @@ impl Conn {
     }
 }
 
+/// The close reason when the emulator stops (code 1001, going away).
+const SHUTTING_DOWN: &str = "server shutting down";
+
 async fn connection(shared: Arc<Shared>, socket: WebSocket, slot: ConnectionSlot, timing: bool) {
     let _slot = slot;
     let (sink, mut stream) = socket.split();
@@ -464,6 +467,8 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, slot: ConnectionSlot
     let mut closing = None;
     // Past the age limit with responses still running (`--age-limit-inflight finish`).
     let mut draining = false;
+    // The emulator is stopping gracefully: close once the lanes are idle.
+    let mut stopping = false;
     loop {
         tokio::select! {
             end = &mut writer => {
@@ -471,8 +476,15 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, slot: ConnectionSlot
                 break;
             }
             _ = shared.cancel.cancelled(), if closing.is_none() => {
-                let _ = tx.send(Out::Close(1001, "server shutting down".into())).await;
+                let _ = tx.send(Out::Close(1001, SHUTTING_DOWN.into())).await;
                 closing = Some(());
+            }
+            _ = shared.drain.cancelled(), if closing.is_none() && !stopping => {
+                stopping = true;
+                if conn.state().pending == 0 {
+                    let _ = tx.send(Out::Close(1001, SHUTTING_DOWN.into())).await;
+                    closing = Some(());
+                }
             }
             _ = &mut age, if closing.is_none() && !draining => {
                 let busy = {
@@ -490,10 +502,14 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, slot: ConnectionSlot
                     closing = Some(());
                 }
             }
-            () = conn.idle.notified(), if draining && closing.is_none() => {
+            () = conn.idle.notified(), if (draining || stopping) && closing.is_none() => {
                 if conn.state().pending == 0 {
-                    conn.age_error(None).await;
-                    let _ = tx.send(Out::Close(MAX_AGE_CLOSE_CODE, MAX_AGE_CLOSE_REASON.into())).await;
+                    if draining {
+                        conn.age_error(None).await;
+                        let _ = tx.send(Out::Close(MAX_AGE_CLOSE_CODE, MAX_AGE_CLOSE_REASON.into())).await;
+                    } else {
+                        let _ = tx.send(Out::Close(1001, SHUTTING_DOWN.into())).await;
+                    }
                     closing = Some(());
                 }
             }

@@ -21,12 +21,13 @@ const ACCEPT_WAIT_MIN: std::time::Duration = std::time::Duration::from_millis(5)
 /// Longest wait between accepts while they keep failing (hyper 0.14 and axum wait 1 s).
 const ACCEPT_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Accepts until cancelled; each connection is served on its own task.
+/// Accepts until the proxy drains; each connection is served on its own task. The listener
+/// is dropped on return, so agents connecting after that are refused.
 pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let mut wait = None;
     loop {
         let accepted = tokio::select! {
-            () = shared.cancel.cancelled() => break,
+            () = shared.drain.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         let (tcp, _peer) = match accepted {
@@ -50,7 +51,7 @@ pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
                 }
                 wait = Some(next);
                 tokio::select! {
-                    () = shared.cancel.cancelled() => break,
+                    () = shared.drain.cancelled() => break,
                     () = tokio::time::sleep(next) => continue,
                 }
             }
@@ -66,6 +67,14 @@ pub(crate) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
             let served = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
+            tokio::pin!(served);
+            tokio::select! {
+                _ = &mut served => return,
+                () = conn_shared.cancel.cancelled() => return,
+                // Finish the response in flight (an SSE stream included), then close; an idle
+                // keep-alive connection closes at once.
+                () = conn_shared.drain.cancelled() => served.as_mut().graceful_shutdown(),
+            }
             tokio::select! {
                 _ = served => {}
                 () = conn_shared.cancel.cancelled() => {}

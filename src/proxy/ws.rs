@@ -18,7 +18,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
 
+use super::inflight::InFlight;
 use super::recorder::{Body, meta_with_original};
 use super::server::{ResBody, error_response, forwardable_request_header, full};
 use super::{BreakpointDecision, ProxyError, Shared};
@@ -254,25 +256,42 @@ async fn relay<A, U>(
     let (to_upstream, to_upstream_rx) = mpsc::unbounded_channel();
     let (to_agent, to_agent_rx) = mpsc::unbounded_channel();
     shared.injectors.register(conn, [to_upstream, to_agent]);
+    let running = InFlight::default();
+    let going_away = CancellationToken::new();
     let c2s = pump(
-        shared,
-        conn,
-        Dir::Sent,
+        Side::new(shared, conn, Dir::Sent, &running, &going_away),
         agent_rx,
         upstream_tx,
         to_upstream_rx,
     );
-    let s2c = pump(shared, conn, Dir::Recv, upstream_rx, agent_tx, to_agent_rx);
+    let s2c = pump(
+        Side::new(shared, conn, Dir::Recv, &running, &going_away),
+        upstream_rx,
+        agent_tx,
+        to_agent_rx,
+    );
     tokio::pin!(c2s, s2c);
+    // A graceful shutdown waits for the turn boundary: no request unanswered, no response running.
+    let drained = async {
+        shared.drain.cancelled().await;
+        running.idle().await;
+    };
     let first = tokio::select! {
+        () = drained => None,
         () = shared.cancel.cancelled() => None,
         end = &mut c2s => Some((end, "agent")),
         end = &mut s2c => Some((end, "upstream")),
     };
+    if first.is_none() {
+        // Both pumps send 1001 "going away" (after what they already forwarded) and end.
+        going_away.cancel();
+        let _ = tokio::time::timeout(CLOSE_GRACE, futures_util::future::join(&mut c2s, &mut s2c))
+            .await;
+    }
     let t_us = shared.now_us();
     let meta = match &first {
         None => {
-            serde_json::json!({"event": "close", "code": null, "reason": "the proxy shut down", "by": "proxy"})
+            serde_json::json!({"event": "close", "code": 1001, "reason": GOING_AWAY, "by": "proxy"})
         }
         Some((End::Closed(frame), by)) => serde_json::json!({
             "event": "close",
@@ -335,11 +354,41 @@ where
     Ok(())
 }
 
-/// Copies one direction: `Sent` reads the agent and writes upstream, `Recv` the reverse.
-async fn pump<S, K>(
-    shared: &Shared,
+/// The close reason the proxy gives both sides when it shuts down (code 1001, going away).
+const GOING_AWAY: &str = "the proxy shut down";
+
+/// What one pump needs besides its streams.
+struct Side<'a> {
+    shared: &'a Shared,
     conn: u32,
     dir: Dir,
+    /// The connection's running responses, fed every text frame forwarded.
+    running: &'a InFlight,
+    /// Cancelled when the proxy shuts down: send 1001 and end.
+    going_away: &'a CancellationToken,
+}
+
+impl<'a> Side<'a> {
+    fn new(
+        shared: &'a Shared,
+        conn: u32,
+        dir: Dir,
+        running: &'a InFlight,
+        going_away: &'a CancellationToken,
+    ) -> Self {
+        Side {
+            shared,
+            conn,
+            dir,
+            running,
+            going_away,
+        }
+    }
+}
+
+/// Copies one direction: `Sent` reads the agent and writes upstream, `Recv` the reverse.
+async fn pump<S, K>(
+    side: Side<'_>,
     mut source: S,
     mut sink: K,
     mut inject: mpsc::UnboundedReceiver<String>,
@@ -348,6 +397,13 @@ where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
     K: Sink<Message, Error = WsError> + Unpin,
 {
+    let Side {
+        shared,
+        conn,
+        dir,
+        running,
+        going_away,
+    } = side;
     let (from, to) = match dir {
         Dir::Sent => ("agent", "upstream"),
         _ => ("upstream", "agent"),
@@ -378,12 +434,18 @@ where
                 biased;
                 Some(text) = inject.recv() => {
                     let t_us = shared.now_us();
+                    running.observe(dir, &text);
                     if let Err(e) = sink.send(Message::text(text.clone())).await {
                         return gone(e);
                     }
                     shared.recorder.meta(t_us, conn, meta_with_original("injected", dir, &text));
                     shared.recorder.frame(t_us, conn, dir, Body::Text(text)).await;
                     continue;
+                }
+                () = going_away.cancelled() => {
+                    let close = CloseFrame { code: CloseCode::Away, reason: GOING_AWAY.into() };
+                    let _ = sink.send(Message::Close(Some(close.clone()))).await;
+                    return End::Closed(Some(close));
                 }
                 next = source.next() => next,
             }
@@ -435,6 +497,7 @@ where
                         BreakpointDecision::Forward => {}
                         BreakpointDecision::Edit(edited) => {
                             let t_us = shared.now_us();
+                            running.observe(dir, &edited);
                             if let Err(e) = sink.send(Message::text(edited.clone())).await {
                                 return gone(e);
                             }
@@ -454,6 +517,8 @@ where
                     }
                 }
                 let t_us = shared.now_us();
+                // Counted before it goes out, so its answer cannot arrive first.
+                running.observe(dir, text.as_str());
                 if let Err(e) = sink.feed(Message::Text(text.clone())).await {
                     return gone(e);
                 }

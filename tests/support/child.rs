@@ -112,12 +112,26 @@ impl Proc {
         signal: &str,
         guard: Duration,
     ) -> std::process::ExitStatus {
+        self.signal(signal);
+        self.wait_exit_for(guard)
+    }
+
+    /// Sends `signal` (e.g. "TERM", "INT") without waiting.
+    pub fn signal(&self, signal: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap()
             .success();
         assert!(ok, "kill -{signal} failed");
+    }
+
+    /// Waits for the exit (at most [`GUARD`]); collects remaining output.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.wait_exit_for(GUARD)
+    }
+
+    fn wait_exit_for(&mut self, guard: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + guard;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -1,0 +1,136 @@
+//! Which responses are still running on one relayed WebSocket connection, so a graceful
+//! shutdown closes it between turns instead of in the middle of a stream.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+
+use tokio::sync::watch;
+
+use crate::frame::Dir;
+use crate::protocol::{EventHead, ResponseHead};
+
+/// Requests sent and not yet answered, and responses created and not yet ended.
+#[derive(Debug, Default)]
+struct Open {
+    /// `response.create` frames the agent sent that have no `response.created` or `error` yet.
+    requests: usize,
+    /// Ids of responses between `response.created` and their terminal event.
+    responses: HashSet<String>,
+}
+
+/// The running responses of one connection, fed every text frame the relay forwards.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    open: Mutex<Open>,
+    idle: watch::Sender<bool>,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        InFlight {
+            open: Mutex::default(),
+            idle: watch::Sender::new(true),
+        }
+    }
+}
+
+/// Cheap test before parsing: only these events change what is open, and a delta (most
+/// frames) names none of them unless its text happens to.
+fn may_matter(dir: Dir, text: &str) -> bool {
+    match dir {
+        Dir::Sent => text.contains("response.create"),
+        _ => {
+            text.contains("response.c")
+                || text.contains("response.failed")
+                || text.contains("response.incomplete")
+                || text.contains("error")
+        }
+    }
+}
+
+impl InFlight {
+    /// Notes a text frame forwarded in `dir` (call it before the frame can be answered).
+    pub fn observe(&self, dir: Dir, text: &str) {
+        if !may_matter(dir, text) {
+            return;
+        }
+        let Some(head) = EventHead::parse(text) else {
+            return;
+        };
+        let id = head
+            .response
+            .and_then(|r| serde_json::from_str::<ResponseHead<'_>>(r.get()).ok())
+            .map(|r| r.id);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        match (dir, head.kind()) {
+            (Dir::Sent, "response.create") => open.requests += 1,
+            (Dir::Sent, _) => {}
+            // A steered response's successor is created without a request of its own.
+            (_, "response.created") => {
+                open.requests = open.requests.saturating_sub(1);
+                open.responses.extend(id);
+            }
+            (_, "response.completed" | "response.failed" | "response.incomplete") => {
+                if let Some(id) = id {
+                    open.responses.remove(&id);
+                }
+            }
+            // A refused request never gets a response.
+            (_, "error") => open.requests = open.requests.saturating_sub(1),
+            _ => {}
+        }
+        let idle = open.requests == 0 && open.responses.is_empty();
+        drop(open);
+        self.idle.send_if_modified(|was| std::mem::replace(was, idle) != idle);
+    }
+
+    /// Resolves once no request is waiting and no response is running.
+    pub async fn idle(&self) {
+        let mut rx = self.idle.subscribe();
+        let _ = rx.wait_for(|idle| *idle).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle_now(f: &InFlight) -> bool {
+        *f.idle.borrow()
+    }
+
+    #[test]
+    fn a_turn_is_open_from_request_to_terminal_event() {
+        let f = InFlight::default();
+        assert!(idle_now(&f));
+        f.observe(Dir::Sent, r#"{"type":"response.create","input":[]}"#);
+        assert!(!idle_now(&f));
+        f.observe(
+            Dir::Recv,
+            r#"{"type":"response.created","response":{"id":"resp_1"}}"#,
+        );
+        f.observe(Dir::Recv, r#"{"type":"response.output_text.delta","delta":"error"}"#);
+        assert!(!idle_now(&f));
+        f.observe(
+            Dir::Recv,
+            r#"{"type": "response.completed", "response": {"id": "resp_1"}}"#,
+        );
+        assert!(idle_now(&f));
+    }
+
+    #[test]
+    fn refusals_and_steered_successors_are_counted() {
+        let f = InFlight::default();
+        f.observe(Dir::Sent, r#"{"type":"response.create"}"#);
+        f.observe(Dir::Recv, r#"{"type":"error","error":{"code":"x"}}"#);
+        assert!(idle_now(&f));
+        f.observe(Dir::Sent, r#"{"type":"response.create"}"#);
+        f.observe(Dir::Recv, r#"{"type":"response.created","response":{"id":"a"}}"#);
+        f.observe(Dir::Sent, r#"{"type":"response.steer","previous_response_id":"a"}"#);
+        f.observe(Dir::Recv, r#"{"type":"response.incomplete","response":{"id":"a"}}"#);
+        f.observe(Dir::Recv, r#"{"type":"response.created","response":{"id":"b"}}"#);
+        assert!(!idle_now(&f), "the successor is still running");
+        f.observe(Dir::Recv, r#"{"type":"response.completed","response":{"id":"b"}}"#);
+        assert!(idle_now(&f));
+    }
+}
