@@ -53,9 +53,8 @@ fn address(proc: &mut Proc) -> String {
     url.trim_end_matches("/v1").trim().to_owned()
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a WebSocket to `addr`, sends one `response.create` and reads up to the first delta;
 /// returns the socket and every text frame read so far.
@@ -147,7 +146,11 @@ fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame
     proxy.line_with("no new connections");
     let close = rt.block_on(rest_of_turn(&mut ws, &mut got));
     assert_complete(&got);
-    assert_eq!(close, Some(CloseCode::Away), "1001 going away after the turn");
+    assert_eq!(
+        close,
+        Some(CloseCode::Away),
+        "1001 going away after the turn"
+    );
     let status = proxy.wait_exit();
     assert_eq!(status.code(), Some(0), "stderr {:?}", proxy.stderr);
 
@@ -160,7 +163,10 @@ fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame
             Payload::Binary(_) => panic!("binary frame"),
         })
         .collect();
-    assert_eq!(recorded, got, "the recording holds every frame the agent got");
+    assert_eq!(
+        recorded, got,
+        "the recording holds every frame the agent got"
+    );
     let closed = frames
         .iter()
         .filter(|f| f.dir == Dir::Meta)

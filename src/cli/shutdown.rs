@@ -71,7 +71,10 @@ pub fn cut(grace: Duration) {
 
 /// Runs `drain` unless a second signal comes first; then the process exits at once with
 /// [`INTERRUPTED`] (what is still running is lost).
-pub async fn drain_or_exit<F: std::future::Future>(signals: &mut StopSignals, drain: F) -> F::Output {
+pub async fn drain_or_exit<F: std::future::Future>(
+    signals: &mut StopSignals,
+    drain: F,
+) -> F::Output {
     tokio::select! {
         out = drain => out,
         signal = signals.next() => {

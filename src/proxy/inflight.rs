@@ -81,7 +81,8 @@ impl InFlight {
         }
         let idle = open.requests == 0 && open.responses.is_empty();
         drop(open);
-        self.idle.send_if_modified(|was| std::mem::replace(was, idle) != idle);
+        self.idle
+            .send_if_modified(|was| std::mem::replace(was, idle) != idle);
     }
 
     /// Resolves once no request is waiting and no response is running.
@@ -109,7 +110,10 @@ mod tests {
             Dir::Recv,
             r#"{"type":"response.created","response":{"id":"resp_1"}}"#,
         );
-        f.observe(Dir::Recv, r#"{"type":"response.output_text.delta","delta":"error"}"#);
+        f.observe(
+            Dir::Recv,
+            r#"{"type":"response.output_text.delta","delta":"error"}"#,
+        );
         assert!(!idle_now(&f));
         f.observe(
             Dir::Recv,
@@ -125,12 +129,27 @@ mod tests {
         f.observe(Dir::Recv, r#"{"type":"error","error":{"code":"x"}}"#);
         assert!(idle_now(&f));
         f.observe(Dir::Sent, r#"{"type":"response.create"}"#);
-        f.observe(Dir::Recv, r#"{"type":"response.created","response":{"id":"a"}}"#);
-        f.observe(Dir::Sent, r#"{"type":"response.steer","previous_response_id":"a"}"#);
-        f.observe(Dir::Recv, r#"{"type":"response.incomplete","response":{"id":"a"}}"#);
-        f.observe(Dir::Recv, r#"{"type":"response.created","response":{"id":"b"}}"#);
+        f.observe(
+            Dir::Recv,
+            r#"{"type":"response.created","response":{"id":"a"}}"#,
+        );
+        f.observe(
+            Dir::Sent,
+            r#"{"type":"response.steer","previous_response_id":"a"}"#,
+        );
+        f.observe(
+            Dir::Recv,
+            r#"{"type":"response.incomplete","response":{"id":"a"}}"#,
+        );
+        f.observe(
+            Dir::Recv,
+            r#"{"type":"response.created","response":{"id":"b"}}"#,
+        );
         assert!(!idle_now(&f), "the successor is still running");
-        f.observe(Dir::Recv, r#"{"type":"response.completed","response":{"id":"b"}}"#);
+        f.observe(
+            Dir::Recv,
+            r#"{"type":"response.completed","response":{"id":"b"}}"#,
+        );
         assert!(idle_now(&f));
     }
 }

@@ -285,8 +285,8 @@ async fn relay<A, U>(
     if first.is_none() {
         // Both pumps send 1001 "going away" (after what they already forwarded) and end.
         going_away.cancel();
-        let _ = tokio::time::timeout(CLOSE_GRACE, futures_util::future::join(&mut c2s, &mut s2c))
-            .await;
+        let _ =
+            tokio::time::timeout(CLOSE_GRACE, futures_util::future::join(&mut c2s, &mut s2c)).await;
     }
     let t_us = shared.now_us();
     let meta = match &first {
