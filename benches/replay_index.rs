@@ -25,6 +25,54 @@ fn peak_rss_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+fn rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a jump to the last frame costs the inspector (what replay opens on), fed `chunk` frames
+/// per draw as the screen's loop does: (time until caught up, longest single resolve + draw,
+/// draws, RSS with the caught-up App alive in KB).
+fn inspector_jump(index: &Index, path: &Path, chunk: u64) -> (Duration, Duration, u64, u64) {
+    let mut app = ReplayApp::new(
+        path.display().to_string(),
+        index.header().clone(),
+        turnscope::tui::theme::Theme::default(),
+    );
+    app.feed_chunk = chunk;
+    update(
+        &mut app,
+        ReplayAction::Resized {
+            width: 120,
+            height: 40,
+        },
+    );
+    resolve(&mut app, index);
+    update(&mut app, ReplayAction::Last);
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(120, 40)) else {
+        return (Duration::ZERO, Duration::ZERO, 0, 0);
+    };
+    let start = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut draws = 0;
+    loop {
+        let step = Instant::now();
+        resolve(&mut app, index);
+        let _ = terminal.draw(|f| turnscope::tui::view::replay::render(&app, f));
+        longest = longest.max(step.elapsed());
+        draws += 1;
+        if app
+            .inspector
+            .as_ref()
+            .is_none_or(|i| i.catching_up().is_none())
+        {
+            break;
+        }
+    }
+    (start.elapsed(), longest, draws, rss_kb().unwrap_or(0))
+}
+
 fn generate(path: &Path, bytes: u64) -> std::io::Result<u64> {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.len() >= bytes
@@ -121,6 +169,11 @@ fn main() {
     let t_fold = start.elapsed().as_secs_f64();
     let turns = index.with_ledger(|l| l.turns().len());
     let rss = peak_rss_kb();
+    // The inspector at the end, the whole file folded into the live App: all in one call (as
+    // before chunking: the screen held for that long), then a chunk per draw.
+    let rss_index = rss_kb().unwrap_or(0);
+    let whole = inspector_jump(&index, &path, u64::MAX);
+    let chunked = inspector_jump(&index, &path, turnscope::tui::replay::app::FEED_CHUNK);
     drop(index);
 
     println!(
@@ -142,6 +195,18 @@ fn main() {
         size_mb / t_fold,
         folded.skipped
     );
+    for (label, (total, longest, draws, rss_app)) in [
+        ("inspector jump to the end, one call", whole),
+        ("inspector jump, FEED_CHUNK per draw", chunked),
+    ] {
+        println!(
+            "{label}: {:.2}s until caught up, longest draw {:.1} ms ({draws} draws; goal: no draw over 200 ms), RSS {:.0} MB (index alone {:.0} MB)",
+            total.as_secs_f64(),
+            longest.as_secs_f64() * 1e3,
+            rss_app as f64 / 1e3,
+            rss_index as f64 / 1e3
+        );
+    }
     match rss {
         Some(kb) => println!(
             "peak RSS             : {:.1} MB = {:.1}% of the file (before opening: {:.1} MB; goal < 20%)",
