@@ -3,8 +3,8 @@
 //! `config.toml`) takes any string without panicking, and answers either a value or an error.
 //!
 //! The default is small for CI; `FUZZ_CASES=N` runs N cases per property. The figure recorded
-//! in the README comes from `FUZZ_CASES=84000 cargo test --test fuzz_parsers` (12 properties,
-//! 1,008,000 cases).
+//! in the README comes from `FUZZ_CASES=84000 cargo test --release --test fuzz_parsers`
+//! (12 properties, 1,008,000 cases, ~5 minutes on 2 loaded cores).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
