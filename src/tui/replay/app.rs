@@ -17,8 +17,9 @@ use crate::transcript::{Entry, Header, LineError};
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
 
-/// Frames fed into the inspector per draw: about 50 ms of folding in a release build here
-/// (README, Performance), so keys stay answered during a jump to the end of a large file.
+/// Frames fed into the inspector per draw: 55 ms on average, 108 ms at most, in a release build
+/// here under load 14 (README, Performance), so keys stay answered during a jump to the end of
+/// a large file.
 pub const FEED_CHUNK: u64 = 2_000;
 
 /// Playback speed.
