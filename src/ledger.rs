@@ -167,6 +167,8 @@ pub struct Ledger {
     unattributed: u64,
     /// Keep figures only, not per-turn detail (see [`Ledger::summary_only`]).
     summary_only: bool,
+    /// Keep no streamed text per turn (see [`Ledger::for_screens`]).
+    no_text: bool,
     /// An `edited` or `injected` meta line names the frame that follows it on its connection
     /// and direction (`true` = sent): the turn that frame touches gets the mark.
     pending_marks: HashMap<(u32, bool), intervene::Pending>,
@@ -194,6 +196,27 @@ impl Ledger {
         Ledger {
             summary_only: true,
             ..Self::default()
+        }
+    }
+
+    /// A ledger for the screens: every figure and each turn's frame numbers, but no streamed
+    /// output text — the screens rebuild it from the frames they keep on disk — so what it holds
+    /// grows with the frames and turns seen, not with the bytes they carried.
+    pub fn for_screens() -> Self {
+        Ledger {
+            no_text: true,
+            ..Self::default()
+        }
+    }
+
+    /// Drops a turn's frame numbers, streamed text and timing events, keeping every figure: for
+    /// a consumer that is done with a finished turn's detail (the live span export), so a long
+    /// run keeps figures, not bodies. Nothing happens to a turn that is still open.
+    pub fn shed_detail(&mut self, turn: usize) {
+        if let Some(t) = self.turns.get_mut(turn).filter(|t| t.status.is_final()) {
+            t.frames = Vec::new();
+            t.output_text = String::new();
+            t.timings = Vec::new();
         }
     }
 

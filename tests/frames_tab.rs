@@ -17,7 +17,7 @@ use turnscope::tui::frames;
 fn selected_text(app: &App) -> String {
     let shown = frames::shown(app);
     let i = frames::selected(app, &shown).expect("a frame is selected");
-    String::from_utf8_lossy(app.frames[i].payload.as_bytes()).into_owned()
+    String::from_utf8_lossy(&app.frames.payload_bytes(i).unwrap()).into_owned()
 }
 
 #[test]

@@ -184,10 +184,7 @@ async fn five_turn_tool_loop_against_the_emulator() {
         turns[1].incremental.items, 1,
         "only the function_call_output is sent"
     );
-    let sent_2 = h.app.frames[turns[1].request_frame.unwrap() as usize]
-        .payload
-        .json()
-        .unwrap();
+    let sent_2 = h.app.frames.json(turns[1].request_frame.unwrap()).unwrap();
     assert!(
         sent_2.contains(&format!(r#""call_id":"{call_1}""#)),
         "{sent_2}"

@@ -375,6 +375,7 @@ impl Ledger {
             kind,
             ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta
         ) && !self.summary_only
+            && !self.no_text
             && let Some(delta) = head.delta()
         {
             turn.output_text.push_str(&delta);

@@ -349,6 +349,13 @@ where
     }
     sink.flush().await?;
     for (t_us, body) in unflushed.drain(..) {
+        // The text is copied out of the socket's read buffer (one copy, which the recorder would
+        // make anyway): a slice of that buffer held while the frame waits for the recorder and
+        // the reader would pin the whole buffer, several times the frame, for that long.
+        let body = match body {
+            Body::Ws(text) => Body::Text(text.as_str().to_owned()),
+            other => other,
+        };
         shared.recorder.frame(t_us, conn, dir, body).await;
     }
     Ok(())

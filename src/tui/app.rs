@@ -8,7 +8,7 @@ use serde_json::Value;
 use tui_textarea::TextArea;
 
 use super::theme::Theme;
-use crate::frame::Frame;
+use crate::frame::FrameStore;
 use crate::ledger::{Ledger, ToolCall, Turn, TurnStatus};
 
 /// The connection as the UI sees it.
@@ -272,8 +272,9 @@ pub const REPLAY_READ_ONLY: &str = "a recording is read-only: nothing is sent fr
 pub struct App {
     /// Turns and metrics.
     pub ledger: Ledger,
-    /// Every frame, in push order (the ledger's frame indices point here).
-    pub frames: Vec<Frame>,
+    /// Every frame, in push order (the ledger's frame indices point here); bodies are spooled
+    /// to disk and read back on demand, so a long proxy session does not keep them in memory.
+    pub frames: FrameStore,
     /// Header facts.
     pub info: SessionInfo,
     /// Connection state.
@@ -348,8 +349,8 @@ impl App {
     /// A fresh app for a session.
     pub fn new(info: SessionInfo, theme: Theme) -> Self {
         App {
-            ledger: Ledger::new(),
-            frames: Vec::new(),
+            ledger: Ledger::for_screens(),
+            frames: FrameStore::new(),
             info,
             link: LinkState::Idle,
             now_us: 0,

@@ -140,12 +140,8 @@ pub fn agent_request(app: &App) -> Option<serde_json::Map<String, Value>> {
         .rev()
         .filter(|t| t.conn == conn)
         .find_map(|t| t.request_frame)?;
-    let json = app
-        .frames
-        .get(usize::try_from(frame).ok()?)?
-        .payload
-        .json()?;
-    match serde_json::from_str(json) {
+    let json = app.frames.json(frame)?;
+    match serde_json::from_str(&json) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     }

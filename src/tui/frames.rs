@@ -143,12 +143,14 @@ pub fn update(app: &mut App, action: FramesAction) {
                 return;
             }
             let finder = memmem::Finder::new(text.as_bytes());
-            tab.hits = app
-                .frames
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| finder.find(f.payload.as_bytes()).is_some())
-                .map(|(i, _)| i)
+            // Bodies are read back from the spool: a search costs a pass over it, once.
+            let frames = &app.frames;
+            tab.hits = (0..frames.len())
+                .filter(|&i| {
+                    frames
+                        .payload_bytes(i)
+                        .is_some_and(|b| finder.find(&b).is_some())
+                })
                 .collect();
             tab.search = Some(text);
             // The first match at or after the selection, wrapping.

@@ -148,8 +148,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
                 turn, items, bytes, ..
             }) = app.offer.take()
             {
-                let context =
-                    chain::as_input(chain::context_after(&app.ledger, &app.frames[..], turn));
+                let context = chain::as_input(chain::context_after(&app.ledger, &app.frames, turn));
                 app.resend = Some(context);
                 app.focus = Focus::Composer;
                 app.set_message(

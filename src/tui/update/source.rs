@@ -158,7 +158,7 @@ pub(super) fn offer_resume(app: &mut App, why: &str) {
         return;
     }
     app.resume_offered = Some(conn);
-    let items = chain::as_input(chain::context_after(&app.ledger, &app.frames[..], turn));
+    let items = chain::as_input(chain::context_after(&app.ledger, &app.frames, turn));
     let (bytes, tokens) = chain::items_size(&items);
     app.offer = Some(Offer::Resume {
         why: why.to_owned(),
@@ -205,13 +205,7 @@ pub(super) fn warn_if_stalled(app: &mut App, conn: u32) {
         return;
     };
     let index = turn.index;
-    let Some(last) = app
-        .frames
-        .iter()
-        .rev()
-        .find(|f| f.conn == conn && f.dir != Dir::Meta)
-        .map(|f| f.t_us)
-    else {
+    let Some(last) = app.frames.last_wire_t_us(conn) else {
         return;
     };
     let idle = app.now_us.saturating_sub(last);

@@ -219,11 +219,7 @@ fn preview_lines(app: &App, draft: &compose::Draft) -> Vec<Line<'static>> {
 
 fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
     let turn = &app.ledger.turns()[i];
-    let text = turn
-        .request_frame
-        .and_then(|f| chain::frame(&app.frames, f))
-        .and_then(|f| f.payload.json());
-    let Some(text) = text else {
+    let Some(text) = turn.request_frame.and_then(|f| app.frames.json(f)) else {
         return vec![Line::from(Span::styled(
             "  no request: the server started this response itself (after a steer)",
             app.theme.muted,
@@ -246,7 +242,7 @@ fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
         )),
     }
     let mut out = vec![Line::from(head), Line::default()];
-    out.extend(json::pretty(text, FOLD).into_iter().map(Line::from));
+    out.extend(json::pretty(&text, FOLD).into_iter().map(Line::from));
     out
 }
 
@@ -269,7 +265,7 @@ fn events(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> {
         t.muted,
     ))];
     for f in all.skip(skip).take(take.saturating_sub(1)) {
-        let Some(frame) = chain::frame(&app.frames, f) else {
+        let Some(frame) = app.frames.frame(f) else {
             continue;
         };
         let since = frame.t_us.saturating_sub(turn.sent_us);
@@ -350,13 +346,13 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
             ),
             t.title,
         )));
-        for item in chain::input_items(&app.ledger, &app.frames[..], link) {
+        for item in chain::input_items(&app.ledger, &app.frames, link) {
             all.push(Line::from(vec![
                 Span::styled("    → ", t.border),
                 Span::styled(clip(&chain::describe_item(&item), 120), t.text),
             ]));
         }
-        for item in chain::output_items(&app.ledger, &app.frames[..], link) {
+        for item in chain::output_items(&app.ledger, &app.frames, link) {
             all.push(Line::from(vec![
                 Span::styled("    ← ", t.border),
                 Span::styled(clip(&chain::describe_item(&item), 120), t.accent),
@@ -371,11 +367,14 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let turn = &app.ledger.turns()[i];
     let mut calls: Vec<(String, String, String)> = Vec::new();
+    // The screens' ledger keeps no streamed text (it would grow with every byte relayed): the
+    // text is rebuilt here from the turn's frames, read back from the store.
+    let mut output_text = String::new();
     for &f in &turn.frames {
-        let Some(text) = chain::frame(&app.frames, f).and_then(|f| f.payload.json()) else {
+        let Some(text) = app.frames.json(f) else {
             continue;
         };
-        let Some(h) = EventHead::parse(text) else {
+        let Some(h) = EventHead::parse(&text) else {
             continue;
         };
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
@@ -398,6 +397,11 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
                     c.2.push_str(&d);
                 }
             }
+            ServerEventKind::OutputTextDelta | ServerEventKind::RefusalDelta => {
+                if let Some(d) = h.delta() {
+                    output_text.push_str(&d);
+                }
+            }
             _ => {}
         }
     }
@@ -412,7 +416,7 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
         }
         out.push(Line::default());
     }
-    if turn.output_text.is_empty() && calls.is_empty() {
+    if output_text.is_empty() && calls.is_empty() {
         let what = if turn.status.is_final() {
             "  no output"
         } else {
@@ -420,7 +424,7 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
         };
         out.push(Line::from(Span::styled(what, t.muted)));
     }
-    for line in turn.output_text.lines() {
+    for line in output_text.lines() {
         out.push(Line::from(Span::styled(line.to_owned(), t.text)));
     }
     for (name, id, args) in calls {

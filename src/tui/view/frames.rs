@@ -33,7 +33,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let start = at
         .saturating_sub(list_h / 2)
         .min(shown.len().saturating_sub(list_h));
-    let t0 = app.frames.first().map_or(0, |f| f.t_us);
+    let t0 = app.frames.t_us(0).unwrap_or(0);
     for &i in shown.iter().skip(start).take(list_h) {
         let hit = found.binary_search(&i).is_ok();
         lines.push(row(
@@ -61,8 +61,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     while lines.len() < list_h + 1 {
         lines.push(Line::default());
     }
-    if let Some(i) = selected {
-        let f = &app.frames[i];
+    if let Some((i, f)) = selected.and_then(|i| Some((i, app.frames.get(i)?))) {
         lines.push(title_rule(
             vec![Span::styled(
                 format!(
