@@ -26,8 +26,13 @@ const SOCKET_SLACK: usize = 24 * FRAME;
 /// Twice the budget and the sockets' slack: a missing bound lets all of them through at once.
 const FRAMES: usize = 2 * (BUDGET_BYTES + SOCKET_SLACK) / FRAME;
 
+/// One heavy test at a time: three relaying tens of MB at once on a loaded 2-core machine
+/// starved each other past [`GUARD`].
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
+    let _one = HEAVY.lock().await;
     let mut up = Upstream::start().await;
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
@@ -302,6 +307,7 @@ async fn peak_anon_after_relaying(tui: bool) -> f64 {
 /// in memory, as before, it reached several hundred MB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_tui_stays_under_the_bound_whatever_it_relays() {
+    let _one = HEAVY.lock().await;
     let peak = peak_anon_after_relaying(true).await;
     assert!(
         peak <= ANON_BOUND_MB,
@@ -313,6 +319,7 @@ async fn the_proxy_tui_stays_under_the_bound_whatever_it_relays() {
 /// The headless proxy folds figures only; the same volume stays under the same bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_headless_proxy_stays_under_the_bound_whatever_it_relays() {
+    let _one = HEAVY.lock().await;
     let peak = peak_anon_after_relaying(false).await;
     assert!(
         peak <= ANON_BOUND_MB,
