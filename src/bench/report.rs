@@ -93,6 +93,15 @@ fn mode_row(out: &mut String, calls: usize, mode: &str, m: &ModeStats) {
     );
 }
 
+/// "12.3% faster" or "1.6% slower": a negative speed-up reads as what it is.
+pub fn faster_or_slower(pct: f64) -> String {
+    if pct < 0.0 {
+        format!("{:.1}% slower", -pct)
+    } else {
+        format!("{pct:.1}% faster")
+    }
+}
+
 /// The speed-up sentence of one point.
 pub fn speedup_text(s: Option<&SpeedUp>) -> String {
     match s {
@@ -105,8 +114,9 @@ pub fn speedup_text(s: Option<&SpeedUp>) -> String {
                 None => "one pair: no interval".into(),
             };
             format!(
-                "WebSocket {:.1}% faster ({ci}); HTTP/WS time {:.2}×",
-                s.mean_pct, s.ratio
+                "WebSocket {} ({ci}); HTTP/WS time {:.2}×",
+                faster_or_slower(s.mean_pct),
+                s.ratio
             )
         }
     }
@@ -168,8 +178,8 @@ fn point_rows(out: &mut String, p: &Point, pricing: Option<&Pricing>) {
         where_time_goes(out, m);
         let _ = writeln!(
             out,
-            "         the profile alone predicts {:.1}% faster; the rest is CPU and scheduling",
-            m.predicted_speedup_pct
+            "         the profile alone predicts {}; the rest is CPU and scheduling",
+            faster_or_slower(m.predicted_speedup_pct)
         );
     }
     let errors = p.websocket.errors + p.http.errors;
@@ -225,6 +235,16 @@ mod tests {
             "WebSocket 12.3% faster (95% CI 10.0% … 14.5%, paired t, 5 pairs); HTTP/WS time 1.14×"
         );
         assert_eq!(speedup_text(None), "no complete pair of runs");
+        let slower = SpeedUp {
+            mean_pct: -1.62,
+            ci95_pct: Some((-3.9, 0.7)),
+            ratio: 0.98,
+            ..s
+        };
+        assert_eq!(
+            speedup_text(Some(&slower)),
+            "WebSocket 1.6% slower (95% CI -3.9% … 0.7%, paired t, 5 pairs); HTTP/WS time 0.98×"
+        );
         assert_eq!(fmt_count(950.0), "950");
         assert_eq!(fmt_count(12_345.0), "12.3k");
         assert_eq!(fmt_count(4_560_000.0), "4.56M");

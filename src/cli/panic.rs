@@ -84,4 +84,31 @@ mod tests {
             .context("cannot write");
         assert!(is_closed_pipe_error(&err));
     }
+
+    /// The hook's text for a panic that quotes a key (never given as a secret) and an explicit
+    /// secret: neither reaches stderr. The hook is process-wide, so it is restored at once.
+    #[test]
+    fn a_panic_message_shows_no_key() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&seen);
+        let secrets = Secrets::new(["hunter2-explicit-secret"]);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let text = report(info, &message_of(info.payload()), &secrets);
+            if let Ok(mut s) = sink.lock() {
+                s.push_str(&text);
+            }
+        }));
+        let key = "sk-proj-PANICTESTKEY0123456789abcdefgh";
+        let result = std::panic::catch_unwind(|| {
+            panic!("bad frame {{\"input\":\"x\\n{key}\"}} with hunter2-explicit-secret")
+        });
+        std::panic::set_hook(previous);
+        assert!(result.is_err());
+        let text = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert!(text.contains("bad frame"), "{text}");
+        assert!(!text.contains("PANICTESTKEY"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 }

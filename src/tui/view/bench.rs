@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use tokio_util::sync::CancellationToken;
 
 use crate::bench::model::{OTHER, SEGMENTS};
-use crate::bench::report::{server_line, speedup_text};
+use crate::bench::report::{faster_or_slower, server_line, speedup_text};
 use crate::bench::{BenchReport, Point};
 use crate::latency::TERMS;
 use crate::ledger::cost::fmt_usd;
@@ -74,8 +74,8 @@ fn bar(segments: &[(char, f64)], max_us: f64, width: usize) -> String {
 fn heading(p: &Point) -> String {
     let speed = match &p.speedup {
         Some(s) => format!(
-            "WebSocket {:.1}% faster{}",
-            s.mean_pct,
+            "WebSocket {}{}",
+            faster_or_slower(s.mean_pct),
             s.ci95_pct.map_or(String::new(), |(lo, hi)| format!(
                 " (95% CI {lo:.1}…{hi:.1}%)"
             ))
