@@ -11,7 +11,8 @@
 //! that come and go (a new one every 64 requests). Ratios are against the byte copier.
 //! Env: RELAY_BENCH_REPS (sequential requests per size, default 2000), RELAY_BENCH_MB;
 //! RELAY_BENCH_BASE=PATH also measures another turnscope binary (say, one built from main) in
-//! the same run, for a before/after.
+//! the same run, for a before/after. The proxy runs twice: headless (`--no-tui`) and with its
+//! TUI on under a real pty (util-linux `script`, 120×40), both recording.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -230,12 +231,17 @@ fn peak_rss_mb(pid: u32) -> f64 {
 struct Relay {
     name: String,
     child: Child,
+    /// The relay's own process (under `script`, not the child).
+    pid: u32,
     port: u16,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
+        if self.pid != self.child.id() {
+            let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -254,9 +260,73 @@ fn start_copier(up: SocketAddr) -> Relay {
     Relay {
         name: "byte copier".into(),
         port: line.trim().parse().unwrap(),
+        pid: child.id(),
         child,
         _dir: None,
     }
+}
+
+/// `turnscope proxy` with its TUI on, under a pty (`script`), recording; its pid is the
+/// turnscope process (the pty's shell execs into it), so CPU and RSS are the proxy's own.
+// The child is waited for by `Relay`'s drop; the only other way out is the bench failing.
+#[allow(clippy::zombie_processes)]
+fn start_turnscope_tui(up: SocketAddr, bin: &str, name: &str) -> Relay {
+    let dir = tempfile::tempdir().unwrap();
+    // The TUI shows its address only on screen: pick a free port for it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let line = format!(
+        "stty rows 40 cols 120; exec {bin} proxy --listen 127.0.0.1:{port} --upstream http://{up}/v1 --record {}",
+        dir.path().join("relay.tsjsonl").display()
+    );
+    let child = Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux `script` runs the TUI under a pty");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not listen within 30 s"
+        );
+        if let Some(pid) = descendant(child.id(), "turnscope")
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        {
+            return Relay {
+                name: name.into(),
+                pid,
+                child,
+                port,
+                _dir: Some(dir),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `pid` or its first descendant whose command is `comm`.
+fn descendant(pid: u32, comm: &str) -> Option<u32> {
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let c = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        if c.trim() == comm {
+            return Some(p);
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        todo.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    None
 }
 
 fn start_turnscope(up: SocketAddr, bin: &str, name: &str) -> Relay {
@@ -289,6 +359,7 @@ fn start_turnscope(up: SocketAddr, bin: &str, name: &str) -> Relay {
     Relay {
         name: name.into(),
         port: port.unwrap(),
+        pid: child.id(),
         child,
         _dir: Some(dir),
     }
@@ -316,6 +387,7 @@ fn start_websocat(up: SocketAddr) -> Result<Relay, String> {
     }
     Ok(Relay {
         name: "websocat".into(),
+        pid: child.id(),
         child,
         port,
         _dir: None,
@@ -348,7 +420,7 @@ async fn measure(
     reps: usize,
     volume_mb: u64,
 ) -> Figures {
-    let pid = relay.child.id();
+    let pid = relay.pid;
     let mut fig = Figures::default();
     let c0 = cpu_secs(pid);
     let (first, last, frames) = latencies(relay.port, reps, 200, 8).await;
@@ -404,10 +476,14 @@ fn main() {
         let ts = start_turnscope(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope proxy");
         rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
         drop(ts);
+        let ts = start_turnscope_tui(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope TUI");
+        rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
+        drop(ts);
         if let Ok(base) = std::env::var("RELAY_BENCH_BASE") {
             let ts = start_turnscope(up, &base, "turnscope base");
             rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
             drop(ts);
+            // Not the base's TUI: before issue 18 it kept every body, ~2.3 GB after 1 GB.
         }
         match start_websocat(up) {
             Ok(ws) => rows.push((ws.name.clone(), measure(&ws, &direct, reps, volume_mb).await)),
