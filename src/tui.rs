@@ -16,6 +16,7 @@ pub mod compose;
 pub mod frames;
 pub mod keymap;
 pub mod live;
+pub mod payload;
 pub mod proxy;
 pub mod replay;
 pub mod run;

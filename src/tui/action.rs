@@ -57,6 +57,8 @@ pub enum Action {
     Breakpoint(super::breakpoint::BreakpointAction),
     /// The Frames tab: select, search, filter.
     Frames(super::frames::FramesAction),
+    /// Something the Payload tab does: show long strings whole, scroll sideways.
+    Payload(super::payload::PayloadAction),
 
     // ---- intents ----
     /// Leave the app (restores the terminal).

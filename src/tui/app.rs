@@ -341,6 +341,8 @@ pub struct App {
     pub replay: Option<ReplayMark>,
     /// The Frames tab: heads of `frames`, selection, search and filter.
     pub frames_tab: super::frames::FramesTab,
+    /// The Payload tab's expanded strings and sideways scroll.
+    pub payload_view: super::payload::PayloadView,
     /// Model prices for the Usage tab's cost lines (built-in, with config.toml's `[prices]`).
     pub prices: crate::ledger::cost::Prices,
 }
@@ -383,6 +385,7 @@ impl App {
             proxy: None,
             replay: None,
             frames_tab: super::frames::FramesTab::default(),
+            payload_view: super::payload::PayloadView::default(),
             prices: crate::ledger::cost::Prices::builtin(),
         }
     }

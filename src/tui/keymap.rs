@@ -35,6 +35,8 @@ pub enum Scope {
     Log,
     /// The Frames tab, over the turn list's keys.
     Frames,
+    /// The Payload tab, over the turn list's keys.
+    Payload,
     /// Typing the Frames tab's search.
     Search,
     /// A held frame's editor (proxy breakpoints).
@@ -53,6 +55,7 @@ impl Scope {
             Scope::Help => "Help",
             Scope::Log => "Message log",
             Scope::Frames => "Frames tab",
+            Scope::Payload => "Payload tab",
             Scope::Search => "Frames search",
             Scope::Held => "Held frame",
         }
@@ -88,7 +91,7 @@ pub enum Fallback {
 /// The scopes asked, first match wins, and what an unbound key does: the screen's state as
 /// far as keys go. Dispatch and the tests of help against dispatch both read it.
 pub fn mode(app: &App) -> (&'static [Scope], Fallback) {
-    use Scope::{Composer, Frames, Global, Held, Help, Log, Offer, Proxy, Search, Turns};
+    use Scope::{Composer, Frames, Global, Held, Help, Log, Offer, Payload, Proxy, Search, Turns};
     let proxy = app.proxy.is_some();
     if app.proxy.as_ref().is_some_and(|p| p.is_open()) {
         return (&[Global, Proxy, Held], Fallback::Editor);
@@ -107,6 +110,9 @@ pub fn mode(app: &App) -> (&'static [Scope], Fallback) {
         match app.focus {
             Focus::Turns if app.tab == Tab::Frames => {
                 (&[Global, Proxy, Frames, Turns], &[Global, Frames, Turns])
+            }
+            Focus::Turns if app.tab == Tab::Payload => {
+                (&[Global, Proxy, Payload, Turns], &[Global, Payload, Turns])
             }
             Focus::Turns => (&[Global, Proxy, Turns], &[Global, Turns]),
             Focus::Composer => {

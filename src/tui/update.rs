@@ -71,6 +71,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Breakpoint(action) => return super::breakpoint::update(app, action),
         Action::Frames(action) => super::frames::update(app, action),
+        Action::Payload(action) => super::payload::update(app, action),
         Action::Quit => return vec![Command::Quit],
         Action::ToggleHelp | Action::ToggleLog | Action::ScrollPopup(_) => {
             popups::update(app, &action);

@@ -8,6 +8,7 @@ use crate::tui::action::Action;
 use crate::tui::app::Tab;
 use crate::tui::breakpoint::BreakpointAction;
 use crate::tui::frames::FramesAction;
+use crate::tui::payload::{PayloadAction, SIDEWAYS_STEP};
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
@@ -37,7 +38,7 @@ pub fn defaults() -> Vec<Binding> {
         BackTab, Backspace, Char, Down, End, Enter, Esc, F, Home, Left, PageDown, PageUp, Right,
         Tab as TabKey, Up,
     };
-    use Scope::{Composer, Frames, Global, Held, Help, Log, Offer, Proxy, Search, Turns};
+    use Scope::{Composer, Frames, Global, Held, Help, Log, Offer, Payload, Proxy, Search, Turns};
     let bp = A::Breakpoint;
     vec![
         bind(Global, Char('c'), CTRL, A::Quit, "quit"),
@@ -165,6 +166,36 @@ pub fn defaults() -> Vec<Binding> {
         bind(Turns, Char('i'), NONE, A::FocusComposer, "write a message"),
         bind(Turns, Enter, NONE, A::FocusComposer, "write a message"),
         bind(Turns, Char('R'), NONE, A::Reconnect, "reconnect / rotate"),
+        // H and L scroll the Payload sideways as J and K scroll it down and up; ← → h l stay
+        // the tab keys.
+        bind(
+            Payload,
+            Char('H'),
+            NONE,
+            A::Payload(PayloadAction::Sideways(-SIDEWAYS_STEP)),
+            "scroll sideways",
+        ),
+        bind(
+            Payload,
+            Char('L'),
+            NONE,
+            A::Payload(PayloadAction::Sideways(SIDEWAYS_STEP)),
+            "scroll sideways",
+        ),
+        bind(
+            Payload,
+            Char('e'),
+            NONE,
+            A::Payload(PayloadAction::ToggleString),
+            "show the ▸ string whole / fold it",
+        ),
+        bind(
+            Payload,
+            Char('E'),
+            NONE,
+            A::Payload(PayloadAction::ToggleAll),
+            "every long string whole / folded",
+        ),
         bind(
             Frames,
             Char('J'),

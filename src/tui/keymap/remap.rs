@@ -12,6 +12,7 @@ use crate::tui::action::Action;
 use crate::tui::app::Tab;
 use crate::tui::breakpoint::BreakpointAction;
 use crate::tui::frames::FramesAction;
+use crate::tui::payload::PayloadAction;
 
 /// The name `config.toml` uses for an action, for every action a key can trigger.
 pub fn action_name(action: &Action) -> Option<&'static str> {
@@ -70,6 +71,10 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
         Action::Frames(FramesAction::FilterKind) => "frame-filter-type",
         Action::Frames(FramesAction::FilterLane) => "frame-filter-lane",
         Action::Frames(FramesAction::ClearFilter) => "frame-filter-clear",
+        Action::Payload(PayloadAction::ToggleString) => "expand-string",
+        Action::Payload(PayloadAction::ToggleAll) => "expand-all",
+        Action::Payload(PayloadAction::Sideways(n)) if *n > 0 => "scroll-right",
+        Action::Payload(PayloadAction::Sideways(_)) => "scroll-left",
         Action::Frames(FramesAction::SearchSubmit) => "search-run",
         Action::Frames(FramesAction::SearchCancel) => "search-cancel",
         Action::Frames(FramesAction::SearchBackspace) => "search-delete",
@@ -89,12 +94,13 @@ pub fn scope_name(scope: Scope) -> &'static str {
         Scope::Help => "help",
         Scope::Log => "log",
         Scope::Frames => "frames",
+        Scope::Payload => "payload",
         Scope::Search => "search",
         Scope::Held => "held",
     }
 }
 
-const SCOPES: [Scope; 10] = [
+const SCOPES: [Scope; 11] = [
     Scope::Global,
     Scope::Proxy,
     Scope::Turns,
@@ -103,6 +109,7 @@ const SCOPES: [Scope; 10] = [
     Scope::Help,
     Scope::Log,
     Scope::Frames,
+    Scope::Payload,
     Scope::Search,
     Scope::Held,
 ];

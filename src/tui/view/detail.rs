@@ -18,8 +18,7 @@ use crate::report::{CONN_CONTEXT, PROMPT_CACHE, fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
 use crate::tui::compose;
 
-/// Strings longer than this are folded in the Payload tab.
-const FOLD: usize = 160;
+use crate::tui::payload::{self, FOLD};
 
 /// The tab row's labels: ` 1 Payload `…; when they do not fit in `width`, only the shown tab
 /// keeps its title (` 1 │ 2 │ 7 Frames `) so every tab stays visible and clickable.
@@ -151,7 +150,13 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     } else {
         app.detail_scroll
     };
-    let para = Paragraph::new(lines).scroll((scroll, 0));
+    // Only the Payload tab scrolls sideways (H/L): its whole strings run past the edge.
+    let sideways = if app.tab == Tab::Payload && !preview {
+        app.payload_view.for_turn(app.selected).sideways
+    } else {
+        0
+    };
+    let para = Paragraph::new(lines).scroll((scroll, sideways));
     // Usage wraps too: a cost's "n/a (no price for …; add it …)" is wider than 80 columns.
     let para = if matches!(app.tab, Tab::Output | Tab::Insight | Tab::Usage) {
         para.wrap(Wrap { trim: false })
@@ -219,7 +224,7 @@ fn preview_lines(app: &App, draft: &compose::Draft) -> Vec<Line<'static>> {
 
 fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
     let turn = &app.ledger.turns()[i];
-    let Some(text) = turn.request_frame.and_then(|f| app.frames.json(f)) else {
+    let Some(text) = payload::request_text(app, i) else {
         return vec![Line::from(Span::styled(
             "  no request: the server started this response itself (after a steer)",
             app.theme.muted,
@@ -241,8 +246,35 @@ fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
             app.theme.muted,
         )),
     }
-    let mut out = vec![Line::from(head), Line::default()];
-    out.extend(json::pretty(&text, FOLD).into_iter().map(Line::from));
+    let view = app.payload_view.for_turn(Some(i));
+    let pretty = json::pretty_with(&text, FOLD, &|n| view.is_expanded(n));
+    // The string `e` acts on is marked ▸ in the indent; the keys are named once, in the head.
+    let marked = payload::target(&pretty.long_starts, usize::from(app.detail_scroll))
+        .map(|n| pretty.long_starts[n]);
+    // Where the blank line was: the keys, when there is a long string to use them on.
+    let hint = if pretty.long_starts.is_empty() {
+        Line::default()
+    } else {
+        Line::from(Span::styled(
+            format!(
+                "  long strings {} of {} whole · e the ▸ one · E all · H L sideways",
+                (0..pretty.long_starts.len())
+                    .filter(|&n| view.is_expanded(n))
+                    .count(),
+                pretty.long_starts.len()
+            ),
+            app.theme.muted,
+        ))
+    };
+    let mut out = vec![Line::from(head), hint];
+    out.extend(pretty.lines.into_iter().enumerate().map(|(k, line)| {
+        if Some(k) == marked {
+            let rest: String = line.strip_prefix(' ').unwrap_or(&line).to_owned();
+            Line::from(vec![Span::styled("▸", app.theme.accent), Span::raw(rest)])
+        } else {
+            Line::from(line)
+        }
+    }));
     out
 }
 

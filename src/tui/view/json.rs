@@ -3,6 +3,21 @@
 /// Indents `text` two spaces per level; strings longer than `fold` characters are cut to
 /// their start plus `…(+N chars)`. Invalid JSON comes out as-is, split on line breaks.
 pub fn pretty(text: &str, fold: usize) -> Vec<String> {
+    pretty_with(text, fold, &|_| false).lines
+}
+
+/// [`pretty`]'s lines and where its long strings are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pretty {
+    /// The indented lines.
+    pub lines: Vec<String>,
+    /// For each string longer than the fold length, in order: the line it is on.
+    pub long_starts: Vec<usize>,
+}
+
+/// [`pretty`], except that long string number `n` (in order) is shown whole when `whole(n)`.
+pub fn pretty_with(text: &str, fold: usize, whole: &dyn Fn(usize) -> bool) -> Pretty {
+    let mut long_starts = Vec::new();
     let mut lines = Vec::new();
     let mut cur = String::new();
     let mut depth: usize = 0;
@@ -24,6 +39,14 @@ pub fn pretty(text: &str, fold: usize) -> Vec<String> {
                         escaped = true;
                     } else if d == '"' {
                         break;
+                    }
+                }
+                if s.chars().count().saturating_sub(2) > fold {
+                    let n = long_starts.len();
+                    long_starts.push(lines.len());
+                    if whole(n) {
+                        cur.push_str(&s);
+                        continue;
                     }
                 }
                 cur.push_str(&fold_string(&s, fold));
@@ -59,7 +82,7 @@ pub fn pretty(text: &str, fold: usize) -> Vec<String> {
     if !cur.trim().is_empty() {
         lines.push(cur);
     }
-    lines
+    Pretty { lines, long_starts }
 }
 
 /// `"abc…(+1234 chars)"` for a quoted string longer than `fold` characters.
@@ -99,6 +122,23 @@ mod tests {
                 "}",
             ]
         );
+    }
+
+    #[test]
+    fn long_strings_are_found_and_shown_whole_on_request() {
+        let long = "y".repeat(30);
+        let text = format!(r#"{{"a":"{long}","b":"short","c":["{long}"]}}"#);
+        let folded = pretty_with(&text, 20, &|_| false);
+        assert_eq!(folded.long_starts, vec![1, 4]);
+        assert!(
+            folded.lines[1].contains("…(+10 chars)"),
+            "{:?}",
+            folded.lines
+        );
+        let second = pretty_with(&text, 20, &|n| n == 1);
+        assert!(second.lines[1].contains('…'));
+        assert_eq!(second.lines[4], format!("    \"{long}\""));
+        assert_eq!(pretty(&text, 20), folded.lines);
     }
 
     #[test]

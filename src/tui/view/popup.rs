@@ -135,14 +135,15 @@ fn help_section(app: &App, scopes: &[keymap::Scope], key_w: usize) -> Vec<Line<'
 }
 
 /// The scopes the help popup lists, left column then right: the Frames tab's keys replace the
-/// composer's while it is shown (those are the keys in force there; two columns have room for
-/// one of them).
+/// composer's while it is shown, the Payload tab's the resume offer's (that popup names its own
+/// keys): those are the keys in force there, and two columns have room for two sections.
 pub fn help_scopes(app: &App) -> [Vec<keymap::Scope>; 2] {
+    use crate::tui::app::Tab;
     use keymap::Scope;
-    let mut right = if app.tab == crate::tui::app::Tab::Frames {
-        vec![Scope::Frames, Scope::Offer]
-    } else {
-        vec![Scope::Composer, Scope::Offer]
+    let mut right = match app.tab {
+        Tab::Frames => vec![Scope::Frames, Scope::Offer],
+        Tab::Payload => vec![Scope::Composer, Scope::Payload],
+        _ => vec![Scope::Composer, Scope::Offer],
     };
     if app.proxy.is_some() {
         right.push(Scope::Proxy);
@@ -156,6 +157,9 @@ pub fn screen_rows(app: &App, scope: keymap::Scope) -> Vec<HelpRow> {
     use keymap::Scope;
     if scope == Scope::Turns && app.tab == crate::tui::app::Tab::Frames {
         return app.keymap.rows(scope, &[Scope::Global, Scope::Frames]);
+    }
+    if scope == Scope::Turns && app.tab == crate::tui::app::Tab::Payload {
+        return app.keymap.rows(scope, &[Scope::Global, Scope::Payload]);
     }
     keymap::help_rows(&app.keymap, scope)
 }
@@ -174,7 +178,12 @@ pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let mut body = help_section(app, &left_scopes, 10);
     body.push(Line::default());
-    body.extend(help_section(app, &right_scopes, 10));
+    // One column scrolls: it has room for every section in force, the resume offer's too.
+    let mut one_column = right_scopes.clone();
+    if !one_column.contains(&keymap::Scope::Offer) {
+        one_column.push(keymap::Scope::Offer);
+    }
+    body.extend(help_section(app, &one_column, 10));
     body.push(Line::default());
     body.push(Line::from(Span::styled(
         "mouse: click a turn or a tab, the wheel scrolls",
