@@ -115,7 +115,10 @@ async fn codex_through_the_proxy_tui() {
     // Codex prewarms (generate:false), then sends its turn chained to the prewarm, then closes.
     let list = blocking(|| {
         term.wait_for("both turns done and the agent gone", |s| {
-            s.contains("2 turns · 1 conn") && s.contains("agent #0 closed")
+            s.contains("2 turns · 1 conn")
+                && s.contains("agent #0 closed")
+                && s.contains(" expected")
+                && s.lines().any(|l| l.starts_with("2 ") && l.contains("done"))
         })
     });
     let header = list.lines().next().unwrap_or_default();
@@ -142,7 +145,13 @@ async fn codex_through_the_proxy_tui() {
 
     // The newest turn (selected, following) in the Insight tab.
     term.keys(&["6"]);
-    let insight = blocking(|| term.wait_for("the Insight tab", |s| s.contains("prefix (")));
+    // tmux may be read halfway through a redraw: wait for the whole prefix table.
+    let insight = blocking(|| {
+        term.wait_for("the Insight tab with its prefix table", |s| {
+            s.contains("prefix (")
+                && s.lines().filter(|l| l.trim().starts_with("tool ")).count() >= 5
+        })
+    });
     let insight_estimate = insight
         .lines()
         .skip(3)
