@@ -65,9 +65,9 @@ fn first_line(app: &App) -> Line<'static> {
         agent_model.unwrap_or_else(|| app.info.model.clone()),
         t.text,
     ));
-    spans.push(Span::styled("  ", t.muted));
-    spans.push(Span::styled(app.info.url.clone(), t.text));
     // Which key goes out, masked; the proxy passes the agent's on and a replay sends none.
+    // It comes before the URL: a narrow terminal clips the line's end, and a long URL can
+    // lose its tail where the key hint cannot.
     match &app.info.key_hint {
         Some(key) => spans.push(Span::styled(format!("  key {key}"), t.muted)),
         None if app.proxy.is_none() && app.replay.is_none() => {
@@ -75,6 +75,8 @@ fn first_line(app: &App) -> Line<'static> {
         }
         None => {}
     }
+    spans.push(Span::styled("  ", t.muted));
+    spans.push(Span::styled(app.info.url.clone(), t.text));
     Line::from(spans)
 }
 
