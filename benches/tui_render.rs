@@ -8,7 +8,7 @@ use ratatui::backend::TestBackend;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use turnscope::frame::{Dir, Frame, Payload};
-use turnscope::tui::app::{App, LinkState, SessionInfo, Tab};
+use turnscope::tui::app::{App, ConnState, SessionInfo, Tab};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, AppScreen, Command, Effects, run_loop, update::update, view};
 
@@ -70,7 +70,7 @@ fn new_app() -> App {
     );
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+        Action::LinkChanged(ConnState::Connected { conn: 0 }),
     );
     update(
         &mut app,

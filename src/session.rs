@@ -14,7 +14,6 @@ mod head;
 pub mod lanes;
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -83,20 +82,22 @@ pub enum SessionCommand {
     Close,
 }
 
-/// The state of the session's connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The state of the session's connection; the live screen shows it as is. A proxy or a replay
+/// has no connection of its own and stays `Idle`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ConnState {
+    /// No connect attempted yet.
+    #[default]
+    Idle,
     /// Opening connection `conn`.
     Connecting {
         /// Connection index (0, 1, …).
         conn: u32,
     },
-    /// Connection `conn` is open since `since`.
+    /// Connection `conn` is open (the age gauge reads its age from the ledger's connect time).
     Connected {
         /// Connection index.
         conn: u32,
-        /// When the upgrade completed (for the 60-minute age gauge).
-        since: Instant,
     },
     /// Connection `conn` ended; `code` is `None` when it dropped without a close frame.
     Closed {

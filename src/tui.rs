@@ -140,7 +140,7 @@ impl<E: Effects> Screen for AppScreen<E> {
 
     /// Once a second while a connection is open (its age gauge moves); never once all closed.
     fn tick_every(&self) -> Option<Duration> {
-        let open = matches!(self.app.link, app::LinkState::Connected { .. })
+        let open = matches!(self.app.link, app::ConnState::Connected { .. })
             || self
                 .app
                 .ledger

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::Value;
-use turnscope::tui::app::{App, Focus, LinkState, SessionInfo, Tab};
+use turnscope::tui::app::{App, ConnState, Focus, SessionInfo, Tab};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, update::update, view};
 
@@ -150,7 +150,7 @@ fn usage_app() -> App {
     app.prices = turnscope::ledger::cost::Prices::builtin().with_overrides(&file.prices);
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+        Action::LinkChanged(ConnState::Connected { conn: 0 }),
     );
     for frame in frames {
         update(&mut app, Action::FrameReceived(frame));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use turnscope::tui::app::{App, LinkState, SessionInfo};
+use turnscope::tui::app::{App, ConnState, SessionInfo};
 use turnscope::tui::theme::{Catalog, ColorSupport, Theme};
 use turnscope::tui::{Action, update::update, view};
 
@@ -35,7 +35,7 @@ fn app_in(theme: Theme) -> App {
     );
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+        Action::LinkChanged(ConnState::Connected { conn: 0 }),
     );
     for frame in frames.into_iter().take(6) {
         update(&mut app, Action::FrameReceived(frame));

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use turnscope::emulator::{self, EmulatorConfig};
 use turnscope::ledger::TurnStatus;
 use turnscope::session::{self, SessionCommand, SessionConfig, SessionEvent, SessionHandle};
-use turnscope::tui::app::{App, LinkState, SessionInfo};
+use turnscope::tui::app::{App, ConnState, SessionInfo};
 use turnscope::tui::live::{SessionEffects, session_action};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, Effects, apply, keymap, view};
@@ -111,7 +111,7 @@ async fn five_turn_tool_loop_against_the_emulator() {
         loaded,
     };
     h.pump_until("connected", |a| {
-        matches!(a.link, LinkState::Connected { conn: 0 })
+        matches!(a.link, ConnState::Connected { conn: 0 })
     })
     .await;
 
@@ -266,7 +266,7 @@ async fn reconnect_with_store_false_offers_the_full_context() {
     };
     h.app.info.model = "gpt-4.1-mini".into();
     h.pump_until("connected", |a| {
-        matches!(a.link, LinkState::Connected { conn: 0 })
+        matches!(a.link, ConnState::Connected { conn: 0 })
     })
     .await;
     h.keys("hello");
@@ -280,7 +280,7 @@ async fn reconnect_with_store_false_offers_the_full_context() {
     .await;
     h.key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
     h.pump_until("connection 1", |a| {
-        matches!(a.link, LinkState::Connected { conn: 1 })
+        matches!(a.link, ConnState::Connected { conn: 1 })
     })
     .await;
     assert!(
@@ -363,7 +363,7 @@ async fn url_to_the_emulator_needs_no_key_and_sends_the_demo_tools_also_through_
         let cancel = CancellationToken::new();
         let mut h = keyless(url.clone(), &cancel);
         h.pump_until("connected", |a| {
-            matches!(a.link, LinkState::Connected { conn: 0 })
+            matches!(a.link, ConnState::Connected { conn: 0 })
                 && a.ledger.current_connection().is_some()
         })
         .await;
@@ -420,7 +420,7 @@ async fn url_to_another_server_says_the_demo_tools_are_off() {
     let cancel = CancellationToken::new();
     let mut h = keyless(format!("ws://{}/v1/responses", px.addr()), &cancel);
     h.pump_until("connected", |a| {
-        matches!(a.link, LinkState::Connected { conn: 0 })
+        matches!(a.link, ConnState::Connected { conn: 0 })
             && a.ledger.current_connection().is_some()
     })
     .await;

@@ -6,7 +6,7 @@ use std::path::Path;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::tui::app::{App, LinkState, SessionInfo, Tab};
+use turnscope::tui::app::{App, ConnState, SessionInfo, Tab};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, keymap, update::update, view};
 
@@ -26,7 +26,7 @@ fn app_of(frames: Vec<turnscope::frame::Frame>) -> App {
     let mut app = App::new(info, Theme::default());
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+        Action::LinkChanged(ConnState::Connected { conn: 0 }),
     );
     for frame in frames {
         update(&mut app, Action::FrameReceived(frame));

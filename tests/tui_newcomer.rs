@@ -8,7 +8,7 @@ mod screens;
 use crossterm::event::KeyCode;
 use screens::{info, screen};
 use turnscope::frame::Frame;
-use turnscope::tui::app::{App, LinkState, Recording};
+use turnscope::tui::app::{App, ConnState, Recording};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, update::update};
 
@@ -20,7 +20,7 @@ fn a_failed_connect_shows_no_connection_and_no_age() {
     app.recording = Recording::Off;
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connecting { conn: 0 }),
+        Action::LinkChanged(ConnState::Connecting { conn: 0 }),
     );
     let message = "connection refused by 127.0.0.1:1 (ws://127.0.0.1:1/v1/responses)";
     update(
@@ -34,7 +34,7 @@ fn a_failed_connect_shows_no_connection_and_no_age() {
     );
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Failed {
+        Action::LinkChanged(ConnState::Failed {
             message: message.into(),
         }),
     );
@@ -54,7 +54,7 @@ fn app_with_offer() -> App {
     let mut app = screens::app_from("reconnect_store_false.tsjsonl", Some(10));
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 1 }),
+        Action::LinkChanged(ConnState::Connected { conn: 1 }),
     );
     update(&mut app, Action::DismissOffer);
     let (_, frames, _) = turnscope::transcript::read_all(std::path::Path::new(
@@ -120,7 +120,7 @@ fn a_long_error_can_be_read_whole_in_the_message_log() {
     let long = "connection refused by 127.0.0.1:9 (ws://127.0.0.1:9/v1/responses): is the server running? Start one with `turnscope emulate` or check --url; the END";
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Failed {
+        Action::LinkChanged(ConnState::Failed {
             message: long.into(),
         }),
     );

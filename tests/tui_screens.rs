@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::tui::app::{App, Focus, LinkState, Recording, Tab};
+use turnscope::tui::app::{App, ConnState, Focus, Recording, Tab};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, Command, update::update, view};
 
@@ -38,7 +38,7 @@ fn app_from(fixture: &str, n: Option<usize>) -> App {
     );
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+        Action::LinkChanged(ConnState::Connected { conn: 0 }),
     );
     for frame in frames.into_iter().take(n.unwrap_or(usize::MAX)) {
         update(&mut app, Action::FrameReceived(frame));
@@ -51,7 +51,7 @@ fn empty_session() {
     let mut app = App::new(info(), Theme::default());
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connecting { conn: 0 }),
+        Action::LinkChanged(ConnState::Connecting { conn: 0 }),
     );
     app.recording = Recording::Off;
     insta::assert_snapshot!(screen(&mut app, 80, 24));
@@ -77,7 +77,7 @@ fn server_error_offers_resume() {
     let mut app = app_from("reconnect_store_false.tsjsonl", Some(10));
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 1 }),
+        Action::LinkChanged(ConnState::Connected { conn: 1 }),
     );
     update(&mut app, Action::DismissOffer);
     let (_, frames, _) =
@@ -267,7 +267,7 @@ fn tiny_terminals_do_not_panic() {
     let mut app = app_from("reconnect_store_false.tsjsonl", Some(11));
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 1 }),
+        Action::LinkChanged(ConnState::Connected { conn: 1 }),
     );
     for (w, h) in [(1, 1), (10, 3), (20, 5), (30, 8), (200, 4)] {
         for help in [false, true] {
@@ -439,7 +439,7 @@ fn sending_while_disconnected_keeps_the_text_and_offers_the_reconnect() {
     let mut app = App::new(info(), Theme::default());
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Closed {
+        Action::LinkChanged(ConnState::Closed {
             conn: 0,
             code: Some(1006),
             reason: "gone".into(),

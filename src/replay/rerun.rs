@@ -251,12 +251,14 @@ impl Live {
                 }
                 self.ledger.push(&frame);
             }
-            SessionEvent::State(ConnState::Connected { conn, .. }) => {
+            SessionEvent::State(ConnState::Connected { conn }) => {
                 self.conn = Some(conn);
                 self.opened += 1;
             }
             SessionEvent::State(ConnState::Failed { message }) => self.failed = Some(message),
-            SessionEvent::State(ConnState::Closed { .. } | ConnState::Connecting { .. }) => {
+            SessionEvent::State(
+                ConnState::Idle | ConnState::Closed { .. } | ConnState::Connecting { .. },
+            ) => {
                 self.conn = None;
             }
             SessionEvent::Recording(Ok(path)) => self.recorded_to = Some(path),

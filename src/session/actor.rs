@@ -332,10 +332,7 @@ impl Actor {
                 if let Some(client) = &opened.client {
                     self.meta(client);
                 }
-                self.state(ConnState::Connected {
-                    conn: self.conn,
-                    since: Instant::now(),
-                });
+                self.state(ConnState::Connected { conn: self.conn });
                 Connect::Open(Box::new(ws), pending)
             }
             Err(e) => {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
-use super::app::{LinkState, Tab};
+use super::app::{ConnState, Tab};
 use crate::frame::Frame;
 
 /// One input to [`super::update::update`]: a fact (past tense) or an intent (imperative).
@@ -14,7 +14,7 @@ pub enum Action {
     /// A frame was sent, received or noted by the session (already recorded).
     FrameReceived(Frame),
     /// The connection state changed.
-    LinkChanged(LinkState),
+    LinkChanged(ConnState),
     /// The session's client-side queue for a lane changed length.
     LaneQueued {
         /// Lane (`stream_id`), `None` = default lane.

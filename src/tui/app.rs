@@ -10,38 +10,7 @@ use tui_textarea::TextArea;
 use super::theme::Theme;
 use crate::frame::FrameStore;
 use crate::ledger::{Ledger, ToolCall, Turn, TurnStatus};
-
-/// The connection as the UI sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum LinkState {
-    /// Nothing yet.
-    #[default]
-    Idle,
-    /// Opening connection `conn`.
-    Connecting {
-        /// Connection index.
-        conn: u32,
-    },
-    /// Connection `conn` is open.
-    Connected {
-        /// Connection index.
-        conn: u32,
-    },
-    /// Connection `conn` ended.
-    Closed {
-        /// Connection index.
-        conn: u32,
-        /// Close code, `None` when it dropped.
-        code: Option<u16>,
-        /// Close reason.
-        reason: String,
-    },
-    /// A connect attempt failed.
-    Failed {
-        /// What went wrong and what to do.
-        message: String,
-    },
-}
+pub use crate::session::ConnState;
 
 /// Detail tabs of the selected turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -278,7 +247,7 @@ pub struct App {
     /// Header facts.
     pub info: SessionInfo,
     /// Connection state.
-    pub link: LinkState,
+    pub link: ConnState,
     /// Now, µs on the frames' clock.
     pub now_us: u64,
     /// Transcript.
@@ -354,7 +323,7 @@ impl App {
             ledger: Ledger::for_screens(),
             frames: FrameStore::new(),
             info,
-            link: LinkState::Idle,
+            link: ConnState::Idle,
             now_us: 0,
             recording: Recording::Unknown,
             queued: BTreeMap::new(),
@@ -398,7 +367,7 @@ impl App {
     /// The newest connection's index, if any.
     pub fn current_conn(&self) -> Option<u32> {
         match &self.link {
-            LinkState::Connecting { conn } | LinkState::Connected { conn } => Some(*conn),
+            ConnState::Connecting { conn } | ConnState::Connected { conn } => Some(*conn),
             _ => self.ledger.current_connection().map(|c| c.index),
         }
     }

@@ -6,21 +6,16 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{App, LinkState, Recording};
+use super::app::{App, Recording};
 use super::run::{forward, run_on_terminal};
 use super::{Action, AppScreen, Command, Effects, LoopStats};
-use crate::session::{self, ConnState, SessionCommand, SessionConfig, SessionEvent};
+use crate::session::{self, SessionCommand, SessionConfig, SessionEvent};
 
 /// Turns one session event into an action.
 pub fn session_action(event: SessionEvent) -> Action {
     match event {
         SessionEvent::Frame(frame) => Action::FrameReceived(frame),
-        SessionEvent::State(state) => Action::LinkChanged(match state {
-            ConnState::Connecting { conn } => LinkState::Connecting { conn },
-            ConnState::Connected { conn, .. } => LinkState::Connected { conn },
-            ConnState::Closed { conn, code, reason } => LinkState::Closed { conn, code, reason },
-            ConnState::Failed { message } => LinkState::Failed { message },
-        }),
+        SessionEvent::State(state) => Action::LinkChanged(state),
         SessionEvent::Queued { lane, depth } => Action::LaneQueued { lane, depth },
         SessionEvent::Recording(result) => Action::RecordingStarted(result),
         SessionEvent::Unsent { events, why } => Action::SendFailed {

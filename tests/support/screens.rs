@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use turnscope::tui::app::{App, LinkState, SessionInfo};
+use turnscope::tui::app::{App, ConnState, SessionInfo};
 use turnscope::tui::theme::Theme;
 use turnscope::tui::{Action, Command, keymap, update::update, view};
 
@@ -33,7 +33,7 @@ pub fn app_from(fixture: &str, n: Option<usize>) -> App {
     );
     update(
         &mut app,
-        Action::LinkChanged(LinkState::Connected { conn: 0 }),
+        Action::LinkChanged(ConnState::Connected { conn: 0 }),
     );
     for frame in frames.into_iter().take(n.unwrap_or(usize::MAX)) {
         update(&mut app, Action::FrameReceived(frame));

@@ -16,7 +16,7 @@ use super::app::ReplayApp;
 use crate::frame::{self, Dir};
 use crate::replay::Index;
 use crate::transcript::Header;
-use crate::tui::app::{App, Focus, LinkState, ReplayMark, SessionInfo};
+use crate::tui::app::{App, ConnState, Focus, ReplayMark, SessionInfo};
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
 use crate::tui::{Action, update::update, view};
@@ -65,7 +65,7 @@ pub fn start_app(header: &Header, theme: Theme, keymap: Arc<Keymap>) -> App {
 
 /// The link state a session reports beside a recorded connect or close (the session's state
 /// events are not recorded; these meta frames are).
-pub fn link_of(frame: &frame::Frame) -> Option<LinkState> {
+pub fn link_of(frame: &frame::Frame) -> Option<ConnState> {
     #[derive(serde::Deserialize)]
     struct Meta {
         #[serde(default)]
@@ -81,8 +81,8 @@ pub fn link_of(frame: &frame::Frame) -> Option<LinkState> {
     let meta: Meta = serde_json::from_str(frame.payload.json()?).ok()?;
     let conn = frame.conn;
     match meta.event.as_str() {
-        "connect" => Some(LinkState::Connected { conn }),
-        "close" => Some(LinkState::Closed {
+        "connect" => Some(ConnState::Connected { conn }),
+        "close" => Some(ConnState::Closed {
             conn,
             code: meta.code,
             reason: meta.reason.unwrap_or_default(),

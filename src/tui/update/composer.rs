@@ -2,7 +2,7 @@
 
 use crate::report::fmt_bytes;
 use crate::tui::action::Command;
-use crate::tui::app::{App, ComposerMode, Level, LinkState};
+use crate::tui::app::{App, ComposerMode, ConnState, Level};
 use crate::tui::compose;
 
 pub(super) fn on_file(app: &mut App, path: &std::path::Path, result: Result<String, String>) {
@@ -31,7 +31,7 @@ pub(super) fn send(app: &mut App) -> Vec<Command> {
     if app.proxy.is_none()
         && matches!(
             app.link,
-            LinkState::Closed { .. } | LinkState::Failed { .. }
+            ConnState::Closed { .. } | ConnState::Failed { .. }
         )
     {
         app.composer.error = Some(

@@ -6,7 +6,7 @@ use crate::frame::{Dir, Frame, Payload};
 use crate::ledger::context as chain;
 use crate::ledger::{AgeLevel, NoteLevel, TurnStatus};
 use crate::protocol::server::explain_error_code;
-use crate::tui::app::{App, ComposerMode, Level, LinkState, Offer};
+use crate::tui::app::{App, ComposerMode, ConnState, Level, Offer};
 
 pub(super) fn on_frame(app: &mut App, frame: Frame) {
     app.now_us = app.now_us.max(frame.t_us);
@@ -109,17 +109,17 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
     }
 }
 
-pub(super) fn on_link(app: &mut App, state: LinkState) {
+pub(super) fn on_link(app: &mut App, state: ConnState) {
     match &state {
-        LinkState::Closed { conn, code, reason } => {
+        ConnState::Closed { conn, code, reason } => {
             let code = code.map_or_else(|| "no close frame".to_owned(), |c| c.to_string());
             app.set_message(
                 Level::Warn,
                 format!("connection #{conn} closed ({code}): {reason} — Ctrl-R reconnects"),
             );
         }
-        LinkState::Failed { message } => app.set_message(Level::Error, message.clone()),
-        LinkState::Connected { conn } if *conn > 0 => {
+        ConnState::Failed { message } => app.set_message(Level::Error, message.clone()),
+        ConnState::Connected { conn } if *conn > 0 => {
             let head = app.head_turn().map(|i| (i, app.ledger.turns()[i].store));
             match head {
                 Some((_, Some(true))) => {
@@ -174,7 +174,7 @@ pub const STALL_US: u64 = 30_000_000;
 
 pub(super) fn on_tick(app: &mut App, now_us: u64) {
     app.now_us = app.now_us.max(now_us);
-    let LinkState::Connected { conn } = app.link else {
+    let ConnState::Connected { conn } = app.link else {
         return;
     };
     warn_if_stalled(app, conn);

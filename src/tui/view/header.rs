@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::{clip, thousands, thousands_signed};
 use crate::ledger::{AgeLevel, MAX_AGE_US};
 use crate::report::{PROMPT_CACHE, counted, fmt_bytes};
-use crate::tui::app::{App, LinkState, Recording};
+use crate::tui::app::{App, ConnState, Recording};
 
 /// Draws the three header rows.
 pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
@@ -35,15 +35,15 @@ fn first_line(app: &App) -> Line<'static> {
     }
     let (mark, text, style) = match &app.link {
         // Proxy mode has no link of its own: the agent's connections are the state.
-        LinkState::Idle if app.proxy.is_some() => match app.ledger.current_connection() {
+        ConnState::Idle if app.proxy.is_some() => match app.ledger.current_connection() {
             Some(c) if c.is_open() => ("●", format!("agent connected #{}", c.index), t.ok),
             Some(c) => ("○", format!("agent #{} closed", c.index), t.muted),
             None => ("○", "waiting for an agent".to_owned(), t.muted),
         },
-        LinkState::Idle => ("○", "idle".to_owned(), t.muted),
-        LinkState::Connecting { conn } => ("◌", format!("connecting #{conn}"), t.warn),
-        LinkState::Connected { conn } => ("●", format!("connected #{conn}"), t.ok),
-        LinkState::Closed { conn, code, .. } => (
+        ConnState::Idle => ("○", "idle".to_owned(), t.muted),
+        ConnState::Connecting { conn } => ("◌", format!("connecting #{conn}"), t.warn),
+        ConnState::Connected { conn } => ("●", format!("connected #{conn}"), t.ok),
+        ConnState::Closed { conn, code, .. } => (
             "✕",
             format!(
                 "closed #{conn}{}",
@@ -51,7 +51,7 @@ fn first_line(app: &App) -> Line<'static> {
             ),
             t.error,
         ),
-        LinkState::Failed { .. } => ("✕", "connect failed".to_owned(), t.error),
+        ConnState::Failed { .. } => ("✕", "connect failed".to_owned(), t.error),
     };
     spans.push(Span::styled(format!("{mark} {text}"), style));
     if app.on_emulator() {
