@@ -184,7 +184,11 @@ fn hints(app: &App) -> Line<'static> {
 
 /// `key label · key label` with keys in the accent style.
 pub fn key_hints(app: &App, pairs: &[(&str, &str)]) -> Line<'static> {
-    let t = &app.theme;
+    key_hints_in(&app.theme, pairs)
+}
+
+/// [`key_hints`] in theme `t`, for screens without an [`App`].
+pub fn key_hints_in(t: &crate::tui::theme::Theme, pairs: &[(&str, &str)]) -> Line<'static> {
     let mut spans = Vec::new();
     for (i, (k, label)) in pairs.iter().enumerate() {
         if i > 0 {

@@ -14,6 +14,7 @@ use crate::replay::filter::{Filter, Head};
 use crate::report::fmt_bytes;
 use crate::tui::app::App;
 use crate::tui::frames;
+use crate::tui::theme::Theme;
 
 /// Draws the tab's body into `area` (below the tab row).
 pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
@@ -141,7 +142,8 @@ fn summary(app: &App, shown: &[usize], selected: Option<usize>, found: &[usize])
     Line::from(spans)
 }
 
-fn arrow(dir: Dir) -> &'static str {
+/// The direction mark of a frame row.
+pub fn arrow(dir: Dir) -> &'static str {
     match dir {
         Dir::Sent => "→",
         Dir::Recv => "←",
@@ -161,10 +163,6 @@ fn row(
 ) -> Line<'static> {
     let t = &app.theme;
     let secs = h.t_us.saturating_sub(t0) as f64 / 1e6;
-    let lane = h
-        .lane
-        .as_deref()
-        .map_or(String::new(), |l| format!(" [{l}]"));
     let left = format!(
         "{}{}#{:<6} {:>10} {} ",
         if selected { "▸" } else { " " },
@@ -173,6 +171,27 @@ fn row(
         format!("+{secs:.3}s"),
         arrow(h.dir)
     );
+    let line = frame_row(t, left, if hit { t.accent } else { t.muted }, h, width);
+    if selected {
+        line.patch_style(t.selection)
+    } else {
+        line
+    }
+}
+
+/// A frame row: `left` (marks, number, time, arrow) in `left_style`, then the kind and lane
+/// clipped to `width`, then the size. The Frames tab and replay's timeline draw frames alike.
+pub fn frame_row(
+    t: &Theme,
+    left: String,
+    left_style: Style,
+    h: &Head,
+    width: u16,
+) -> Line<'static> {
+    let lane = h
+        .lane
+        .as_deref()
+        .map_or(String::new(), |l| format!(" [{l}]"));
     let size = format!(" {:>9}", fmt_bytes(h.bytes as u64));
     let room = usize::from(width).saturating_sub(left.chars().count() + size.chars().count());
     let kind = clip(&format!("{}{lane}", h.kind), room);
@@ -183,16 +202,11 @@ fn row(
     } else {
         t.text
     };
-    let line = Line::from(vec![
-        Span::styled(left, if hit { t.accent } else { t.muted }),
+    Line::from(vec![
+        Span::styled(left, left_style),
         Span::styled(format!("{kind:<room$}"), style),
         Span::styled(size, t.muted),
-    ]);
-    if selected {
-        line.patch_style(t.selection)
-    } else {
-        line
-    }
+    ])
 }
 
 /// A JSON line with every occurrence of `query` in the `hit` style.

@@ -7,8 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::{clip, json, thousands, title_rule};
-use crate::frame::Dir;
+use super::{clip, frames, json, thousands, title_rule};
 use crate::replay::context::{Change, Diff};
 use crate::report::{PROMPT_CACHE, fmt_bytes};
 use crate::tui::replay::app::{ExportKind, Level, PromptKind, ReplayApp, Row};
@@ -145,14 +144,6 @@ fn header(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
     );
 }
 
-fn dir_arrow(dir: Dir) -> &'static str {
-    match dir {
-        Dir::Sent => "→",
-        Dir::Recv => "←",
-        Dir::Meta => "•",
-    }
-}
-
 fn row_line(app: &ReplayApp, row: &Row, width: u16) -> Line<'static> {
     let t = &app.theme;
     let selected = row.pos == app.cursor;
@@ -161,32 +152,14 @@ fn row_line(app: &ReplayApp, row: &Row, width: u16) -> Line<'static> {
     let line = match &row.head {
         Ok(h) => {
             let secs = h.t_us.saturating_sub(app.t0) as f64 / 1e6;
-            let lane = h
-                .lane
-                .as_deref()
-                .map_or(String::new(), |l| format!(" [{l}]"));
             let left = format!(
                 "{marker}#{:<6} {:>10} c{} {} ",
                 row.pos + 1,
                 format!("+{secs:.3}s"),
                 h.conn,
-                dir_arrow(h.dir)
+                frames::arrow(h.dir)
             );
-            let size = format!(" {:>9}", fmt_bytes(h.bytes as u64));
-            let room = w.saturating_sub(left.chars().count() + size.chars().count());
-            let kind = clip(&format!("{}{lane}", h.kind), room);
-            let style = if h.error {
-                t.error
-            } else if h.dir == Dir::Meta {
-                t.muted
-            } else {
-                t.text
-            };
-            Line::from(vec![
-                Span::styled(left, t.muted),
-                Span::styled(format!("{kind:<room$}"), style),
-                Span::styled(size, t.muted),
-            ])
+            frames::frame_row(t, left, t.muted, h, width)
         }
         Err(e) => Line::from(Span::styled(
             clip(&format!("{marker}#{:<6} ✗ {e}", row.pos + 1), w),
@@ -417,18 +390,9 @@ fn footer(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// `key label · key label` in the replay's styles.
+/// `key label · key label` in the replay's theme.
 pub fn key_hints_replay(app: &ReplayApp, pairs: &[(&str, &str)]) -> Line<'static> {
-    let t = &app.theme;
-    let mut spans = Vec::new();
-    for (i, (k, label)) in pairs.iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" · ", t.muted));
-        }
-        spans.push(Span::styled((*k).to_owned(), t.accent));
-        spans.push(Span::styled(format!(" {label}"), t.muted));
-    }
-    Line::from(spans)
+    super::key_hints_in(&app.theme, pairs)
 }
 
 fn help(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
