@@ -20,6 +20,7 @@ use crate::bench::{BenchReport, Point};
 use crate::latency::TERMS;
 use crate::ledger::cost::fmt_usd;
 use crate::report::fmt_us_compact;
+use crate::tui::keymap::table::{Binding, KeyTable};
 use crate::tui::run::{Screen, Step, run_on_terminal};
 
 /// The fill of each stacked segment ([`TERMS`] order, then [`OTHER`]): distinct in monochrome
@@ -135,7 +136,12 @@ pub fn render(report: &BenchReport, frame: &mut Frame<'_>) {
     if stacked {
         foot.push(Line::from(legend(report)));
     }
-    foot.push(Line::from("q / Esc: quit").style(Style::default().add_modifier(Modifier::DIM)));
+    let hints: Vec<String> = keys()
+        .rows(Chart, &[])
+        .into_iter()
+        .map(|r| format!("{}: {}", r.keys, r.help))
+        .collect();
+    foot.push(Line::from(hints.join(" · ")).style(Style::default().add_modifier(Modifier::DIM)));
     if let Some(pricing) = &report.pricing {
         foot.push(Line::from(format!(
             "cost per run at {} prices. {}",
@@ -213,6 +219,26 @@ pub struct BenchScreen<'a> {
     pub report: &'a BenchReport,
 }
 
+/// The chart's one key scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chart;
+
+/// The chart's key table: what it dispatches and what its footer names, so they cannot drift.
+fn keys() -> KeyTable<Chart, BenchAction> {
+    let quit = |code, mods| Binding {
+        scope: Chart,
+        code,
+        mods,
+        action: BenchAction::Quit,
+        help: "quit",
+    };
+    KeyTable::new(vec![
+        quit(KeyCode::Char('q'), KeyModifiers::NONE),
+        quit(KeyCode::Esc, KeyModifiers::NONE),
+        quit(KeyCode::Char('c'), KeyModifiers::CONTROL),
+    ])
+}
+
 /// What a key or resize means to the chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BenchAction {
@@ -227,12 +253,7 @@ impl Screen for BenchScreen<'_> {
 
     fn on_event(&self, event: Event) -> Option<BenchAction> {
         match event {
-            Event::Key(k) if k.kind == KeyEventKind::Press => {
-                let ctrl_c =
-                    k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
-                (matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c)
-                    .then_some(BenchAction::Quit)
-            }
+            Event::Key(k) if k.kind == KeyEventKind::Press => keys().lookup(Chart, &k),
             Event::Resize(..) => Some(BenchAction::Resized),
             _ => None,
         }
@@ -303,6 +324,27 @@ mod tests {
         assert_eq!(bar(&[('a', 5.0)], 0.0, 10), "");
         // Longer than the scale: clipped to the width.
         assert_eq!(bar(&[('a', 20.0)], 10.0, 4), "aaaa");
+    }
+
+    /// Every key the footer names quits, and nothing else does.
+    #[test]
+    fn the_footer_keys_are_the_keys_that_quit() {
+        use crossterm::event::KeyEvent;
+        let table = keys();
+        for b in table.bindings() {
+            let key = KeyEvent::new(b.code, b.mods);
+            assert_eq!(
+                table.lookup(Chart, &key),
+                Some(BenchAction::Quit),
+                "{}",
+                b.label()
+            );
+        }
+        let rows = table.rows(Chart, &[]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].keys, "q Esc Ctrl-C");
+        let other = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+        assert_eq!(table.lookup(Chart, &other), None);
     }
 
     /// `bench --tui` runs on the one loop and guard: a resize redraws, q quits.
