@@ -42,8 +42,8 @@ pub fn fmt_tokens(n: u64) -> String {
 
 /// A count and its noun, singular or plural, in the shared number format: `1 turn`,
 /// `12,345 turns`. Nouns here take a plain `s`.
-pub fn counted(n: usize, noun: &str) -> String {
-    let n = u64::try_from(n).unwrap_or(u64::MAX);
+pub fn counted(n: impl TryInto<u64>, noun: &str) -> String {
+    let n = n.try_into().unwrap_or(u64::MAX);
     let s = if n == 1 { "" } else { "s" };
     format!("{} {noun}{s}", fmt_tokens(n))
 }

@@ -173,7 +173,13 @@ fn create(app: &App, new_items: Vec<Value>) -> Draft {
         (Some(context), _) => {
             let mut all = context.clone();
             all.extend(new_items);
-            (all, format!("full resend of {} items", context.len()))
+            (
+                all,
+                format!(
+                    "full resend of {}",
+                    crate::report::counted(context.len(), "item")
+                ),
+            )
         }
         (None, Some(id)) => {
             fields.push(("previous_response_id", json!(id)));

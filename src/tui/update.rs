@@ -16,7 +16,7 @@ use super::action::{Action, Command};
 use super::app::{App, ComposerMode, Focus, Level, Offer, REPLAY_READ_ONLY, Recording, Tab};
 use super::view;
 use crate::ledger::context as chain;
-use crate::report::fmt_bytes;
+use crate::report::{counted, fmt_bytes};
 
 /// Applies one action; returns the side effects to perform.
 pub fn update(app: &mut App, action: Action) -> Vec<Command> {
@@ -155,7 +155,8 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
                 app.set_message(
                     Level::Info,
                     format!(
-                        "the next turn resends the full context: {items} items, {}",
+                        "the next turn resends the full context: {}, {}",
+                        counted(items, "item"),
                         fmt_bytes(bytes)
                     ),
                 );

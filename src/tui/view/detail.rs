@@ -14,7 +14,7 @@ use crate::ledger::context as chain;
 use crate::ledger::{Turn, TurnStatus};
 use crate::protocol::server::explain_error_code;
 use crate::protocol::{EventHead, ServerEventKind};
-use crate::report::{CONN_CONTEXT, PROMPT_CACHE, fmt_bytes, fmt_us};
+use crate::report::{CONN_CONTEXT, PROMPT_CACHE, counted, fmt_bytes, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
 use crate::tui::compose;
 
@@ -232,9 +232,9 @@ fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
     };
     let mut head = vec![Span::styled(
         format!(
-            "  {} · {} items · {} tok",
+            "  {} · {} · {} tok",
             fmt_bytes(turn.incremental.bytes),
-            turn.incremental.items,
+            counted(turn.incremental.items, "item"),
             thousands(turn.incremental.tokens)
         ),
         app.theme.text,
@@ -353,10 +353,10 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
     let mut all = vec![
         Line::from(Span::styled(
             format!(
-                "  chain of {} turn(s) · full context {} · {} items · {} tok · sent {} ({:.0}% saved)",
-                chain.len(),
+                "  chain of {} · full context {} · {} · {} tok · sent {} ({:.0}% saved)",
+                counted(chain.len(), "turn"),
                 fmt_bytes(turn.full_context.bytes),
-                turn.full_context.items,
+                counted(turn.full_context.items, "item"),
                 thousands(turn.full_context.tokens),
                 fmt_bytes(turn.incremental.bytes),
                 turn.saved_pct()
@@ -506,9 +506,9 @@ fn usage(app: &App, i: usize) -> Vec<Line<'static>> {
             app,
             "sent (incremental)",
             format!(
-                "{} · {} items · {} tok",
+                "{} · {} · {} tok",
                 fmt_bytes(turn.incremental.bytes),
-                turn.incremental.items,
+                counted(turn.incremental.items, "item"),
                 thousands(turn.incremental.tokens)
             ),
         ),
@@ -516,9 +516,9 @@ fn usage(app: &App, i: usize) -> Vec<Line<'static>> {
             app,
             "full-context equivalent",
             format!(
-                "{} · {} items · {} tok",
+                "{} · {} · {} tok",
                 fmt_bytes(turn.full_context.bytes),
-                turn.full_context.items,
+                counted(turn.full_context.items, "item"),
                 thousands(turn.full_context.tokens)
             ),
         ),

@@ -81,8 +81,8 @@ fn first_line(app: &App) -> Line<'static> {
 }
 
 /// Age, the two cache figures, savings and lanes. When the row is too narrow, whole parts
-/// drop out (lanes first, then the connection-context figure) rather than being clipped
-/// mid-number: a label without its number would mislead.
+/// drop out (lanes first, then the expected figure, then all but the bytes saved) rather than
+/// being clipped mid-number: a label without its number would mislead.
 fn second_line(app: &App, width: u16) -> Line<'static> {
     let t = &app.theme;
     let sep = || Span::styled(" │ ", t.border);
@@ -120,20 +120,23 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     let tot = app.ledger.totals();
     let saved_b = tot.saved_bytes();
     let saved_style = if saved_b > 0 { t.ok } else { t.text };
-    let saved = vec![
-        sep(),
-        Span::styled("saved ", t.muted),
-        Span::styled(
-            format!(
-                "{}{} {}tok {:.0}%",
-                if saved_b < 0 { "-" } else { "" },
-                fmt_bytes(saved_b.unsigned_abs()),
-                thousands_signed(tot.saved_tokens()),
-                tot.saved_pct()
-            ),
-            saved_style,
-        ),
-    ];
+    let saved_bytes = format!(
+        "{}{}",
+        if saved_b < 0 { "-" } else { "" },
+        fmt_bytes(saved_b.unsigned_abs())
+    );
+    let saved_part = |figures: String| {
+        vec![
+            sep(),
+            Span::styled("saved ", t.muted),
+            Span::styled(figures, saved_style),
+        ]
+    };
+    let saved = saved_part(format!(
+        "{saved_bytes} {}tok {:.0}%",
+        thousands_signed(tot.saved_tokens()),
+        tot.saved_pct()
+    ));
     let lanes = vec![
         sep(),
         Span::styled("lanes ", t.muted),
@@ -142,11 +145,18 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     let mut parts = vec![age_gauge(app), prompt, context, saved, lanes];
     let width_of =
         |parts: &[Vec<Span<'_>>]| -> usize { parts.iter().flatten().map(Span::width).sum() };
-    // Drop order: lanes (index 4), then the expected figure (index 2).
+    // Drop order: lanes (index 4), then the expected figure (index 2); then the savings keep
+    // only their bytes, and go whole if even that does not fit.
     for drop in [4, 2] {
         if width_of(&parts) > usize::from(width) {
             parts[drop].clear();
         }
+    }
+    if width_of(&parts) > usize::from(width) {
+        parts[3] = saved_part(saved_bytes);
+    }
+    if width_of(&parts) > usize::from(width) {
+        parts[3].clear();
     }
     Line::from(parts.into_iter().flatten().collect::<Vec<_>>())
 }

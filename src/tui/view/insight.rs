@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::thousands;
 use crate::ledger::{CacheOutcome, ConnEvent, PROMPT_CACHE_MIN_TOKENS, Prefix, SendMode, Turn};
-use crate::report::{PROMPT_CACHE, cause_text, fmt_bytes, fmt_us, prompt_cache_text};
+use crate::report::{PROMPT_CACHE, cause_text, counted, fmt_bytes, fmt_us, prompt_cache_text};
 use crate::tui::app::App;
 
 /// The tab's lines for turn `i`.
@@ -41,7 +41,8 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
             "full resend",
             t.warn,
             format!(
-                "{reason}: {known_items} items ({}, {} tok) the server already had",
+                "{reason}: {} ({}, {} tok) the server already had",
+                counted(*known_items, "item"),
                 fmt_bytes(*known_bytes),
                 thousands(*known_tokens)
             ),

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::{key_hints, thousands};
-use crate::report::fmt_bytes;
+use crate::report::{counted, fmt_bytes};
 use crate::tui::app::{App, Level, Offer};
 use crate::tui::keymap::{self, HelpRow};
 
@@ -323,7 +323,8 @@ pub fn offer(app: &App, offer: &Offer, frame: &mut Frame<'_>, area: Rect) {
             Span::styled(": ", t.text),
             Span::styled(
                 format!(
-                    "{items} items, {}, {} tokens",
+                    "{}, {}, {} tokens",
+                    counted(*items, "item"),
                     fmt_bytes(*bytes),
                     thousands(*tokens)
                 ),
