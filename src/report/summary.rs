@@ -140,7 +140,11 @@ pub fn summary_table_total(all: &ManyTotals) -> String {
         &all.cost,
     );
     if all.skipped_lines > 0 {
-        let _ = writeln!(out, "{} unreadable line(s) skipped", all.skipped_lines);
+        let _ = writeln!(
+            out,
+            "{} skipped",
+            super::counted(all.skipped_lines, "unreadable line")
+        );
     }
     if !all.cost.unpriced.is_empty() {
         let _ = writeln!(out, "cost {}", all.cost.text());

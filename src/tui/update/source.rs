@@ -92,8 +92,9 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
                 app.set_message(
                     Level::Info,
                     format!(
-                        "turn {}: {calls} function call(s) wait for an output",
-                        t + 1
+                        "turn {}: {} waiting for an output",
+                        t + 1,
+                        crate::report::counted(calls, "function call")
                     ),
                 );
             } else if app.composer.mode == ComposerMode::ToolOutputs

@@ -74,7 +74,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         let line = if pending > 0 {
             Line::from(vec![
                 Span::styled(
-                    format!("{pending} function call(s) wait for an output"),
+                    format!(
+                        "{} waiting for an output",
+                        crate::report::counted(pending, "function call")
+                    ),
                     t.warn,
                 ),
                 Span::styled(" · press i to answer", t.muted),

@@ -184,8 +184,8 @@ fn cost_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     let mut session_text = session.text();
     if session.no_usage_turns > 0 {
         session_text.push_str(&format!(
-            " ({} turn(s) without usage not counted)",
-            session.no_usage_turns
+            " ({} without usage not counted)",
+            counted(session.no_usage_turns, "turn")
         ));
     }
     let mut out = vec![kv(app, "cost (this turn)", cost.text())];
