@@ -339,11 +339,7 @@ pub async fn run(
                     ..EmulatorConfig::default()
                 })
                 .await?;
-                let target = Target {
-                    ws_url: emu.ws_url(),
-                    http_url: format!("{}/responses", emu.base_url()),
-                    api_key: Some("turnscope-bench".into()),
-                };
+                let target = Target::emulator(&emu, "turnscope-bench");
                 let work = workload(&scenario, scenario.model(), false);
                 let result =
                     run_count(&target, &work, config.runs, config.parallel, &progress).await;
@@ -431,11 +427,7 @@ pub async fn estimate(config: &BenchConfig) -> Result<Estimate, BenchError> {
             ..EmulatorConfig::default()
         })
         .await?;
-        let target = Target {
-            ws_url: emu.ws_url(),
-            http_url: format!("{}/responses", emu.base_url()),
-            api_key: Some("turnscope-estimate".into()),
-        };
+        let target = Target::emulator(&emu, "turnscope-estimate");
         let work = workload(&scenario, scenario.model(), false);
         let rec = client::run(&target, &work, Transport::Http, &tx).await;
         emu.shutdown().await;

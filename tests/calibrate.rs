@@ -66,11 +66,7 @@ async fn record(dir: &Path, calls: usize, profile: &LatencyProfile) -> Vec<PathB
     })
     .await
     .unwrap();
-    let target = Target {
-        ws_url: emu.ws_url(),
-        http_url: format!("{}/responses", emu.base_url()),
-        api_key: Some("k".into()),
-    };
+    let target = Target::emulator(&emu, "k");
     let mut resend = workload(&scenario, scenario.model(), false);
     resend.outputs = (0..calls).map(tool_output).collect();
     let mut chained = resend.clone();

@@ -147,11 +147,7 @@ async fn recorded(
     })
     .await
     .unwrap();
-    let target = Target {
-        ws_url: emu.ws_url(),
-        http_url: format!("{}/responses", emu.base_url()),
-        api_key: Some("k".into()),
-    };
+    let target = Target::emulator(&emu, "k");
     let work = turnscope::bench::workload(&scenario, scenario.model(), false);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let rec = client::run(&target, &work, mode, &tx).await.unwrap();

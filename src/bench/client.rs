@@ -26,6 +26,17 @@ pub struct Target {
     pub api_key: Option<String>,
 }
 
+impl Target {
+    /// Both transports of an emulator started in this process, sending `api_key`.
+    pub fn emulator(emu: &crate::emulator::RunningEmulator, api_key: &str) -> Target {
+        Target {
+            ws_url: emu.ws_url(),
+            http_url: format!("{}/responses", emu.base_url()),
+            api_key: Some(api_key.to_owned()),
+        }
+    }
+}
+
 /// The client side of the scripted agent: what it sends, and the tool outputs it answers with.
 #[derive(Debug, Clone)]
 pub struct Workload {
