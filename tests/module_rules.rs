@@ -1,6 +1,7 @@
 //! CONTRIBUTING's dependency rules, checked on the source: data flows from sources through the
 //! ledger to the screens, so only `tui` and `cli` (and `main`) name `crate::tui` or the terminal
-//! crates; `replay` in particular keeps the data work and imports nothing from the screens.
+//! crates; `replay` in particular keeps the data work and imports nothing from the screens;
+//! and only `protocol` declares serde views of wire events.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -97,4 +98,54 @@ fn the_check_finds_a_replay_file_that_imports_tui() {
     let found = violations(&src);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("replay/filter.rs:1"), "{found:?}");
+}
+
+/// Files outside `src/protocol` allowed to declare a serde `type` field, and why.
+const NOT_THE_WIRE: &[(&str, &str)] = &[(
+    "src/har/read.rs",
+    "a HAR `_webSocketMessages` entry's `type` is send/receive, a browser's recording format",
+)];
+
+/// The rule of issue 15: what an event's `type` is gets decided in `protocol` (see
+/// `protocol::head`), so no other module declares its own serde view of wire JSON.
+#[test]
+fn only_protocol_declares_serde_views_of_wire_events() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    assert!(
+        files.len() > 50,
+        "src/ was not found under {}",
+        root.display()
+    );
+    let mut found = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "src/protocol.rs"
+            || rel.starts_with("src/protocol/")
+            || NOT_THE_WIRE.iter().any(|(f, _)| *f == rel)
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            if squeezed.contains(r#"rename="type""#)
+                || squeezed.contains(r#"tag="type""#)
+                || squeezed.contains("r#type")
+            {
+                found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "serde views of wire events outside src/protocol; read them through \
+         protocol::{{EventHead, RequestHead, ResponseHead, ItemHead}} instead:\n{}",
+        found.join("\n")
+    );
 }
