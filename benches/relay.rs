@@ -15,6 +15,9 @@
 //! TUI on under a real pty (util-linux `script`, 120×40), both recording.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/support/procs.rs"]
+mod procs;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -295,7 +298,7 @@ fn start_turnscope_tui(up: SocketAddr, bin: &str, name: &str) -> Relay {
             Instant::now() < deadline,
             "{name} did not listen within 30 s"
         );
-        if let Some(pid) = descendant(child.id(), "turnscope")
+        if let Some(pid) = procs::descendant(child.id(), "turnscope")
             && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         {
             return Relay {
@@ -308,25 +311,6 @@ fn start_turnscope_tui(up: SocketAddr, bin: &str, name: &str) -> Relay {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// `pid` or its first descendant whose command is `comm`.
-fn descendant(pid: u32, comm: &str) -> Option<u32> {
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        let c = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-        if c.trim() == comm {
-            return Some(p);
-        }
-        let children =
-            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
-        todo.extend(
-            children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok()),
-        );
-    }
-    None
 }
 
 fn start_turnscope(up: SocketAddr, bin: &str, name: &str) -> Relay {

@@ -7,6 +7,8 @@
 
 #[path = "common/proxy_harness.rs"]
 mod harness;
+#[path = "support/procs.rs"]
+mod procs;
 
 use std::time::Duration;
 
@@ -205,7 +207,7 @@ async fn start_child(upstream: &str, tui: bool) -> Child {
             "the proxy did not start listening on {listen}"
         );
         // Under `script` (or a wrapper) turnscope is a descendant: the pty's shell exec'd into it.
-        if let Some(pid) = turnscope_in(child.proc.id()) {
+        if let Some(pid) = procs::descendant(child.proc.id(), "turnscope") {
             child.pid = pid;
             if std::net::TcpStream::connect(&listen).is_ok() {
                 return child;
@@ -218,25 +220,6 @@ async fn start_child(upstream: &str, tui: bool) -> Child {
         // Polling for the listener (and the exec under `script`), bounded by GUARD.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// `pid` or its first descendant whose command is turnscope.
-fn turnscope_in(pid: u32) -> Option<u32> {
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-        if comm.trim() == "turnscope" {
-            return Some(p);
-        }
-        let children =
-            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
-        todo.extend(
-            children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok()),
-        );
-    }
-    None
 }
 
 /// Relays [`VOLUME`] bytes of turns (a request, then created, [`DELTAS`] deltas of [`DELTA`]
