@@ -28,6 +28,23 @@ struct Harness {
 }
 
 impl Harness {
+    /// A session spawned from `config` under `cancel`, the effects that reach it, and an App
+    /// showing `info`: what `turnscope --url` wires up, without the terminal.
+    fn start(config: SessionConfig, info: SessionInfo, cancel: &CancellationToken) -> Self {
+        let session = session::spawn(config, cancel.clone());
+        let (tx, loaded) = mpsc::unbounded_channel();
+        let effects = SessionEffects {
+            commands: session.commands.clone(),
+            actions: tx,
+        };
+        Self {
+            app: App::new(info, Theme::default()),
+            session,
+            effects,
+            loaded,
+        }
+    }
+
     /// Applies session events until `done` holds (each event awaited, never slept for).
     async fn pump_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
         while !done(&self.app) {
@@ -38,6 +55,25 @@ impl Harness {
             let action = session_action(ev);
             assert!(apply(&mut self.app, &mut self.effects, action));
         }
+    }
+
+    /// Pumps until connection `conn` is up and the ledger holds its connect record (which says
+    /// whether the server is the emulator).
+    async fn connected(&mut self, conn: u32) {
+        self.pump_until(&format!("connection {conn}"), |a| {
+            matches!(a.link, ConnState::Connected { conn: c } if c == conn)
+                && a.ledger.current_connection().is_some()
+        })
+        .await;
+    }
+
+    /// Pumps until the ledger holds `n` turns and the last has ended.
+    async fn finished(&mut self, n: usize) {
+        self.pump_until(&format!("turn {n}"), |a| {
+            let turns = a.ledger.turns();
+            turns.len() == n && turns[n - 1].status.is_final()
+        })
+        .await;
     }
 
     fn keys(&mut self, text: &str) {
@@ -54,11 +90,6 @@ impl Harness {
 
     fn enter(&mut self) {
         self.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    }
-
-    fn finished(&self, n: usize) -> bool {
-        let turns = self.app.ledger.turns();
-        turns.len() == n && turns[n - 1].status.is_final()
     }
 
     fn screen(&self) -> String {
@@ -79,7 +110,7 @@ async fn five_turn_tool_loop_against_the_emulator() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("live.tsjsonl");
     let cancel = CancellationToken::new();
-    let session = session::spawn(
+    let mut h = Harness::start(
         SessionConfig {
             url: emu.ws_url(),
             api_key: Some("test-key".into()),
@@ -87,59 +118,33 @@ async fn five_turn_tool_loop_against_the_emulator() {
             model: Some("gpt-4.1-mini".into()),
             ..SessionConfig::default()
         },
-        cancel.clone(),
-    );
-    let (tx, loaded) = mpsc::unbounded_channel();
-    let effects = SessionEffects {
-        commands: session.commands.clone(),
-        actions: tx,
-    };
-    let mut app = App::new(
         SessionInfo {
             url: emu.ws_url(),
             model: "gpt-4.1-mini".into(),
             emulated: true,
             key_hint: None,
         },
-        Theme::default(),
+        &cancel,
     );
-    app.tools = vec![tool("read_file"), tool("run_tests")];
-    let mut h = Harness {
-        app,
-        session,
-        effects,
-        loaded,
-    };
-    h.pump_until("connected", |a| {
-        matches!(a.link, ConnState::Connected { conn: 0 })
-    })
-    .await;
+    h.app.tools = vec![tool("read_file"), tool("run_tests")];
+    h.connected(0).await;
 
     // Turn 1: a message naming a tool → one function call waits for an output.
     h.keys("please call read_file on src/lib.rs");
     h.enter();
-    h.pump_until("turn 1", |a| {
-        a.ledger.turns().len() == 1 && a.ledger.turns()[0].status.is_final()
-    })
-    .await;
+    h.finished(1).await;
     assert_eq!(h.app.pending_calls().len(), 1, "{}", h.screen());
     let call_1 = h.app.pending_calls()[0].call_id.clone();
 
     // Turn 2: answer it by hand; only the output goes out, chained by id.
     h.keys("pub fn add(a: i32, b: i32) -> i32 { a - b }");
     h.enter();
-    h.pump_until("turn 2", |a| {
-        a.ledger.turns().len() == 2 && a.ledger.turns()[1].status.is_final()
-    })
-    .await;
+    h.finished(2).await;
 
     // Turn 3 asks for the second tool; turn 4 answers it from a file; turn 5 wraps up.
     h.keys("now call run_tests");
     h.enter();
-    h.pump_until("turn 3", |a| {
-        a.ledger.turns().len() == 3 && a.ledger.turns()[2].status.is_final()
-    })
-    .await;
+    h.finished(3).await;
     assert_eq!(h.app.pending_calls()[0].name, "run_tests");
     let output_file = dir.path().join("out.txt");
     std::fs::write(&output_file, "test add ... ok").unwrap();
@@ -149,17 +154,10 @@ async fn five_turn_tool_loop_against_the_emulator() {
     assert!(apply(&mut h.app, &mut h.effects, loaded));
     assert_eq!(h.app.composer.text(), "test add ... ok");
     h.enter();
-    h.pump_until("turn 4", |a| {
-        a.ledger.turns().len() == 4 && a.ledger.turns()[3].status.is_final()
-    })
-    .await;
+    h.finished(4).await;
     h.keys("thanks, that is all");
     h.enter();
-    h.pump_until("turn 5", |a| {
-        a.ledger.turns().len() == 5 && a.ledger.turns()[4].status.is_final()
-    })
-    .await;
-    assert!(h.finished(5));
+    h.finished(5).await;
 
     // The ledger's numbers.
     let ledger = &h.app.ledger;
@@ -244,45 +242,25 @@ async fn five_turn_tool_loop_against_the_emulator() {
 async fn reconnect_with_store_false_offers_the_full_context() {
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let cancel = CancellationToken::new();
-    let session = session::spawn(
+    let mut h = Harness::start(
         SessionConfig {
             url: emu.ws_url(),
             api_key: Some("test-key".into()),
             record: None,
             ..SessionConfig::default()
         },
-        cancel.clone(),
+        SessionInfo {
+            model: "gpt-4.1-mini".into(),
+            ..SessionInfo::default()
+        },
+        &cancel,
     );
-    let (tx, loaded) = mpsc::unbounded_channel();
-    let effects = SessionEffects {
-        commands: session.commands.clone(),
-        actions: tx,
-    };
-    let mut h = Harness {
-        app: App::new(SessionInfo::default(), Theme::default()),
-        session,
-        effects,
-        loaded,
-    };
-    h.app.info.model = "gpt-4.1-mini".into();
-    h.pump_until("connected", |a| {
-        matches!(a.link, ConnState::Connected { conn: 0 })
-    })
-    .await;
+    h.connected(0).await;
     h.keys("hello");
     h.enter();
-    h.pump_until("turn 1", |a| {
-        a.ledger
-            .turns()
-            .first()
-            .is_some_and(|t| t.status.is_final())
-    })
-    .await;
+    h.finished(1).await;
     h.key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
-    h.pump_until("connection 1", |a| {
-        matches!(a.link, ConnState::Connected { conn: 1 })
-    })
-    .await;
+    h.connected(1).await;
     assert!(
         h.app.offer.is_some(),
         "store=false: the cache is gone, a resend is offered"
@@ -291,10 +269,7 @@ async fn reconnect_with_store_false_offers_the_full_context() {
     assert!(h.app.resend.is_some());
     h.keys("still there?");
     h.enter();
-    h.pump_until("turn 2", |a| {
-        a.ledger.turns().len() == 2 && a.ledger.turns()[1].status.is_final()
-    })
-    .await;
+    h.finished(2).await;
     let t2 = &h.app.ledger.turns()[1];
     assert_eq!(t2.status, TurnStatus::Completed, "{:?}", t2.status);
     assert_eq!(
@@ -312,7 +287,7 @@ async fn reconnect_with_store_false_offers_the_full_context() {
 /// A live App as `turnscope --url URL` without OPENAI_API_KEY and without --tools builds it:
 /// no key, not the built-in emulator, demo tools wanted.
 fn keyless(url: String, cancel: &CancellationToken) -> Harness {
-    let session = session::spawn(
+    let mut h = Harness::start(
         SessionConfig {
             url: url.clone(),
             api_key: None,
@@ -320,29 +295,16 @@ fn keyless(url: String, cancel: &CancellationToken) -> Harness {
             model: Some("gpt-4.1-mini".into()),
             ..SessionConfig::default()
         },
-        cancel.clone(),
-    );
-    let (tx, loaded) = mpsc::unbounded_channel();
-    let effects = SessionEffects {
-        commands: session.commands.clone(),
-        actions: tx,
-    };
-    let mut app = App::new(
         SessionInfo {
             url,
             model: "gpt-4.1-mini".into(),
             emulated: false,
             key_hint: None,
         },
-        Theme::default(),
+        cancel,
     );
-    app.demo_tools = true;
-    Harness {
-        app,
-        session,
-        effects,
-        loaded,
-    }
+    h.app.demo_tools = true;
+    h
 }
 
 /// Issue 16 item 9: `--url` to turnscope's emulator, straight or through `turnscope proxy`, with
@@ -362,11 +324,7 @@ async fn url_to_the_emulator_needs_no_key_and_sends_the_demo_tools_also_through_
     for url in [emu.ws_url(), via_proxy] {
         let cancel = CancellationToken::new();
         let mut h = keyless(url.clone(), &cancel);
-        h.pump_until("connected", |a| {
-            matches!(a.link, ConnState::Connected { conn: 0 })
-                && a.ledger.current_connection().is_some()
-        })
-        .await;
+        h.connected(0).await;
         assert!(
             h.app.on_emulator(),
             "{url}: the upgrade announced the emulator"
@@ -384,13 +342,7 @@ async fn url_to_the_emulator_needs_no_key_and_sends_the_demo_tools_also_through_
         }
         h.keys("please call read_file on src/lib.rs");
         h.enter();
-        h.pump_until("turn 1", |a| {
-            a.ledger
-                .turns()
-                .first()
-                .is_some_and(|t| t.status.is_final())
-        })
-        .await;
+        h.finished(1).await;
         assert_eq!(
             h.app.ledger.turns()[0].status,
             TurnStatus::Completed,
@@ -419,11 +371,7 @@ async fn url_to_another_server_says_the_demo_tools_are_off() {
     .unwrap();
     let cancel = CancellationToken::new();
     let mut h = keyless(format!("ws://{}/v1/responses", px.addr()), &cancel);
-    h.pump_until("connected", |a| {
-        matches!(a.link, ConnState::Connected { conn: 0 })
-            && a.ledger.current_connection().is_some()
-    })
-    .await;
+    h.connected(0).await;
     assert!(!h.app.on_emulator());
     assert!(h.app.request_tools().is_empty());
     let screen = h.screen();
