@@ -155,17 +155,23 @@ mod tests {
         }
     }
 
+    /// The WebSocket run the tests read: 10 turns sending 50 kB in all, measured at `e2e_us`
+    /// end to end; its terms are worked out by hand in [`breakdown_worked_by_hand`].
+    fn ws_breakdown(e2e_us: f64) -> Breakdown {
+        breakdown(
+            &profile(),
+            Transport::WebSocket,
+            &[run(50_000, 0)],
+            &measured(e2e_us),
+        )
+    }
+
     #[test]
     fn breakdown_worked_by_hand() {
         // 10 turns: rtt 0.8 s, TTFT 4 s; 400 output tokens at 80/s = 5 s; 10k uncached ×
         // 20 µs = 200 ms. WS: 50 kB at 2.5 MB/s = 20 ms; 10 × 1,250 tokens × 1 µs validation.
         let p = profile();
-        let ws = breakdown(
-            &p,
-            Transport::WebSocket,
-            &[run(50_000, 0)],
-            &measured(10.5e6),
-        );
+        let ws = ws_breakdown(10.5e6);
         assert_eq!(ws.terms.rtt_us, 800_000.0);
         assert_eq!(ws.terms.ttft_us, 4_000_000.0);
         assert_eq!(ws.terms.output_us, 5_000_000.0);
@@ -203,19 +209,13 @@ mod tests {
 
     #[test]
     fn a_stack_is_the_terms_then_the_rest_of_the_measured_time() {
-        let p = profile();
-        let ws = breakdown(
-            &p,
-            Transport::WebSocket,
-            &[run(50_000, 0)],
-            &measured(10.5e6),
-        );
+        let ws = ws_breakdown(10.5e6);
         let s = ws.stack();
         assert_eq!(s[..TERMS.len()], ws.terms.terms());
         assert_eq!(s[TERMS.len()], 10.5e6 - 10_032_500.0);
         assert_eq!(ws.stack_total_us(), 10.5e6);
         // The model overshoots the measurement: no negative segment, the bar is the model.
-        let over = breakdown(&p, Transport::WebSocket, &[run(50_000, 0)], &measured(1e6));
+        let over = ws_breakdown(1e6);
         assert_eq!(over.stack()[TERMS.len()], 0.0);
         assert_eq!(over.stack_total_us(), over.modelled_us);
     }
