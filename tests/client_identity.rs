@@ -3,6 +3,8 @@
 //! Codex CLI (target/codex, installed by `.ci/run`). The key never reaches the meta line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/codex.rs"]
+mod codex;
 #[path = "common/proxy_harness.rs"]
 mod harness;
 #[path = "common/node_sdk.rs"]
@@ -36,21 +38,7 @@ async fn the_python_sdk_is_named_with_its_version() {
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
     let (base_url, ws_url) = (px.base_url(), px.ws_base_url());
-    let out = sdk_venv::run_script(
-        "proxy_tool_loop.py",
-        &[
-            ("OPENAI_BASE_URL", &base_url),
-            ("TURNSCOPE_PROXY_WS", &ws_url),
-            ("OPENAI_API_KEY", KEY),
-        ],
-        Duration::from_secs(120),
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sdk_venv::run_through("proxy_tool_loop.py", &base_url, &ws_url, KEY).await;
     Collector::new()
         .until(&mut px, "both connections to close", |c| {
             c.closed(0).is_some() && c.closed(1).is_some()
@@ -108,48 +96,11 @@ async fn the_node_sdk_is_named_with_its_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_codex_cli_is_named_with_its_version() {
-    let codex = sdk_venv::root().join("target/codex/node_modules/.bin/codex");
-    assert!(
-        codex.exists(),
-        "the Codex CLI is not installed: run `npm install --prefix target/codex @openai/codex@0.169.0` (.ci/run does)"
-    );
+    codex::binary();
     let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
     let (_dir, path) = temp_transcript();
     let px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!(
-            "model = \"gpt-5.1\"\nmodel_provider = \"turnscope\"\n\n[model_providers.turnscope]\n\
-             name = \"turnscope proxy\"\nbase_url = \"{}\"\nenv_key = \"TURNSCOPE_TEST_KEY\"\n\
-             wire_api = \"responses\"\nsupports_websockets = true\n",
-            px.base_url()
-        ),
-    )
-    .unwrap();
-    let child = tokio::process::Command::new(&codex)
-        .args([
-            "exec",
-            "--skip-git-repo-check",
-            "hello from the identity test",
-        ])
-        .current_dir(work.path())
-        .env("CODEX_HOME", home.path())
-        .env("TURNSCOPE_TEST_KEY", KEY)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), child)
-        .await
-        .expect("codex timed out")
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "codex failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    codex::exec_ok(&px.base_url(), "hello from the identity test", KEY).await;
     px.shutdown().await;
     let frames = transcript_frames(&path);
     let ledger = Ledger::from_frames(&frames);

@@ -132,22 +132,13 @@ async fn the_sdk_tool_loop_through_mitmdump_and_turnscope_gives_the_same_stats()
     .await
     .expect("mitmdump did not start listening within 60 s");
 
-    let out = sdk_venv::run_script(
+    sdk_venv::run_through(
         "proxy_tool_loop.py",
-        &[
-            ("OPENAI_BASE_URL", &format!("http://{listen}/v1")),
-            ("TURNSCOPE_PROXY_WS", &format!("ws://{listen}/v1")),
-            ("OPENAI_API_KEY", KEY),
-        ],
-        Duration::from_secs(180),
+        &format!("http://{listen}/v1"),
+        &format!("ws://{listen}/v1"),
+        KEY,
     )
     .await;
-    assert!(
-        out.status.success(),
-        "the SDK script failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     Collector::new()
         .until(&mut px, "both connections to close", |c| {
             c.closed(0).is_some() && c.closed(1).is_some()

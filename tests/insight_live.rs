@@ -8,8 +8,6 @@ mod harness;
 #[path = "common/sdk_venv.rs"]
 mod sdk_venv;
 
-use std::time::Duration;
-
 use harness::{Collector, proxy, temp_transcript, transcript_frames};
 use turnscope::emulator::{self, EmulatorConfig};
 use turnscope::ledger::{CacheOutcome, Cause, Ledger, SendMode};
@@ -21,22 +19,13 @@ async fn sdk_session_through_the_proxy_shows_each_provoked_cause() {
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
     let (base_url, ws_url) = (px.base_url(), px.ws_base_url());
-    let out = sdk_venv::run_script(
+    sdk_venv::run_through(
         "insight_causes.py",
-        &[
-            ("OPENAI_BASE_URL", &base_url),
-            ("TURNSCOPE_PROXY_WS", &ws_url),
-            ("OPENAI_API_KEY", "sk-insight-test-0000000000000000"),
-        ],
-        Duration::from_secs(120),
+        &base_url,
+        &ws_url,
+        "sk-insight-test-0000000000000000",
     )
     .await;
-    assert!(
-        out.status.success(),
-        "the SDK script failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     Collector::new()
         .until(&mut px, "the connection to close", |c| {
             c.closed(0).is_some()

@@ -138,22 +138,13 @@ async fn phoenix_shows_a_live_sdk_tool_loop_through_the_proxy() {
     let session = "live-sdk-tool-loop";
     let (mut events, done) = otel::live::tee(events, sink, session.into(), false);
     let (base_url, ws_url) = (running.base_url(), running.ws_base_url());
-    let out = sdk_venv::run_script(
+    sdk_venv::run_through(
         "proxy_tool_loop.py",
-        &[
-            ("OPENAI_BASE_URL", &base_url),
-            ("TURNSCOPE_PROXY_WS", &ws_url),
-            ("OPENAI_API_KEY", "sk-test-otel-live"),
-        ],
-        Duration::from_secs(120),
+        &base_url,
+        &ws_url,
+        "sk-test-otel-live",
     )
     .await;
-    assert!(
-        out.status.success(),
-        "the SDK script failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     running.shutdown().await;
     while let Some(e) = tokio::time::timeout(GUARD, events.recv()).await.unwrap() {
         if let ProxyEvent::Error(e) = e {

@@ -8,8 +8,6 @@ mod harness;
 #[path = "common/sdk_venv.rs"]
 mod sdk_venv;
 
-use std::time::Duration;
-
 use harness::{Collector, proxy, temp_transcript, transcript_frames, transcript_wire};
 use sha1::{Digest, Sha1};
 use turnscope::emulator::{self, EmulatorConfig};
@@ -38,23 +36,7 @@ async fn sdk_tool_loop_through_the_proxy_is_byte_identical() {
     let (_dir, path) = temp_transcript();
     let mut px = proxy(&emu.base_url(), &path, Breakpoints::default()).await;
     let (base_url, ws_url) = (px.base_url(), px.ws_base_url());
-    let out = sdk_venv::run_script(
-        "proxy_tool_loop.py",
-        &[
-            ("OPENAI_BASE_URL", &base_url),
-            ("TURNSCOPE_PROXY_WS", &ws_url),
-            ("OPENAI_API_KEY", KEY),
-        ],
-        Duration::from_secs(120),
-    )
-    .await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the SDK script failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = sdk_venv::run_through("proxy_tool_loop.py", &base_url, &ws_url, KEY).await;
     let hashes: serde_json::Value = stdout
         .lines()
         .find_map(|l| l.strip_prefix("HASHES "))

@@ -9,21 +9,14 @@ mod codex;
 
 use turnscope::emulator::{EmulatorConfig, start};
 
+/// Any key: the emulator checks none here.
+const KEY: &str = "sk-test-codex-0000000000000000";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_cli_chains_turns_over_websocket_against_the_emulator() {
     codex::binary();
     let emulator = start(EmulatorConfig::default()).await.unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    codex::write_config(home.path(), &emulator.base_url(), "TURNSCOPE_TEST_KEY");
-    let (status, out, err) = codex::exec(
-        home.path(),
-        work.path(),
-        "hello from the codex test",
-        &[("TURNSCOPE_TEST_KEY", "sk-test-codex-0000000000000000")],
-    )
-    .await;
-    assert!(status.success(), "codex failed: {status}\n{out}\n{err}");
+    let (out, err) = codex::exec_ok(&emulator.base_url(), "hello from the codex test", KEY).await;
     // The persona echoes the message, and reports the chained id: Codex prewarmed the
     // connection (generate:false) and continued from it by previous_response_id.
     assert!(
@@ -54,17 +47,7 @@ async fn codex_cli_rotates_at_the_connection_age_limit_and_finishes() {
     })
     .await
     .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    codex::write_config(home.path(), &emulator.base_url(), "TURNSCOPE_TEST_KEY");
-    let (status, out, err) = codex::exec(
-        home.path(),
-        work.path(),
-        "hello across the age limit",
-        &[("TURNSCOPE_TEST_KEY", "sk-test-codex-0000000000000000")],
-    )
-    .await;
-    assert!(status.success(), "codex failed: {status}\n{out}\n{err}");
+    let (out, err) = codex::exec_ok(&emulator.base_url(), "hello across the age limit", KEY).await;
     assert!(
         out.contains(r#"You said: "hello across the age limit""#),
         "{out}\n{err}"

@@ -100,17 +100,12 @@ async fn codex_through_the_proxy_tui() {
         .unwrap()
         .to_owned();
 
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    codex::write_config(home.path(), &base, "TURNSCOPE_TEST_KEY");
-    let (status, out, err) = codex::exec(
-        home.path(),
-        work.path(),
+    codex::exec_ok(
+        &base,
         "hello through the proxy",
-        &[("TURNSCOPE_TEST_KEY", "sk-test-codex-0000000000000000")],
+        "sk-test-codex-0000000000000000",
     )
     .await;
-    assert!(status.success(), "codex failed: {status}\n{out}\n{err}");
 
     // Codex prewarms (generate:false), then sends its turn chained to the prewarm, then closes.
     let list = blocking(|| {

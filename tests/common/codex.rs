@@ -98,3 +98,22 @@ pub async fn exec(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `codex exec PROMPT` against `base_url` (the emulator or a proxy in front of it) in WebSocket
+/// mode, in a fresh CODEX_HOME and working directory, sending `key`; fails the test with both
+/// streams unless Codex exits 0. Returns (stdout, stderr).
+pub async fn exec_ok(base_url: &str, prompt: &str, key: &str) -> (String, String) {
+    binary();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    write_config(home.path(), base_url, "TURNSCOPE_TEST_KEY");
+    let (status, out, err) = exec(
+        home.path(),
+        work.path(),
+        prompt,
+        &[("TURNSCOPE_TEST_KEY", key)],
+    )
+    .await;
+    assert!(status.success(), "codex failed: {status}\n{out}\n{err}");
+    (out, err)
+}

@@ -125,3 +125,33 @@ pub async fn run_script(
         .expect("the SDK script timed out")
         .unwrap()
 }
+
+/// [`run_script`], and fails the test with its status, stdout and stderr unless it exits 0;
+/// returns its stdout.
+pub async fn run_ok(name: &str, env: &[(&str, &str)], limit: std::time::Duration) -> String {
+    let out = run_script(name, env, limit).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// [`run_ok`] for a script that goes through a relay (turnscope's proxy, mitmdump): HTTP-mode
+/// requests to `base_url`, WebSocket mode to `ws_url` (the scripts read `TURNSCOPE_PROXY_WS`),
+/// sending `key`. The 180 s limit is a guard against a hung run, not a timing.
+pub async fn run_through(name: &str, base_url: &str, ws_url: &str, key: &str) -> String {
+    run_ok(
+        name,
+        &[
+            ("OPENAI_BASE_URL", base_url),
+            ("TURNSCOPE_PROXY_WS", ws_url),
+            ("OPENAI_API_KEY", key),
+        ],
+        std::time::Duration::from_secs(180),
+    )
+    .await
+}
