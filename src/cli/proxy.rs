@@ -166,43 +166,32 @@ async fn run_async(
     let mut signals = super::shutdown::StopSignals::new()?;
     eprintln!("Ctrl-C to stop.");
 
-    let mut summary = Summary::default();
-    loop {
-        let event = tokio::select! {
-            biased;
-            signal = signals.next() => {
-                super::shutdown::announce(signal, args.shutdown_grace);
-                break;
-            }
-            event = running.events.recv() => event,
-        };
-        match event {
-            Some(ProxyEvent::Frame(frame)) => summary.push(&frame),
-            Some(ProxyEvent::Error(message)) => eprintln!("turnscope: {message}"),
-            Some(ProxyEvent::Paused { id, .. }) => {
-                // Headless has no one to decide: never hold a frame.
-                let _ = running.decide(id, proxy::BreakpointDecision::Forward);
-            }
-            Some(ProxyEvent::Released { .. }) => {}
-            None => break,
-        }
+    // The fold is a task on the runtime's workers, not this `block_on` on the main thread: woken
+    // per frame by the recorder (a task too), it runs on the same worker without a context
+    // switch. It reads until the event stream ends, so it also reads the last events while the
+    // proxy shuts down: nothing in flight waits for a reader.
+    let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
+    let mut fold = tokio::spawn(fold_headless(events, running.control.clone()));
+    let mut folded = None;
+    tokio::select! {
+        biased;
+        signal = signals.next() => super::shutdown::announce(signal, args.shutdown_grace),
+        done = &mut fold => folded = Some(done),
     }
-    // Read the last events while the proxy shuts down, so nothing in flight waits for a reader.
-    let mut events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
-    let drain = async {
-        while let Some(event) = events.recv().await {
-            match event {
-                ProxyEvent::Frame(frame) => summary.push(&frame),
-                ProxyEvent::Error(message) => eprintln!("turnscope: {message}"),
-                _ => {}
-            }
-        }
-    };
     let grace = args.shutdown_grace;
-    let stopped = async { tokio::join!(running.shutdown_within(grace), drain).0 };
-    if !super::shutdown::drain_or_exit(&mut signals, stopped).await {
+    let stopped = async {
+        let finished = running.shutdown_within(grace).await;
+        let summary = match folded {
+            Some(done) => done,
+            None => fold.await,
+        };
+        (finished, summary)
+    };
+    let (finished, summary) = super::shutdown::drain_or_exit(&mut signals, stopped).await;
+    if !finished {
         super::shutdown::cut(grace);
     }
+    let summary = summary.context("the headless summary's fold failed")?;
     finish_export(export).await;
     if let Some(emu) = emu {
         emu.shutdown().await;
@@ -281,6 +270,23 @@ async fn run_tui(
     crate::tui::proxy::run(app, events, control, rules, CancellationToken::new())
         .await
         .map(|_| ())
+}
+
+/// Reads the proxy's events until they end: folds frames (printing each turn as it ends),
+/// prints errors, and forwards held frames — headless has no one to decide.
+async fn fold_headless(mut events: proxy::ProxyEvents, control: proxy::ProxyControl) -> Summary {
+    let mut summary = Summary::default();
+    while let Some(event) = events.recv().await {
+        match event {
+            ProxyEvent::Frame(frame) => summary.push(&frame),
+            ProxyEvent::Error(message) => eprintln!("turnscope: {message}"),
+            ProxyEvent::Paused { id, .. } => {
+                let _ = control.decide(id, proxy::BreakpointDecision::Forward);
+            }
+            ProxyEvent::Released { .. } => {}
+        }
+    }
+    summary
 }
 
 /// Folds frames and prints each turn once, when it reaches a final status. The ledger keeps
