@@ -111,8 +111,8 @@ fn payload_keys_belong_to_the_tab_and_the_help_lists_them() {
     let shot = screen(&mut app, 80, 24);
     for label in [
         "Payload tab",
-        "show the ▸ string whole",
-        "every long string whole",
+        "show/fold the ▸ string",
+        "show/fold all long strings",
         "scroll sideways",
     ] {
         assert!(shot.contains(label), "{label}:\n{shot}");

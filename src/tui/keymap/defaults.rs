@@ -187,14 +187,14 @@ pub fn defaults() -> Vec<Binding> {
             Char('e'),
             NONE,
             A::Payload(PayloadAction::ToggleString),
-            "show the ▸ string whole / fold it",
+            "show/fold the ▸ string",
         ),
         bind(
             Payload,
             Char('E'),
             NONE,
             A::Payload(PayloadAction::ToggleAll),
-            "every long string whole / folded",
+            "show/fold all long strings",
         ),
         bind(
             Frames,

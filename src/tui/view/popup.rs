@@ -116,15 +116,26 @@ fn key_rows(app: &App, pairs: &[HelpRow], width: usize) -> Vec<Line<'static>> {
 }
 
 /// Help lines for `scopes`: a title per scope, then `keys  what` rows from the App's keymap.
-fn help_section(app: &App, scopes: &[keymap::Scope], key_w: usize) -> Vec<Line<'static>> {
+/// The key column is as wide as the section's widest key label (`Ctrl-J Alt-Enter`, or what a
+/// `[keys.*]` remap names), so every description starts in one column.
+fn help_section(app: &App, scopes: &[keymap::Scope]) -> Vec<Line<'static>> {
     let t = &app.theme;
+    let sections: Vec<_> = scopes
+        .iter()
+        .map(|&scope| (scope, screen_rows(app, scope)))
+        .collect();
+    let key_w = sections
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|r| r.keys.chars().count()))
+        .max()
+        .unwrap_or(0);
     let mut lines: Vec<Line<'static>> = Vec::new();
-    for &scope in scopes {
+    for (scope, rows) in sections {
         if !lines.is_empty() {
             lines.push(Line::default());
         }
         lines.push(Line::from(Span::styled(scope.title(), t.title)));
-        for HelpRow { keys, help } in screen_rows(app, scope) {
+        for HelpRow { keys, help } in rows {
             lines.push(Line::from(vec![
                 Span::styled(format!(" {keys:<key_w$} "), t.accent),
                 Span::styled(help, t.text),
@@ -168,22 +179,27 @@ pub fn screen_rows(app: &App, scope: keymap::Scope) -> Vec<HelpRow> {
 pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
     let t = &app.theme;
     let [left_scopes, right_scopes] = help_scopes(app);
-    let left = help_section(app, &left_scopes, 14);
-    let right = help_section(app, &right_scopes, 14);
-    // Two columns need their rows and the borders; the mouse line comes when there is room.
+    let left = help_section(app, &left_scopes);
+    let right = help_section(app, &right_scopes);
+    // Two columns need their rows and the borders, and each column's widest row side by side
+    // (a blank cell between them); the mouse line comes when there is room.
     let two_cols_h = u16::try_from(left.len().max(right.len()) + 2).unwrap_or(u16::MAX);
-    if area.width >= 80 && area.height >= two_cols_h {
+    let two_cols_w = widest(&left) + 1 + widest(&right);
+    if area.width >= HELP_WIDTH
+        && area.height >= two_cols_h
+        && two_cols_w <= usize::from(HELP_WIDTH - 2)
+    {
         two_columns(app, frame, area, left, right);
         return;
     }
-    let mut body = help_section(app, &left_scopes, 10);
+    let mut body = left;
     body.push(Line::default());
     // One column scrolls: it has room for every section in force, the resume offer's too.
     let mut one_column = right_scopes.clone();
     if !one_column.contains(&keymap::Scope::Offer) {
         one_column.push(keymap::Scope::Offer);
     }
-    body.extend(help_section(app, &one_column, 10));
+    body.extend(help_section(app, &one_column));
     body.push(Line::default());
     body.push(Line::from(Span::styled(
         "mouse: click a turn or a tab, the wheel scrolls",
@@ -204,6 +220,14 @@ pub fn help(app: &App, frame: &mut Frame<'_>, area: Rect) {
     );
 }
 
+/// The two-column help's width, borders included.
+const HELP_WIDTH: u16 = 80;
+
+/// The widest of `lines`, in cells.
+fn widest(lines: &[Line<'_>]) -> usize {
+    lines.iter().map(Line::width).max().unwrap_or(0)
+}
+
 /// `Esc ? q close`: the help scope's row that closes it, for the two-column title.
 fn close_hint(app: &App) -> String {
     keymap::help_rows(&app.keymap, keymap::Scope::Help)
@@ -221,7 +245,11 @@ fn two_columns(
 ) {
     let t = &app.theme;
     let rows = left.len().max(right.len()) + 2;
-    let rect = centered(area, 80, u16::try_from(rows + 2).unwrap_or(u16::MAX));
+    let rect = centered(
+        area,
+        HELP_WIDTH,
+        u16::try_from(rows + 2).unwrap_or(u16::MAX),
+    );
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.accent)
@@ -232,7 +260,14 @@ fn two_columns(
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
-    let half = inner.width / 2;
+    // The left column takes half when the right one's widest row fits beside it, else it gives
+    // way down to its own widest row and a blank cell (`help` checked that both fit).
+    let right_w = u16::try_from(widest(&right)).unwrap_or(u16::MAX);
+    let left_w = u16::try_from(widest(&left) + 1).unwrap_or(u16::MAX);
+    let split = (inner.width / 2)
+        .min(inner.width.saturating_sub(right_w))
+        .max(left_w)
+        .min(inner.width);
     let mouse_line = usize::from(inner.height) >= rows;
     let body_h = if mouse_line {
         inner.height.saturating_sub(2)
@@ -242,7 +277,7 @@ fn two_columns(
     frame.render_widget(
         Paragraph::new(left),
         Rect {
-            width: half,
+            width: split,
             height: body_h,
             ..inner
         },
@@ -250,8 +285,8 @@ fn two_columns(
     frame.render_widget(
         Paragraph::new(right),
         Rect {
-            x: inner.x + half,
-            width: inner.width - half,
+            x: inner.x + split,
+            width: inner.width - split,
             height: body_h,
             ..inner
         },
