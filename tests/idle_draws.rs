@@ -125,3 +125,48 @@ async fn an_idle_replay_draws_nothing() {
         "only the first frame"
     );
 }
+
+/// A busy source is drawn in batches: frames arriving every millisecond (a proxy relaying small
+/// frames) draw at most once per `MIN_DRAW_GAP`, not once per frame as before, and the last one
+/// is still drawn. The 1 ms sleep paces the source; the count is what is measured.
+#[tokio::test]
+async fn a_busy_source_draws_at_most_once_per_gap() {
+    use turnscope::tui::run::MIN_DRAW_GAP;
+    const FRAMES: u64 = 300;
+    let mut screen = AppScreen::new(
+        App::new(SessionInfo::default(), Theme::default()),
+        NoEffects,
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tx.send(connect()).unwrap();
+    let source = tokio::spawn(async move {
+        for i in 1..=FRAMES {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let note = serde_json::json!({"event": "note", "text": format!("frame {i}")});
+            tx.send(meta(i * 1_000, &note)).unwrap();
+        }
+    });
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let started = std::time::Instant::now();
+    // The actions end when the source does; with no input the loop then draws the last change
+    // and returns.
+    let stats = run_loop(
+        &mut terminal,
+        &mut screen,
+        &mut rx,
+        &mut futures_util::stream::empty(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    source.await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(stats.actions, FRAMES + 1 + stats.ticks, "{stats:?}");
+    let gaps = u64::try_from(elapsed.as_millis() / MIN_DRAW_GAP.as_millis()).unwrap();
+    assert!(
+        stats.draws <= gaps + 2,
+        "{} draws for {FRAMES} frames in {elapsed:?}: more than one per {MIN_DRAW_GAP:?}",
+        stats.draws
+    );
+    assert_eq!(screen.app.frames.len(), FRAMES as usize + 1);
+}

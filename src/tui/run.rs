@@ -8,7 +8,9 @@
 //! ```
 //! A screen asks for a clock tick only while something on it moves with the clock (the age
 //! gauge of an open connection, playback); otherwise the loop sleeps until an action or a key
-//! arrives, and a tick that changes nothing visible draws nothing.
+//! arrives, and a tick that changes nothing visible draws nothing. Draws are at most one per
+//! [`MIN_DRAW_GAP`]: a proxy relaying thousands of small frames a second drew once per frame
+//! (most of its CPU per frame); a change inside the gap is drawn when the gap ends.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -22,6 +24,10 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::terminal::TerminalGuard;
+
+/// The shortest time between two draws (30 per second): quicker than a key repeat is seen, and
+/// a busy source's frames are drawn in batches instead of one draw each.
+pub const MIN_DRAW_GAP: Duration = Duration::from_millis(33);
 
 /// What applying an action did to the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +59,12 @@ pub trait Screen {
     /// The action a clock tick at `now` means, if any.
     fn tick(&mut self, _now: Instant) -> Option<Self::Action> {
         None
+    }
+
+    /// The shortest time from one draw to the next right now ([`MIN_DRAW_GAP`] unless the
+    /// screen paces its own draws, as replay's catch-up does: each of its draws feeds a chunk).
+    fn draw_gap(&self) -> Duration {
+        MIN_DRAW_GAP
     }
 
     /// Brings derived state up to date just before a draw (e.g. reads what is visible).
@@ -98,7 +110,8 @@ async fn next_tick(ticker: &mut Option<Ticker>) {
 
 /// Runs `screen` until it quits, `cancel` fires, or both the actions and the input end: waits
 /// for an action, a terminal event or a wanted tick, applies everything queued, then draws once
-/// if anything visible changed.
+/// if anything visible changed and [`MIN_DRAW_GAP`] has passed since the last draw (else when it
+/// has).
 pub async fn run_loop<B, S, I>(
     terminal: &mut Terminal<B>,
     screen: &mut S,
@@ -116,12 +129,13 @@ where
     let mut input_open = true;
     let mut actions_open = true;
     let mut ticker: Option<Ticker> = None;
+    // When the next draw may happen; a change before then waits for it.
+    let mut draw_due = tokio::time::Instant::now();
     loop {
-        if dirty {
-            screen.prepare();
-            terminal.draw(|f| screen.render(f))?;
-            stats.draws += 1;
+        if dirty && tokio::time::Instant::now() >= draw_due {
+            draw(terminal, screen, &mut stats)?;
             dirty = false;
+            draw_due = tokio::time::Instant::now() + screen.draw_gap();
         }
         let wanted = screen.tick_every();
         if ticker.as_ref().map(|t| t.every) != wanted {
@@ -130,6 +144,8 @@ where
         let first = tokio::select! {
             biased;
             () = cancel.cancelled() => return Ok(stats),
+            // A change waiting for its draw: the gap has passed.
+            () = tokio::time::sleep_until(draw_due), if dirty => None,
             a = actions.recv(), if actions_open => match a {
                 Some(a) => Some(a),
                 None => { actions_open = false; None }
@@ -145,6 +161,10 @@ where
             },
         };
         if !actions_open && !input_open {
+            // The last change is drawn before leaving, whatever the gap.
+            if dirty {
+                draw(terminal, screen, &mut stats)?;
+            }
             return Ok(stats);
         }
         let mut next = first;
@@ -167,6 +187,18 @@ where
             }
         }
     }
+}
+
+/// Brings `screen` up to date and draws it once.
+fn draw<B: Backend, S: Screen>(
+    terminal: &mut Terminal<B>,
+    screen: &mut S,
+    stats: &mut LoopStats,
+) -> io::Result<()> {
+    screen.prepare();
+    terminal.draw(|f| screen.render(f))?;
+    stats.draws += 1;
+    Ok(())
 }
 
 /// Where the forward task reads a source's events: a channel (session, replay) or the proxy's

@@ -133,6 +133,16 @@ impl Screen for ReplayScreen<'_> {
         })
     }
 
+    fn draw_gap(&self) -> Duration {
+        // Catching up draws as fast as it can: each draw feeds the next chunk, and a chunk
+        // already bounds how long one takes.
+        if self.catching_up() {
+            Duration::ZERO
+        } else {
+            crate::tui::run::MIN_DRAW_GAP
+        }
+    }
+
     fn prepare(&mut self) {
         resolve(&mut self.app, self.index);
     }
