@@ -41,6 +41,22 @@ pub fn fmt_count(v: f64) -> String {
     }
 }
 
+/// A profile parameter to four significant digits, without trailing zeros: a fitted profile's
+/// `39.23316213882264` reads `39.23`, a hand-written `2` stays `2`.
+fn param(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let digits = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
 /// One line naming the server and its latency profile.
 pub fn server_line(server: &ServerInfo) -> String {
     match (&server.latency, &server.url) {
@@ -48,11 +64,11 @@ pub fn server_line(server: &ServerInfo) -> String {
             let mut line = format!(
                 "emulator, latency profile `{}` (rtt {} ms, upload {} Mbit/s, {} µs per uncached input token, TTFT {} ms, {} output tok/s",
                 p.name,
-                p.rtt_ms,
-                p.request_bytes_per_s * 8.0 / 1e6,
-                p.uncached_input_token_us,
-                p.ttft_ms,
-                p.output_tokens_per_s
+                param(p.rtt_ms),
+                param(p.request_bytes_per_s * 8.0 / 1e6),
+                param(p.uncached_input_token_us),
+                param(p.ttft_ms),
+                param(p.output_tokens_per_s)
             );
             // The server-cost terms only when set: the built-in profiles leave them at 0.
             for (v, label) in [
@@ -63,7 +79,7 @@ pub fn server_line(server: &ServerInfo) -> String {
                 (p.jitter_ms, "ms jitter"),
             ] {
                 if v > 0.0 {
-                    let _ = write!(line, ", {v} {label}");
+                    let _ = write!(line, ", {} {label}", param(v));
                 }
             }
             line.push(')');
@@ -220,6 +236,22 @@ pub fn table(r: &BenchReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_parameters_print_four_significant_digits() {
+        let cases = [
+            (39.233_162_138_822_64, "39.23"),
+            (1.625_033_718_040_361_8, "1.625"),
+            (253.276_495, "253.3"),
+            (203_129.4, "203129"),
+            (2.0, "2"),
+            (0.5, "0.5"),
+            (0.0, "0"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(param(v), want, "{v}");
+        }
+    }
 
     #[test]
     fn speedup_text_names_interval_and_method() {
