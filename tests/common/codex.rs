@@ -49,6 +49,12 @@ pub fn binary() -> &'static PathBuf {
 
 /// A CODEX_HOME config that sends Codex to `base_url` in WebSocket mode with its key in `env_key`.
 pub fn write_config(home: &Path, base_url: &str, env_key: &str) {
+    write_config_for(home, base_url, env_key, true);
+}
+
+/// The same in WebSocket mode (`websockets`) or HTTP mode (one POST per turn, resending the
+/// conversation: Codex does not chain HTTP turns by id).
+pub fn write_config_for(home: &Path, base_url: &str, env_key: &str, websockets: bool) {
     std::fs::write(
         home.join("config.toml"),
         format!(
@@ -60,7 +66,7 @@ name = "turnscope emulator"
 base_url = "{base_url}"
 env_key = "{env_key}"
 wire_api = "responses"
-supports_websockets = true
+supports_websockets = {websockets}
 "#
         ),
     )
