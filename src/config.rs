@@ -117,7 +117,8 @@ pub enum ConfigError {
 /// One remapped action from `[keys.<scope>]`: `next = ["j", "down"]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpec {
-    /// `global`, `turns`, `composer`, `offer` or `help`.
+    /// A scope of a screen's key table: `global`, `turns`, `composer`, …, `replay`,
+    /// `replay-diff`, ….
     pub scope: String,
     /// The action's name, e.g. `next`.
     pub action: String,

@@ -185,3 +185,42 @@ fn config_names_the_effective_target_and_lints_url_and_tools() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("scheme `ftp`"), "{}", stderr(&out));
 }
+
+/// `[keys.replay]` remaps the replay's own keys: `config` checks them like the live ones, and a
+/// clash stops `replay` with the file, line and both actions before the screen opens.
+#[test]
+fn replay_key_remaps_are_checked_by_config_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[keys.replay]\nplay = [\"p\"]\n").unwrap();
+    let out = turnscope(&["config", "--config", good.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("keys.replay.play = p"),
+        "{}",
+        stdout(&out)
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "model = \"m\"\n[keys.replay]\nplay = [\"j\"]\n").unwrap();
+    let path = bad.to_str().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tool_loop.tsjsonl"
+    );
+    for args in [
+        vec!["config", "--config", path],
+        vec!["replay", fixture, "--config", path],
+    ] {
+        let out = turnscope(&args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(path) && err.contains("line 3") && err.contains("keys.replay.play"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("replay.play") && err.contains("replay.next"),
+            "{args:?}: {err}"
+        );
+    }
+}

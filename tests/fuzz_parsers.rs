@@ -176,6 +176,8 @@ const CONFIG_TABLES: &[&str] = &[
     "[keys.composer]",
     "[keys.offer]",
     "[keys.help]",
+    "[keys.replay]",
+    "[keys.replay-diff]",
     "[keys.é]",
     "[keys]",
     "[x]",
@@ -183,7 +185,7 @@ const CONFIG_TABLES: &[&str] = &[
 /// The keys `config.toml` knows (its own list), action names and near misses.
 fn config_keys() -> Vec<&'static str> {
     let mut keys = config::KEYS.to_vec();
-    keys.extend(["next", "prev", "quit", "help", "send", "é", "nxet"]);
+    keys.extend(["next", "prev", "quit", "help", "send", "play", "é", "nxet"]);
     keys
 }
 const THEME_TABLES: &[&str] = &["[roles]", "[roles.accent]", "[x]"];
@@ -342,6 +344,7 @@ proptest! {
         let path = Path::new("/fuzz/config.toml");
         if let Ok(file) = config::parse(&text, path) {
             let _ = remap::remap(&keymap::defaults(), &file.keys, path);
+            let _ = turnscope::tui::replay::keys::remapped(&file.keys, path);
             if let Some(url) = &file.url { let _ = config::check_url(url, "url"); }
             if let Some(theme) = &file.theme { let _ = Catalog::built_in().load(theme); }
         }

@@ -17,6 +17,8 @@ fn readme_example_config_is_valid() {
     assert_eq!(file.theme.as_deref(), Some("catppuccin-mocha"));
     assert!(!file.keys.is_empty());
     keymap::remap::remap(&keymap::defaults(), &file.keys, path).unwrap();
+    let replay = turnscope::tui::replay::keys::remapped(&file.keys, path).unwrap();
+    assert_ne!(replay, turnscope::tui::replay::keys::ReplayKeys::default());
     let settings = config::resolve(&config::Overrides::default(), &|_| None, Some(&file)).unwrap();
     turnscope::tui::theme::Catalog::built_in()
         .load(&settings.theme.value)

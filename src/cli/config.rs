@@ -89,6 +89,21 @@ pub fn keymap(settings: &Settings) -> anyhow::Result<Arc<Keymap>> {
     )?))
 }
 
+/// The replay screen's own keys: its defaults with the config file's `[keys.replay*]` remaps
+/// over them (checked; the defaults when there are none).
+pub fn replay_keys(
+    settings: &Settings,
+) -> anyhow::Result<Arc<crate::tui::replay::keys::ReplayKeys>> {
+    if settings.keys.is_empty() {
+        return Ok(Arc::default());
+    }
+    let file = settings.file.clone().unwrap_or_default();
+    Ok(Arc::new(crate::tui::replay::keys::remapped(
+        &settings.keys,
+        &file,
+    )?))
+}
+
 /// Arguments of `turnscope config`.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
@@ -172,6 +187,7 @@ pub fn run(args: &ConfigArgs, global: &GlobalArgs, flags: Overrides) -> anyhow::
     // Check what the live TUI would check, so `turnscope config` is a config linter too.
     let file = settings.file.clone().unwrap_or_default();
     crate::tui::keymap::remap::remap(&crate::tui::keymap::defaults(), &settings.keys, &file)?;
+    crate::tui::replay::keys::remapped(&settings.keys, &file)?;
     load_theme(&settings.theme)?;
     if settings.url.source != config::Source::Default {
         config::check_url(

@@ -70,6 +70,7 @@ pub fn run(args: &ReplayArgs, global: &super::config::GlobalArgs) -> anyhow::Res
         theme,
     );
     app.keymap = super::config::keymap(&settings)?;
+    app.keys = super::config::replay_keys(&settings)?;
     app.export_dir = args.export_dir.clone();
     app.tail = args.follow;
     if let Some(at) = &args.at {

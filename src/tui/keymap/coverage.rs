@@ -1,6 +1,8 @@
 //! Help against dispatch, for every state of every screen (live and proxy, replay): each key a
 //! help row lists does what the row says there, and each key that does something is listed.
 
+use std::sync::Arc;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::table::every_key;
@@ -10,7 +12,7 @@ use crate::tui::app::{App, Focus, Offer, SessionInfo, Tab};
 use crate::tui::breakpoint::{BreakpointAction, Held};
 use crate::tui::replay::app::{PromptKind, ReplayAction, ReplayApp};
 use crate::tui::replay::inspect::{Inspector, start_app};
-use crate::tui::replay::keys::{self as replay_keys, Layer};
+use crate::tui::replay::keys::{self as replay_keys, Layer, ReplayKeys};
 use crate::tui::theme::Theme;
 use crate::tui::update::update;
 
@@ -168,14 +170,16 @@ fn two_apps_in_one_process_keep_their_own_keymaps() {
     assert_eq!(next(&b.keymap).as_deref(), Some("n"));
 }
 
-/// The replay screen in each of its key states, named.
-fn replay_states() -> Vec<(&'static str, ReplayApp)> {
+/// The replay screen in each of its key states, named, with `keys` as its own key table.
+fn replay_states(keys: &Arc<ReplayKeys>) -> Vec<(&'static str, ReplayApp)> {
     let new = || {
-        ReplayApp::new(
+        let mut app = ReplayApp::new(
             "t".into(),
             crate::transcript::Header::new("test", None, None),
             Theme::default(),
-        )
+        );
+        app.keys = Arc::clone(keys);
+        app
     };
     let with_inspector = |tab: Tab, typing: bool| {
         let mut app = new();
@@ -211,7 +215,64 @@ fn replay_states() -> Vec<(&'static str, ReplayApp)> {
 
 #[test]
 fn replay_help_rows_dispatch_and_every_dispatched_key_is_listed() {
-    for (name, app) in replay_states() {
+    replay_help_matches_dispatch(&Arc::default());
+}
+
+/// The replay's own keys remapped from `config.toml` (scrub, play, filters, the diff's scroll):
+/// dispatch and help follow the new keys in every state, and the old ones are gone.
+#[test]
+fn remapped_replay_keys_dispatch_and_help_agree() {
+    let spec = |scope: &str, action: &str, keys: &[&str]| crate::config::KeySpec {
+        scope: scope.into(),
+        action: action.into(),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        line: 1,
+    };
+    let specs = [
+        spec("replay", "next", &["ctrl-n", "down"]),
+        spec("replay", "play", &["p"]),
+        spec("replay", "speed-max", &["0"]),
+        spec("replay", "filter", &["x"]),
+        spec("replay-diff", "scroll-down", &["ctrl-d"]),
+        // A live scope's table is the live keymap's: the replay leaves it alone.
+        spec("turns", "next", &["n"]),
+    ];
+    let keys = Arc::new(replay_keys::remapped(&specs, std::path::Path::new("c.toml")).unwrap());
+    replay_help_matches_dispatch(&keys);
+    let timeline = replay_states(&keys).swap_remove(0).1;
+    let press = |code: KeyCode, mods: KeyModifiers| {
+        replay_keys::resolve(&timeline, KeyEvent::new(code, mods))
+    };
+    assert_eq!(
+        press(KeyCode::Char('p'), KeyModifiers::NONE),
+        Some(ReplayAction::TogglePlay)
+    );
+    assert_eq!(press(KeyCode::Char(' '), KeyModifiers::NONE), None);
+    assert_eq!(
+        press(KeyCode::Char('n'), KeyModifiers::CONTROL),
+        Some(ReplayAction::StepFrame(1))
+    );
+    assert_eq!(press(KeyCode::Char('j'), KeyModifiers::NONE), None);
+    assert_eq!(
+        press(KeyCode::Char('x'), KeyModifiers::NONE),
+        Some(ReplayAction::CycleFilter)
+    );
+    let rows = replay_keys::help_rows(&timeline);
+    let row = |help: &str| {
+        rows.iter()
+            .find(|r| r.help.starts_with(help))
+            .map(|r| r.keys.clone())
+    };
+    assert_eq!(row("play / pause").as_deref(), Some("p"));
+    assert_eq!(
+        row("next / previous frame").as_deref(),
+        Some("Ctrl-N ↓ k ↑")
+    );
+    assert_eq!(row("play at").as_deref(), Some("1 2 0"));
+}
+
+fn replay_help_matches_dispatch(keys: &Arc<ReplayKeys>) {
+    for (name, app) in replay_states(keys) {
         let (layers, fb) = replay_keys::mode(&app);
         let mut listed: Vec<(KeyEvent, ReplayAction)> = Vec::new();
         for i in 0..layers.len() {

@@ -1,11 +1,13 @@
 //! Key remaps from `config.toml`'s `[keys.<scope>]` tables: names for actions, key syntax,
-//! and a checked table that replaces the defaults.
+//! and a checked table that replaces the defaults. One `[keys]` namespace serves every screen
+//! with a key table (live and proxy, replay): each screen takes its own scopes' tables.
 
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyModifiers};
 
 pub use super::table::key_label;
+use super::table::{self, KeyTable};
 use super::{Binding, Keymap, Scope};
 use crate::config::{ConfigError, KeySpec, did_you_mean};
 use crate::tui::action::Action;
@@ -83,36 +85,68 @@ pub fn action_name(action: &Action) -> Option<&'static str> {
     })
 }
 
-/// The name of a scope in `[keys.<scope>]`.
-pub fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Global => "global",
-        Scope::Proxy => "proxy",
-        Scope::Turns => "turns",
-        Scope::Composer => "composer",
-        Scope::Offer => "offer",
-        Scope::Help => "help",
-        Scope::Log => "log",
-        Scope::Frames => "frames",
-        Scope::Payload => "payload",
-        Scope::Search => "search",
-        Scope::Held => "held",
+/// What `config.toml` calls a screen's scopes and actions, and which of its scopes apply over
+/// all the others.
+pub struct Names<S: 'static, A> {
+    /// Every scope of the screen, with its name in `[keys.<scope>]`.
+    pub scopes: &'static [(S, &'static str)],
+    /// The name of an action, for every action a key can trigger there.
+    pub action: fn(&A) -> Option<&'static str>,
+    /// Whether a scope's keys apply in every state (a key there clashes with any scope's).
+    pub over_all: fn(S) -> bool,
+}
+
+impl<S: Copy + PartialEq, A> Names<S, A> {
+    /// The name of `scope` in `[keys.<scope>]`.
+    pub fn scope_name(&self, scope: S) -> &'static str {
+        self.scopes
+            .iter()
+            .find(|(s, _)| *s == scope)
+            .map_or("?", |(_, name)| name)
     }
 }
 
-const SCOPES: [Scope; 11] = [
-    Scope::Global,
-    Scope::Proxy,
-    Scope::Turns,
-    Scope::Composer,
-    Scope::Offer,
-    Scope::Help,
-    Scope::Log,
-    Scope::Frames,
-    Scope::Payload,
-    Scope::Search,
-    Scope::Held,
-];
+/// The live and proxy screens' names.
+pub const LIVE: Names<Scope, Action> = Names {
+    scopes: &[
+        (Scope::Global, "global"),
+        (Scope::Proxy, "proxy"),
+        (Scope::Turns, "turns"),
+        (Scope::Composer, "composer"),
+        (Scope::Offer, "offer"),
+        (Scope::Help, "help"),
+        (Scope::Log, "log"),
+        (Scope::Frames, "frames"),
+        (Scope::Payload, "payload"),
+        (Scope::Search, "search"),
+        (Scope::Held, "held"),
+    ],
+    action: action_name,
+    over_all: live_over_all,
+};
+
+fn live_over_all(scope: Scope) -> bool {
+    matches!(scope, Scope::Global | Scope::Proxy)
+}
+
+/// The name of a live scope in `[keys.<scope>]`.
+pub fn scope_name(scope: Scope) -> &'static str {
+    LIVE.scope_name(scope)
+}
+
+/// Every scope name any screen takes, for the error that names an unknown one.
+fn all_scope_names() -> Vec<&'static str> {
+    LIVE.scopes
+        .iter()
+        .map(|(_, n)| *n)
+        .chain(
+            crate::tui::replay::keys::NAMES
+                .scopes
+                .iter()
+                .map(|(_, n)| *n),
+        )
+        .collect()
+}
 
 /// Parses `ctrl-r`, `alt+enter`, `shift-tab`, `F2`, `pgdn`, `j`, `G`, `?`, `space`.
 pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
@@ -190,11 +224,27 @@ pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
     })
 }
 
-/// Applies `specs` to `defaults`: each `(scope, action)` named replaces that action's keys in
-/// that scope, giving the keymap an App is built with. Errors name the config file, line and key, and suggest the likely name.
+/// Applies `specs` to the live `defaults`: each `(scope, action)` named replaces that action's
+/// keys in that scope, giving the keymap an App is built with. Errors name the config file,
+/// line and key, and suggest the likely name.
 pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Keymap, ConfigError> {
-    let mut table = Keymap::new(defaults.to_vec());
-    let mut applied: Vec<(Scope, Action, &KeySpec)> = Vec::new();
+    remap_table(&LIVE, defaults, specs, path)
+}
+
+/// [`remap`] for any screen's key table: the specs of `names`' scopes apply, those of another
+/// screen's scopes are left to it, and a scope no screen has is an error.
+pub fn remap_table<S, A>(
+    names: &Names<S, A>,
+    defaults: &[table::Binding<S, A>],
+    specs: &[KeySpec],
+    path: &Path,
+) -> Result<KeyTable<S, A>, ConfigError>
+where
+    S: Copy + PartialEq + 'static,
+    A: Clone + PartialEq,
+{
+    let mut table = KeyTable::new(defaults.to_vec());
+    let mut applied: Vec<(S, A, &KeySpec)> = Vec::new();
     for spec in specs {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -202,8 +252,11 @@ pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Key
             key: format!("keys.{}.{}", spec.scope, spec.action),
             message,
         };
-        let scope_names = SCOPES.map(scope_name);
-        let Some(scope) = SCOPES.into_iter().find(|s| scope_name(*s) == spec.scope) else {
+        let Some(&(scope, _)) = names.scopes.iter().find(|(_, n)| *n == spec.scope) else {
+            let scope_names = all_scope_names();
+            if scope_names.contains(&spec.scope.as_str()) {
+                continue;
+            }
             let hint = did_you_mean(&spec.scope, &scope_names)
                 .map_or_else(String::new, |s| format!("did you mean [keys.{s}]? "));
             return Err(invalid(format!(
@@ -211,26 +264,26 @@ pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Key
                 scope_names.join(", ")
             )));
         };
-        let mut names: Vec<&str> = Vec::new();
+        let mut action_names: Vec<&str> = Vec::new();
         for name in defaults
             .iter()
             .filter(|b| b.scope == scope)
-            .filter_map(|b| action_name(&b.action))
+            .filter_map(|b| (names.action)(&b.action))
         {
-            if !names.contains(&name) {
-                names.push(name);
+            if !action_names.contains(&name) {
+                action_names.push(name);
             }
         }
         let Some(first) = defaults
             .iter()
-            .find(|b| b.scope == scope && action_name(&b.action) == Some(spec.action.as_str()))
+            .find(|b| b.scope == scope && (names.action)(&b.action) == Some(spec.action.as_str()))
         else {
-            let hint = did_you_mean(&spec.action, &names)
+            let hint = did_you_mean(&spec.action, &action_names)
                 .map_or_else(String::new, |s| format!("did you mean `{s}`? "));
             return Err(invalid(format!(
                 "no action of that name in {}; {hint}actions there are {}",
                 spec.scope,
-                names.join(", ")
+                action_names.join(", ")
             )));
         };
         let action = first.action.clone();
@@ -248,7 +301,7 @@ pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Key
         // Help rows are labelled from their bindings, so the new keys show up there as written.
         let new = keys
             .into_iter()
-            .map(|(code, mods)| Binding {
+            .map(|(code, mods)| table::Binding {
                 scope,
                 code,
                 mods,
@@ -260,12 +313,13 @@ pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Key
         applied.push((scope, action, spec));
     }
     // Checked once all remaps are in, so two actions can swap keys.
-    if let Some((a, b)) = clash(table.bindings()) {
-        let name = |x: &Binding| {
+    if let Some((i, j)) = clash(table.bindings(), names.over_all) {
+        let (a, b) = (&table.bindings()[i], &table.bindings()[j]);
+        let name = |x: &table::Binding<S, A>| {
             format!(
                 "{}.{}",
-                scope_name(x.scope),
-                action_name(&x.action).unwrap_or("?")
+                names.scope_name(x.scope),
+                (names.action)(&x.action).unwrap_or("?")
             )
         };
         let message = format!(
@@ -299,15 +353,18 @@ pub fn remap(defaults: &[Binding], specs: &[KeySpec], path: &Path) -> Result<Key
     Ok(table)
 }
 
-/// The first key bound twice in one scope (or in a scope and globally).
-fn clash(table: &[Binding]) -> Option<(&Binding, &Binding)> {
+/// The positions of the first key bound twice in one scope (or in a scope and one that
+/// applies over all).
+fn clash<S: Copy + PartialEq, A: PartialEq>(
+    table: &[table::Binding<S, A>],
+    over_all: fn(S) -> bool,
+) -> Option<(usize, usize)> {
     for (i, a) in table.iter().enumerate() {
-        for b in &table[i + 1..] {
+        for (j, b) in table.iter().enumerate().skip(i + 1) {
             let same_key = a.code == b.code && a.mods == b.mods;
-            let over_all = |s: Scope| matches!(s, Scope::Global | Scope::Proxy);
             let overlap = a.scope == b.scope || over_all(a.scope) || over_all(b.scope);
             if same_key && overlap && a.action != b.action {
-                return Some((a, b));
+                return Some((i, j));
             }
         }
     }
@@ -453,6 +510,52 @@ mod tests {
             err.contains("keys.turns.quit") && err.contains("\"hyper-q\""),
             "{err}"
         );
+    }
+
+    /// One `[keys]` namespace for two screens: each takes its own scopes, a scope of neither is
+    /// an error naming the nearest, and a replay clash names both replay actions.
+    #[test]
+    fn replay_scopes_belong_to_the_replay() {
+        use crate::tui::replay::keys::{self, remapped};
+        let path = Path::new("/u/config.toml");
+        let specs = [
+            spec("replay", "play", &["p"]),
+            spec("turns", "next", &["n"]),
+        ];
+        let live = remap(&defaults(), &specs, path).unwrap();
+        assert_eq!(live, remap(&defaults(), &specs[1..], path).unwrap());
+        let replay = remapped(&specs, path).unwrap();
+        let p = crossterm::event::KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE);
+        assert_eq!(
+            replay.lookup(keys::Scope::Cursor, &p),
+            Some(crate::tui::replay::app::ReplayAction::TogglePlay)
+        );
+        let err = remapped(&[spec("replya", "play", &["p"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean [keys.replay]?"), "{err}");
+        let err = remap(&defaults(), &[spec("replya", "play", &["p"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keys.replya.play"), "{err}");
+        let err = remapped(&[spec("replay", "play", &["j"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("replay.play") && err.contains("replay.next"),
+            "{err}"
+        );
+        let err = remapped(&[spec("replay", "play", &["ctrl-c"])], path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("replay-global.quit"), "{err}");
+        for b in &keys::defaults() {
+            assert!(
+                keys::action_name(&b.action).is_some(),
+                "{:?} has no name",
+                b.action
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! The replay screen's key table: one list that both dispatches keys and draws the help, per
-//! state of the screen. Over the inspector, the Frames tab's keys come from the live keymap
-//! the replay was opened with (its remaps included).
+//! state of the screen, remappable from `config.toml` (`[keys.replay]` and the other
+//! `replay-*` scopes). Over the inspector, the Frames tab's keys come from the live keymap the
+//! replay was opened with (its remaps included).
+
+use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{ExportKind, FilterFrom, PromptKind, ReplayAction, ReplayApp, Speed};
+use crate::config::{ConfigError, KeySpec};
 use crate::tui::Action;
 use crate::tui::app::Tab;
+use crate::tui::keymap::remap::{self, Names};
 use crate::tui::keymap::{self, HelpRow, table};
 
 /// Where a replay binding applies.
@@ -36,6 +41,75 @@ impl Default for ReplayKeys {
     fn default() -> Self {
         ReplayKeys::new(defaults())
     }
+}
+
+/// What `config.toml` calls the replay's scopes and actions: the time cursor's keys are
+/// `[keys.replay]`, the others `[keys.replay-<scope>]`.
+pub const NAMES: Names<Scope, ReplayAction> = Names {
+    scopes: &[
+        (Scope::Cursor, "replay"),
+        (Scope::Global, "replay-global"),
+        (Scope::Prompt, "replay-prompt"),
+        (Scope::Help, "replay-help"),
+        (Scope::Diff, "replay-diff"),
+        (Scope::Inspector, "replay-inspector"),
+    ],
+    action: action_name,
+    over_all: |scope| scope == Scope::Global,
+};
+
+/// The name `config.toml` uses for a replay action, for every action a key can trigger; the
+/// inspector's actions keep their live names (`next`, `scroll-down`, `next-tab`).
+pub fn action_name(action: &ReplayAction) -> Option<&'static str> {
+    use ReplayAction as A;
+    Some(match action {
+        A::Quit => "quit",
+        A::StepFrame(1) => "next",
+        A::StepFrame(-1) => "prev",
+        A::StepFrame(n) if *n > 0 => "page-down",
+        A::StepFrame(_) => "page-up",
+        A::StepTurn(n) if *n > 0 => "next-turn",
+        A::StepTurn(_) => "prev-turn",
+        A::First => "first",
+        A::Last => "last",
+        A::TogglePlay => "play",
+        A::SetSpeed(Speed::X1) => "speed-1",
+        A::SetSpeed(Speed::X10) => "speed-10",
+        A::SetSpeed(Speed::Max) => "speed-max",
+        A::OpenPrompt(PromptKind::Jump) => "jump",
+        A::OpenPrompt(PromptKind::Search) => "search",
+        A::OpenPrompt(PromptKind::Export(_)) => "export-as",
+        A::SearchNext => "match-next",
+        A::SearchPrev => "match-prev",
+        A::CycleFilter => "filter",
+        A::FilterBySelected(FilterFrom::Kind) => "filter-type",
+        A::FilterBySelected(FilterFrom::Conn) => "filter-conn",
+        A::FilterBySelected(FilterFrom::Lane) => "filter-lane",
+        A::ClearFilter => "filter-clear",
+        A::MarkTurn => "mark",
+        A::ShowDiff { http: false } => "diff",
+        A::ShowDiff { http: true } => "diff-http",
+        A::Export(ExportKind::Frame) => "export-frame",
+        A::Export(ExportKind::Turn) => "export-turn",
+        A::Export(ExportKind::Response) => "export-response",
+        A::Scroll(n) if *n > 0 => "scroll-down",
+        A::Scroll(_) => "scroll-up",
+        A::ToggleTail => "tail",
+        A::ToggleInspect => "inspect",
+        A::ToggleHelp => "help",
+        A::Back => "back",
+        A::PromptSubmit => "run",
+        A::PromptCancel => "cancel",
+        A::PromptBackspace => "delete",
+        A::Inspect(live) => return remap::action_name(live),
+        _ => return None,
+    })
+}
+
+/// The replay's keys with the config file's `[keys.replay*]` remaps over the defaults (the
+/// other scopes' tables are the live keymap's). Errors name the file, line and key.
+pub fn remapped(specs: &[KeySpec], path: &Path) -> Result<ReplayKeys, ConfigError> {
+    remap::remap_table(&NAMES, &defaults(), specs, path)
 }
 
 /// A layer of keys in a state: the replay's own scopes, or a scope of the live keymap whose
