@@ -364,3 +364,48 @@ fn help_popup() {
     press(&mut app, &index, "x");
     assert!(!app.help);
 }
+
+/// `[keys.replay]` remaps reach the screen: the footer, the inspector's header line and the
+/// help popup name the new keys, and the new key plays (issue: replay's keys remappable).
+#[test]
+fn remapped_replay_keys_show_in_the_footer_header_and_help() {
+    let spec = |action: &str, keys: &[&str]| turnscope::config::KeySpec {
+        scope: "replay".into(),
+        action: action.into(),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        line: 1,
+    };
+    let remapped = keys::remapped(
+        &[
+            spec("play", &["p"]),
+            spec("next", &["n"]),
+            spec("match-next", &["x"]),
+        ],
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    let index = open("tool_loop.tsjsonl");
+    let mut app = opened(&index, "tool_loop.tsjsonl", 120, 40);
+    app.keys = std::sync::Arc::new(remapped);
+    let shot = screen(&app);
+    assert!(
+        shot.contains("n/k frame") && shot.contains("p play"),
+        "{shot}"
+    );
+    assert!(
+        !shot.contains("Space play") && !shot.contains("j/k frame"),
+        "{shot}"
+    );
+    press(&mut app, &index, "v");
+    let timeline = screen(&app);
+    let footer = timeline.lines().last().unwrap_or_default();
+    assert!(
+        footer.contains("n/k frame · [/] turn · p play"),
+        "{timeline}"
+    );
+    press(&mut app, &index, "?");
+    let help = screen(&app);
+    assert!(help.contains("│ p "), "{help}");
+    press(&mut app, &index, "\x1bp");
+    assert!(app.play.playing, "p plays");
+}

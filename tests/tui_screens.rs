@@ -462,3 +462,38 @@ fn sending_while_disconnected_keeps_the_text_and_offers_the_reconnect() {
     assert_eq!(m.matches("not sent").count(), 1, "{m}");
     assert!(m.starts_with("1 event not sent"), "{m}");
 }
+
+/// A `[keys.*]` remap shows in the footer too: it is drawn from the App's own keymap.
+#[test]
+fn the_footer_names_remapped_keys() {
+    use turnscope::tui::keymap;
+    let spec = |scope: &str, action: &str, keys: &[&str]| turnscope::config::KeySpec {
+        scope: scope.into(),
+        action: action.into(),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        line: 1,
+    };
+    let remapped = keymap::remap::remap(
+        &keymap::defaults(),
+        &[
+            spec("turns", "next", &["n"]),
+            spec("composer", "send", &["ctrl-s"]),
+        ],
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    app.keymap = std::sync::Arc::new(remapped);
+    let footer = |app: &mut App| screen(app, 80, 24).lines().last().unwrap().to_owned();
+    assert!(
+        footer(&mut app).contains("Ctrl-S send"),
+        "{}",
+        footer(&mut app)
+    );
+    app.focus = Focus::Turns;
+    assert!(
+        footer(&mut app).contains("n/k turns"),
+        "{}",
+        footer(&mut app)
+    );
+}

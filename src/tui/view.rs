@@ -159,27 +159,59 @@ fn render_footer(app: &App, frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn hints(app: &App) -> Line<'static> {
-    let pairs: &[(&str, &str)] = match app.focus {
-        Focus::Turns => &[
-            ("?", "help"),
-            ("q", "quit"),
-            ("i", "compose"),
-            ("Tab", "detail tab"),
-            ("j/k", "turns"),
-            ("R", "reconnect"),
-        ],
+    use super::action::Action as A;
+    use super::keymap::Scope;
+    match app.focus {
+        Focus::Turns => table_hints(
+            &app.theme,
+            &app.keymap,
+            &[Scope::Turns, Scope::Global],
+            &[
+                (&[A::ToggleHelp], "", "help"),
+                (&[A::Quit], "", "quit"),
+                (&[A::FocusComposer], "", "compose"),
+                (&[A::NextTab], "", "detail tab"),
+                (&[A::SelectNext, A::SelectPrev], "/", "turns"),
+                (&[A::Reconnect], "", "reconnect"),
+            ],
+        ),
         // Help and quit first: a newcomer must find them on the first screen. The F2–F5 toggles
         // show their state in the composer's title and are listed in help.
-        Focus::Composer => &[
-            ("Enter", "send"),
-            ("F1", "help"),
-            ("Ctrl-C", "quit"),
-            ("Esc", "turns"),
-            ("Ctrl-T", "mode"),
-            ("F2-F5", "options"),
-        ],
-    };
-    key_hints(app, pairs)
+        Focus::Composer => table_hints(
+            &app.theme,
+            &app.keymap,
+            &[Scope::Composer, Scope::Global],
+            &[
+                (&[A::SendTurn], "", "send"),
+                (&[A::ToggleHelp], "", "help"),
+                (&[A::Quit], "", "quit"),
+                (&[A::FocusTurns], "", "turns"),
+                (&[A::CycleComposerMode], "", "mode"),
+                (&[A::ToggleStore, A::ToggleSteer], "-", "options"),
+            ],
+        ),
+    }
+}
+
+/// One footer hint drawn from a key table: actions, the separator between their keys, and
+/// what they do.
+pub type Hint<'a, A> = (&'a [A], &'a str, &'a str);
+
+/// [`key_hints_in`] from a key table: each hint names the keys `table` binds to its actions in
+/// `scopes`, so a `[keys.*]` remap shows in the footer too; a hint whose action lost its keys
+/// to a remap is left out.
+pub fn table_hints<S: Copy + PartialEq, A: Clone + PartialEq>(
+    t: &crate::tui::theme::Theme,
+    table: &super::keymap::table::KeyTable<S, A>,
+    scopes: &[S],
+    hints: &[Hint<'_, A>],
+) -> Line<'static> {
+    let pairs: Vec<(String, &str)> = hints
+        .iter()
+        .filter_map(|(actions, sep, label)| table.hint(scopes, actions, sep).map(|k| (k, *label)))
+        .collect();
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, l)| (k.as_str(), *l)).collect();
+    key_hints_in(t, &refs)
 }
 
 /// `key label · key label` with keys in the accent style.

@@ -101,6 +101,27 @@ impl<S: Copy + PartialEq, A: Clone> KeyTable<S, A> {
             .collect()
     }
 
+    /// How a footer names the keys of `actions`: each one's first key in the first of `scopes`
+    /// that binds it, as help writes it, joined by `sep` (`j/k`, `F2-F5`); `None` when one is
+    /// unbound (a remap took its keys to another action). Footers read it so a remap shows.
+    pub fn hint(&self, scopes: &[S], actions: &[A], sep: &str) -> Option<String>
+    where
+        A: PartialEq,
+    {
+        let labels: Option<Vec<String>> = actions
+            .iter()
+            .map(|a| {
+                scopes.iter().find_map(|&s| {
+                    self.bindings
+                        .iter()
+                        .find(|b| b.scope == s && b.action == *a)
+                        .map(Binding::label)
+                })
+            })
+            .collect();
+        labels.map(|l| l.join(sep))
+    }
+
     /// Replaces the bindings of `scope` whose action is `action` with `new`, where the first
     /// of them stood (so help keeps its order).
     pub fn replace(&mut self, scope: S, is_action: impl Fn(&A) -> bool, new: Vec<Binding<S, A>>) {

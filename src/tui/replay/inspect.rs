@@ -207,17 +207,19 @@ fn cursor_line(app: &ReplayApp, ins: &Inspector) -> Line<'static> {
         spans.push(Span::styled(format!("· marked turn {} ", m + 1), t.accent));
     }
     spans.push(Span::raw(" "));
+    use super::app::{PromptKind, ReplayAction as A};
     spans.extend(
-        view::replay::key_hints_replay(
+        view::replay::replay_hints(
             app,
+            &[super::keys::Scope::Cursor],
             &[
-                ("?", "keys"),
-                ("v", "frames"),
-                ("j/k", "frame"),
-                ("[/]", "turn"),
-                ("space", "play"),
-                ("/", "search"),
-                (":", "jump"),
+                (&[A::ToggleHelp], "", "keys"),
+                (&[A::ToggleInspect], "", "frames"),
+                (&[A::StepFrame(1), A::StepFrame(-1)], "/", "frame"),
+                (&[A::StepTurn(-1), A::StepTurn(1)], "/", "turn"),
+                (&[A::TogglePlay], "", "play"),
+                (&[A::OpenPrompt(PromptKind::Search)], "", "search"),
+                (&[A::OpenPrompt(PromptKind::Jump)], "", "jump"),
             ],
         )
         .spans,

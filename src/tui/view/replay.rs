@@ -10,8 +10,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::{clip, frames, json, thousands, title_rule};
 use crate::replay::context::{Change, Diff};
 use crate::report::{PROMPT_CACHE, fmt_bytes};
-use crate::tui::replay::app::{ExportKind, Level, PromptKind, ReplayApp, Row};
-use crate::tui::replay::keys;
+use crate::tui::replay::app::{ExportKind, Level, PromptKind, ReplayAction, ReplayApp, Row};
+use crate::tui::replay::keys::{self, Scope};
 use crate::tui::theme::Theme;
 
 /// Where each part of the replay screen goes.
@@ -365,34 +365,46 @@ fn footer(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
     let line = if let Some(line) = prompt_or_message(app) {
         line
     } else if app.diff.is_some() {
-        key_hints_replay(
+        use ReplayAction as A;
+        replay_hints(
             app,
-            &[("Esc", "close diff"), ("j/k", "scroll"), ("q", "quit")],
+            &[Scope::Diff, Scope::Cursor],
+            &[
+                (&[A::Back], "", "close diff"),
+                (&[A::Scroll(1), A::Scroll(-1)], "/", "scroll"),
+                (&[A::Quit], "", "quit"),
+            ],
         )
     } else {
-        key_hints_replay(
+        use ReplayAction as A;
+        replay_hints(
             app,
+            &[Scope::Cursor],
             &[
-                ("q", "quit"),
-                ("?", "keys"),
-                ("v", "inspector"),
-                ("j/k", "frame"),
-                ("[/]", "turn"),
-                ("space", "play"),
-                ("/", "search"),
-                (":", "jump"),
-                ("f", "filter"),
-                ("d", "diff"),
-                ("e", "export"),
+                (&[A::Quit], "", "quit"),
+                (&[A::ToggleHelp], "", "keys"),
+                (&[A::ToggleInspect], "", "inspector"),
+                (&[A::StepFrame(1), A::StepFrame(-1)], "/", "frame"),
+                (&[A::StepTurn(-1), A::StepTurn(1)], "/", "turn"),
+                (&[A::TogglePlay], "", "play"),
+                (&[A::OpenPrompt(PromptKind::Search)], "", "search"),
+                (&[A::OpenPrompt(PromptKind::Jump)], "", "jump"),
+                (&[A::CycleFilter], "", "filter"),
+                (&[A::ShowDiff { http: false }], "", "diff"),
+                (&[A::Export(ExportKind::Frame)], "", "export"),
             ],
         )
     };
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// `key label · key label` in the replay's theme.
-pub fn key_hints_replay(app: &ReplayApp, pairs: &[(&str, &str)]) -> Line<'static> {
-    super::key_hints_in(&app.theme, pairs)
+/// Footer hints from the replay's own key table (remaps included), looked up in `scopes`.
+pub fn replay_hints(
+    app: &ReplayApp,
+    scopes: &[Scope],
+    hints: &[super::Hint<'_, ReplayAction>],
+) -> Line<'static> {
+    super::table_hints(&app.theme, &app.keys, scopes, hints)
 }
 
 fn help(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
