@@ -1,51 +1,168 @@
-//! Picks the o200k tokenizer: tiktoken-rs vs bpe-openai on the same 10 MB of text.
+//! The o200k counter against the one before it (bpe-openai plus a piece memo) and tiktoken-rs,
+//! in one run: peak RSS of a process that only loads each and counts one word, and single-core
+//! throughput (MB per CPU-second) on the texts `stats` counts in a synthetic transcript (each
+//! distinct input and output item's JSON, as the ledger's token pass sees them). The totals of
+//! all three must be equal. Env: TOKENIZER_BENCH_MB (default 50) of transcript.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Instant;
 
-fn corpus(bytes: usize) -> String {
-    // A realistic agent mix: prose, code, JSON tool output.
-    let chunk = concat!(
-        "The function `parse_frame` reads one JSON event per WebSocket text frame and returns it.\n",
-        "fn main() { let x: Vec<u32> = (0..100).map(|i| i * 2).collect(); println!(\"{x:?}\"); }\n",
-        "{\"type\":\"function_call_output\",\"call_id\":\"call_8f2a\",\"output\":\"test result: ok. 42 passed; 0 failed\"}\n",
-        "Résumé naïve café — 東京 データ 12345 67890 ok!!\n",
-    );
-    let mut s = String::with_capacity(bytes + chunk.len());
-    let mut i = 0u64;
-    while s.len() < bytes {
-        s.push_str(chunk);
-        s.push_str(&i.to_string());
-        i += 1;
+use serde_json::Value;
+
+/// The counter before src/tokens/ had its own: bpe-openai's tokenizer, each thread
+/// remembering the pieces up to 24 bytes it has counted (as `tokens::count` did).
+fn old_count(text: &str) -> usize {
+    thread_local! {
+        static PIECES: RefCell<HashMap<Box<str>, u32>> = RefCell::new(HashMap::new());
     }
-    s
+    let tokenizer = bpe_openai::o200k_base();
+    PIECES.with_borrow_mut(|memo| {
+        tokenizer
+            .split(text)
+            .map(|piece| {
+                if piece.len() > 24 {
+                    return tokenizer.bpe.count(piece.as_bytes());
+                }
+                if let Some(&n) = memo.get(piece) {
+                    return n as usize;
+                }
+                let n = tokenizer.bpe.count(piece.as_bytes());
+                if memo.len() >= 1 << 15 {
+                    memo.clear();
+                }
+                memo.insert(piece.into(), n as u32);
+                n
+            })
+            .sum()
+    })
+}
+
+fn tiktoken_count(text: &str) -> usize {
+    tiktoken_rs::o200k_base_singleton()
+        .encode_ordinary(text)
+        .len()
+}
+
+/// A token counter: text in, tokens out.
+type Count = fn(&str) -> usize;
+
+const COUNTERS: [(&str, Count); 3] = [
+    ("turnscope", turnscope::tokens::count),
+    ("bpe-openai + memo", old_count),
+    ("tiktoken-rs", tiktoken_count),
+];
+
+/// This process's peak resident set (VmHWM), in kB.
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time of the calling thread (`/proc/thread-self/schedstat`), in seconds.
+fn thread_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns: u64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    ns as f64 / 1e9
+}
+
+/// Each distinct item JSON the ledger counts: request input items, finished output items and
+/// the outputs of terminal responses.
+fn item_texts(transcript: &[u8]) -> Vec<String> {
+    let mut texts = Vec::new();
+    for line in transcript.split(|&b| b == b'\n') {
+        let Ok(record) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        let Some(frame) = record.get("frame") else {
+            continue;
+        };
+        let done = frame.get("type").and_then(Value::as_str) == Some("response.output_item.done");
+        let items = [
+            frame.get("input"),
+            frame.get("item").filter(|_| done),
+            frame.get("response").and_then(|r| r.get("output")),
+        ];
+        for value in items.into_iter().flatten() {
+            match value {
+                Value::Array(list) => texts.extend(list.iter().map(Value::to_string)),
+                Value::Object(_) => texts.push(value.to_string()),
+                _ => {}
+            }
+        }
+    }
+    texts.sort_unstable();
+    texts.dedup();
+    texts
 }
 
 fn main() {
-    let text = corpus(10 * 1024 * 1024);
-    let mb = text.len() as f64 / 1e6;
-    let lines: Vec<&str> = text.lines().collect();
+    let args: Vec<String> = std::env::args().collect();
+    // Child: load one counter, count a word, report the peak RSS.
+    if let Some(i) = args.iter().position(|a| a == "--rss") {
+        let which = args.get(i + 1).map_or("", String::as_str);
+        if let Some((_, count)) = COUNTERS.iter().find(|(name, _)| *name == which) {
+            std::hint::black_box(count("warm up"));
+        }
+        println!("{}", peak_rss_kb());
+        return;
+    }
 
-    let tik = tiktoken_rs::o200k_base_singleton();
-    let bpe = bpe_openai::o200k_base();
-    // Warm both (lazy tables).
-    let _ = tik.encode_ordinary("warm up");
-    let _ = bpe.count("warm up");
+    println!("peak RSS of a process that loads the counter and counts one word:");
+    let exe = std::env::current_exe().unwrap();
+    let rss = |which: &str| -> f64 {
+        let out = std::process::Command::new(&exe)
+            .args(["--rss", which])
+            .output()
+            .unwrap();
+        let kb: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        kb / 1024.0
+    };
+    let floor = rss("nothing");
+    println!("  {:<18}: {floor:6.1} MB", "nothing loaded");
+    for (name, _) in COUNTERS {
+        let mb = rss(name);
+        println!("  {name:<18}: {mb:6.1} MB ({:+.1} MB)", mb - floor);
+    }
 
-    let start = Instant::now();
-    let n_tik: usize = lines.iter().map(|l| tik.encode_ordinary(l).len()).sum();
-    let t_tik = start.elapsed().as_secs_f64();
-
-    let start = Instant::now();
-    let n_bpe: usize = lines.iter().map(|l| bpe.count(*l)).sum();
-    let t_bpe = start.elapsed().as_secs_f64();
-
-    println!("corpus: {mb:.1} MB, {} lines", lines.len());
+    let mb: u64 = std::env::var("TOKENIZER_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let mut data = Vec::new();
+    turnscope::transcript::synth::write_synthetic(&mut data, mb * 1_000_000, 7).unwrap();
+    let texts = item_texts(&data);
+    drop(data);
+    let size = texts.iter().map(String::len).sum::<usize>() as f64 / 1e6;
     println!(
-        "tiktoken-rs : {n_tik} tokens in {t_tik:.3}s = {:.1} MB/s",
-        mb / t_tik
+        "texts: {} distinct item JSONs, {size:.1} MB, from a {mb} MB synthetic transcript",
+        texts.len()
     );
-    println!(
-        "bpe-openai  : {n_bpe} tokens in {t_bpe:.3}s = {:.1} MB/s",
-        mb / t_bpe
-    );
-    println!("ratio tiktoken/bpe time: {:.2}x", t_tik / t_bpe);
+    let mut results = Vec::new();
+    for (name, count) in COUNTERS {
+        std::hint::black_box(count("warm up"));
+        let (cpu0, start) = (thread_cpu(), Instant::now());
+        let tokens: usize = texts.iter().map(|t| count(t)).sum();
+        let wall = start.elapsed().as_secs_f64();
+        let cpu = thread_cpu() - cpu0;
+        println!(
+            "  {name:<18}: {tokens} tokens, {cpu:6.3} cpu-s = {:6.1} MB/cpu-s ({wall:.3} s wall)",
+            size / cpu
+        );
+        results.push((name, tokens, cpu));
+    }
+    let (_, ours, ours_cpu) = results[0];
+    for &(name, tokens, cpu) in &results[1..] {
+        assert_eq!(tokens, ours, "{name} counted differently");
+        println!("turnscope vs {name}: {:.2}x the throughput", cpu / ours_cpu);
+    }
 }

@@ -1,42 +1,61 @@
-//! o200k token counts, offline (the tokenizer tables are compiled into the binary).
+//! o200k token counts, offline: tiktoken's `o200k_base` vocabulary and split pattern, counted by
+//! our own code over tables compiled into the binary.
+//!
+//! Why not a crate: `bpe-openai` (used before) builds Aho-Corasick automata and hash maps for
+//! 200k tokens at start-up, ~29 MB of heap and a ~76 MB RSS floor for every `stats` and proxy
+//! run, and its pre-tokenizer is a Unicode regex that was most of the counting time left;
+//! `tiktoken-rs` keeps two owned hash maps of the vocabulary and splits with fancy-regex
+//! (slower still). Here the vocabulary is one static byte blob plus a 1.3 MB hash index of
+//! ranks ([`vocab`]), merged the way tiktoken merges, and the split pattern is hand-written
+//! over a code point class table ([`split`]); both tables are made by `build.rs` from the
+//! public vocabulary file and regex-syntax's Unicode classes. `tests/tokenizer_equality.rs`
+//! holds every count equal to tiktoken-rs (every code point, random text, every fixture).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
-/// Pieces (the pre-tokenizer's words, numbers, punctuation runs) up to this length are
-/// remembered per thread: text repeats its words, and byte-pair encoding a piece (an
-/// allocation and a search each) cost more than looking it up. Longer pieces rarely repeat.
+mod class;
+mod split;
+mod vocab;
+
+use vocab::VOCABULARY;
+
+/// Pieces (the pre-tokenizer's words, numbers, punctuation runs) up to this length that are
+/// not one token are remembered per thread: text repeats its words, and merging a piece's
+/// bytes costs a lookup per pair and merge. Longer pieces rarely repeat.
 const PIECE_MEMO_MAX_LEN: usize = 24;
-/// Entries per thread before the piece memo starts over (a few MB at most).
-const PIECE_MEMO_MAX_ENTRIES: usize = 1 << 15;
+/// Entries per thread before the piece memo starts over (under a MB).
+const PIECE_MEMO_MAX_ENTRIES: usize = 1 << 14;
+
+type PieceMemo = HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>;
 
 thread_local! {
-    static PIECES: RefCell<HashMap<Box<str>, u32>> = RefCell::new(HashMap::new());
+    static PIECES: RefCell<PieceMemo> = RefCell::new(PieceMemo::default());
 }
 
-/// Counts o200k tokens in `text` (no special tokens).
+/// Counts o200k tokens in `text` (no special tokens: `<|endoftext|>` is ordinary text).
 ///
-/// The same sum as `bpe_openai`'s `Tokenizer::count` (o200k does no normalisation): the text
-/// is split into pieces and each piece's byte-pair count added, from the piece memo when it
-/// has been seen (`tests/tokenizer_equality.rs` holds it equal to tiktoken).
+/// The sum over the pre-tokenizer's pieces of each piece's byte-pair count, as tiktoken's
+/// `encode_ordinary(text).len()`; a piece that is one token is one lookup, others come from
+/// the piece memo when seen before.
 pub fn count(text: &str) -> usize {
     if text.is_empty() {
         return 0;
     }
-    let tokenizer = bpe_openai::o200k_base();
+    let vocabulary = &*VOCABULARY;
     PIECES.with_borrow_mut(|memo| {
-        tokenizer
-            .split(text)
+        split::pieces(text)
             .map(|piece| {
-                if piece.len() > PIECE_MEMO_MAX_LEN {
-                    return tokenizer.bpe.count(piece.as_bytes());
+                let piece = piece.as_bytes();
+                if piece.len() > PIECE_MEMO_MAX_LEN || vocabulary.rank(piece).is_some() {
+                    return vocabulary.count(piece);
                 }
                 if let Some(&n) = memo.get(piece) {
                     return n as usize;
                 }
-                let n = tokenizer.bpe.count(piece.as_bytes());
+                let n = vocabulary.count(piece);
                 if memo.len() >= PIECE_MEMO_MAX_ENTRIES {
                     memo.clear();
                 }
@@ -45,6 +64,12 @@ pub fn count(text: &str) -> usize {
             })
             .sum()
     })
+}
+
+/// The pre-tokenizer's pieces of `text`, in order (what tiktoken's o200k split pattern
+/// matches; each is byte-pair encoded on its own).
+pub fn pieces(text: &str) -> impl Iterator<Item = &str> {
+    split::pieces(text)
 }
 
 /// Counts the tokens of a JSON value's text content the way the ledger sizes context:
@@ -174,8 +199,8 @@ mod tests {
         assert_eq!(count("The quick brown fox jumps over the lazy dog."), 10);
     }
 
-    /// The piece memo gives the tokenizer's own count, the first time and every time after,
-    /// also for pieces longer than it remembers and for text that repeats its words.
+    /// The piece memo gives the same count the first time and every time after, also for
+    /// pieces longer than it remembers and for text that repeats its words.
     #[test]
     fn the_piece_memo_counts_what_the_tokenizer_counts() {
         let long = "x".repeat(PIECE_MEMO_MAX_LEN * 3);
@@ -185,10 +210,14 @@ mod tests {
             long.as_str(),
             "the the the  the\t\tthe\r\n",
         ];
-        let tokenizer = bpe_openai::o200k_base();
+        let tiktoken = tiktoken_rs::o200k_base_singleton();
         for _ in 0..2 {
             for text in texts {
-                assert_eq!(count(text), tokenizer.count(text), "{text:?}");
+                assert_eq!(
+                    count(text),
+                    tiktoken.encode_ordinary(text).len(),
+                    "{text:?}"
+                );
             }
         }
     }
