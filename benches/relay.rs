@@ -211,23 +211,13 @@ async fn volume(port: u16, total: u64) -> f64 {
 
 /// user+system CPU seconds of a process so far.
 fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit(')').next().unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line; 12 and 13 after the ')'.
-    (ticks(11) + ticks(12)) / 100.0
+    procs::cpu_time(pid).map_or(0.0, |t| t.as_secs_f64())
 }
 
 /// Peak resident set of a process so far, MB.
+#[allow(clippy::cast_precision_loss)]
 fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    procs::status_kb(pid, "VmHWM").map_or(f64::NAN, |kb| kb as f64 / 1024.0)
 }
 
 /// A relay under test: a child process and the port agents connect to.
@@ -281,11 +271,10 @@ fn start_turnscope_tui(up: SocketAddr, bin: &str, name: &str) -> Relay {
         .unwrap()
         .port();
     let line = format!(
-        "stty rows 40 cols 120; exec {bin} proxy --listen 127.0.0.1:{port} --upstream http://{up}/v1 --record {}",
+        "exec {bin} proxy --listen 127.0.0.1:{port} --upstream http://{up}/v1 --record {}",
         dir.path().join("relay.tsjsonl").display()
     );
-    let child = Command::new("script")
-        .args(["-qfec", &line, "/dev/null"])
+    let child = procs::under_pty(120, 40, &line)
         .env("TERM", "xterm-256color")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

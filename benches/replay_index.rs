@@ -7,6 +7,8 @@
 
 #[path = "support/floor.rs"]
 mod floor;
+#[path = "../tests/support/procs.rs"]
+mod procs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,15 +22,11 @@ use turnscope::tui::replay::app::{ReplayAction, ReplayApp, update};
 use turnscope::tui::replay::resolve::resolve;
 
 fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    procs::status_kb("self", "VmHWM")
 }
 
 fn rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    procs::status_kb("self", "VmRSS")
 }
 
 /// What a jump to the last frame costs the inspector (what replay opens on), fed `chunk` frames

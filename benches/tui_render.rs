@@ -1,6 +1,9 @@
 //! TUI cost: one full redraw of a 10,000-turn session on a TestBackend, per tab; the fold of
 //! its frames through `update`; a burst of frames through the real loop (draws per batch);
 //! and the idle loop (draws and CPU over an idle period, which must be zero / ~zero).
+#[path = "../tests/support/procs.rs"]
+mod procs;
+
 use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
@@ -89,11 +92,7 @@ impl Effects for NoEffects {
 
 /// CPU time (user + system) of this process, from /proc (Linux); `None` elsewhere.
 fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+    procs::cpu_time("self")
 }
 
 fn main() {

@@ -7,9 +7,10 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/procs.rs"]
+mod procs;
 
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use child::Proc;
@@ -43,25 +44,9 @@ fn address(proc: &mut Proc) -> String {
         .to_owned()
 }
 
-/// User + system CPU time of a process so far, from /proc/PID/stat.
+/// User + system CPU time of a process so far.
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let per_s: u64 = String::from_utf8(
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    Duration::from_micros(ticks * 1_000_000 / per_s)
+    procs::cpu_time(pid).expect("/proc/PID/stat gives the child's CPU time")
 }
 
 /// Open descriptors of a process.

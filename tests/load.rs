@@ -12,6 +12,8 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/procs.rs"]
+mod procs;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -140,17 +142,6 @@ fn latencies(agents: &[Agent]) -> Vec<u64> {
     all
 }
 
-/// Peak resident set size of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 fn ws_url_from_line(line: &str) -> String {
     line.split('=')
         .next_back()
@@ -192,7 +183,7 @@ async fn load(agents: usize, secs: u64) {
     // The same load, first straight to the emulator, then through the proxy.
     let base = run_agents(&direct, agents, secs).await;
     let via = run_agents(&proxied, agents, secs).await;
-    let rss = peak_rss_kib(proxy.child.id());
+    let rss = procs::status_kb(proxy.child.id(), "VmHWM").unwrap_or(0);
     let stop = Instant::now();
     proxy.signal_and_wait_for("INT", Duration::from_secs(600));
     let proxy_stop = stop.elapsed();

@@ -122,21 +122,11 @@ fn free_port() -> u16 {
 }
 
 /// A `kB` field of `/proc/PID/status`, in MB.
+#[allow(clippy::cast_precision_loss)]
 fn status_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
-    kb / 1024.0
+    let kb =
+        procs::status_kb(pid, field).unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
+    kb as f64 / 1024.0
 }
 
 /// A `turnscope proxy` child: headless, or its TUI under a real pty (util-linux `script`).
@@ -174,13 +164,7 @@ async fn start_child(upstream: &str, tui: bool) -> Child {
     // its memory goes.
     let wrap = std::env::var("PROXY_MEMORY_WRAP").unwrap_or_default();
     let mut cmd = if tui {
-        let line = format!(
-            "stty rows 40 cols 120; exec {wrap} {bin} {}",
-            args.join(" ")
-        );
-        let mut cmd = Command::new("script");
-        cmd.args(["-qfec", &line, "/dev/null"]);
-        cmd
+        procs::under_pty(120, 40, &format!("exec {wrap} {bin} {}", args.join(" ")))
     } else {
         let mut words = wrap.split_whitespace().chain([bin]);
         let mut cmd = Command::new(words.next().unwrap_or(bin));

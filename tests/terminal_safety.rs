@@ -4,9 +4,12 @@
 //! on the main screen, with mouse capture, bracketed paste off and the cursor shown.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/procs.rs"]
+mod procs;
+
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -30,9 +33,8 @@ fn example(name: &str) -> PathBuf {
 /// Runs `shell` in a fresh 80×24 pty, then prints the pty's modes with `stty -a`. When `keys`
 /// is given, waits for its first string in the output, then types its bytes.
 fn in_pty(shell: &str, keys: Option<(&str, &[u8])>) -> String {
-    let script = format!("stty rows 24 cols 80; {shell}; s=$?; echo; echo EXIT=$s; stty -a");
-    let mut child = Command::new("script")
-        .args(["-qfec", &script, "/dev/null"])
+    let line = format!("{shell}; s=$?; echo; echo EXIT=$s; stty -a");
+    let mut child = procs::under_pty(80, 24, &line)
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .stdin(Stdio::piped())

@@ -1,6 +1,6 @@
-//! Finding a process by name under a child we started: `script` (a pty) or a wrapper such as
-//! heaptrack runs turnscope as a descendant, and the figures (RSS, CPU) must be turnscope's own.
-//! Shared by `tests/proxy_memory.rs` and `benches/relay.rs` (through `#[path]`).
+//! Child processes through /proc (Linux), for the tests and benches that measure or drive one:
+//! find turnscope under a `script` pty or a wrapper (the figures must be turnscope's own), read
+//! its memory and CPU time, run a command under a pty. Included with `#[path]`.
 #![allow(dead_code)]
 
 /// `pid` or its first descendant (depth first) whose command (`/proc/PID/comm`) is `comm`.
@@ -23,4 +23,57 @@ pub fn descendant(pid: u32, comm: &str) -> Option<u32> {
         );
     }
     None
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmHWM`, `VmRSS`, `RssAnon`, …), in kB; `pid` may be
+/// `"self"`. `None` where there is no /proc (not Linux) or no such field.
+pub fn status_kb(pid: impl std::fmt::Display, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// User + system CPU time of a process so far (`/proc/<pid>/stat`; `pid` may be `"self"`).
+pub fn cpu_time(pid: impl std::fmt::Display) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command, which may hold spaces and parentheses, start after the
+    // last ')': utime and stime are the 12th and 13th there (14 and 15 of the whole line).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_micros(
+        ticks * 1_000_000 / clock_ticks(),
+    ))
+}
+
+/// Ticks per second of /proc's times (`getconf CLK_TCK`; USER_HZ is 100 on Linux builds).
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
+}
+
+/// `script` (util-linux) running the shell line `line` under a fresh `cols`×`rows` pty: what a
+/// test or bench needs to run a TUI on a real terminal without tmux. The caller sets the rest
+/// (environment, stdio).
+pub fn under_pty(cols: u16, rows: u16, line: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-qfec",
+        &format!("stty rows {rows} cols {cols}; {line}"),
+        "/dev/null",
+    ]);
+    cmd
 }
