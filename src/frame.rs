@@ -1,5 +1,7 @@
 //! The one record every source produces: a frame sent, received, or a meta note.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -95,6 +97,70 @@ impl Frame {
             conn,
             dir: Dir::Meta,
             payload: Payload::Json(body.to_string()),
+        }
+    }
+
+    /// The frame as a [`FrameRef`] borrowing its payload.
+    pub fn view(&self) -> FrameRef<'_> {
+        FrameRef {
+            t_us: self.t_us,
+            conn: self.conn,
+            dir: self.dir,
+            payload: match &self.payload {
+                Payload::Json(s) => PayloadRef::Json(s),
+                Payload::Text(s) => PayloadRef::Text(Cow::Borrowed(s)),
+                Payload::Binary(b) => PayloadRef::Binary(Cow::Borrowed(b)),
+            },
+        }
+    }
+}
+
+/// What the ledger reads of a frame, its payload borrowed from wherever the text lives (a
+/// [`Frame`], or a transcript's read buffer): folding a recording copies no JSON frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// Monotonic microseconds (see [`Frame::t_us`]).
+    pub t_us: u64,
+    /// Which connection of the session.
+    pub conn: u32,
+    /// Which way it went.
+    pub dir: Dir,
+    /// What it carried.
+    pub payload: PayloadRef<'a>,
+}
+
+/// A borrowed [`Payload`]. JSON is always borrowed; a text or binary frame read from a
+/// transcript had to be decoded (a JSON string, hex), so it may be owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadRef<'a> {
+    /// A text frame holding one JSON value, byte-exact.
+    Json(&'a str),
+    /// A text frame that is not one-line JSON.
+    Text(Cow<'a, str>),
+    /// A binary frame.
+    Binary(Cow<'a, [u8]>),
+}
+
+impl<'a> PayloadRef<'a> {
+    /// The frame's size on the wire, in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            PayloadRef::Json(s) => s.len(),
+            PayloadRef::Text(s) => s.len(),
+            PayloadRef::Binary(b) => b.len(),
+        }
+    }
+
+    /// True when the frame carried nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The JSON text, when the frame is JSON.
+    pub fn json(&self) -> Option<&'a str> {
+        match self {
+            PayloadRef::Json(s) => Some(s),
+            _ => None,
         }
     }
 }

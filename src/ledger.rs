@@ -20,6 +20,7 @@ mod read;
 mod turn;
 mod verdict;
 
+pub use batch::Prepared;
 pub use client::{Client, Remedy};
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};

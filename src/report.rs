@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::ledger::cost::{Cost, Prices, SessionCost, TurnCost, turn_cost};
 use crate::ledger::{Ledger, Mark, Totals, Turn, TurnStatus};
+use crate::secrets::RedactingFormatter;
 use crate::transcript::{Header, LineError};
 
 /// Label of the server's prompt-cache figure, `usage.input_tokens_details.cached_tokens`:
@@ -52,7 +53,8 @@ pub fn counted(n: impl TryInto<u64>, noun: &str) -> String {
 pub const STATS_SCHEMA: u32 = 1;
 
 /// Writes the `stats --json` document (schema documented in the README), pretty-printed and
-/// followed by a newline, one turn at a time: the whole document is never held in memory.
+/// followed by a newline, one turn at a time: the whole document is never held in memory. Every
+/// string is redacted on its way out ([`RedactingFormatter`]).
 pub fn write_stats_json(
     out: &mut impl Write,
     file: &str,
@@ -69,9 +71,7 @@ pub fn write_stats_json(
         har: None,
         prices,
     };
-    let mut ser = serde_json::Serializer::pretty(&mut *out);
-    doc.serialize(&mut ser).map_err(std::io::Error::other)?;
-    out.write_all(b"\n")
+    write_redacted(out, &doc)
 }
 
 /// `write_stats_json` for a HAR: no skipped lines, and a `har` object (what was read and
@@ -92,7 +92,14 @@ pub fn write_har_stats_json(
         har: Some(har),
         prices,
     };
-    let mut ser = serde_json::Serializer::pretty(&mut *out);
+    write_redacted(out, &doc)
+}
+
+/// Writes `doc` pretty-printed and followed by a newline, every string redacted as it is written
+/// (a transcript written by another tool may hold a key, e.g. an error message quoting it).
+fn write_redacted(out: &mut impl Write, doc: &impl Serialize) -> std::io::Result<()> {
+    let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new());
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, formatter);
     doc.serialize(&mut ser).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
 }

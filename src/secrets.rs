@@ -10,9 +10,12 @@
 use std::borrow::Cow;
 
 use crate::frame::{Frame, Payload};
+use crate::protocol::head::scan::string_end;
 
 mod file;
+mod formatter;
 pub use file::{append_private, create_private};
+pub use formatter::RedactingFormatter;
 
 /// What a masked secret becomes.
 pub const MASK: &str = "[REDACTED]";
@@ -225,6 +228,12 @@ pub fn redact_json<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
     redact_json_at(text, secrets, 0)
 }
 
+/// A string's decoded content redacted the way [`redact_json`] redacts a string literal (nested
+/// JSON included), for writers that redact each string as they write it.
+pub(crate) fn redact_string(text: &str) -> Cow<'_, str> {
+    redact_json_at(text, &[], 1)
+}
+
 fn redact_json_at<'a>(text: &'a str, secrets: &[String], depth: usize) -> Cow<'a, str> {
     if depth >= MAX_DEPTH || !text.contains('"') {
         return redact_text(text, secrets);
@@ -293,21 +302,6 @@ fn redact_json_at<'a>(text: &'a str, secrets: &[String], depth: usize) -> Cow<'a
     out.push_str(&text[copied..gap_start]);
     out.push_str(&redacted_tail);
     Cow::Owned(out)
-}
-
-/// Byte index just past the string literal that opens at `start`, if it closes.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut j = start + 1;
-    // Jump from quote or backslash to the next: long strings (64 KB deltas) are scanned at
-    // memchr speed instead of byte by byte.
-    while let Some(rel) = memchr::memchr2(b'\\', b'"', bytes.get(j..)?) {
-        j += rel;
-        if bytes[j] == b'"' {
-            return Some(j + 1);
-        }
-        j += 2;
-    }
-    None
 }
 
 fn decode(literal: &str) -> Option<String> {

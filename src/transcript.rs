@@ -12,7 +12,9 @@ pub mod synth;
 mod writer;
 
 pub(crate) use reader::parse_line;
-pub use reader::{Entry, LineError, Reader, from_reader, read_all};
+pub use reader::{
+    Entry, LineError, LineRef, RawLines, Reader, from_reader, parse_line_ref, read_all,
+};
 pub use writer::{Writer, redact};
 
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 
 use crate::ledger::cost::Prices;
-use crate::ledger::{CacheOutcome, Ledger, SendMode, Turn, TurnStatus};
+use crate::ledger::{CacheOutcome, Ledger, Prepared, SendMode, Turn, TurnStatus};
 use crate::secrets::RedactLines;
 use crate::{report, transcript};
 
@@ -73,22 +73,25 @@ pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
     // Reports print figures only, never frame lists or streamed text.
     let mut ledger = Ledger::summary_only();
     let mut skipped = Vec::new();
-    loop {
-        let batch = reader.next_batch(BATCH_BYTES);
-        if batch.is_empty() {
-            break;
-        }
-        let mut frames = Vec::with_capacity(batch.len());
-        for entry in batch {
-            match entry {
-                Ok(e) => frames.push(e.frame),
-                Err(e) => {
-                    super::recording::report_skip(name, &e, skipped.len());
-                    skipped.push(e);
-                }
-            }
-        }
-        ledger.push_batch(&frames);
+    // Two buffers: while the ledger folds one batch (its sequential part), the next is read and
+    // parsed on the other cores. Frames are folded where they were read: nothing is copied.
+    let (mut buf_a, mut buf_b) = (Vec::new(), Vec::new());
+    let mut report = |e: transcript::LineError| {
+        super::recording::report_skip(name, &e, skipped.len());
+        skipped.push(e);
+    };
+    let mut a = read_batch(&mut reader, &mut buf_a, &mut report);
+    while let Some(batch) = a {
+        let ((), b) = rayon::join(
+            || ledger.push_prepared(batch),
+            || read_batch(&mut reader, &mut buf_b, &mut report),
+        );
+        let Some(batch) = b else { break };
+        let ((), next) = rayon::join(
+            || ledger.push_prepared(batch),
+            || read_batch(&mut reader, &mut buf_a, &mut report),
+        );
+        a = next;
     }
     super::recording::report_skip_total(name, skipped.len());
     Ok(Folded {
@@ -97,6 +100,28 @@ pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
         skipped,
         har: None,
     })
+}
+
+/// Reads the next batch of lines into `buf` and reads their frames on all cores; unreadable
+/// lines go to `skipped`. `None` at the end of the file.
+fn read_batch<'a, R: std::io::BufRead>(
+    reader: &mut transcript::Reader<R>,
+    buf: &'a mut Vec<u8>,
+    skipped: &mut impl FnMut(transcript::LineError),
+) -> Option<Prepared<'a>> {
+    let lines = reader.read_lines(BATCH_BYTES, buf);
+    if lines.is_empty() {
+        return None;
+    }
+    let buf: &'a [u8] = buf;
+    let mut frames = Vec::with_capacity(lines.len());
+    for entry in lines.parse(buf) {
+        match entry {
+            Ok(line) => frames.push(line.into_frame_ref()),
+            Err(e) => skipped(e),
+        }
+    }
+    Some(Ledger::prepare(frames))
 }
 
 /// Runs `stats`: skipped lines are reported on stderr, one line each.
@@ -114,9 +139,7 @@ pub fn run(args: &StatsArgs, global: &super::config::GlobalArgs) -> anyhow::Resu
 fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let folded = fold_file(file, &name)?;
-    // A transcript written by another tool may hold a key (an error message quoting it).
-    // Buffered below the redactor: stdout alone would write once per line.
-    let mut out = RedactLines::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if let (true, Some(har)) = (args.json, &folded.har) {
         let har = serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE});
         report::write_har_stats_json(
@@ -137,7 +160,11 @@ fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<Exi
             prices,
         )?;
     } else {
-        report::write_stats_table(&mut out, &folded.ledger, prices)?;
+        // A transcript written by another tool may hold a key (an error message quoting it);
+        // the JSON writers redact each string, the table's lines go through the redactor.
+        let mut lines = RedactLines::new(&mut out);
+        report::write_stats_table(&mut lines, &folded.ledger, prices)?;
+        lines.flush()?;
     }
     out.flush()?;
     let failures = failures(&folded.ledger, &args.fail_on);

@@ -5,23 +5,43 @@
 //! parallel, the texts the fold will ask tokens of are taken from those reads and counted in
 //! parallel, and the fold then applies each read, finding each count ready. Counts are keyed by
 //! text, so a text the pre-pass missed is simply counted on the spot: the result is the same as
-//! pushing the frames one by one.
+//! pushing the frames one by one. Reading needs no ledger ([`Ledger::prepare`]), so a caller can
+//! read the next batch while the ledger folds this one.
 
 use rayon::prelude::*;
 
 use super::Ledger;
 use super::read::Read;
-use crate::frame::Frame;
+use crate::frame::{Frame, FrameRef};
+
+/// Frames whose JSON was read ahead of the fold ([`Ledger::prepare`]): reading needs no ledger,
+/// so one batch can be read on all cores while the ledger folds the batch before it.
+pub struct Prepared<'a> {
+    frames: Vec<FrameRef<'a>>,
+    reads: Vec<Read<'a>>,
+}
 
 impl Ledger {
     /// Folds `frames` in order, exactly as [`Ledger::push`] on each would, reading them and
     /// counting the tokens they need in parallel first.
     pub fn push_batch(&mut self, frames: &[Frame]) {
-        let reads: Vec<Read<'_>> = frames.par_iter().map(Read::of).collect();
+        self.push_prepared(Self::prepare(frames.iter().map(Frame::view).collect()));
+    }
+
+    /// Reads `frames` on all cores, for [`Ledger::push_prepared`].
+    pub fn prepare(frames: Vec<FrameRef<'_>>) -> Prepared<'_> {
+        let reads = frames.par_iter().map(Read::of).collect();
+        Prepared { frames, reads }
+    }
+
+    /// Folds a prepared batch, exactly as [`Ledger::push`] on each frame would, counting the
+    /// tokens it needs on all cores first.
+    pub fn push_prepared(&mut self, batch: Prepared<'_>) {
+        let Prepared { frames, reads } = batch;
         if self.counter.enabled() {
             let texts: Vec<&str> = reads
                 .par_iter()
-                .zip(frames)
+                .zip(&frames)
                 .flat_map_iter(|(read, frame)| read.token_texts(frame))
                 .collect();
             self.counter.prime(&texts);

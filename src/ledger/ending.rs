@@ -4,14 +4,14 @@ use std::borrow::Cow;
 
 use super::insight::item_key;
 use super::{ChainNode, Ledger, ToolCall, TurnStatus};
-use crate::frame::Frame;
+use crate::frame::FrameRef;
 use crate::protocol::{ApiError, ItemHead, ResponseHead, ServerEventKind};
 
 impl Ledger {
     pub(super) fn finish(
         &mut self,
         t: usize,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         kind: ServerEventKind,
         response: Option<ResponseHead<'_>>,
     ) {
@@ -33,7 +33,7 @@ impl Ledger {
         }
         let tool_calls: Vec<ToolCall> = outputs
             .iter()
-            .filter_map(|item| ItemHead::parse(item))
+            .filter_map(|item| ItemHead::scan(item))
             .filter(|i| i.kind() == "function_call")
             .map(|i| ToolCall {
                 arguments: i.arguments().map(Cow::into_owned).unwrap_or_default(),
@@ -91,7 +91,7 @@ impl Ledger {
         self.release(t);
     }
 
-    pub(super) fn finish_error(&mut self, t: usize, frame: &Frame, err: ApiError) {
+    pub(super) fn finish_error(&mut self, t: usize, frame: &FrameRef<'_>, err: ApiError) {
         self.pending_output.remove(&t);
         self.pending_input.remove(&t);
         self.totals.errors += 1;
@@ -125,7 +125,12 @@ impl Ledger {
         }
     }
 
-    pub(super) fn on_close(&mut self, frame: &Frame, code: Option<u16>, reason: Option<String>) {
+    pub(super) fn on_close(
+        &mut self,
+        frame: &FrameRef<'_>,
+        code: Option<u16>,
+        reason: Option<String>,
+    ) {
         if let Some(c) = self.connections.get_mut(frame.conn as usize) {
             c.closed_us = Some(frame.t_us);
             c.close_code = code;

@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 
 use super::read::{InputParts, Read, RecvRead, SentRead};
 use super::{Connection, Ledger, Note, NoteCode, NoteLevel, Size, Transport, Turn, TurnStatus};
-use crate::frame::{Dir, Frame, Payload};
+use crate::frame::{Dir, Frame, FrameRef, PayloadRef};
 use crate::protocol::{ApiError, EventHead, RequestHead, ResponseHead, ServerEventKind};
 
 /// A meta frame's body.
@@ -45,11 +45,16 @@ const PREV_ID_FIELD_OVERHEAD: u64 = 26;
 impl Ledger {
     /// Folds one frame; returns the 0-based index of the turn it touched, if any.
     pub fn push(&mut self, frame: &Frame) -> Option<usize> {
+        self.push_ref(&frame.view())
+    }
+
+    /// Folds one borrowed frame (see [`Ledger::push`]).
+    pub fn push_ref(&mut self, frame: &FrameRef<'_>) -> Option<usize> {
         self.push_read(frame, Read::of(frame))
     }
 
     /// Folds one frame whose JSON was already read (see [`Read`]).
-    pub(super) fn push_read(&mut self, frame: &Frame, read: Read<'_>) -> Option<usize> {
+    pub(super) fn push_read(&mut self, frame: &FrameRef<'_>, read: Read<'_>) -> Option<usize> {
         let index = self.frames;
         self.frames += 1;
         self.last_t_us = self.last_t_us.max(frame.t_us);
@@ -66,7 +71,7 @@ impl Ledger {
         touched
     }
 
-    fn fold_frame(&mut self, frame: &Frame, index: u64, read: Read<'_>) -> Option<usize> {
+    fn fold_frame(&mut self, frame: &FrameRef<'_>, index: u64, read: Read<'_>) -> Option<usize> {
         match read {
             Read::Sent(head) => return self.on_sent(frame, index, head),
             Read::Recv(head) => return self.on_recv(frame, index, head),
@@ -74,7 +79,9 @@ impl Ledger {
         }
         match (&frame.dir, &frame.payload) {
             // Events are JSON objects; serde would read an array as a struct, so say no here.
-            (Dir::Sent | Dir::Recv, Payload::Json(text)) if !text.trim_start().starts_with('{') => {
+            (Dir::Sent | Dir::Recv, PayloadRef::Json(text))
+                if !text.trim_start().starts_with('{') =>
+            {
                 self.note(
                     frame,
                     "a JSON frame that is not an object (events are objects)".into(),
@@ -82,8 +89,8 @@ impl Ledger {
                 None
             }
             // Read above.
-            (Dir::Sent | Dir::Recv, Payload::Json(_)) => None,
-            (Dir::Meta, Payload::Json(text)) => self.on_meta(frame, index, text),
+            (Dir::Sent | Dir::Recv, PayloadRef::Json(_)) => None,
+            (Dir::Meta, PayloadRef::Json(text)) => self.on_meta(frame, index, text),
             (Dir::Recv, other) => {
                 self.note(
                     frame,
@@ -110,13 +117,13 @@ impl Ledger {
     }
 
     /// A malformed frame: a warning.
-    fn note(&mut self, frame: &Frame, text: String) {
+    fn note(&mut self, frame: &FrameRef<'_>, text: String) {
         self.note_as(frame, NoteLevel::Warn, NoteCode::MalformedFrame, None, text);
     }
 
     fn note_as(
         &mut self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         level: NoteLevel,
         code: NoteCode,
         error_code: Option<String>,
@@ -132,7 +139,12 @@ impl Ledger {
         });
     }
 
-    fn on_sent(&mut self, frame: &Frame, index: u64, read: Option<SentRead<'_>>) -> Option<usize> {
+    fn on_sent(
+        &mut self,
+        frame: &FrameRef<'_>,
+        index: u64,
+        read: Option<SentRead<'_>>,
+    ) -> Option<usize> {
         let Some(SentRead { head, input }) = read else {
             self.note(frame, "sent a frame that is not a client event".into());
             return None;
@@ -168,7 +180,7 @@ impl Ledger {
     /// dropped request's meta line's).
     pub(super) fn start_turn(
         &mut self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         index: u64,
         head: &RequestHead<'_>,
         input: &InputParts<'_>,
@@ -298,7 +310,12 @@ impl Ledger {
         front
     }
 
-    fn on_recv(&mut self, frame: &Frame, index: u64, read: Option<RecvRead<'_>>) -> Option<usize> {
+    fn on_recv(
+        &mut self,
+        frame: &FrameRef<'_>,
+        index: u64,
+        read: Option<RecvRead<'_>>,
+    ) -> Option<usize> {
         let text = frame.payload.json().unwrap_or_default();
         if self.http_conns.contains(&frame.conn)
             && let Some(t) = self.on_http_body(frame, index, text)
@@ -385,7 +402,7 @@ impl Ledger {
 
     /// A non-streaming HTTP-mode reply: the whole response object, no events, or an API
     /// error body (`{"error":{…}}`, e.g. an HTTP 400). It both starts and ends the turn.
-    fn on_http_body(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+    fn on_http_body(&mut self, frame: &FrameRef<'_>, index: u64, text: &str) -> Option<usize> {
         let body = EventHead::parse(text)?;
         if body.kind.is_none()
             && let Some(err) = body.api_error()
@@ -412,7 +429,7 @@ impl Ledger {
     /// `response.created`: binds the id to the lane's front turn, or starts a steered successor.
     fn on_created(
         &mut self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         response: Option<&ResponseHead<'_>>,
         lane: Option<String>,
     ) {
@@ -436,7 +453,7 @@ impl Ledger {
     /// A response the server started by itself (after a steer): a turn with no request.
     fn start_successor(
         &mut self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         lane: Option<String>,
         response: Option<&ResponseHead<'_>>,
     ) -> usize {
@@ -493,7 +510,7 @@ impl Ledger {
         turn_index
     }
 
-    fn on_meta(&mut self, frame: &Frame, index: u64, text: &str) -> Option<usize> {
+    fn on_meta(&mut self, frame: &FrameRef<'_>, index: u64, text: &str) -> Option<usize> {
         let Ok(meta) = serde_json::from_str::<MetaBody<'_>>(text) else {
             return None;
         };

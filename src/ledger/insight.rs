@@ -4,9 +4,8 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
-use crate::protocol::{ItemHead, RequestHead};
+use crate::protocol::{ItemHead, Raw, RequestHead};
 use crate::tokens::Counter;
 
 /// How a turn's input relates to what the server already had.
@@ -183,7 +182,7 @@ pub(crate) fn prefix_texts<'a>(request: &RequestHead<'a>) -> Vec<&'a str> {
         .filter(|v| v.get() != "null")
         .into_iter()
         .chain(request.tools.iter().flatten().copied())
-        .map(RawValue::get)
+        .map(|v| v.get())
         .collect()
 }
 
@@ -202,7 +201,7 @@ impl Prefix {
         counter: &mut Counter,
     ) -> Self {
         let hash =
-            |v: Option<&RawValue>| v.filter(|v| v.get() != "null").map(|v| short_hash(v.get()));
+            |v: Option<Raw<'_>>| v.filter(|v| v.get() != "null").map(|v| short_hash(v.get()));
         Prefix {
             model,
             instructions: hash(raw.instructions),
@@ -211,7 +210,7 @@ impl Prefix {
                 .iter()
                 .flatten()
                 .map(|t| {
-                    let name = ItemHead::parse(t.get())
+                    let name = ItemHead::scan(t.get())
                         .map(|h| h.name.as_deref().unwrap_or(h.kind()).to_owned())
                         .unwrap_or_default();
                     ToolSig {
@@ -295,10 +294,11 @@ impl Prefix {
 /// An identity for an input or output item, so a resent item is recognised even when the
 /// client rewrote it (a `function_call` output item resent as input loses its `id`/`status`).
 /// The flag says whether the identity is unique to one item (a `call_id`): a user typing the
-/// same words twice is not a resend, a `function_call_output` for the same call is.
+/// same words twice is not a resend, a `function_call_output` for the same call is. `item` is
+/// valid JSON (a `RawValue`'s text): its head is scanned, not parsed again.
 pub fn item_key(item: &str) -> (u64, bool) {
     let mut h = DefaultHasher::new();
-    match ItemHead::parse(item) {
+    match ItemHead::scan(item) {
         Some(ItemHead {
             kind,
             call_id: Some(call_id),

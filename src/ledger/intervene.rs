@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 
 use super::read::SentRead;
 use super::{Ledger, Size, TurnStatus};
-use crate::frame::{Dir, Frame};
+use crate::frame::{Dir, FrameRef};
 
 /// What an `edited` or `injected` line says about the frame that follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl Ledger {
     /// An `edited`, `injected` or `dropped` meta line (`sent` = agent → upstream).
     pub(super) fn on_intervention(
         &mut self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         index: u64,
         event: &str,
         sent: bool,
@@ -57,7 +57,7 @@ impl Ledger {
     }
 
     /// Marks the turn a frame touched when an `edited` / `injected` line announced the frame.
-    pub(super) fn apply_pending_mark(&mut self, frame: &Frame, touched: Option<usize>) {
+    pub(super) fn apply_pending_mark(&mut self, frame: &FrameRef<'_>, touched: Option<usize>) {
         let key = (frame.conn, frame.dir == Dir::Sent);
         let Some(pending) = self.pending_marks.remove(&key) else {
             return;
@@ -72,7 +72,12 @@ impl Ledger {
 
     /// A `response.create` the proxy's user dropped: a turn (so the list shows it) that ends at
     /// once as "not sent"; its bytes are not counted as sent.
-    fn dropped_request(&mut self, frame: &Frame, index: u64, original: &RawValue) -> Option<usize> {
+    fn dropped_request(
+        &mut self,
+        frame: &FrameRef<'_>,
+        index: u64,
+        original: &RawValue,
+    ) -> Option<usize> {
         let SentRead { head, input } = SentRead::of(original.get())?;
         if head.kind.as_deref() != Some("response.create") {
             return None;
@@ -104,8 +109,8 @@ mod tests {
     use super::*;
     use crate::ledger::Mark;
 
-    fn frame(t_us: u64, dir: Dir, json: &str) -> Frame {
-        Frame {
+    fn frame(t_us: u64, dir: Dir, json: &str) -> crate::frame::Frame {
+        crate::frame::Frame {
             t_us,
             wall: String::new(),
             conn: 0,

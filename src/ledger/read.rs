@@ -4,11 +4,10 @@
 //! ([`Ledger::push_batch`](super::Ledger::push_batch)) and the sequential fold only applies what
 //! was read: no frame is parsed twice, and the token pre-pass takes its texts from the same read.
 
-use serde_json::value::RawValue;
-
 use super::insight::{item_key, prefix_texts};
-use crate::frame::{Dir, Frame, Payload};
-use crate::protocol::{EventHead, RequestHead, ResponseHead, ServerEventKind};
+use crate::frame::{Dir, FrameRef, PayloadRef};
+use crate::protocol::head::scan;
+use crate::protocol::{EventHead, Raw, RequestHead, ResponseHead, ServerEventKind};
 use crate::tokens::Counter;
 
 /// A frame as the fold reads it.
@@ -78,8 +77,8 @@ impl InputMeasure {
 
 impl<'a> Read<'a> {
     /// Reads `frame` (pure: safe to run on many frames at once).
-    pub(super) fn of(frame: &'a Frame) -> Self {
-        let Payload::Json(text) = &frame.payload else {
+    pub(super) fn of(frame: &FrameRef<'a>) -> Self {
+        let PayloadRef::Json(text) = frame.payload else {
             return Read::Unread;
         };
         // Events are JSON objects; serde would read an array as a struct, so the fold says no.
@@ -96,7 +95,7 @@ impl<'a> Read<'a> {
     /// The texts the fold will count tokens of for `frame` (the frame this was read from): a
     /// request's envelope, input items and prefix (instructions, tools); a finished item; a
     /// terminal response's output, or a non-streaming HTTP reply's.
-    pub(super) fn token_texts(&self, frame: &'a Frame) -> Vec<&'a str> {
+    pub(super) fn token_texts(&self, frame: &FrameRef<'a>) -> Vec<&'a str> {
         match self {
             Read::Sent(Some(sent)) if sent.is_request() => {
                 let mut texts = sent.input.envelope.clone();
@@ -133,7 +132,8 @@ impl<'a> Read<'a> {
 impl<'a> SentRead<'a> {
     /// Reads a sent JSON object; `None` when it is not a client event.
     pub(super) fn of(text: &'a str) -> Option<Self> {
-        let head = serde_json::from_str::<RequestHead<'a>>(text).ok()?;
+        // A frame's JSON is valid (checked when its line was read): its head is scanned.
+        let head = RequestHead::scan(text)?;
         let mut read = SentRead {
             head,
             input: InputParts::default(),
@@ -153,7 +153,8 @@ impl<'a> SentRead<'a> {
 
 impl<'a> RecvRead<'a> {
     fn of(text: &'a str) -> Option<Self> {
-        let head = EventHead::parse(text).filter(|h| h.kind.is_some())?;
+        // A frame's JSON is valid (checked when its line was read): its head is scanned.
+        let head = EventHead::scan(text).filter(|h| h.kind.is_some())?;
         let kind = ServerEventKind::of(head.kind());
         let response = (kind == ServerEventKind::Created || kind.is_terminal())
             .then_some(head.response)
@@ -169,7 +170,7 @@ impl<'a> RecvRead<'a> {
 
 impl<'a> InputParts<'a> {
     /// Splits request `text` whose `input` value is `input` (a raw value borrowed from `text`).
-    pub(super) fn of(text: &'a str, input: Option<&'a RawValue>) -> Self {
+    pub(super) fn of(text: &'a str, input: Option<Raw<'a>>) -> Self {
         let Some(raw) = input else {
             return InputParts {
                 text,
@@ -185,16 +186,13 @@ impl<'a> InputParts<'a> {
             Some((before, after)) => vec![before, after],
             None => vec![text],
         };
-        let items = serde_json::from_str::<Vec<&RawValue>>(raw_text).unwrap_or_else(|_| vec![raw]);
+        // The request was parsed (and so validated) already: its input is split, not parsed again.
+        let items = scan::elements(raw_text).unwrap_or_else(|| vec![raw_text]);
         let items = items
-            .iter()
-            .map(|item| {
-                let (key, unique) = item_key(item.get());
-                ItemPart {
-                    text: item.get(),
-                    key,
-                    unique,
-                }
+            .into_iter()
+            .map(|text| {
+                let (key, unique) = item_key(text);
+                ItemPart { text, key, unique }
             })
             .collect();
         InputParts {

@@ -3,7 +3,7 @@
 use super::insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
 use super::read::InputMeasure;
 use super::{ChainNode, Ledger, Transport, TurnStatus, connection};
-use crate::frame::Frame;
+use crate::frame::FrameRef;
 
 /// The prompt cache serves only prefixes of at least this many tokens (OpenAI's prompt-caching
 /// rule: ≥ 1024 tokens, in 128-token steps), so below it `cached_tokens` is 0 whatever the
@@ -16,7 +16,7 @@ impl Ledger {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn judge_send(
         &self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         lane: &Option<String>,
         prev: Option<&str>,
         parent: Option<&ChainNode>,
@@ -102,7 +102,7 @@ impl Ledger {
     /// Connection events that precede a turn sent on `frame.conn`.
     fn conn_events(
         &self,
-        frame: &Frame,
+        frame: &FrameRef<'_>,
         lane: &Option<String>,
         resend: bool,
         transport: Transport,

@@ -1,5 +1,6 @@
 //! Streams a transcript: one frame at a time, corrupt lines reported and skipped.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{FORMAT_VERSION, Header, TranscriptError};
-use crate::frame::{Dir, Frame, Payload};
+use crate::frame::{Dir, Frame, FrameRef, Payload, PayloadRef};
 
 /// A line that could not be read as a frame; the reader goes on after it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,23 +118,25 @@ struct RawLine {
 impl RawLine {
     /// Parses the line's bytes (from the buffer it was read into) into an entry.
     fn parse(&self, buf: &[u8]) -> Result<Entry, LineError> {
-        let line = trim_newline(&buf[self.range.clone()]);
-        match parse_line(line) {
-            Ok(frame) => Ok(Entry {
-                line: self.line,
-                offset: self.offset,
-                frame,
-            }),
-            Err(reason) => Err(LineError {
-                line: self.line,
-                reason: if self.terminated {
-                    reason
-                } else {
-                    format!("truncated last line ({reason}); the recording was cut mid-write")
-                },
-                truncated: !self.terminated,
-            }),
-        }
+        self.parse_ref(buf).map(|frame| Entry {
+            line: self.line,
+            offset: self.offset,
+            frame: frame.into_frame(),
+        })
+    }
+
+    /// Parses the line's bytes in place.
+    fn parse_ref<'a>(&self, buf: &'a [u8]) -> Result<LineRef<'a>, LineError> {
+        let line = trim_newline(buf.get(self.range.clone()).unwrap_or_default());
+        parse_line_ref(line).map_err(|reason| LineError {
+            line: self.line,
+            reason: if self.terminated {
+                reason
+            } else {
+                format!("truncated last line ({reason}); the recording was cut mid-write")
+            },
+            truncated: !self.terminated,
+        })
     }
 }
 
@@ -175,15 +178,9 @@ impl<R: BufRead> Reader<R> {
     /// across all cores and returned in file order; empty at the end of the input.
     pub fn next_batch(&mut self, max_bytes: usize) -> Vec<Result<Entry, LineError>> {
         let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let mut lines = Vec::new();
-        while buf.len() < max_bytes.max(1) {
-            match self.read_raw(&mut buf) {
-                Some(line) => lines.push(line),
-                None => break,
-            }
-        }
+        let lines = self.read_lines(max_bytes, &mut buf);
         let entries = lines
+            .0
             .par_iter()
             .map(|raw| match raw {
                 Ok(raw) => raw.parse(&buf),
@@ -192,6 +189,48 @@ impl<R: BufRead> Reader<R> {
             .collect();
         self.buf = buf;
         entries
+    }
+
+    /// Reads the next lines, about `max_bytes` of them (at least one line), into `buf` (cleared
+    /// first) without parsing them: [`RawLines::parse`] does, borrowing `buf`, so a caller with
+    /// two buffers can read one batch while it folds the other.
+    pub fn read_lines(&mut self, max_bytes: usize, buf: &mut Vec<u8>) -> RawLines {
+        buf.clear();
+        let mut lines = Vec::new();
+        while buf.len() < max_bytes.max(1) {
+            match self.read_raw(buf) {
+                Some(line) => lines.push(line),
+                None => break,
+            }
+        }
+        RawLines(lines)
+    }
+}
+
+/// Lines read into a buffer, not parsed yet (see [`Reader::read_lines`]).
+pub struct RawLines(Vec<Result<RawLine, LineError>>);
+
+impl RawLines {
+    /// True at the end of the input.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Parses the lines in place, in parallel across all cores, in file order; `buf` is the
+    /// buffer they were read into.
+    pub fn parse<'a>(&self, buf: &'a [u8]) -> Vec<Result<LineRef<'a>, LineError>> {
+        self.0
+            .par_iter()
+            .map(|raw| match raw {
+                Ok(raw) => raw.parse_ref(buf),
+                Err(e) => Err(e.clone()),
+            })
+            .collect()
     }
 }
 
@@ -217,31 +256,89 @@ fn trim_newline(buf: &[u8]) -> &[u8] {
 #[derive(Deserialize)]
 struct Line<'a> {
     t_us: u64,
-    #[serde(default)]
-    wall: String,
+    #[serde(default, borrow)]
+    wall: Cow<'a, str>,
     #[serde(default)]
     conn: u32,
     dir: Dir,
     #[serde(borrow, default)]
     frame: Option<&'a RawValue>,
-    #[serde(default)]
-    text: Option<String>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
     #[serde(default)]
     binary: Option<String>,
 }
 
+/// A frame line parsed in place: its JSON payload borrowed from the line, copied nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRef<'a> {
+    /// Monotonic microseconds.
+    pub t_us: u64,
+    /// Wall-clock time, as recorded.
+    pub wall: Cow<'a, str>,
+    /// Connection.
+    pub conn: u32,
+    /// Direction.
+    pub dir: Dir,
+    payload: LinePayload<'a>,
+}
+
+/// A line's payload: JSON borrowed; a text frame decoded from its JSON string; hex decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LinePayload<'a> {
+    Json(&'a str),
+    Text(Cow<'a, str>),
+    Binary(Vec<u8>),
+}
+
+impl<'a> LineRef<'a> {
+    /// The frame, still borrowing the line's text.
+    pub fn into_frame_ref(self) -> FrameRef<'a> {
+        FrameRef {
+            t_us: self.t_us,
+            conn: self.conn,
+            dir: self.dir,
+            payload: match self.payload {
+                LinePayload::Json(s) => PayloadRef::Json(s),
+                LinePayload::Text(s) => PayloadRef::Text(s),
+                LinePayload::Binary(b) => PayloadRef::Binary(Cow::Owned(b)),
+            },
+        }
+    }
+
+    /// The frame, owned.
+    pub fn into_frame(self) -> Frame {
+        Frame {
+            t_us: self.t_us,
+            wall: self.wall.into_owned(),
+            conn: self.conn,
+            dir: self.dir,
+            payload: match self.payload {
+                LinePayload::Json(s) => Payload::Json(s.to_owned()),
+                LinePayload::Text(s) => Payload::Text(s.into_owned()),
+                LinePayload::Binary(b) => Payload::Binary(b),
+            },
+        }
+    }
+}
+
 /// Parses one frame line.
 pub(crate) fn parse_line(line: &[u8]) -> Result<Frame, String> {
+    parse_line_ref(line).map(LineRef::into_frame)
+}
+
+/// Parses one frame line in place (see [`LineRef`]).
+pub fn parse_line_ref(line: &[u8]) -> Result<LineRef<'_>, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 ({e})"))?;
     let parsed: Line<'_> =
         serde_json::from_str(text).map_err(|e| format!("not a frame line: {e}"))?;
     let payload = match (parsed.frame, parsed.text, parsed.binary) {
-        (Some(raw), _, _) => Payload::Json(raw.get().to_owned()),
-        (None, Some(text), _) => Payload::Text(text),
-        (None, None, Some(hex)) => Payload::Binary(unhex(&hex).ok_or("bad hex in \"binary\"")?),
+        (Some(raw), _, _) => LinePayload::Json(raw.get()),
+        (None, Some(text), _) => LinePayload::Text(text),
+        (None, None, Some(hex)) => LinePayload::Binary(unhex(&hex).ok_or("bad hex in \"binary\"")?),
         (None, None, None) => return Err("line has no \"frame\", \"text\" or \"binary\"".into()),
     };
-    Ok(Frame {
+    Ok(LineRef {
         t_us: parsed.t_us,
         wall: parsed.wall,
         conn: parsed.conn,

@@ -1,0 +1,186 @@
+//! Finding the parts of JSON text that is already known to be valid, without parsing it again.
+//!
+//! A frame's JSON is validated once, when its line is read (`serde_json` checks every byte of a
+//! `RawValue`); splitting a request's `input` into items and reading an item's identity fields
+//! only needs to know where each value starts and ends. Strings, where almost all the bytes are,
+//! are skipped at `memchr` speed. On text that is not valid JSON the answers are unspecified but
+//! never a panic: every index is checked.
+
+/// Byte index just past the string literal that opens at `start` (a `"`), if it closes.
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut j = start + 1;
+    // Jump from quote or backslash to the next: long strings are scanned at memchr speed.
+    while let Some(rel) = memchr::memchr2(b'\\', b'"', bytes.get(j..)?) {
+        j += rel;
+        if bytes[j] == b'"' {
+            return Some(j + 1);
+        }
+        j += 2;
+    }
+    None
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while bytes
+        .get(i)
+        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// Byte index just past the value that starts at `start` (no leading whitespace).
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match bytes.get(start)? {
+        b'"' => string_end(bytes, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match bytes.get(i)? {
+                    b'"' => {
+                        i = string_end(bytes, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let len = bytes
+                .get(start..)?
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(bytes.len() - start);
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
+/// The elements of a JSON array, each as its exact text (as a `RawValue` would hold it);
+/// `None` when `text` is not an array.
+pub(crate) fn elements(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(bytes, i + 1);
+    let mut out = Vec::new();
+    if bytes.get(i) == Some(&b']') {
+        return Some(out);
+    }
+    loop {
+        let end = value_end(bytes, i)?;
+        out.push(text.get(i..end)?);
+        i = skip_ws(bytes, end);
+        match bytes.get(i)? {
+            b',' => i = skip_ws(bytes, i + 1),
+            b']' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The members of a JSON object in order: each key's literal (quotes included, escapes left
+/// as written) and its value's exact text; `None` when `text` is not an object.
+pub(crate) fn members(text: &str) -> Option<Vec<(&str, &str)>> {
+    let bytes = text.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(bytes, i + 1);
+    let mut out = Vec::new();
+    if bytes.get(i) == Some(&b'}') {
+        return Some(out);
+    }
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(bytes, i)?;
+        let key = text.get(i..key_end)?;
+        i = skip_ws(bytes, key_end);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(bytes, i + 1);
+        let end = value_end(bytes, i)?;
+        out.push((key, text.get(i..end)?));
+        i = skip_ws(bytes, end);
+        match bytes.get(i)? {
+            b',' => i = skip_ws(bytes, i + 1),
+            b'}' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    /// On valid JSON the parts are exactly what serde_json's `RawValue`s hold.
+    #[test]
+    fn parts_are_what_serde_finds() {
+        let arrays = [
+            "[]",
+            " [ ] ",
+            r#"[1, "a\"]b", {"x": [1, {"y": "}"}]}, null, true, -1.5e3, [[]], "\\"]"#,
+            "[\n{\"a\":1}\t,\r\n\"\\u005d\" ]",
+        ];
+        for text in arrays {
+            let serde: Vec<&str> = serde_json::from_str::<Vec<&RawValue>>(text)
+                .unwrap()
+                .iter()
+                .map(|v| v.get())
+                .collect();
+            assert_eq!(elements(text).unwrap(), serde, "{text}");
+        }
+        let object = r#" { "a" : 1 , "b\"c": {"d": ["}", "]"]}, "e":"x\\", "f" :null } "#;
+        let serde: Vec<(String, &str)> =
+            serde_json::from_str::<std::collections::BTreeMap<String, &RawValue>>(object)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (k, v.get()))
+                .collect();
+        let mut mine: Vec<(String, &str)> = members(object)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (serde_json::from_str::<String>(k).unwrap(), v))
+            .collect();
+        mine.sort();
+        assert_eq!(mine, serde);
+        assert_eq!(members("{}").unwrap(), []);
+        assert_eq!(elements("{}"), None);
+        assert_eq!(members("[1]"), None);
+        assert_eq!(members(r#""s""#), None);
+    }
+
+    /// Cut or broken text gives no answer (or some answer), never a panic.
+    #[test]
+    fn broken_text_never_panics() {
+        let text = r#"[{"a": "b\"c", "d": [1, 2, {"e": null}]}, "x", 3]"#;
+        for end in 0..text.len() {
+            let cut = &text[..end];
+            let _ = elements(cut);
+            let _ = members(cut.trim_start_matches('['));
+        }
+        for bad in [
+            "[1,", "[,]", "{\"a\"}", "{\"a\":}", "{a:1}", "[\"\\", "]", "}",
+        ] {
+            let _ = (elements(bad), members(bad));
+        }
+    }
+}
