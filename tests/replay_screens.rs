@@ -387,7 +387,12 @@ fn remapped_replay_keys_show_in_the_footer_header_and_help() {
     let index = open("tool_loop.tsjsonl");
     let mut app = opened(&index, "tool_loop.tsjsonl", 120, 40);
     app.keys = std::sync::Arc::new(remapped);
+    resolve(&mut app, &index);
     let shot = screen(&app);
+    assert!(
+        shot.contains("n steps, ] jumps to the first turn"),
+        "{shot}"
+    );
     assert!(
         shot.contains("n/k frame") && shot.contains("p play"),
         "{shot}"

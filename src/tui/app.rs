@@ -231,6 +231,9 @@ pub struct ReplayMark {
     pub file: String,
     /// `t_us` of the recording's first frame: the cursor shows as `+secs` from it.
     pub t0_us: u64,
+    /// How the empty turn list says to move the cursor, in the replay's keys (remaps
+    /// included): `j steps, ] jumps to the first turn`.
+    pub move_hint: String,
 }
 
 /// Why a replay ignores a key that would send or type.

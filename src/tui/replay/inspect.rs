@@ -91,6 +91,18 @@ pub fn link_of(frame: &frame::Frame) -> Option<ConnState> {
     }
 }
 
+/// `j steps, ] jumps to the first turn` in the replay's own keys, for the empty turn list;
+/// what `?` lists when a remap left stepping without a key.
+fn move_hint(app: &ReplayApp) -> String {
+    use super::app::ReplayAction as A;
+    let key = |action: A| app.keys.hint(&[super::keys::Scope::Cursor], &[action], "");
+    match (key(A::StepFrame(1)), key(A::StepTurn(1))) {
+        (Some(step), Some(turn)) => format!("{step} steps, {turn} jumps to the first turn"),
+        (Some(step), None) => format!("{step} steps"),
+        _ => "? lists the keys".to_owned(),
+    }
+}
+
 /// Brings the inspector toward the cursor: feeds the frames after the last fed one, or starts
 /// over when the cursor moved back (the App only moves forward, like the session it shows).
 /// At most `app.feed_chunk` frames per call, so a jump to the end of a large recording never
@@ -113,6 +125,7 @@ pub fn sync(app: &mut ReplayApp, index: &Index) {
     let mark = ReplayMark {
         file: app.name.clone(),
         t0_us: app.t0,
+        move_hint: move_hint(app),
     };
     let chunk = app.feed_chunk.max(1);
     let Some(ins) = app.inspector.as_mut() else {

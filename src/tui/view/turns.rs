@@ -130,10 +130,9 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             return;
         }
         let hint = Line::from(Span::styled(
-            if app.replay.is_some() {
-                "  no turn has started yet at this time: j steps, ] jumps to the first turn"
-            } else {
-                "  no turns yet: type a message below and press Enter"
+            match &app.replay {
+                Some(mark) => format!("  no turn has started yet at this time: {}", mark.move_hint),
+                None => "  no turns yet: type a message below and press Enter".to_owned(),
             },
             t.muted,
         ));
