@@ -76,6 +76,30 @@ fn proxy_footer_shows_the_pause_toggles() {
     );
 }
 
+/// `[keys.proxy]` remaps show in the pause toggles' footer, which reads the App's keymap.
+#[test]
+fn remapped_pause_keys_show_in_the_footer() {
+    let spec = turnscope::config::KeySpec {
+        scope: "proxy".into(),
+        action: "pause-client".into(),
+        keys: vec!["F9".into()],
+        line: 1,
+    };
+    let keymap = turnscope::tui::keymap::remap::remap(
+        &turnscope::tui::keymap::defaults(),
+        &[spec],
+        std::path::Path::new("c.toml"),
+    )
+    .unwrap();
+    let mut app = proxy_app();
+    app.keymap = std::sync::Arc::new(keymap);
+    let out = screen(&mut app, 80, 24);
+    assert!(
+        out.contains("F9 pause agent→up: off · F7 pause up→agent"),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_paused_frame_opens_the_editor() {
     let mut app = proxy_app();

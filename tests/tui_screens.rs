@@ -463,7 +463,8 @@ fn sending_while_disconnected_keeps_the_text_and_offers_the_reconnect() {
     assert!(m.starts_with("1 event not sent"), "{m}");
 }
 
-/// A `[keys.*]` remap shows in the footer too: it is drawn from the App's own keymap.
+/// A `[keys.*]` remap shows in the footer and in the lines that name a key (the composer's
+/// placeholder and its hint while the turn list has focus): all read the App's own keymap.
 #[test]
 fn the_footer_names_remapped_keys() {
     use turnscope::tui::keymap;
@@ -477,6 +478,7 @@ fn the_footer_names_remapped_keys() {
         &keymap::defaults(),
         &[
             spec("turns", "next", &["n"]),
+            spec("turns", "compose", &["c"]),
             spec("composer", "send", &["ctrl-s"]),
         ],
         Path::new("c.toml"),
@@ -490,10 +492,18 @@ fn the_footer_names_remapped_keys() {
         "{}",
         footer(&mut app)
     );
+    let shot = screen(&mut app, 80, 24);
+    assert!(
+        shot.contains("type a message · Ctrl-S sends · Ctrl-J new line"),
+        "{shot}"
+    );
     app.focus = Focus::Turns;
     assert!(
-        footer(&mut app).contains("n/k turns"),
+        footer(&mut app).contains("n/k turns · R reconnect")
+            && footer(&mut app).contains("c compose"),
         "{}",
         footer(&mut app)
     );
+    let shot = screen(&mut app, 80, 24);
+    assert!(shot.contains("c write a message · ? all keys"), "{shot}");
 }

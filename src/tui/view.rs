@@ -193,6 +193,18 @@ fn hints(app: &App) -> Line<'static> {
     }
 }
 
+/// The first key of `action` in the first of `scopes` that binds it, as help writes it, for a
+/// line of text that names a key (`press i to answer`); `(unbound)` when a remap took it away.
+pub fn key_for(
+    app: &App,
+    scopes: &[super::keymap::Scope],
+    action: super::action::Action,
+) -> String {
+    app.keymap
+        .hint(scopes, &[action], "")
+        .unwrap_or_else(|| "(unbound)".to_owned())
+}
+
 /// One footer hint drawn from a key table: actions, the separator between their keys, and
 /// what they do.
 pub type Hint<'a, A> = (&'a [A], &'a str, &'a str);

@@ -5,9 +5,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::{clip, key_hints};
+use super::{clip, key_for, table_hints};
+use crate::tui::action::Action;
 use crate::tui::app::{App, ComposerMode, Focus};
 use crate::tui::compose;
+use crate::tui::keymap::Scope;
 
 /// Draws the composer.
 pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
@@ -80,10 +82,24 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
                     ),
                     t.warn,
                 ),
-                Span::styled(" · press i to answer", t.muted),
+                Span::styled(
+                    format!(
+                        " · press {} to answer",
+                        key_for(app, &[Scope::Turns], Action::FocusComposer)
+                    ),
+                    t.muted,
+                ),
             ])
         } else if c.textarea.is_empty() {
-            key_hints(app, &[("i", "write a message"), ("?", "all keys")])
+            table_hints(
+                &app.theme,
+                &app.keymap,
+                &[Scope::Turns, Scope::Global],
+                &[
+                    (&[Action::FocusComposer], "", "write a message"),
+                    (&[Action::ToggleHelp], "", "all keys"),
+                ],
+            )
         } else {
             footer
         };
@@ -130,13 +146,21 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         ..inner
     };
     if c.textarea.is_empty() {
+        let key = |action| key_for(app, &[Scope::Composer], action);
         let hint = match mode {
-            ComposerMode::Message => "type a message · Enter sends · Ctrl-J new line · Ctrl-T mode",
-            ComposerMode::ToolOutputs => {
-                "type the picked call's output (or a file path, then Ctrl-O) · Ctrl-N next call"
-            }
+            ComposerMode::Message => format!(
+                "type a message · {} sends · {} new line · {} mode",
+                key(Action::SendTurn),
+                key(Action::ComposerNewline),
+                key(Action::CycleComposerMode)
+            ),
+            ComposerMode::ToolOutputs => format!(
+                "type the picked call's output (or a file path, then {}) · {} next call",
+                key(Action::LoadOutputFile),
+                key(Action::NextPendingCall)
+            ),
             ComposerMode::Raw => {
-                "type any client event as JSON · it is validated before it goes out"
+                "type any client event as JSON · it is validated before it goes out".to_owned()
             }
         };
         frame.render_widget(&c.textarea, text_area);

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::key_hints;
 use crate::frame::Dir;
 use crate::tui::app::App;
-use crate::tui::breakpoint::ProxyPanel;
+use crate::tui::breakpoint::{BreakpointAction, ProxyPanel};
 
 /// The editor popup over most of the screen, while a frame is held.
 pub fn render(app: &App, panel: &ProxyPanel, frame: &mut Frame<'_>, area: Rect) {
@@ -87,13 +87,20 @@ pub fn render(app: &App, panel: &ProxyPanel, frame: &mut Frame<'_>, area: Rect) 
 pub fn status(app: &App, panel: &ProxyPanel) -> Line<'static> {
     let t = &app.theme;
     let flag = |on: bool| if on { "ON" } else { "off" };
+    let key = |action| {
+        super::key_for(
+            app,
+            &[crate::tui::keymap::Scope::Proxy],
+            crate::tui::action::Action::Breakpoint(action),
+        )
+    };
     let mut spans = vec![
-        Span::styled("F6", t.accent),
+        Span::styled(key(BreakpointAction::TogglePauseClient), t.accent),
         Span::styled(
             format!(" pause agent→up: {} · ", flag(panel.pause_client)),
             t.muted,
         ),
-        Span::styled("F7", t.accent),
+        Span::styled(key(BreakpointAction::TogglePauseServer), t.accent),
         Span::styled(
             format!(" pause up→agent: {}", flag(panel.pause_server)),
             t.muted,
