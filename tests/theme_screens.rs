@@ -1,46 +1,27 @@
 //! The live TUI drawn in different themes: the Buffer's debug snapshot records every style.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+#[path = "support/screens.rs"]
+mod screens;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use turnscope::tui::app::{App, ConnState, SessionInfo};
+use turnscope::tui::app::App;
 use turnscope::tui::theme::{Catalog, ColorSupport, Theme};
-use turnscope::tui::{Action, update::update, view};
+use turnscope::tui::view;
 
+/// The first six frames of the tool loop at 80×24 in `theme`.
 fn app_in(theme: Theme) -> App {
-    let (_, frames, _) =
-        turnscope::transcript::read_all(Path::new("tests/fixtures/tool_loop.tsjsonl")).unwrap();
-    let info = SessionInfo {
-        url: "ws://127.0.0.1:8787/v1/responses".into(),
-        model: "gpt-test".into(),
-        emulated: true,
-        key_hint: None,
-    };
-    let mut app = App::new(info, theme);
-    update(
-        &mut app,
-        Action::Resized {
-            width: 80,
-            height: 24,
+    screens::app_with(
+        "tool_loop.tsjsonl",
+        Some(6),
+        screens::Start {
+            theme,
+            size: Some((80, 24)),
+            recording: "/data/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
         },
-    );
-    update(
-        &mut app,
-        Action::RecordingStarted(Ok(PathBuf::from(
-            "/data/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
-        ))),
-    );
-    update(
-        &mut app,
-        Action::LinkChanged(ConnState::Connected { conn: 0 }),
-    );
-    for frame in frames.into_iter().take(6) {
-        update(&mut app, Action::FrameReceived(frame));
-    }
-    app
+    )
 }
 
 fn buffer(app: &App) -> ratatui::buffer::Buffer {

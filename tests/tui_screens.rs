@@ -1,7 +1,7 @@
 //! Screen snapshots of the live TUI's main states, built from fixtures with a fixed clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -20,30 +20,14 @@ const MIN: u64 = 60_000_000;
 /// An app fed the first `n` frames of a fixture (all when `None`), sized 80×24 before the
 /// first frame (unlike `screens::app_from`), which these snapshots were taken with.
 fn app_from(fixture: &str, n: Option<usize>) -> App {
-    let (_, frames, _) =
-        turnscope::transcript::read_all(&Path::new("tests/fixtures").join(fixture)).unwrap();
-    let mut app = App::new(info(), Theme::default());
-    update(
-        &mut app,
-        Action::Resized {
-            width: 80,
-            height: 24,
+    screens::app_with(
+        fixture,
+        n,
+        screens::Start {
+            size: Some((80, 24)),
+            ..screens::Start::default()
         },
-    );
-    update(
-        &mut app,
-        Action::RecordingStarted(Ok(PathBuf::from(
-            "/data/turnscope/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
-        ))),
-    );
-    update(
-        &mut app,
-        Action::LinkChanged(ConnState::Connected { conn: 0 }),
-    );
-    for frame in frames.into_iter().take(n.unwrap_or(usize::MAX)) {
-        update(&mut app, Action::FrameReceived(frame));
-    }
-    app
+    )
 }
 
 #[test]

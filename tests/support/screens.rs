@@ -20,16 +20,42 @@ pub fn info() -> SessionInfo {
     }
 }
 
+/// How a screen test's App starts, where snapshots were taken differently.
+pub struct Start {
+    /// Its theme.
+    pub theme: Theme,
+    /// A size set before the first frame (some snapshots were taken so), or none.
+    pub size: Option<(u16, u16)>,
+    /// The recording the header names.
+    pub recording: &'static str,
+}
+
+impl Default for Start {
+    fn default() -> Self {
+        Start {
+            theme: Theme::default(),
+            size: None,
+            recording: "/data/turnscope/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
+        }
+    }
+}
+
 /// An app on a connected session fed the first `n` frames of a fixture (all when `None`).
 pub fn app_from(fixture: &str, n: Option<usize>) -> App {
+    app_with(fixture, n, Start::default())
+}
+
+/// [`app_from`], started as `start` says.
+pub fn app_with(fixture: &str, n: Option<usize>, start: Start) -> App {
     let (_, frames, _) =
         turnscope::transcript::read_all(&Path::new("tests/fixtures").join(fixture)).unwrap();
-    let mut app = App::new(info(), Theme::default());
+    let mut app = App::new(info(), start.theme);
+    if let Some((width, height)) = start.size {
+        update(&mut app, Action::Resized { width, height });
+    }
     update(
         &mut app,
-        Action::RecordingStarted(Ok(PathBuf::from(
-            "/data/turnscope/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
-        ))),
+        Action::RecordingStarted(Ok(PathBuf::from(start.recording))),
     );
     update(
         &mut app,
