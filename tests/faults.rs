@@ -13,7 +13,7 @@ use reliability::{GUARD, Live, Switchboard, kind_of};
 use turnscope::emulator::{self, EmulatorConfig, FaultPlan, RunningEmulator};
 use turnscope::frame::{Dir, Payload};
 use turnscope::proxy::{self, ProxyConfig, RunningProxy};
-use turnscope::session::{SessionCommand, SessionEvent};
+use turnscope::session::{SessionCommand, SessionConfig, SessionEvent};
 use turnscope::tui::{Action, update};
 
 /// Events the faulty server sends before its fault (created, in_progress, output_item.added).
@@ -70,6 +70,36 @@ impl Rig {
         }
     }
 
+    /// A rig whose faulty server follows `faults` (behind a proxy allowing messages up to
+    /// `proxy_limit` bytes, when given), and a live session (its config set by `tweak`) that
+    /// asked it for a story once connected.
+    async fn story(
+        faults: FaultPlan,
+        proxy_limit: Option<usize>,
+        tweak: impl FnOnce(&mut SessionConfig),
+    ) -> (Rig, Live) {
+        let rig = Rig::start(Rig::faults(faults), proxy_limit).await;
+        let mut live = Live::spawn(&rig.url, tweak);
+        live.connected(0).await;
+        live.send(SessionCommand::Send(reliability::create("Tell me a story")));
+        (rig, live)
+    }
+
+    /// Ends `live`, then the rig; through a proxy, checks its transcript holds the first `n`
+    /// frames `live` received on connection 0 (all of them when `None`). Returns the proxy's
+    /// error lines.
+    async fn finish_with(self, live: Live, n: Option<usize>) -> Vec<String> {
+        let kept = live.received(0).into_iter().cloned().collect::<Vec<_>>();
+        let via_proxy = self.proxy.is_some();
+        live.finish().await;
+        let (errors, proxied) = self.finish().await;
+        if via_proxy {
+            let n = n.unwrap_or(kept.len());
+            proxy_kept(&proxied, &kept.iter().collect::<Vec<_>>(), n);
+        }
+        errors
+    }
+
     /// Stops everything; returns the proxy's error lines and its transcript's frames.
     async fn finish(mut self) -> (Vec<String>, Vec<turnscope::frame::Frame>) {
         let mut errors = Vec::new();
@@ -110,17 +140,15 @@ fn proxy_kept(frames: &[turnscope::frame::Frame], live: &[&turnscope::frame::Fra
 }
 
 async fn dropped_mid_stream(via_proxy: bool) {
-    let rig = Rig::start(
-        Rig::faults(FaultPlan {
+    let (rig, mut live) = Rig::story(
+        FaultPlan {
             drop_after: Some(BEFORE),
             ..FaultPlan::default()
-        }),
+        },
         via_proxy.then_some(64 << 20),
+        |_| {},
     )
     .await;
-    let mut live = Live::spawn(&rig.url, |_| {});
-    live.connected(0).await;
-    live.send(SessionCommand::Send(reliability::create("Tell me a story")));
     let (code, _) = live.closed().await;
     assert_eq!(code, None, "a drop has no close frame");
     let line = live.message();
@@ -139,12 +167,7 @@ async fn dropped_mid_stream(via_proxy: bool) {
         ]
     );
     live.reconnect_and_complete_a_turn(1).await;
-    let kept = live.received(0).into_iter().cloned().collect::<Vec<_>>();
-    live.finish().await;
-    let (_, proxied) = rig.finish().await;
-    if via_proxy {
-        proxy_kept(&proxied, &kept.iter().collect::<Vec<_>>(), BEFORE as usize);
-    }
+    rig.finish_with(live, Some(BEFORE as usize)).await;
 }
 
 #[tokio::test]
@@ -158,17 +181,15 @@ async fn a_connection_dropped_mid_stream_through_the_proxy_is_reported_kept_and_
 }
 
 async fn stalled(via_proxy: bool) {
-    let rig = Rig::start(
-        Rig::faults(FaultPlan {
+    let (rig, mut live) = Rig::story(
+        FaultPlan {
             stall_after: Some(BEFORE),
             ..FaultPlan::default()
-        }),
+        },
         via_proxy.then_some(64 << 20),
+        |_| {},
     )
     .await;
-    let mut live = Live::spawn(&rig.url, |_| {});
-    live.connected(0).await;
-    live.send(SessionCommand::Send(reliability::create("Tell me a story")));
     live.received_at_least(0, BEFORE as usize).await;
     let last = live.seen.last().unwrap().t_us;
     // Time reaches the pure update as ticks: just before the limit nothing shows, at it the
@@ -193,12 +214,7 @@ async fn stalled(via_proxy: bool) {
     // The user's Ctrl-R recovers.
     live.reconnect_and_complete_a_turn(1).await;
     assert_eq!(live.received(0).len(), BEFORE as usize);
-    let kept = live.received(0).into_iter().cloned().collect::<Vec<_>>();
-    live.finish().await;
-    let (_, proxied) = rig.finish().await;
-    if via_proxy {
-        proxy_kept(&proxied, &kept.iter().collect::<Vec<_>>(), BEFORE as usize);
-    }
+    rig.finish_with(live, Some(BEFORE as usize)).await;
 }
 
 #[tokio::test]
@@ -212,17 +228,15 @@ async fn a_stalled_server_through_the_proxy_is_shown_and_a_reconnect_recovers() 
 }
 
 async fn malformed(via_proxy: bool) {
-    let rig = Rig::start(
-        Rig::faults(FaultPlan {
+    let (rig, mut live) = Rig::story(
+        FaultPlan {
             malformed_after: Some(BEFORE),
             ..FaultPlan::default()
-        }),
+        },
         via_proxy.then_some(64 << 20),
+        |_| {},
     )
     .await;
-    let mut live = Live::spawn(&rig.url, |_| {});
-    live.connected(0).await;
-    live.send(SessionCommand::Send(reliability::create("Tell me a story")));
     live.received_at_least(0, BEFORE as usize + 1).await;
     let bad = live.received(0)[BEFORE as usize].clone();
     let Payload::Text(text) = &bad.payload else {
@@ -244,12 +258,7 @@ async fn malformed(via_proxy: bool) {
     .await;
     live.complete_a_turn(0, "And another").await;
     live.reconnect_and_complete_a_turn(1).await;
-    let kept = live.received(0).into_iter().cloned().collect::<Vec<_>>();
-    live.finish().await;
-    let (_, proxied) = rig.finish().await;
-    if via_proxy {
-        proxy_kept(&proxied, &kept.iter().collect::<Vec<_>>(), kept.len());
-    }
+    rig.finish_with(live, None).await;
 }
 
 #[tokio::test]
@@ -268,17 +277,15 @@ const LIMIT: usize = 64 * 1024;
 
 #[tokio::test]
 async fn an_oversized_frame_names_its_size_the_limit_and_the_flag() {
-    let rig = Rig::start(
-        Rig::faults(FaultPlan {
+    let (rig, mut live) = Rig::story(
+        FaultPlan {
             oversized_after: Some(BEFORE),
             ..FaultPlan::default()
-        }),
+        },
         None,
+        |c| c.max_message_size = LIMIT,
     )
     .await;
-    let mut live = Live::spawn(&rig.url, |c| c.max_message_size = LIMIT);
-    live.connected(0).await;
-    live.send(SessionCommand::Send(reliability::create("Tell me a story")));
     let (code, reason) = live.closed().await;
     assert_eq!(code, None);
     let limit_line = format!(
@@ -293,23 +300,20 @@ async fn an_oversized_frame_names_its_size_the_limit_and_the_flag() {
     );
     assert_eq!(live.received(0).len(), BEFORE as usize);
     live.reconnect_and_complete_a_turn(1).await;
-    live.finish().await;
-    rig.finish().await;
+    rig.finish_with(live, None).await;
 }
 
 #[tokio::test]
 async fn an_oversized_frame_at_the_proxy_closes_the_agent_with_1009_naming_the_flag() {
-    let rig = Rig::start(
-        Rig::faults(FaultPlan {
+    let (rig, mut live) = Rig::story(
+        FaultPlan {
             oversized_after: Some(BEFORE),
             ..FaultPlan::default()
-        }),
+        },
         Some(LIMIT),
+        |_| {},
     )
     .await;
-    let mut live = Live::spawn(&rig.url, |_| {});
-    live.connected(0).await;
-    live.send(SessionCommand::Send(reliability::create("Tell me a story")));
     let (code, reason) = live.closed().await;
     assert_eq!(code, Some(1009));
     assert_eq!(
@@ -326,16 +330,13 @@ async fn an_oversized_frame_at_the_proxy_closes_the_agent_with_1009_naming_the_f
     );
     assert_eq!(live.received(0).len(), BEFORE as usize);
     live.reconnect_and_complete_a_turn(1).await;
-    let kept = live.received(0).into_iter().cloned().collect::<Vec<_>>();
-    live.finish().await;
-    let (errors, proxied) = rig.finish().await;
+    let errors = rig.finish_with(live, Some(BEFORE as usize)).await;
     assert_eq!(
         errors,
         [format!(
             "connection 0 closed: a message from the upstream of {BIG} bytes is over the {LIMIT} byte limit; raise it with --max-message-size"
         )]
     );
-    proxy_kept(&proxied, &kept.iter().collect::<Vec<_>>(), BEFORE as usize);
 }
 
 #[tokio::test]
