@@ -22,11 +22,6 @@ use turnscope::emulator::{self, EmulatorConfig, FaultPlan};
 use turnscope::frame::Dir;
 
 /// `http://127.0.0.1:PORT/v1` from the proxy's `  OPENAI_BASE_URL=…` line.
-fn proxy_base(proxy: &mut Proc) -> String {
-    let line = proxy.line_with("OPENAI_BASE_URL=");
-    line.split_once('=').unwrap().1.trim().to_owned()
-}
-
 fn recv_lines(text: &str) -> usize {
     text.lines()
         .filter(|l| l.contains(r#""dir":"recv""#))
@@ -48,20 +43,9 @@ async fn a_recording_proxy_killed_mid_turn_leaves_a_readable_transcript() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("killed.tsjsonl");
     let upstream = emu.base_url();
-    let mut proxy = Proc::start(
-        &[
-            "proxy",
-            "--no-tui",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--record",
-            record.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let base = proxy_base(&mut proxy);
+    let mut proxy =
+        Proc::headless_proxy(&[], &upstream, &["--record", record.to_str().unwrap()], &[]);
+    let base = proxy.base_url();
     let url = format!("{}/responses", base.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().unwrap();
     request
@@ -171,20 +155,13 @@ async fn an_end_to_end_run_leaves_the_key_in_no_artefact() {
         .replacen("ws://", "http://", 1)
         .trim_end_matches("/responses")
         .to_owned();
-    let mut proxy = Proc::start(
-        &[
-            "proxy",
-            "--no-tui",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &emu_base,
-            "--record",
-            proxy_record.to_str().unwrap(),
-        ],
+    let mut proxy = Proc::headless_proxy(
+        &[],
+        &emu_base,
+        &["--record", proxy_record.to_str().unwrap()],
         &[("OPENAI_API_KEY", KEY)],
     );
-    let base = proxy_base(&mut proxy);
+    let base = proxy.base_url();
 
     // A live session (WebSocket) through the proxy, driving the TUI's state.
     let url = format!("{}/responses", base.replacen("http://", "ws://", 1));

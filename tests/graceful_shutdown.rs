@@ -47,10 +47,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// `HOST:PORT` from the `OPENAI_BASE_URL=http://HOST:PORT/v1` line both servers print.
+/// The `HOST:PORT` a proxy or emulator child listens on.
 fn address(proc: &mut Proc) -> String {
-    let line = proc.line_with("OPENAI_BASE_URL=");
-    let url = line.split("http://").nth(1).unwrap();
-    url.trim_end_matches("/v1").trim().to_owned()
+    let url = proc.base_url();
+    url.trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_owned()
 }
 
 type Ws =
@@ -127,19 +129,13 @@ fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame
     });
     let (_dir, record) = harness::temp_transcript();
     let upstream = emu.base_url();
-    let args = [
-        "proxy",
-        "--no-tui",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &upstream,
+    let more = [
         "--record",
         record.to_str().unwrap(),
         "--shutdown-grace",
         "60s",
     ];
-    let mut proxy = Proc::start(&args, &[]);
+    let mut proxy = Proc::headless_proxy(&[], &upstream, &more, &[]);
     let addr = address(&mut proxy);
     let (mut ws, mut got) = rt.block_on(start_turn(&addr));
     proxy.signal("TERM");

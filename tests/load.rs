@@ -142,15 +142,6 @@ fn latencies(agents: &[Agent]) -> Vec<u64> {
     all
 }
 
-fn ws_url_from_line(line: &str) -> String {
-    line.split('=')
-        .next_back()
-        .unwrap()
-        .trim()
-        .replacen("http://", "ws://", 1)
-        + "/responses"
-}
-
 async fn load(agents: usize, secs: u64) {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("load.tsjsonl");
@@ -165,20 +156,9 @@ async fn load(agents: usize, secs: u64) {
         .replacen("ws://", "http://", 1)
         .trim_end_matches("/responses")
         .to_owned();
-    let mut proxy = Proc::start(
-        &[
-            "proxy",
-            "--no-tui",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--record",
-            record.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let proxied = ws_url_from_line(&proxy.line_with("OPENAI_BASE_URL="));
+    let mut proxy =
+        Proc::headless_proxy(&[], &upstream, &["--record", record.to_str().unwrap()], &[]);
+    let proxied = proxy.base_url().replacen("http://", "ws://", 1) + "/responses";
 
     // The same load, first straight to the emulator, then through the proxy.
     let base = run_agents(&direct, agents, secs).await;

@@ -86,21 +86,8 @@ async fn sdk_and_codex_through_the_proxy_leave_the_key_in_no_file() {
         ("RUST_LOG", "trace"),
     ];
     let upstream = emu.base_url();
-    let mut proxy = Proc::start(
-        &[
-            "--log",
-            &log,
-            "proxy",
-            "--no-tui",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-        ],
-        &xdg,
-    );
-    let line = proxy.line_with("OPENAI_BASE_URL=");
-    let base = line.split_once('=').unwrap().1.trim().to_owned();
+    let mut proxy = Proc::headless_proxy(&["--log", &log], &upstream, &[], &xdg);
+    let base = proxy.base_url();
     let ws = base.replacen("http://", "ws://", 1);
 
     // The SDK's tool loop (WebSocket mode, then one HTTP-mode turn).

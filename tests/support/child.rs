@@ -85,6 +85,36 @@ impl Proc {
         Some(got)
     }
 
+    /// `turnscope [GLOBAL…] proxy --no-tui --listen 127.0.0.1:0 --upstream UPSTREAM [MORE…]`
+    /// with `env`: the headless proxy on a port of its choosing (read it with
+    /// [`Proc::base_url`]).
+    pub fn headless_proxy(
+        global: &[&str],
+        upstream: &str,
+        more: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut args = global.to_vec();
+        args.extend([
+            "proxy",
+            "--no-tui",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            upstream,
+        ]);
+        args.extend(more);
+        Self::start(&args, env)
+    }
+
+    /// The `http://127.0.0.1:PORT/v1` a proxy or emulator child says to point clients at (its
+    /// `OPENAI_BASE_URL=` line), once it says so.
+    pub fn base_url(&mut self) -> String {
+        let line = self.line_with("OPENAI_BASE_URL=");
+        let url = line.split("OPENAI_BASE_URL=").nth(1).unwrap_or_default();
+        url.split_whitespace().next().unwrap_or_default().to_owned()
+    }
+
     /// Waits for an output line containing `needle`; returns it.
     pub fn line_with(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + GUARD;
