@@ -23,14 +23,34 @@ fn json_of(f: &Frame) -> Value {
     }
 }
 
+/// A session to `url` sending [`KEY`].
+fn spawn_to(url: String) -> SessionHandle {
+    let config = SessionConfig {
+        url,
+        api_key: Some(KEY.into()),
+        ..SessionConfig::default()
+    };
+    session::spawn(config, CancellationToken::new())
+}
+
+/// The session's next event (within [`GUARD`]).
+async fn next_event(h: &mut SessionHandle) -> SessionEvent {
+    tokio::time::timeout(GUARD, h.events.recv())
+        .await
+        .expect("session went quiet")
+        .expect("session ended")
+}
+
+/// Closes the session and waits for its task to end.
+async fn close(h: SessionHandle) {
+    h.commands.send(SessionCommand::Close).unwrap();
+    tokio::time::timeout(GUARD, h.task).await.unwrap().unwrap();
+}
+
 /// Collects every event until the next terminal server event; returns (frames seen, terminal).
 async fn until_terminal(h: &mut SessionHandle, seen: &mut Vec<Frame>) -> Value {
     loop {
-        let event = tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .expect("session went quiet")
-            .expect("session ended");
-        match event {
+        match next_event(h).await {
             SessionEvent::Frame(f) => {
                 let recv = f.dir == Dir::Recv;
                 seen.push(f.clone());
@@ -201,18 +221,9 @@ async fn a_wrong_key_is_a_one_line_401_without_the_key() {
     .await
     .unwrap();
     let url = emu.ws_url();
-    let config = SessionConfig {
-        url: url.clone(),
-        api_key: Some(KEY.into()),
-        ..SessionConfig::default()
-    };
-    let mut h = session::spawn(config, CancellationToken::new());
+    let mut h = spawn_to(url.clone());
     let message = loop {
-        match tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
+        match next_event(&mut h).await {
             SessionEvent::State(ConnState::Failed { message }) => break message,
             SessionEvent::State(ConnState::Connected { .. }) => panic!("a wrong key connected"),
             _ => {}
@@ -228,8 +239,7 @@ async fn a_wrong_key_is_a_one_line_401_without_the_key() {
         !message.contains('\n') && !message.contains("ABCDEF1234567890"),
         "{message}"
     );
-    h.commands.send(SessionCommand::Close).unwrap();
-    tokio::time::timeout(GUARD, h.task).await.unwrap().unwrap();
+    close(h).await;
     emu.shutdown().await;
 }
 
@@ -241,18 +251,9 @@ async fn an_emulator_max_age_close_is_reported_with_its_code_and_reconnect_recov
     })
     .await
     .unwrap();
-    let config = SessionConfig {
-        url: emu.ws_url(),
-        api_key: Some(KEY.into()),
-        ..SessionConfig::default()
-    };
-    let mut h = session::spawn(config, CancellationToken::new());
+    let mut h = spawn_to(emu.ws_url());
     let closed = loop {
-        match tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
+        match next_event(&mut h).await {
             SessionEvent::State(s @ ConnState::Closed { .. }) => break s,
             SessionEvent::State(ConnState::Failed { message }) => panic!("{message}"),
             _ => {}
@@ -265,18 +266,12 @@ async fn an_emulator_max_age_close_is_reported_with_its_code_and_reconnect_recov
     assert_eq!(reason, emulator::MAX_AGE_CLOSE_REASON);
     h.commands.send(SessionCommand::Reconnect).unwrap();
     loop {
-        if let SessionEvent::State(ConnState::Connected { conn, .. }) =
-            tokio::time::timeout(GUARD, h.events.recv())
-                .await
-                .unwrap()
-                .unwrap()
-        {
+        if let SessionEvent::State(ConnState::Connected { conn, .. }) = next_event(&mut h).await {
             assert_eq!(conn, 1);
             break;
         }
     }
-    h.commands.send(SessionCommand::Close).unwrap();
-    tokio::time::timeout(GUARD, h.task).await.unwrap().unwrap();
+    close(h).await;
     emu.shutdown().await;
 }
 
@@ -292,12 +287,7 @@ async fn emulator_faults_surface_as_raw_frames_and_a_drop_that_hands_back_queued
     })
     .await
     .unwrap();
-    let config = SessionConfig {
-        url: emu.ws_url(),
-        api_key: Some(KEY.into()),
-        ..SessionConfig::default()
-    };
-    let mut h = session::spawn(config, CancellationToken::new());
+    let mut h = spawn_to(emu.ws_url());
     let a =
         json!({"type": "response.create", "model": "gpt-4.1-mini", "input": "first"}).to_string();
     let b =
@@ -306,11 +296,7 @@ async fn emulator_faults_surface_as_raw_frames_and_a_drop_that_hands_back_queued
     h.commands.send(SessionCommand::Send(b.clone())).unwrap();
     let (mut texts, mut closed, mut unsent) = (0, None, None);
     while closed.is_none() || unsent.is_none() {
-        match tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
+        match next_event(&mut h).await {
             SessionEvent::Frame(f) if f.dir == Dir::Recv => {
                 texts += usize::from(matches!(f.payload, Payload::Text(_)));
             }
@@ -327,7 +313,6 @@ async fn emulator_faults_surface_as_raw_frames_and_a_drop_that_hands_back_queued
         Some(vec![b]),
         "the queued create is handed back, not resent"
     );
-    h.commands.send(SessionCommand::Close).unwrap();
-    tokio::time::timeout(GUARD, h.task).await.unwrap().unwrap();
+    close(h).await;
     emu.shutdown().await;
 }
