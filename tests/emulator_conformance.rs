@@ -122,6 +122,15 @@ fn key_sets(events: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// [`key_sets`] without the response object's: a 2025 capture's response predates fields the
+/// emulator echoes (completed_at, penalties, moderation, prompt_cache_retention).
+fn key_sets_but_response(events: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
+    key_sets(events)
+        .into_iter()
+        .filter(|(k, _)| !k.contains(".response"))
+        .collect()
+}
+
 /// The capture's request, minus what the emulator does not model (`conversation`) and nulls.
 fn body_of(request: &Value) -> Value {
     let mut body = request.clone();
@@ -213,12 +222,7 @@ async fn reasoning_summary_stream_matches_the_capture_in_sequence() {
     // Event and item key sets: the 2025 response object predates fields the emulator echoes
     // (completed_at, penalties, moderation, prompt_cache_retention), so it is compared with
     // the 2026 capture above instead.
-    let strip = |m: BTreeMap<String, BTreeSet<String>>| -> BTreeMap<String, BTreeSet<String>> {
-        m.into_iter()
-            .filter(|(k, _)| !k.contains(".response"))
-            .collect()
-    };
-    assert_eq!(strip(key_sets(&ours)), strip(key_sets(&real)));
+    assert_eq!(key_sets_but_response(&ours), key_sets_but_response(&real));
 }
 
 /// gpt-5 forced to call a function (tool_choice required), with low effort: a reasoning item,
@@ -228,12 +232,7 @@ async fn forced_function_call_matches_the_capture_in_sequence_and_event_keys() {
     let (request, real) = capture("streaming_usage");
     let ours = emulated(&request).await;
     assert_eq!(shape(&ours), shape(&real));
-    let strip = |m: BTreeMap<String, BTreeSet<String>>| -> BTreeMap<String, BTreeSet<String>> {
-        m.into_iter()
-            .filter(|(k, _)| !k.contains(".response"))
-            .collect()
-    };
-    assert_eq!(strip(key_sets(&ours)), strip(key_sets(&real)));
+    assert_eq!(key_sets_but_response(&ours), key_sets_but_response(&real));
     let done = ours.last().unwrap();
     assert!(
         done["response"]["usage"]["output_tokens_details"]["reasoning_tokens"]
