@@ -11,7 +11,7 @@ mod reliability;
 
 use std::path::Path;
 
-use child::{Proc, file_until};
+use child::{Proc, file_until, files_under};
 use futures_util::{SinkExt, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -122,20 +122,6 @@ async fn a_recording_proxy_killed_mid_turn_leaves_a_readable_transcript() {
     }
     drop(agent);
     emu.shutdown().await;
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,24 +17,11 @@ mod sdk_venv;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use child::Proc;
+use child::{Proc, files_under};
 use turnscope::emulator::{self, EmulatorConfig};
 
 const KEY: &str = "fake-KEY-realclients-TURNSCOPE-7f3e9a1c5b";
 const PARTS: [&str; 3] = [KEY, "realclients-TURNSCOPE", "7f3e9a1c5b"];
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
 
 /// `turnscope ARGS` to completion with `env`; returns stdout and stderr.
 fn turnscope(args: &[&str], env: &[(&str, &str)]) -> (String, String) {

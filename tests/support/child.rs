@@ -1,5 +1,6 @@
 //! Child `turnscope` processes for the reliability tests: start one, read its output lines as
-//! they come, wait for a line or a file's contents with a deadline, stop it with a signal.
+//! they come, wait for a line or a file's contents with a deadline, stop it with a signal, list
+//! the files it left.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -184,6 +185,21 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every file under `dir`, recursively: what a child left behind, for the tests that look for
+/// a key in any of them.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Waits until the file at `path` satisfies `pred`.
