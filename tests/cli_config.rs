@@ -1,28 +1,11 @@
 //! The config, themes, completions, man and --log surfaces, through the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
-fn turnscope(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnscope"));
-    cmd.args(args);
-    for var in [
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "OPENAI_ORG_ID",
-        "OPENAI_PROJECT_ID",
-        "TURNSCOPE_CONFIG",
-        "TURNSCOPE_MODEL",
-        "TURNSCOPE_THEME",
-        "TURNSCOPE_STORE",
-        "RUST_LOG",
-        "NO_COLOR",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().unwrap()
-}
+use cli::turnscope;
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

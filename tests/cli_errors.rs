@@ -1,15 +1,14 @@
 //! One-line errors from the real binary: each cause said once, the thing named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli;
 
+/// `turnscope ARGS --ignore-config`: these errors must not depend on a config file.
 fn turnscope(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .env("TURNSCOPE_CONFIG", "")
-        .arg("--ignore-config")
-        .output()
-        .unwrap()
+    let mut args = args.to_vec();
+    args.push("--ignore-config");
+    cli::turnscope(&args, &[])
 }
 
 #[test]

@@ -8,9 +8,12 @@
 //! $0.0006: $0.001087 for the session. Turn 2: 28 × 2e-6 + 52 × 0.5e-6 + 10 × 1e-5 = $0.000182.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::{Path, PathBuf};
+
+use cli::turnscope;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::Value;
@@ -21,13 +24,6 @@ use turnscope::tui::{Action, update::update, view};
 const FIXTURE: &str = "tests/fixtures/tool_loop.tsjsonl";
 
 const PRICES: &str = "[prices.\"gpt-test\"]\ninput = 2.0\ncached_input = 0.5\noutput = 10.0\n";
-
-fn turnscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn config_file(dir: &Path) -> PathBuf {
     let path = dir.join("config.toml");
@@ -41,7 +37,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn without_a_price_the_cost_is_n_a_and_says_how_to_add_one() {
-    let out = turnscope(&["stats", "--ignore-config", FIXTURE]);
+    let out = turnscope(&["stats", "--ignore-config", FIXTURE], &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -49,7 +45,7 @@ fn without_a_price_the_cost_is_n_a_and_says_how_to_add_one() {
         "{text}"
     );
     assert!(!text.contains('$'), "no guessed number: {text}");
-    let out = turnscope(&["stats", "--ignore-config", "--json", FIXTURE]);
+    let out = turnscope(&["stats", "--ignore-config", "--json", FIXTURE], &[]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["cost"]["usd"], Value::Null);
     assert_eq!(
@@ -68,7 +64,7 @@ fn a_config_price_is_used_by_stats_and_shown_by_config() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_file(dir.path());
     let cfg = cfg.to_str().unwrap();
-    let out = turnscope(&["stats", "--config", cfg, "--json", FIXTURE]);
+    let out = turnscope(&["stats", "--config", cfg, "--json", FIXTURE], &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -97,7 +93,7 @@ fn a_config_price_is_used_by_stats_and_shown_by_config() {
     let turn2 = &doc["turns"][1]["cost"];
     assert!(close(turn2["usd"].as_f64().unwrap(), 0.000_182), "{turn2}");
 
-    let out = turnscope(&["stats", "--config", cfg, FIXTURE]);
+    let out = turnscope(&["stats", "--config", cfg, FIXTURE], &[]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("; cost $0.001087"), "{text}");
     assert!(
@@ -105,7 +101,7 @@ fn a_config_price_is_used_by_stats_and_shown_by_config() {
         "{text}"
     );
 
-    let out = turnscope(&["config", "--config", cfg]);
+    let out = turnscope(&["config", "--config", cfg], &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -127,7 +123,7 @@ fn a_bad_price_in_config_is_refused_by_config_and_stats() {
     for cmd in [&["config"][..], &["stats", FIXTURE][..]] {
         let mut args = cmd.to_vec();
         args.extend(["--config", cfg.to_str().unwrap()]);
-        let out = turnscope(&args);
+        let out = turnscope(&args, &[]);
         assert!(!out.status.success(), "{cmd:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(

@@ -2,9 +2,12 @@
 //! bad HARs give one-line errors or skip counts, never a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::{Path, PathBuf};
+
+use cli::turnscope;
 use serde_json::{Value, json};
 use turnscope::har;
 use turnscope::ledger::Ledger;
@@ -205,24 +208,20 @@ fn a_har_cut_after_some_entries_keeps_them_and_says_where_it_broke() {
     assert!(loaded.summary.describe().contains("breaks off"));
 }
 
-fn turnscope(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn export_then_stats_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("session.har");
     let src = fixture("tool_loop.tsjsonl");
-    let run = turnscope(&[
-        "export".as_ref(),
-        "--har".as_ref(),
-        out.as_os_str(),
-        src.as_os_str(),
-    ]);
+    let run = turnscope(
+        &[
+            "export".as_ref(),
+            "--har".as_ref(),
+            out.as_os_str(),
+            src.as_os_str(),
+        ],
+        &[],
+    );
     assert!(
         run.status.success(),
         "{}",
@@ -236,7 +235,7 @@ fn export_then_stats_on_the_command_line() {
             0o600
         );
     }
-    let stats = turnscope(&["stats".as_ref(), out.as_os_str(), "--json".as_ref()]);
+    let stats = turnscope(&["stats".as_ref(), out.as_os_str(), "--json".as_ref()], &[]);
     assert!(
         stats.status.success(),
         "{}",
@@ -256,13 +255,16 @@ fn export_then_stats_on_the_command_line() {
     // Content detection: the same HAR under another name is still read as one.
     let renamed = dir.path().join("session.json");
     std::fs::copy(&out, &renamed).unwrap();
-    let again = turnscope(&["stats".as_ref(), renamed.as_os_str(), "--json".as_ref()]);
+    let again = turnscope(
+        &["stats".as_ref(), renamed.as_os_str(), "--json".as_ref()],
+        &[],
+    );
     let doc2: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(doc2["turns"], doc["turns"]);
     // A bad HAR: one line on stderr, exit status 1, no panic.
     let bad = dir.path().join("bad.har");
     std::fs::write(&bad, b"{\"log\":{\"entries\":[").unwrap();
-    let failed = turnscope(&["stats".as_ref(), bad.as_os_str()]);
+    let failed = turnscope(&["stats".as_ref(), bad.as_os_str()], &[]);
     assert_eq!(failed.status.code(), Some(1));
     let err = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

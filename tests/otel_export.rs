@@ -3,10 +3,12 @@
 //! keeps its pace while the collector is slow or down. Phoenix itself: tests/otel_phoenix.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 #[path = "common/proxy_harness.rs"]
 mod proxy_harness;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -17,18 +19,8 @@ use turnscope::ledger::Ledger;
 use turnscope::otel::{self, ExportConfig, Sink};
 use turnscope::proxy::ProxyEvent;
 
+use cli::turnscope;
 use proxy_harness::{GUARD, agent, proxy, temp_transcript, transcript_frames};
-
-fn turnscope(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .env_remove(otel::ENV_ENDPOINT)
-        .env_remove(otel::ENV_HEADERS)
-        .env_remove(otel::ENV_TIMEOUT)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))

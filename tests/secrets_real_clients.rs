@@ -9,6 +9,8 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "common/codex.rs"]
 mod codex;
 #[path = "common/sdk_venv.rs"]
@@ -22,22 +24,6 @@ use turnscope::emulator::{self, EmulatorConfig};
 
 const KEY: &str = "fake-KEY-realclients-TURNSCOPE-7f3e9a1c5b";
 const PARTS: [&str; 3] = [KEY, "realclients-TURNSCOPE", "7f3e9a1c5b"];
-
-/// `turnscope ARGS` to completion with `env`; returns stdout and stderr.
-fn turnscope(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(out.status.success(), "turnscope {args:?}: {stderr}");
-    (stdout, stderr)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_and_codex_through_the_proxy_leave_the_key_in_no_file() {
@@ -124,12 +110,12 @@ async fn sdk_and_codex_through_the_proxy_leave_the_key_in_no_file() {
 
     // What the user makes of the recording: stats (JSON and table) and a bench with the key.
     let stats_json = root.path().join("stats.json");
-    let (json, _) = turnscope(&["stats", &transcript, "--json"], &xdg);
+    let (json, _) = cli::turnscope_ok(&["stats", &transcript, "--json"], &xdg);
     std::fs::write(&stats_json, &json).unwrap();
-    let (table, stats_err) = turnscope(&["stats", &transcript], &xdg);
+    let (table, stats_err) = cli::turnscope_ok(&["stats", &transcript], &xdg);
     let svg = root.path().join("bench.svg").display().to_string();
     let bench_env = [xdg.as_slice(), &[("OPENAI_API_KEY", KEY)]].concat();
-    let (bench_json, bench_err) = turnscope(
+    let (bench_json, bench_err) = cli::turnscope_ok(
         &[
             "bench",
             "--runs",
