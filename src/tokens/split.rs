@@ -100,28 +100,36 @@ fn run(t: &[u8], mut i: usize, s: Set) -> usize {
 }
 
 /// The pieces of `text`, in order, covering it.
-pub(super) fn pieces(text: &str) -> Pieces<'_> {
-    Pieces { text, at: 0 }
+pub(super) fn pieces(text: &str) -> impl Iterator<Item = &str> {
+    bounds(text).filter_map(|(start, end)| text.get(start..end))
 }
 
-pub(super) struct Pieces<'a> {
-    text: &'a str,
+/// Where each piece of `text` starts and ends, in order, covering it.
+pub(super) fn bounds(text: &str) -> Bounds<'_> {
+    Bounds {
+        t: text.as_bytes(),
+        at: 0,
+    }
+}
+
+pub(super) struct Bounds<'a> {
+    t: &'a [u8],
     at: usize,
 }
 
-impl<'a> Iterator for Pieces<'a> {
-    type Item = &'a str;
+impl Iterator for Bounds<'_> {
+    type Item = (usize, usize);
 
-    fn next(&mut self) -> Option<&'a str> {
-        let t = self.text.as_bytes();
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
         let start = self.at;
-        if start >= t.len() {
+        if start >= self.t.len() {
             return None;
         }
-        let (c0, l0) = at(t, start);
-        let end = piece_end(t, start, c0, l0).max(start + l0);
+        let (c0, l0) = at(self.t, start);
+        let end = piece_end(self.t, start, c0, l0).max(start + l0);
         self.at = end;
-        self.text.get(start..end)
+        Some((start, end))
     }
 }
 
