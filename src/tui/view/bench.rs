@@ -347,27 +347,36 @@ mod tests {
         assert_eq!(table.lookup(Chart, &other), None);
     }
 
-    /// `bench --tui` runs on the one loop and guard: a resize redraws, q quits.
-    #[tokio::test]
+    /// `bench --tui` runs on the one loop and guard: a resize redraws, q quits. The keys come
+    /// a draw gap apart on the paused test clock (as a person types; no real time passes): keys
+    /// closer together than the gap are drawn once, and a quit before the gap ends draws nothing.
+    #[tokio::test(start_paused = true)]
     async fn the_chart_redraws_on_resize_and_quits_on_q() {
         use crate::tui::run::run_screen;
         use crate::tui::terminal::TerminalGuard;
         use crossterm::event::KeyEvent;
+        use futures_util::StreamExt;
         let guard = TerminalGuard::with_backend(TestBackend::new(80, 24)).unwrap();
         let report = report();
         let mut screen = BenchScreen { report: &report };
         let (_keep, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut input = futures_util::stream::iter(vec![
-            Ok(Event::Resize(80, 24)),
-            Ok(Event::Key(KeyEvent::new(
-                KeyCode::Char('x'),
-                KeyModifiers::NONE,
-            ))),
-            Ok(Event::Key(KeyEvent::new(
-                KeyCode::Char('q'),
-                KeyModifiers::NONE,
-            ))),
-        ]);
+        let mut input = Box::pin(
+            futures_util::stream::iter(vec![
+                Ok(Event::Resize(80, 24)),
+                Ok(Event::Key(KeyEvent::new(
+                    KeyCode::Char('x'),
+                    KeyModifiers::NONE,
+                ))),
+                Ok(Event::Key(KeyEvent::new(
+                    KeyCode::Char('q'),
+                    KeyModifiers::NONE,
+                ))),
+            ])
+            .then(|ev| async {
+                tokio::time::sleep(crate::tui::run::MIN_DRAW_GAP).await;
+                ev
+            }),
+        );
         let stats = run_screen(
             guard,
             &mut screen,
