@@ -49,14 +49,20 @@ struct MetaHead<'a> {
     event: Option<Cow<'a, str>>,
 }
 
+/// A meta frame's event name (`connect`, `close`, …), read from its JSON; `None` when it names
+/// none or is not JSON.
+pub fn meta_event(json: &str) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<MetaHead<'_>>(json)
+        .ok()
+        .and_then(|m| m.event)
+}
+
 /// An event's `type` (a meta frame's `event`) and `stream_id`.
 fn kind_and_lane(dir: Dir, json: &str) -> (String, Option<String>) {
     let ev = EventHead::parse(json);
     let mut kind = ev.as_ref().and_then(|e| e.kind.clone());
     if kind.is_none() && dir == Dir::Meta {
-        kind = serde_json::from_str::<MetaHead<'_>>(json)
-            .ok()
-            .and_then(|m| m.event);
+        kind = meta_event(json);
     }
     let kind = kind.map_or_else(|| "(json)".to_owned(), Cow::into_owned);
     let lane = ev.and_then(|e| e.lane());

@@ -43,12 +43,15 @@ pub fn proxy_action(event: ProxyEvent, newest: &AtomicU32) -> Action {
     }
 }
 
+/// A connect note: its JSON is parsed (a prefix test missed one whose keys came in another
+/// order or with spaces). Meta frames are few, so the parse is off the per-frame path.
 fn is_connect(frame: &Frame) -> bool {
     frame.dir == Dir::Meta
         && frame
             .payload
             .json()
-            .is_some_and(|j| j.starts_with(r#"{"event":"connect""#))
+            .and_then(crate::replay::filter::meta_event)
+            .is_some_and(|e| e == "connect")
 }
 
 /// Performs commands against the proxy.
@@ -135,5 +138,33 @@ impl Source for ProxyEvents {
     type Event = ProxyEvent;
     fn recv(&mut self) -> impl Future<Output = Option<ProxyEvent>> + Send {
         ProxyEvents::recv(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(json: &str) -> Frame {
+        Frame {
+            t_us: 0,
+            wall: String::new(),
+            conn: 3,
+            dir: Dir::Meta,
+            payload: crate::frame::Payload::from_text(json),
+        }
+    }
+
+    /// The newest connection is found by parsing the note, whatever its key order or spacing.
+    #[test]
+    fn a_connect_note_is_found_by_its_event_not_its_prefix() {
+        assert!(is_connect(&meta(r#"{"event":"connect","url":"ws://x"}"#)));
+        assert!(is_connect(&meta(r#"{"url":"ws://x","event":"connect"}"#)));
+        assert!(is_connect(&meta(r#"{ "event" : "connect" }"#)));
+        assert!(!is_connect(&meta(r#"{"event":"connected"}"#)));
+        assert!(!is_connect(&meta(r#"{"event":"close","code":1000}"#)));
+        let mut sent = meta(r#"{"event":"connect"}"#);
+        sent.dir = Dir::Sent;
+        assert!(!is_connect(&sent));
     }
 }
