@@ -3,13 +3,16 @@
 //! socket, the server gets SIGTERM at the response's first delta, and the response still
 //! streams to its terminal event; then the WebSocket is closed with 1001 (going away), the
 //! recording holds every frame the client received, and the process exits 0. A second signal
-//! during the drain stops at once (status 130).
+//! during the drain stops at once (status 130). The proxy's TUI, under a pty, drains the same way
+//! on SIGTERM once it has restored the terminal.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/child.rs"]
 mod child;
 #[path = "common/proxy_harness.rs"]
 mod harness;
+#[path = "support/procs.rs"]
+mod procs;
 
 use std::path::Path;
 
@@ -118,15 +121,7 @@ fn assert_complete(got: &[String]) {
 #[test]
 fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame() {
     let rt = runtime();
-    let emu = rt.block_on(async {
-        emulator::start(EmulatorConfig {
-            latency: slow_profile(),
-            scenario: Some(Scenario::parse(&scenario_toml(WORDS), "slow.toml", false).unwrap()),
-            ..EmulatorConfig::default()
-        })
-        .await
-        .unwrap()
-    });
+    let emu = slow_upstream(&rt);
     let (_dir, record) = harness::temp_transcript();
     let upstream = emu.base_url();
     let more = [
@@ -150,7 +145,13 @@ fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame
     let status = proxy.wait_exit();
     assert_eq!(status.code(), Some(0), "stderr {:?}", proxy.stderr);
 
-    let frames = harness::transcript_frames(&record);
+    assert_recorded(&record, &got);
+    rt.block_on(emu.shutdown());
+}
+
+/// The recording holds every frame the agent got and a `close` meta line (1001, by the proxy).
+fn assert_recorded(record: &Path, got: &[String]) {
+    let frames = harness::transcript_frames(record);
     let recorded: Vec<String> = frames
         .iter()
         .filter(|f| f.conn == 0 && f.dir == Dir::Recv)
@@ -174,6 +175,119 @@ fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame
         .expect("a close meta line");
     assert_eq!(closed["code"], 1001, "{closed}");
     assert_eq!(closed["by"], "proxy", "{closed}");
+}
+
+/// The slow emulator (a `words`-word answer at [`TOKENS_PER_S`]), in this process.
+fn slow_upstream(rt: &tokio::runtime::Runtime) -> emulator::RunningEmulator {
+    rt.block_on(async {
+        emulator::start(EmulatorConfig {
+            latency: slow_profile(),
+            scenario: Some(Scenario::parse(&scenario_toml(WORDS), "slow.toml", false).unwrap()),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// What a pty shows, collected as it comes.
+struct Pty {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: Vec<u8>,
+}
+
+impl Pty {
+    /// Reads until the output holds `needle` (at most [`child::GUARD`]).
+    fn until(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + child::GUARD;
+        while !String::from_utf8_lossy(&self.seen).contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(_) => panic!(
+                    "the screen never showed {needle:?}; it showed {:?}",
+                    String::from_utf8_lossy(&self.seen)
+                ),
+            }
+        }
+    }
+}
+
+/// The proxy's TUI gets SIGTERM mid-response: it leaves the terminal as it found it, then
+/// drains as headless does — the response finishes and is recorded, the process exits 0 (before,
+/// SIGTERM killed the TUI and left the terminal raw, on the alternate screen).
+#[test]
+fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let rt = runtime();
+    let emu = slow_upstream(&rt);
+    let (_dir, record) = harness::temp_transcript();
+    let line = format!(
+        "stty rows 40 cols 120; exec {} proxy --listen 127.0.0.1:0 --upstream {} --record {} --shutdown-grace 60s",
+        env!("CARGO_BIN_EXE_turnscope"),
+        emu.base_url(),
+        record.display()
+    );
+    let mut script = Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env_remove("OPENAI_API_KEY")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux `script` runs the TUI under a pty");
+    let mut out = script.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut pty = Pty {
+        rx,
+        seen: Vec::new(),
+    };
+    // The TUI shows where agents connect; the signal handler is in place before it listens.
+    pty.until("(OpenAI SDKs");
+    let shown = String::from_utf8_lossy(&pty.seen).into_owned();
+    let addr = shown
+        .split("OPENAI_BASE_URL=http://")
+        .nth(1)
+        .and_then(|rest| rest.split("/v1").next())
+        .unwrap()
+        .to_owned();
+    let (mut ws, mut got) = rt.block_on(start_turn(&addr));
+    let pid = procs::descendant(script.id(), "turnscope").expect("turnscope under the pty");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    pty.until("no new connections");
+    let close = rt.block_on(rest_of_turn(&mut ws, &mut got));
+    assert_complete(&got);
+    assert_eq!(
+        close,
+        Some(CloseCode::Away),
+        "1001 going away after the turn"
+    );
+    let status = script.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "the TUI proxy's exit status");
+    let shown = String::from_utf8_lossy(&pty.seen).into_owned();
+    let left = shown
+        .find("\x1b[?1049l")
+        .expect("the alternate screen was left");
+    let said = shown.find("no new connections").unwrap();
+    assert!(
+        left < said,
+        "the drain's message came before the terminal was restored"
+    );
+    assert_recorded(&record, &got);
     rt.block_on(emu.shutdown());
 }
 

@@ -50,9 +50,9 @@ pub struct ProxyArgs {
     /// Send each turn as a span when it ends (OpenTelemetry, batched, off the relay path).
     #[command(flatten)]
     pub otlp: super::export::OtlpArgs,
-    /// With --no-tui, on Ctrl-C or SIGTERM: how long running responses may take to finish
-    /// before they are cut (no new connections meanwhile; each WebSocket is closed with 1001
-    /// between turns; a second Ctrl-C stops at once), e.g. `30s`, `2m`.
+    /// On Ctrl-C or SIGTERM (with the TUI: on quitting it, or SIGTERM): how long running
+    /// responses may take to finish before they are cut (no new connections meanwhile; each
+    /// WebSocket is closed with 1001 between turns; a second Ctrl-C stops at once), e.g. `30s`.
     #[arg(long, default_value = super::shutdown::DEFAULT_GRACE, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub shutdown_grace: std::time::Duration,
 }
@@ -108,6 +108,11 @@ async fn run_async(
     {
         eprintln!("{warning}");
     }
+    // One listener for the whole run, registered before the proxy listens: a fresh `ctrl_c()`
+    // per loop turn missed a signal that landed while a frame was being folded (under load the
+    // proxy then never stopped), and a SIGTERM before it was registered killed the TUI with the
+    // terminal left raw.
+    let mut signals = super::shutdown::StopSignals::new()?;
     let mut running = proxy::start(ProxyConfig {
         listen: args.listen,
         allow_remote: args.allow_remote,
@@ -128,18 +133,43 @@ async fn run_async(
         }
         None => None,
     };
+    let grace = args.shutdown_grace;
     if !args.no_tui {
         let saved = record.clone();
-        let result = run_tui(
-            &mut running,
-            &upstream,
-            emu.is_some(),
-            record,
-            rules,
-            (theme, keymap, prices),
-        )
-        .await;
-        running.shutdown().await;
+        // A stop signal (SIGTERM; Ctrl-C is a key while the TUI has the terminal) ends the TUI
+        // as `q` does, so the terminal is restored before anything is printed.
+        let cancel = CancellationToken::new();
+        let (result, stopped_by) = {
+            let tui = run_tui(
+                &mut running,
+                &upstream,
+                emu.is_some(),
+                record,
+                rules,
+                (theme, keymap, prices),
+                cancel.clone(),
+            );
+            tokio::pin!(tui);
+            let signal = tokio::select! {
+                result = &mut tui => Err(result),
+                signal = signals.next() => Ok(signal),
+            };
+            match signal {
+                Err(result) => (result, "quit"),
+                Ok(signal) => {
+                    cancel.cancel();
+                    (tui.await, signal)
+                }
+            }
+        };
+        // Then the same drain as headless: running responses finish (and are recorded) within
+        // the grace period; a second signal stops at once.
+        super::shutdown::announce(stopped_by, grace);
+        let finished =
+            super::shutdown::drain_or_exit(&mut signals, running.shutdown_within(grace)).await;
+        if !finished {
+            super::shutdown::cut(grace);
+        }
         finish_export(export).await;
         if let Some(emu) = emu {
             emu.shutdown().await;
@@ -160,10 +190,6 @@ async fn run_async(
         Some(path) => eprintln!("  recording to {}", path.display()),
         None => eprintln!("  not recording"),
     }
-    // One listener for the whole run, registered before saying so: a fresh `ctrl_c()` per
-    // loop turn misses a signal that lands while a frame is being folded (under load the
-    // proxy then never stopped).
-    let mut signals = super::shutdown::StopSignals::new()?;
     eprintln!("Ctrl-C to stop.");
 
     // The fold is a task on the runtime's workers, not this `block_on` on the main thread: woken
@@ -178,7 +204,6 @@ async fn run_async(
         signal = signals.next() => super::shutdown::announce(signal, args.shutdown_grace),
         done = &mut fold => folded = Some(done),
     }
-    let grace = args.shutdown_grace;
     let stopped = async {
         let finished = running.shutdown_within(grace).await;
         let summary = match folded {
@@ -238,6 +263,7 @@ async fn run_tui(
     record: Option<PathBuf>,
     rules: Breakpoints,
     (theme, keymap, prices): (Theme, Arc<Keymap>, Prices),
+    cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let info = SessionInfo {
         url: format!("proxy {} → {upstream}", running.base_url()),
@@ -267,7 +293,7 @@ async fn run_tui(
     );
     let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
     let control = running.control.clone();
-    crate::tui::proxy::run(app, events, control, rules, CancellationToken::new())
+    crate::tui::proxy::run(app, events, control, rules, cancel)
         .await
         .map(|_| ())
 }
