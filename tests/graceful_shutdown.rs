@@ -224,13 +224,12 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
     let emu = slow_upstream(&rt);
     let (_dir, record) = harness::temp_transcript();
     let line = format!(
-        "stty rows 40 cols 120; exec {} proxy --listen 127.0.0.1:0 --upstream {} --record {} --shutdown-grace 60s",
+        "exec {} proxy --listen 127.0.0.1:0 --upstream {} --record {} --shutdown-grace 60s",
         env!("CARGO_BIN_EXE_turnscope"),
         emu.base_url(),
         record.display()
     );
-    let mut script = Command::new("script")
-        .args(["-qfec", &line, "/dev/null"])
+    let mut script = procs::under_pty(120, 40, &line)
         .env_remove("OPENAI_API_KEY")
         .env("TERM", "xterm-256color")
         .stdin(Stdio::piped())

@@ -57,6 +57,10 @@ pub struct ProxyArgs {
     pub shutdown_grace: std::time::Duration,
 }
 
+/// How long a quit from the TUI may take before its drain is announced (an idle proxy stops in
+/// well under this, and says nothing).
+const QUIET_QUIT: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Runs the proxy until Ctrl-C.
 pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let look = super::config::ui_look(global)?;
@@ -163,10 +167,21 @@ async fn run_async(
             }
         };
         // Then the same drain as headless: running responses finish (and are recorded) within
-        // the grace period; a second signal stops at once.
-        super::shutdown::announce(stopped_by, grace);
-        let finished =
-            super::shutdown::drain_or_exit(&mut signals, running.shutdown_within(grace)).await;
+        // the grace period; a second signal stops at once. A quit with nothing running ends
+        // quietly: the drain is announced only for a signal or once it has taken a moment.
+        let drain = running.shutdown_within(grace);
+        tokio::pin!(drain);
+        let quick = match stopped_by {
+            "quit" => tokio::time::timeout(QUIET_QUIT, &mut drain).await.ok(),
+            _ => None,
+        };
+        let finished = match quick {
+            Some(finished) => finished,
+            None => {
+                super::shutdown::announce(stopped_by, grace);
+                super::shutdown::drain_or_exit(&mut signals, drain).await
+            }
+        };
         if !finished {
             super::shutdown::cut(grace);
         }
