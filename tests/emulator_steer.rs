@@ -6,8 +6,8 @@
 mod ws_client;
 
 use serde_json::{Value, json};
-use turnscope::emulator::{self, EmulatorConfig};
-use ws_client::{check_stream, connect, create, is_terminal, slow};
+use turnscope::emulator::{self, EmulatorConfig, RunningEmulator};
+use ws_client::{Client, check_stream, connect, create, is_terminal, slow};
 
 const TOOL: &str =
     r#"{"type":"function","name":"get_time","parameters":{"type":"object","properties":{}}}"#;
@@ -16,15 +16,22 @@ fn steer(id: &Value, text: &str) -> Value {
     json!({"type": "response.steer", "previous_response_id": id, "input": text})
 }
 
-#[tokio::test]
-async fn accepted_steering_stops_the_response_and_starts_a_successor() {
+/// An emulator that takes 400 ms to the first token (time to steer a running response), and a
+/// client connected to it.
+async fn slow_emulator() -> (RunningEmulator, Client) {
     let emu = emulator::start(EmulatorConfig {
         latency: slow(400.0, 0.0),
         ..Default::default()
     })
     .await
     .unwrap();
-    let mut c = connect(&emu.ws_url()).await;
+    let c = connect(&emu.ws_url()).await;
+    (emu, c)
+}
+
+#[tokio::test]
+async fn accepted_steering_stops_the_response_and_starts_a_successor() {
+    let (emu, mut c) = slow_emulator().await;
     let mut req = create(json!("write a long essay"));
     req["stream_id"] = json!("main");
     c.send(&req).await;
@@ -72,13 +79,7 @@ async fn accepted_steering_stops_the_response_and_starts_a_successor() {
 
 #[tokio::test]
 async fn steering_a_response_that_waits_for_tool_output_is_pending() {
-    let emu = emulator::start(EmulatorConfig {
-        latency: slow(400.0, 0.0),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let mut c = connect(&emu.ws_url()).await;
+    let (emu, mut c) = slow_emulator().await;
     let mut req = create(json!("what time is it? use get_time"));
     req["tools"] = json!([serde_json::from_str::<Value>(TOOL).unwrap()]);
     c.send(&req).await;
