@@ -190,35 +190,11 @@ fn slow_upstream(rt: &tokio::runtime::Runtime) -> emulator::RunningEmulator {
     })
 }
 
-/// What a pty shows, collected as it comes.
-struct Pty {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    seen: Vec<u8>,
-}
-
-impl Pty {
-    /// Reads until the output holds `needle` (at most [`child::GUARD`]).
-    fn until(&mut self, needle: &str) {
-        let deadline = std::time::Instant::now() + child::GUARD;
-        while !String::from_utf8_lossy(&self.seen).contains(needle) {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(chunk) => self.seen.extend(chunk),
-                Err(_) => panic!(
-                    "the screen never showed {needle:?}; it showed {:?}",
-                    String::from_utf8_lossy(&self.seen)
-                ),
-            }
-        }
-    }
-}
-
 /// The proxy's TUI gets SIGTERM mid-response: it leaves the terminal as it found it, then
 /// drains as headless does — the response finishes and is recorded, the process exits 0 (before,
 /// SIGTERM killed the TUI and left the terminal raw, on the alternate screen).
 #[test]
 fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
-    use std::io::Read;
     use std::process::{Command, Stdio};
     let rt = runtime();
     let emu = slow_upstream(&rt);
@@ -237,29 +213,10 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("util-linux `script` runs the TUI under a pty");
-    let mut out = script.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = out.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                return;
-            }
-        }
-    });
-    let mut pty = Pty {
-        rx,
-        seen: Vec::new(),
-    };
+    let mut pty = procs::Output::read(script.stdout.take().unwrap());
     // The TUI shows where agents connect; the signal handler is in place before it listens.
-    pty.until("(OpenAI SDKs");
-    let shown = String::from_utf8_lossy(&pty.seen).into_owned();
-    let addr = shown
-        .split("OPENAI_BASE_URL=http://")
-        .nth(1)
-        .and_then(|rest| rest.split("/v1").next())
-        .unwrap()
-        .to_owned();
+    pty.until("(OpenAI SDKs", child::GUARD);
+    let addr = pty.base_addr(child::GUARD);
     let (mut ws, mut got) = rt.block_on(start_turn(&addr));
     let pid = procs::descendant(script.id(), "turnscope").expect("turnscope under the pty");
     let killed = Command::new("kill")
@@ -267,7 +224,7 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    pty.until("no new connections");
+    pty.until("no new connections", child::GUARD);
     let close = rt.block_on(rest_of_turn(&mut ws, &mut got));
     assert_complete(&got);
     assert_eq!(
@@ -277,7 +234,7 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
     );
     let status = script.wait().unwrap();
     assert_eq!(status.code(), Some(0), "the TUI proxy's exit status");
-    let shown = String::from_utf8_lossy(&pty.seen).into_owned();
+    let shown = pty.text();
     let left = shown
         .find("\x1b[?1049l")
         .expect("the alternate screen was left");

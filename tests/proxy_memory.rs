@@ -115,15 +115,6 @@ const DELTA: usize = 64 << 10;
 /// Deltas per turn: 1 MiB of streamed text per turn.
 const DELTAS: usize = 16;
 
-/// A port nobody listens on now (the TUI shows its address only on screen, so the test picks it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `kB` field of `/proc/PID/status`, in MB.
 #[allow(clippy::cast_precision_loss)]
 fn status_mb(pid: u32, field: &str) -> f64 {
@@ -138,6 +129,8 @@ struct Child {
     /// turnscope's own pid (under `script` it is the pty's shell, exec'd into turnscope).
     pid: u32,
     port: u16,
+    /// Keeps reading what it writes, so it never blocks on a full pty or pipe.
+    _output: procs::Output,
 }
 
 impl Drop for Child {
@@ -153,12 +146,10 @@ impl Drop for Child {
 async fn start_child(upstream: &str, tui: bool) -> Child {
     use std::process::{Command, Stdio};
     let bin = env!("CARGO_BIN_EXE_turnscope");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     let args = [
         "proxy",
         "--listen",
-        &listen,
+        "127.0.0.1:0",
         "--upstream",
         upstream,
         "--no-record",
@@ -174,38 +165,31 @@ async fn start_child(upstream: &str, tui: bool) -> Child {
         cmd.args(words).args(args).arg("--no-tui");
         cmd
     };
-    let proc = cmd
+    let mut proc = cmd
         .env_remove("OPENAI_API_KEY")
         .env("TERM", "xterm-256color")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // The TUI shows its address on screen (the pty is script's stdout); headless prints it
+        // on stderr once it listens (its stdout, the turn lines, is not read).
+        .stdout(if tui { Stdio::piped() } else { Stdio::null() })
+        .stderr(if tui { Stdio::null() } else { Stdio::piped() })
         .spawn()
         .expect("util-linux `script` runs the TUI under a pty");
-    let mut child = Child {
-        pid: proc.id(),
+    let mut output = if tui {
+        procs::Output::read(proc.stdout.take().unwrap())
+    } else {
+        procs::Output::read(proc.stderr.take().unwrap())
+    };
+    let addr = output.base_addr(GUARD);
+    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    // Under `script` (or a wrapper) turnscope is a descendant: the pty's shell exec'd into it,
+    // which it has by the time it shows its address.
+    let pid = procs::descendant(proc.id(), "turnscope").expect("turnscope under its wrapper");
+    Child {
+        pid,
         proc,
         port,
-    };
-    let deadline = std::time::Instant::now() + GUARD;
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the proxy did not start listening on {listen}"
-        );
-        // Under `script` (or a wrapper) turnscope is a descendant: the pty's shell exec'd into it.
-        if let Some(pid) = procs::descendant(child.proc.id(), "turnscope") {
-            child.pid = pid;
-            if std::net::TcpStream::connect(&listen).is_ok() {
-                return child;
-            }
-        }
-        assert!(
-            child.proc.try_wait().unwrap().is_none(),
-            "the proxy exited before listening"
-        );
-        // Polling for the listener (and the exec under `script`), bounded by GUARD.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        _output: output,
     }
 }
 

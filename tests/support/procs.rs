@@ -77,3 +77,60 @@ pub fn under_pty(cols: u16, rows: u16, line: &str) -> std::process::Command {
     ]);
     cmd
 }
+
+/// What a child writes (a pty's screen, or a pipe), collected by a thread as it comes; the
+/// thread keeps draining, so a TUI never blocks on a full pty.
+pub struct Output {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Everything read so far.
+    pub seen: Vec<u8>,
+}
+
+impl Output {
+    /// Starts reading `from` until it ends.
+    pub fn read(mut from: impl std::io::Read + Send + 'static) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        Output {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// What was read so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    /// Reads until the output holds `needle`; panics with what it showed after `guard`.
+    pub fn until(&mut self, needle: &str, guard: std::time::Duration) {
+        let deadline = std::time::Instant::now() + guard;
+        while !self.text().contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(_) => panic!("never showed {needle:?}; it showed {:?}", self.text()),
+            }
+        }
+    }
+
+    /// The `HOST:PORT` of the first `OPENAI_BASE_URL=http://HOST:PORT/v1` shown (the proxy
+    /// prints it headless and shows it on its TUI's empty turn list).
+    pub fn base_addr(&mut self, guard: std::time::Duration) -> String {
+        self.until("OPENAI_BASE_URL=http://", guard);
+        self.until("/v1", guard);
+        let text = self.text();
+        let rest = text
+            .split("OPENAI_BASE_URL=http://")
+            .nth(1)
+            .unwrap_or_default();
+        rest.split("/v1").next().unwrap_or_default().to_owned()
+    }
+}
