@@ -190,6 +190,21 @@ fn slow_upstream(rt: &tokio::runtime::Runtime) -> emulator::RunningEmulator {
     })
 }
 
+/// `script` and the proxy under its pty, killed if the test fails before they exit.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = procs::descendant(self.0.id(), "turnscope") {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The proxy's TUI gets SIGTERM mid-response: it leaves the terminal as it found it, then
 /// drains as headless does — the response finishes and is recorded, the process exits 0 (before,
 /// SIGTERM killed the TUI and left the terminal raw, on the alternate screen).
@@ -205,20 +220,22 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
         emu.base_url(),
         record.display()
     );
-    let mut script = procs::under_pty(120, 40, &line)
-        .env_remove("OPENAI_API_KEY")
-        .env("TERM", "xterm-256color")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("util-linux `script` runs the TUI under a pty");
-    let mut pty = procs::Output::read(script.stdout.take().unwrap());
+    let mut script = KillOnDrop(
+        procs::under_pty(120, 40, &line)
+            .env_remove("OPENAI_API_KEY")
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("util-linux `script` runs the TUI under a pty"),
+    );
+    let mut pty = procs::Output::read(script.0.stdout.take().unwrap());
     // The TUI shows where agents connect; the signal handler is in place before it listens.
     pty.until("(OpenAI SDKs", child::GUARD);
     let addr = pty.base_addr(child::GUARD);
     let (mut ws, mut got) = rt.block_on(start_turn(&addr));
-    let pid = procs::descendant(script.id(), "turnscope").expect("turnscope under the pty");
+    let pid = procs::descendant(script.0.id(), "turnscope").expect("turnscope under the pty");
     let killed = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -232,7 +249,7 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
         Some(CloseCode::Away),
         "1001 going away after the turn"
     );
-    let status = script.wait().unwrap();
+    let status = script.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "the TUI proxy's exit status");
     let shown = pty.text();
     let left = shown
