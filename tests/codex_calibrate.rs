@@ -54,22 +54,13 @@ async fn record(path: &Path, websockets: bool) {
     .await
     .unwrap();
     let px = proxy(&emu.base_url(), path, Breakpoints::default()).await;
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    codex::write_config_for(
-        home.path(),
+    let (out, err) = codex::exec_ok_in(
         &px.base_url(),
-        "TURNSCOPE_TEST_KEY",
-        websockets,
-    );
-    let (status, out, err) = codex::exec(
-        home.path(),
-        work.path(),
         "Inspect this machine with shell commands.",
-        &[("TURNSCOPE_TEST_KEY", "sk-test-codex-calibrate-0000")],
+        "sk-test-codex-calibrate-0000",
+        websockets,
     )
     .await;
-    assert!(status.success(), "codex failed: {status}\n{out}\n{err}");
     assert!(out.contains("the machine is inspected"), "{out}\n{err}");
     px.shutdown().await;
     emu.shutdown().await;

@@ -109,10 +109,20 @@ pub async fn exec(
 /// mode, in a fresh CODEX_HOME and working directory, sending `key`; fails the test with both
 /// streams unless Codex exits 0. Returns (stdout, stderr).
 pub async fn exec_ok(base_url: &str, prompt: &str, key: &str) -> (String, String) {
+    exec_ok_in(base_url, prompt, key, true).await
+}
+
+/// [`exec_ok`] in WebSocket mode (`websockets`) or HTTP mode.
+pub async fn exec_ok_in(
+    base_url: &str,
+    prompt: &str,
+    key: &str,
+    websockets: bool,
+) -> (String, String) {
     binary();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    write_config(home.path(), base_url, "TURNSCOPE_TEST_KEY");
+    write_config_for(home.path(), base_url, "TURNSCOPE_TEST_KEY", websockets);
     let (status, out, err) = exec(
         home.path(),
         work.path(),
