@@ -53,46 +53,6 @@ impl<'a> EventHead<'a> {
         serde_json::from_str(text).ok()
     }
 
-    /// [`EventHead::parse`] for text already known to be valid JSON (a frame read from a
-    /// transcript line, whose bytes serde_json checked): the same head, found without parsing
-    /// the event again.
-    pub fn scan(text: &'a str) -> Option<Self> {
-        let names = [
-            "type",
-            "stream_id",
-            "object",
-            "response",
-            "item",
-            "delta",
-            "error",
-            "status",
-        ];
-        let [
-            kind,
-            stream_id,
-            object,
-            response,
-            item,
-            delta,
-            error,
-            status,
-        ] = match scan_fields(text, names) {
-            Scanned::Fields(fields) => fields,
-            Scanned::Parse => return Self::parse(text),
-            Scanned::Invalid => return None,
-        };
-        Some(EventHead {
-            kind: field(kind, scan_str)?,
-            stream_id: field(stream_id, scan_str)?,
-            object: field(object, scan_raw)?,
-            response: field(response, scan_raw)?,
-            item: field(item, scan_raw)?,
-            delta: field(delta, scan_raw)?,
-            error: field(error, scan_raw)?,
-            status: field(status, scan_raw)?,
-        })
-    }
-
     /// The event type, `""` when absent.
     pub fn kind(&self) -> &str {
         self.kind.as_deref().unwrap_or("")
@@ -502,9 +462,9 @@ mod tests {
         assert_eq!(none.incomplete_reason(), None);
     }
 
-    /// `ItemHead::scan` and `EventHead::scan` read every item and event their `parse` reads, the
-    /// same way: odd shapes, escapes, nulls, repeated and mistyped fields, every object of the
-    /// fixtures and every frame as recorded.
+    /// `ItemHead::scan` and `RequestHead::scan` read every item and request their `parse` reads,
+    /// the same way: odd shapes, escapes, nulls, repeated and mistyped fields, every object of
+    /// the fixtures and every frame as recorded.
     #[test]
     fn scanned_item_heads_are_parsed_item_heads() {
         let mut items: Vec<String> = [
@@ -583,11 +543,6 @@ mod tests {
             assert_eq!(
                 format!("{:?}", ItemHead::scan(item)),
                 format!("{:?}", ItemHead::parse(item)),
-                "{item}"
-            );
-            assert_eq!(
-                format!("{:?}", EventHead::scan(item)),
-                format!("{:?}", EventHead::parse(item)),
                 "{item}"
             );
             assert_eq!(

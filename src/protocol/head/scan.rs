@@ -9,7 +9,16 @@
 /// Byte index just past the string literal that opens at `start` (a `"`), if it closes.
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut j = start + 1;
-    // Jump from quote or backslash to the next: long strings are scanned at memchr speed.
+    // Keys, ids and small deltas end within a few bytes, where a plain loop beats memchr's
+    // set-up (measured: the ledger bench's fold spent more in memchr than in the bytes).
+    for _ in 0..16 {
+        match *bytes.get(j)? {
+            b'"' => return Some(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+    // Then jump from quote or backslash to the next: long strings go at memchr speed.
     while let Some(rel) = memchr::memchr2(b'\\', b'"', bytes.get(j..)?) {
         j += rel;
         if bytes[j] == b'"' {
