@@ -1,8 +1,9 @@
 //! `turnscope calibrate` end to end: sessions recorded against the emulator (real sockets)
 //! under a known profile with seeded noise, in WebSocket mode, HTTP mode resending the
 //! conversation and HTTP mode chaining by `previous_response_id`, at several tool-call counts;
-//! the fitted profile recovers every parameter within 10 % on any machine, and on a quiet one
-//! (ignored test) the intervals cover the true values too.
+//! the fitted profile recovers every parameter within 10 % (upload and validation as their
+//! sum) on any machine, and on a quiet one (ignored test) upload and validation each and the
+//! intervals cover the true values too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -133,14 +134,16 @@ fn row(table: &str, key: &str) -> (f64, f64, f64) {
     (f[0], f[1], f[2])
 }
 
-/// Every term within 10 % of the truth, on any machine: the robust half of issue 19's check,
-/// run by every `cargo test`.
+/// Every term within 10 % of the truth (upload and validation as their sum on a big request),
+/// on any machine: the robust half of issue 19's check, run by every `cargo test`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibrate_recovers_a_known_profile_from_recorded_sessions() {
     recover(false).await;
 }
 
-/// The strict half: also the intervals cover the truth, all eight at once (family-wise).
+/// The strict half: also upload and validation each within 10 %, and the intervals cover the
+/// truth, all eight at once (family-wise). On an idle machine it passed 2 of 3 runs here (the
+/// third, right after heavy load: validation 17.2 µs, output 98.0 tok/s just outside).
 /// Under load the scheduler adds several ms to every wait (measured here at load 5–6: the
 /// HTTP overhead 356–359 ms for a true 350, prefill 45 µs for 40), a bias no interval of the
 /// fit allows for; on an idle machine it is ~1–3 ms.
@@ -151,7 +154,7 @@ async fn calibrate_intervals_cover_the_truth_on_a_quiet_machine() {
 }
 
 /// Records sessions under [`truth`], calibrates them with the binary and checks the fit
-/// (`strict`: the intervals too).
+/// (`strict`: the upload/validation split and the intervals too).
 async fn recover(strict: bool) {
     let dir = tempfile::tempdir().unwrap();
     let truth = truth();
@@ -197,6 +200,10 @@ async fn recover(strict: bool) {
                 "{key}: {want} outside the family-wise interval {lo:.3} … {hi:.3}\n{table}"
             );
         }
+        // Upload and validation are checked as their sum below unless strict: see there.
+        if !strict && matches!(key, "request_bytes_per_s" | "request_validation_token_us") {
+            continue;
+        }
         assert!(
             (got - want).abs() <= want * 0.10,
             "{key}: fitted {got}, true {want}\n{table}"
@@ -209,6 +216,31 @@ async fn recover(strict: bool) {
         );
     }
     assert!(table.contains("R² "), "{table}");
+    // A request's bytes and tokens rise together except where the tool outputs' bytes per
+    // token differ, so the split between upload and validation is the least certain part of
+    // the fit: on a quiet machine each is within 10 % (19.2–20.4 µs, 195–203 kB/s in most
+    // runs), but one run in a few right after heavy load gave 17.2 µs and 185 kB/s, and a
+    // starved process far worse. What predictions use is their sum, checked everywhere on a
+    // big HTTP body (60 kB, 15,000 tokens); a 30 % wrong validation cost misses it.
+    let cost = |p: &LatencyProfile| upload_and_validation(p, 60_000.0, 15_000.0);
+    let (got, want) = (cost(&fitted), cost(&truth));
+    assert!(
+        (got - want).abs() <= want * 0.10,
+        "upload + validation of 60 kB / 15,000 tokens: fitted {got:.0} µs, true {want:.0} µs\n{table}"
+    );
+    let wrong = cost(&LatencyProfile {
+        request_validation_token_us: truth.request_validation_token_us * 1.3,
+        ..truth.clone()
+    });
+    assert!(
+        (got - wrong).abs() > wrong * 0.10,
+        "{got} vs {wrong}\n{table}"
+    );
+}
+
+/// Upload plus validation of a request of `bytes` and `tokens` under `p`, µs.
+fn upload_and_validation(p: &LatencyProfile, bytes: f64, tokens: f64) -> f64 {
+    bytes / p.request_bytes_per_s * 1e6 + tokens * p.request_validation_token_us
 }
 
 /// `value`'s 95 % interval `lo … hi` widened so that `terms` such intervals cover their true
