@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/truth.rs"]
+mod truth;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,27 +20,6 @@ use turnscope::emulator::{self, EmulatorConfig, LatencyProfile, Scenario};
 use turnscope::frame::{Frame, Payload};
 use turnscope::ledger::Transport;
 use turnscope::transcript::{Header, Writer};
-
-/// The profile the sessions are recorded under. The fixed waits (overheads, TTFT) are hundreds
-/// of ms, upload and validation hundreds of ms on the big HTTP bodies, the noise ±25 ms, so the scheduling delay a loaded 2-core machine adds to every
-/// wait (measured here at 8-17 ms per wait at load ~10 with the earlier tens-of-ms terms, which
-/// then came out 10-25 % high) stays inside 10 % and inside the fit's intervals.
-fn truth() -> LatencyProfile {
-    LatencyProfile {
-        name: "truth".into(),
-        rtt_ms: 20.0,
-        request_bytes_per_s: 200_000.0,
-        uncached_input_token_us: 40.0,
-        ttft_ms: 250.0,
-        output_tokens_per_s: 100.0,
-        request_overhead_websocket_ms: 150.0,
-        request_overhead_http_ms: 350.0,
-        request_validation_token_us: 20.0,
-        state_load_token_us: 8.0,
-        jitter_ms: 25.0,
-        jitter_seed: 19,
-    }
-}
 
 fn write(path: &Path, rec: &Recording) {
     let mut w = Writer::create(path, &Header::new("emulator", None, None), &[]).unwrap();
@@ -153,11 +135,11 @@ async fn calibrate_intervals_cover_the_truth_on_a_quiet_machine() {
     recover(true).await;
 }
 
-/// Records sessions under [`truth`], calibrates them with the binary and checks the fit
+/// Records sessions under [`truth::truth`], calibrates them with the binary and checks the fit
 /// (`strict`: the upload/validation split and the intervals too).
 async fn recover(strict: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let truth = truth();
+    let truth = truth::truth(19);
     let mut files = Vec::new();
     for calls in [2, 5, 9, 14] {
         files.extend(record(dir.path(), calls, &truth).await);

@@ -6,6 +6,9 @@
 //! `whatif` on each recording predicts the other's measured end-to-end time within 10 %.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/truth.rs"]
+mod truth;
+
 #[path = "common/codex.rs"]
 mod codex;
 #[path = "common/proxy_harness.rs"]
@@ -15,27 +18,8 @@ use std::path::Path;
 use std::process::Command;
 
 use harness::{proxy, temp_transcript};
-use turnscope::emulator::{self, EmulatorConfig, LatencyProfile, Scenario};
+use turnscope::emulator::{self, EmulatorConfig, Scenario};
 use turnscope::proxy::Breakpoints;
-
-/// The profile both sessions run under (tests/calibrate.rs's truth: fixed waits of hundreds
-/// of ms, so a loaded machine's scheduling stays a few percent of every turn).
-fn truth(seed: u64) -> LatencyProfile {
-    LatencyProfile {
-        name: "truth".into(),
-        rtt_ms: 20.0,
-        request_bytes_per_s: 200_000.0,
-        uncached_input_token_us: 40.0,
-        ttft_ms: 250.0,
-        output_tokens_per_s: 100.0,
-        request_overhead_websocket_ms: 150.0,
-        request_overhead_http_ms: 350.0,
-        request_validation_token_us: 20.0,
-        state_load_token_us: 8.0,
-        jitter_ms: 25.0,
-        jitter_seed: seed,
-    }
-}
 
 /// Records one Codex session through a proxy in front of its own emulator into `path`.
 async fn record(path: &Path, websockets: bool) {
@@ -47,7 +31,7 @@ async fn record(path: &Path, websockets: bool) {
     )
     .unwrap();
     let emu = emulator::start(EmulatorConfig {
-        latency: truth(u64::from(websockets) + 7),
+        latency: truth::truth(u64::from(websockets) + 7),
         scenario: Some(scenario),
         ..EmulatorConfig::default()
     })
