@@ -7,11 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/truth.rs"]
 mod truth;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tokio::sync::mpsc;
 use turnscope::bench::client::{self, Recording, Target};
@@ -90,11 +91,9 @@ fn tool_output(k: usize) -> String {
 }
 
 fn calibrate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .arg("calibrate")
-        .args(args)
-        .output()
-        .unwrap()
+    let mut all = vec!["calibrate"];
+    all.extend_from_slice(args);
+    cli::turnscope(&all, &[])
 }
 
 /// The value and interval of `key` in calibrate's table.

@@ -6,6 +6,8 @@
 //! `whatif` on each recording predicts the other's measured end-to-end time within 10 %.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/truth.rs"]
 mod truth;
 
@@ -15,8 +17,8 @@ mod codex;
 mod harness;
 
 use std::path::Path;
-use std::process::Command;
 
+use cli::turnscope_ok;
 use harness::{proxy, temp_transcript};
 use turnscope::emulator::{self, EmulatorConfig, Scenario};
 use turnscope::proxy::Breakpoints;
@@ -50,31 +52,18 @@ async fn record(path: &Path, websockets: bool) {
     emu.shutdown().await;
 }
 
-fn turnscope(args: &[&str]) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_turnscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        out.status.success(),
-        "turnscope {args:?}\n{stdout}\n{stderr}"
-    );
-    (stdout, stderr)
-}
-
 /// (measured, predicted) end-to-end µs of `whatif FILE --profile P --json`.
 fn whatif(file: &Path, profile: &Path) -> (f64, f64) {
-    let (out, _) = turnscope(&[
-        "whatif",
-        file.to_str().unwrap(),
-        "--profile",
-        profile.to_str().unwrap(),
-        "--json",
-    ]);
+    let (out, _) = turnscope_ok(
+        &[
+            "whatif",
+            file.to_str().unwrap(),
+            "--profile",
+            profile.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let e2e = |k: &str| v[k]["e2e_us"].as_f64().unwrap();
     (e2e("measured"), e2e("predicted"))
@@ -88,16 +77,19 @@ async fn codex_recorded_in_both_modes_calibrates_and_predicts_the_other_mode() {
     tokio::join!(record(&ws, true), record(&http, false));
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("codex.toml");
-    let (table, _) = turnscope(&[
-        "calibrate",
-        ws.to_str().unwrap(),
-        http.to_str().unwrap(),
-        "--rtt-ms",
-        "20",
-        "--partial",
-        "-o",
-        profile.to_str().unwrap(),
-    ]);
+    let (table, _) = turnscope_ok(
+        &[
+            "calibrate",
+            ws.to_str().unwrap(),
+            http.to_str().unwrap(),
+            "--rtt-ms",
+            "20",
+            "--partial",
+            "-o",
+            profile.to_str().unwrap(),
+        ],
+        &[],
+    );
     eprintln!("{table}");
     assert!(
         table.contains("left at 0 (unknown): state_load_token_us"),
