@@ -400,14 +400,16 @@ fn mask_tokens(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// True when a word starts at `pos`: the text before it ends in a non-word character, or in a
-/// JSON/C escape (`\n`, `\t`, `\u000a`, …) whose letters would otherwise glue onto the key.
+/// True when a word starts at `pos`: the text before it ends in a non-alphanumeric character
+/// (`_` included: `call_sk-…` or `KEY_sk-…` glue a key onto an identifier, and masking a rare
+/// false positive costs less than writing a key), or in a JSON/C escape (`\n`, `\t`, `\u000a`,
+/// …) whose letters would otherwise glue onto the key.
 fn word_starts_at(text: &str, pos: usize) -> bool {
     let before = &text[..pos];
     let Some(last) = before.chars().next_back() else {
         return true;
     };
-    if !(last.is_ascii_alphanumeric() || last == '_') {
+    if !last.is_ascii_alphanumeric() {
         return true;
     }
     let b = before.as_bytes();

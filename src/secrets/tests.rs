@@ -42,6 +42,17 @@ fn the_escape_that_used_to_hide_a_key_no_longer_does() {
 }
 
 #[test]
+fn a_key_glued_after_an_underscore_is_masked() {
+    // Before: `_` counted as a word character, so `call_sk-…` was written out whole.
+    for glued in [format!("call_{KEY}"), format!("OPENAI_API_KEY_{KEY}")] {
+        let line = json!({ "arguments": glued }).to_string();
+        let out = redact_json(&line, &[]);
+        assert!(clean(&out), "{out}");
+        assert!(out.contains("_[REDACTED]"), "{out}");
+    }
+}
+
+#[test]
 fn prose_and_ids_are_left_alone() {
     let word = r#"{"a":"a task-abcdefghijklmnopqrstuvwx and risk-0123456789abcdefghij","id":"resp_1","x":"sk-short"}"#;
     assert!(matches!(redact_json(word, &[]), Cow::Borrowed(_)));
