@@ -491,3 +491,45 @@ fn the_footer_names_remapped_keys() {
     let shot = screen(&mut app, 80, 24);
     assert!(shot.contains("c write a message · ? all keys"), "{shot}");
 }
+
+/// Status messages that name the reconnect key (a closed connection, a failed send) name the
+/// remapped key, not the default Ctrl-R.
+#[test]
+fn status_messages_name_the_remapped_reconnect_key() {
+    use turnscope::tui::keymap;
+    let remapped = keymap::remap::remap(
+        &keymap::defaults(),
+        &[turnscope::config::KeySpec {
+            scope: "global".into(),
+            action: "reconnect".into(),
+            keys: vec!["ctrl-g".into()],
+            line: 1,
+        }],
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    let mut app = app_from("tool_loop.tsjsonl", None);
+    app.keymap = std::sync::Arc::new(remapped);
+    update(
+        &mut app,
+        Action::LinkChanged(ConnState::Closed {
+            conn: 0,
+            code: Some(1006),
+            reason: "gone".into(),
+        }),
+    );
+    let m = app.message.clone().unwrap().text;
+    assert!(m.ends_with("— Ctrl-G reconnects"), "{m}");
+    update(
+        &mut app,
+        Action::SendFailed {
+            count: 2,
+            why: "the socket is closed".into(),
+        },
+    );
+    let m = app.message.clone().unwrap().text;
+    assert!(
+        m.contains("Ctrl-G reconnects") && !m.contains("Ctrl-R"),
+        "{m}"
+    );
+}

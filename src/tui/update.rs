@@ -56,7 +56,10 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
             let plural = if count == 1 { "" } else { "s" };
             app.set_message(
                 Level::Error,
-                format!("{count} event{plural} not sent: {why} — Ctrl-R reconnects"),
+                format!(
+                    "{count} event{plural} not sent: {why} — {} reconnects",
+                    reconnect_key(app)
+                ),
             );
         }
         Action::Ticked { now_us } => on_tick(app, now_us),
@@ -187,4 +190,13 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         }
     }
     Vec::new()
+}
+
+/// How a status message names the reconnect key: the global binding, as remapped.
+fn reconnect_key(app: &App) -> String {
+    view::key_for(
+        app,
+        &[super::keymap::Scope::Global],
+        super::action::Action::Reconnect,
+    )
 }

@@ -34,9 +34,10 @@ pub(super) fn send(app: &mut App) -> Vec<Command> {
             ConnState::Closed { .. } | ConnState::Failed { .. }
         )
     {
-        app.composer.error = Some(
-            "not sent: the connection is closed; Ctrl-R reconnects, then Enter sends this".into(),
-        );
+        app.composer.error = Some(format!(
+            "not sent: the connection is closed; {} reconnects, then Enter sends this",
+            super::reconnect_key(app)
+        ));
         return Vec::new();
     }
     match compose::build(app) {

@@ -114,9 +114,10 @@ pub(super) fn on_link(app: &mut App, state: ConnState) {
     match &state {
         ConnState::Closed { conn, code, reason } => {
             let code = code.map_or_else(|| "no close frame".to_owned(), |c| c.to_string());
+            let key = super::reconnect_key(app);
             app.set_message(
                 Level::Warn,
-                format!("connection #{conn} closed ({code}): {reason} — Ctrl-R reconnects"),
+                format!("connection #{conn} closed ({code}): {reason} — {key} reconnects"),
             );
         }
         ConnState::Failed { message } => app.set_message(Level::Error, message.clone()),
@@ -184,9 +185,15 @@ pub(super) fn on_tick(app: &mut App, now_us: u64) {
     };
     if c.age_level(app.now_us) >= AgeLevel::Rotate && app.rotation_offered != Some(conn) {
         app.rotation_offered = Some(conn);
+        let turns_key = crate::tui::view::key_for(
+            app,
+            &[crate::tui::keymap::Scope::Turns],
+            crate::tui::action::Action::Reconnect,
+        );
+        let global_key = super::reconnect_key(app);
         app.set_message(
             Level::Warn,
-            format!("connection #{conn} is 55 min old and closes at 60: press R (or Ctrl-R) to rotate now"),
+            format!("connection #{conn} is 55 min old and closes at 60: press {turns_key} (or {global_key}) to rotate now"),
         );
     }
 }
@@ -212,10 +219,11 @@ pub(super) fn warn_if_stalled(app: &mut App, conn: u32) {
     let idle = app.now_us.saturating_sub(last);
     if idle >= STALL_US {
         app.stall_warned = Some(app.frames.len());
+        let key = super::reconnect_key(app);
         app.set_message(
             Level::Warn,
             format!(
-                "turn {index}: no data from the server for {} s: the stream looks stalled; Ctrl-R reconnects (nothing is resent)",
+                "turn {index}: no data from the server for {} s: the stream looks stalled; {key} reconnects (nothing is resent)",
                 idle / 1_000_000
             ),
         );
