@@ -24,12 +24,19 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
             t.text,
             "no previous_response_id, nothing resent".to_owned(),
         ),
+        // previous_response_id carries items, not instructions or tools: a chained request
+        // that has them sends them again (Codex: ~20 KB of tools a turn), so say so.
         SendMode::Incremental => (
             "incremental",
             t.ok,
             format!(
-                "chained to {}, only new items sent",
-                turn.previous_response_id.as_deref().unwrap_or("-")
+                "chained to {}, {}",
+                turn.previous_response_id.as_deref().unwrap_or("-"),
+                if resends_prefix(turn) {
+                    "new items + the prefix below"
+                } else {
+                    "only new items sent"
+                }
             ),
         ),
         SendMode::FullResend {
@@ -157,15 +164,25 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
         .nth(1)
         .map(|&p| &turns[p].prefix);
     out.push(Line::default());
+    let resent = if resends_prefix(turn) {
+        format!(", {} tok resent", thousands(turn.prefix.tokens))
+    } else {
+        String::new()
+    };
     out.push(Line::from(Span::styled(
         match parent {
-            Some(_) => "  prefix (≠ marks a part that differs from the parent's)",
-            None => "  prefix",
+            Some(_) => format!("  prefix{resent} (≠ marks a part that differs from the parent's)"),
+            None => format!("  prefix{resent}"),
         },
         t.accent,
     )));
     out.extend(prefix_lines(app, &turn.prefix, parent));
     out
+}
+
+/// A chained turn whose request carries instructions or tools again.
+fn resends_prefix(turn: &Turn) -> bool {
+    turn.insight.mode == SendMode::Incremental && turn.prefix.tokens > 0
 }
 
 fn verdict(app: &App, key: &str, word: &str, style: Style, detail: String) -> Line<'static> {
