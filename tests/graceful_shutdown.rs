@@ -118,6 +118,16 @@ fn assert_complete(got: &[String]) {
     assert!(deltas > 1, "{types:?}");
 }
 
+/// The turn ran to its end, then the proxy closed the WebSocket with 1001 (going away).
+fn assert_drained(got: &[String], close: Option<CloseCode>) {
+    assert_complete(got);
+    assert_eq!(
+        close,
+        Some(CloseCode::Away),
+        "1001 going away after the turn"
+    );
+}
+
 #[test]
 fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame() {
     let rt = runtime();
@@ -136,12 +146,7 @@ fn the_proxy_finishes_a_streaming_response_after_sigterm_and_records_every_frame
     proxy.signal("TERM");
     proxy.line_with("no new connections");
     let close = rt.block_on(rest_of_turn(&mut ws, &mut got));
-    assert_complete(&got);
-    assert_eq!(
-        close,
-        Some(CloseCode::Away),
-        "1001 going away after the turn"
-    );
+    assert_drained(&got, close);
     let status = proxy.wait_exit();
     assert_eq!(status.code(), Some(0), "stderr {:?}", proxy.stderr);
 
@@ -243,12 +248,7 @@ fn the_proxy_tui_restores_the_terminal_and_drains_after_sigterm() {
     assert!(killed.success());
     pty.until("no new connections", child::GUARD);
     let close = rt.block_on(rest_of_turn(&mut ws, &mut got));
-    assert_complete(&got);
-    assert_eq!(
-        close,
-        Some(CloseCode::Away),
-        "1001 going away after the turn"
-    );
+    assert_drained(&got, close);
     let status = script.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "the TUI proxy's exit status");
     let shown = pty.text();
