@@ -278,6 +278,7 @@ mod tests {
                 "0.169.0",
             ),
             ("Agents/Python 0.6.1", "openai-agents-python", "0.6.1"),
+            ("turnscope/0.1.0", "turnscope", "0.1.0"),
             (
                 "codex_exec/0.169.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.169.0)",
                 "codex-cli",
