@@ -143,7 +143,8 @@ async fn codex_through_the_proxy_tui() {
     // tmux may be read halfway through a redraw: wait for the whole prefix table.
     let insight = blocking(|| {
         term.wait_for("the Insight tab with its prefix table", |s| {
-            s.contains("prefix (")
+            // `prefix, 7,061 tok resent (≠ …)`: Codex resends its tools every turn.
+            s.lines().any(|l| l.trim_start().starts_with("prefix, "))
                 && s.lines().filter(|l| l.trim().starts_with("tool ")).count() >= 5
         })
     });

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{clip, thousands, thousands_signed};
+use crate::ledger::PROMPT_CACHE_MIN_TOKENS;
 use crate::ledger::{AgeLevel, MAX_AGE_US};
 use crate::report::{PROMPT_CACHE, counted, fmt_bytes};
 use crate::tui::app::{App, ConnState, Recording};
@@ -108,7 +109,14 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
             t.text,
         ),
     ];
+    // Under the prompt cache's minimum the server reports 0 whatever the connection holds:
+    // say "n/a" as the Insight tab does, not "0 of 351 expected", which reads as a miss.
     let context = match newest {
+        Some(turn) if turn.insight.expected_cached_tokens < PROMPT_CACHE_MIN_TOKENS => vec![
+            Span::styled(" · n/a (< ", t.muted),
+            Span::styled(thousands(PROMPT_CACHE_MIN_TOKENS), t.text),
+            Span::styled(" tok)", t.muted),
+        ],
         Some(turn) => vec![
             Span::styled(" of ", t.muted),
             Span::styled(thousands(turn.insight.expected_cached_tokens), t.text),
