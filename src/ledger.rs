@@ -413,6 +413,28 @@ mod tests {
         assert_eq!(json["code"], "server_error");
     }
 
+    /// A turn whose prefix equals its parent's shares the parent's copy (a long session keeps
+    /// one), one that differs keeps its own; either way it reads as its own prefix.
+    #[test]
+    fn equal_prefixes_are_shared() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let (_, frames, _) = crate::transcript::read_all(&dir.join("tool_loop.tsjsonl")).unwrap();
+        let ledger = Ledger::from_frames(&frames);
+        let turns = ledger.turns();
+        assert!(turns.len() >= 3);
+        for pair in turns.windows(2) {
+            assert_eq!(pair[0].prefix, pair[1].prefix);
+            assert!(std::sync::Arc::ptr_eq(&pair[0].prefix, &pair[1].prefix));
+        }
+        let (_, frames, _) =
+            crate::transcript::read_all(&dir.join("cause_instructions_changed.tsjsonl")).unwrap();
+        let ledger = Ledger::from_frames(&frames);
+        let changed = ledger.turns().windows(2).any(|p| {
+            p[0].prefix != p[1].prefix && !std::sync::Arc::ptr_eq(&p[0].prefix, &p[1].prefix)
+        });
+        assert!(changed, "a changed prefix is kept apart");
+    }
+
     /// A summary-only ledger has every figure of the full one and none of the detail.
     #[test]
     fn summary_only_keeps_the_figures_and_drops_the_detail() {

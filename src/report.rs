@@ -1,6 +1,7 @@
 //! Headless reports of a ledger: the `stats` table and its stable JSON schema.
 
 mod summary;
+mod turns;
 
 pub use summary::{
     FileSummary, ManyTotals, summary_json_end, summary_json_start, summary_row_json,
@@ -10,7 +11,7 @@ pub use summary::{
 use std::io::Write;
 
 use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::ser::SerializeMap;
 use serde_json::{Value, json};
 
 use crate::ledger::cost::{Cost, Prices, SessionCost, TurnCost, turn_cost};
@@ -53,8 +54,8 @@ pub fn counted(n: impl TryInto<u64>, noun: &str) -> String {
 pub const STATS_SCHEMA: u32 = 1;
 
 /// Writes the `stats --json` document (schema documented in the README), pretty-printed and
-/// followed by a newline, one turn at a time: the whole document is never held in memory. Every
-/// string is redacted on its way out ([`RedactingFormatter`]).
+/// followed by a newline, turns a chunk at a time (written on all cores): the whole document is
+/// never held in memory. Every string is redacted on its way out ([`RedactingFormatter`]).
 pub fn write_stats_json(
     out: &mut impl Write,
     file: &str,
@@ -96,11 +97,28 @@ pub fn write_har_stats_json(
 }
 
 /// Writes `doc` pretty-printed and followed by a newline, every string redacted as it is written
-/// (a transcript written by another tool may hold a key, e.g. an error message quoting it).
-fn write_redacted(out: &mut impl Write, doc: &impl Serialize) -> std::io::Result<()> {
+/// (a transcript written by another tool may hold a key, e.g. an error message quoting it). The
+/// document is printed with an empty `turns` array (its last key), and the turns are written
+/// into it on all cores ([`turns::write_elements`]): the bytes the one-pass printer would write.
+fn write_redacted(out: &mut impl Write, doc: &StatsDoc<'_>) -> std::io::Result<()> {
+    let mut head = Vec::new();
     let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new());
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, formatter);
+    let mut ser = serde_json::Serializer::with_formatter(&mut head, formatter);
     doc.serialize(&mut ser).map_err(std::io::Error::other)?;
+    // An empty array ends the document: `"turns": []` and the closing brace.
+    let close = b"]\n}";
+    let Some(head) = head
+        .strip_suffix(b"[]\n}")
+        .map(|h| h.len() + 1)
+        .and_then(|n| head.get(..n))
+    else {
+        return Err(std::io::Error::other(
+            "stats --json: the report did not end with its turns (a bug; please report it)",
+        ));
+    };
+    out.write_all(head)?;
+    turns::write_elements(out, doc.ledger, doc.prices)?;
+    out.write_all(close)?;
     out.write_all(b"\n")
 }
 
@@ -158,29 +176,9 @@ impl Serialize for StatsDoc<'_> {
         map.serialize_entry("skipped_lines", &skipped)?;
         map.serialize_entry("source", &self.header.source)?;
         map.serialize_entry("totals", &totals_json(ledger.totals()))?;
-        map.serialize_entry("turns", &TurnsDoc(ledger, self.prices))?;
+        // Written by `write_redacted`, on all cores.
+        map.serialize_entry("turns", &[] as &[Value])?;
         map.end()
-    }
-}
-
-/// The `turns` array, each turn turned into JSON only as it is written.
-struct TurnsDoc<'a>(&'a Ledger, &'a Prices);
-
-impl Serialize for TurnsDoc<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.turns().len()))?;
-        for t in self.0.turns() {
-            let mut v = turn_json(t);
-            v["remedies"] = json!(self.0.remedies(t));
-            let cost = turn_cost(self.1, t);
-            v["cost"] = match &cost {
-                TurnCost::Priced(c) => usd_json(c),
-                _ => Value::Null,
-            };
-            v["cost_text"] = json!(cost.text());
-            seq.serialize_element(&v)?;
-        }
-        seq.end()
     }
 }
 

@@ -31,7 +31,7 @@ impl Ledger {
             // Model output can only reappear in an input as a resend.
             self.known_items.insert(item_key(item).0, true);
         }
-        let tool_calls: Vec<ToolCall> = outputs
+        let mut tool_calls: Vec<ToolCall> = outputs
             .iter()
             .filter_map(|item| ItemHead::scan(item))
             .filter(|i| i.kind() == "function_call")
@@ -41,6 +41,8 @@ impl Ledger {
                 name: i.name.map(Cow::into_owned).unwrap_or_default(),
             })
             .collect();
+        // Kept for the report until the end: no spare capacity (a filtered collect reserves some).
+        tool_calls.shrink_to_fit();
         let (in_items, in_bytes, in_tokens) = self.pending_input.remove(&t).unwrap_or_default();
         let turn = &mut self.turns[t];
         turn.status = match kind {

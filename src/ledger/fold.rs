@@ -229,7 +229,7 @@ impl Ledger {
         } else {
             Transport::WebSocket
         };
-        let insight = self.judge_send(
+        let (insight, reference) = self.judge_send(
             frame,
             &lane,
             prev.as_deref(),
@@ -238,6 +238,11 @@ impl Ledger {
             &measured,
             transport,
         );
+        // Most turns repeat the prefix of the turn they were compared with: share its copy.
+        let prefix = match reference.and_then(|r| self.turns.get(r)) {
+            Some(r) if *r.prefix == prefix => std::sync::Arc::clone(&r.prefix),
+            _ => std::sync::Arc::new(prefix),
+        };
         for item in &measured.items {
             *self.known_items.entry(item.key).or_default() |= item.unique;
         }
@@ -494,7 +499,7 @@ impl Ledger {
             steers: 0,
             timings: Vec::new(),
             transport: Transport::WebSocket,
-            prefix: super::insight::Prefix::default(),
+            prefix: std::sync::Arc::default(),
             insight: super::insight::Insight::default(),
         });
         self.lanes

@@ -227,8 +227,9 @@ pub struct Turn {
     pub timings: Vec<serde_json::Value>,
     /// WebSocket or HTTP mode.
     pub transport: Transport,
-    /// The request's stable prefix, a hash per part.
-    pub prefix: super::insight::Prefix,
+    /// The request's stable prefix, a hash per part; shared with the turn it was compared with
+    /// when the two are equal (a chain's turns mostly are), so a long session keeps one copy.
+    pub prefix: std::sync::Arc<super::insight::Prefix>,
     /// The ledger's verdict: send mode, cache outcome, causes, events, retry safety.
     pub insight: super::insight::Insight,
 }

@@ -162,7 +162,7 @@ pub fn lines(app: &App, i: usize) -> Vec<Line<'static>> {
         .iter()
         .rev()
         .nth(1)
-        .map(|&p| &turns[p].prefix);
+        .map(|&p| &*turns[p].prefix);
     out.push(Line::default());
     let resent = if resends_prefix(turn) {
         format!(", {} tok resent", thousands(turn.prefix.tokens))
