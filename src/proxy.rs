@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use breakpoint::{Breakpoint, BreakpointDecision, Breakpoints, Condition, Direction};
-pub use events::{BUDGET_BYTES, ProxyEvents};
+pub use events::{BUDGET_BYTES, Hold, ProxyEvents};
 
 use crate::frame::{Dir, Frame};
 

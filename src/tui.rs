@@ -37,6 +37,10 @@ pub use run::{LoopStats, Screen, Step, run_loop};
 pub trait Effects {
     /// Performs one command (never `Quit`, which the loop handles).
     fn perform(&mut self, command: Command);
+
+    /// The App has applied a frame its source sent ([`Action::FrameReceived`]): a source that
+    /// holds back until its frames are applied (the proxy's byte budget) may go on.
+    fn frame_applied(&mut self) {}
 }
 
 /// Maps a terminal event to an action in the app's current state.
@@ -123,13 +127,18 @@ impl<E: Effects> Screen for AppScreen<E> {
     }
 
     fn apply(&mut self, action: Action) -> Step {
+        let frame = matches!(action, Action::FrameReceived(_));
         if let Action::FrameReceived(frame) = &action
             && self.epoch.is_none()
         {
             self.epoch = Instant::now().checked_sub(Duration::from_micros(frame.t_us));
         }
         let before = matches!(action, Action::Ticked { .. }).then(|| clock_face(&self.app));
-        if !apply(&mut self.app, &mut self.effects, action) {
+        let go_on = apply(&mut self.app, &mut self.effects, action);
+        if frame {
+            self.effects.frame_applied();
+        }
+        if !go_on {
             return Step::Quit;
         }
         match before {

@@ -1,6 +1,7 @@
 //! The proxy's memory bound over real sockets: while nobody reads the proxy's events, at most its
 //! byte budget of relayed bodies waits, and the relay holds the stream back instead of growing;
-//! once the events are read again, every frame reaches the agent, the reader and the transcript.
+//! once the events are read again, every frame reaches the agent, the reader and the transcript;
+//! the same when the proxy TUI's screen stops applying the frames its forward task read.
 //! And the bound of issue 18 on a real `turnscope proxy` process, its TUI under a pty and
 //! headless: peak RSS after relaying twice the bound stays under it; and (ignored while not met)
 //! relaying the second half of many small frames must not grow it — 27 Nov 19:15, debug build:
@@ -22,7 +23,7 @@ use harness::{
 };
 use tokio_tungstenite::tungstenite::Message;
 use turnscope::frame::Dir;
-use turnscope::proxy::{BUDGET_BYTES, Breakpoints};
+use turnscope::proxy::{BUDGET_BYTES, Breakpoints, ProxyEvents};
 
 /// One reply frame: 1 MiB.
 const FRAME: usize = 1 << 20;
@@ -35,27 +36,25 @@ const FRAMES: usize = 2 * (BUDGET_BYTES + SOCKET_SLACK) / FRAME;
 /// starved each other past [`GUARD`].
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
-    let _one = HEAVY.lock().await;
-    let mut up = Upstream::start().await;
-    let (_dir, path) = temp_transcript();
-    let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
-    let mut agent = agent(&px, &[]).await;
-    let (mut upstream, _) = up.accept().await;
+/// The upstream streams [`FRAMES`] deltas of [`FRAME`] bytes as fast as the relay takes them.
+fn stream_frames(
+    mut upstream: harness::UpstreamWs,
+) -> tokio::task::JoinHandle<harness::UpstreamWs> {
     let head = r#"{"type":"response.output_text.delta","delta":""#;
     let body = format!("{head}{}\"}}", "x".repeat(FRAME - head.len() - 2));
-    // The upstream streams as fast as the relay takes frames.
-    let sender = tokio::spawn(async move {
+    tokio::spawn(async move {
         for _ in 0..FRAMES {
             upstream.feed(Message::text(body.clone())).await.unwrap();
         }
         upstream.flush().await.unwrap();
         upstream
-    });
+    })
+}
 
-    // Nobody reads the proxy's events. The agent takes what arrives until the relay stalls:
-    // two seconds without a frame (a bound that is missing lets all of them through at once).
+/// The agent takes what arrives until the relay stalls: two seconds without a frame (a bound
+/// that is missing lets all of them through at once). Checks no more than the budget and the
+/// sockets' slack passed while `why`, and returns how many did.
+async fn taken_until_stalled(agent: &mut harness::AgentWs, why: &str) -> usize {
     let mut got = 0;
     while got < FRAMES {
         match tokio::time::timeout(Duration::from_secs(2), agent.next()).await {
@@ -67,11 +66,26 @@ async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
     }
     assert!(
         got * FRAME <= BUDGET_BYTES + SOCKET_SLACK,
-        "{got} of {FRAMES} frames of 1 MiB passed while no one read the events: the budget is {} MiB",
+        "{got} of {FRAMES} frames of 1 MiB passed while {why}: the budget is {} MiB",
         BUDGET_BYTES / FRAME
     );
     assert!(got > 0, "nothing was relayed before the budget ran out");
     eprintln!("passed before the stall: {got} of {FRAMES}");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
+    let _one = HEAVY.lock().await;
+    let mut up = Upstream::start().await;
+    let (_dir, path) = temp_transcript();
+    let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
+    let mut agent = agent(&px, &[]).await;
+    let (upstream, _) = up.accept().await;
+    let sender = stream_frames(upstream);
+
+    // Nobody reads the proxy's events.
+    let mut got = taken_until_stalled(&mut agent, "no one read the events").await;
 
     // Reading the events lets the relay go on; every frame arrives, in full, and is recorded.
     let reader = tokio::spawn(async move {
@@ -100,6 +114,69 @@ async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
     let recorded = transcript_wire(&transcript_frames(&path), 0, Dir::Recv);
     assert_eq!(recorded.len(), FRAMES);
     assert!(recorded.iter().all(|w| w.len() == FRAME));
+}
+
+/// The proxy TUI's wiring: frames its screen has not applied yet hold the relay back as unread
+/// events do, and once the screen applies them every frame arrives, is applied and recorded.
+/// Before, the budget was given back when the forward task read an event, so a screen slower
+/// than the relay queued actions without bound (99 MB RSS after 1 GB in the relay bench's TUI
+/// row, 35 MB headless).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost() {
+    use turnscope::tui::app::{App, SessionInfo};
+    use turnscope::tui::run::Screen;
+    use turnscope::tui::{Action, AppScreen, theme::Theme};
+    let _one = HEAVY.lock().await;
+    let mut up = Upstream::start().await;
+    let (_dir, path) = temp_transcript();
+    let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
+    let events = std::mem::replace(&mut px.events, ProxyEvents::ended());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let rules = Breakpoints::default();
+    let (effects, mut actions) =
+        turnscope::tui::proxy::wire(events, px.control.clone(), rules, &cancel);
+    let mut screen = AppScreen::new(App::new(SessionInfo::default(), Theme::default()), effects);
+    let mut agent = agent(&px, &[]).await;
+    let (upstream, _) = up.accept().await;
+    let sender = stream_frames(upstream);
+
+    // The forward task reads every event; the screen applies none.
+    let mut got = taken_until_stalled(&mut agent, "the screen applied no frame").await;
+
+    let applier = tokio::spawn(async move {
+        let mut replies = 0;
+        while replies < FRAMES {
+            let action = tokio::time::timeout(GUARD, actions.recv())
+                .await
+                .expect("the screen got no frame")
+                .expect("the forward task ended");
+            if let Action::FrameReceived(f) = &action
+                && f.dir == Dir::Recv
+            {
+                replies += 1;
+            }
+            screen.apply(action);
+        }
+        screen
+    });
+    while got < FRAMES {
+        let text = tokio::time::timeout(GUARD, next_text(&mut agent))
+            .await
+            .unwrap();
+        assert_eq!(text.len(), FRAME);
+        got += 1;
+    }
+    let screen = tokio::time::timeout(GUARD, applier).await.unwrap().unwrap();
+    let applied = (0..screen.app.frames.len())
+        .filter_map(|i| screen.app.frames.get(i))
+        .filter(|f| f.dir == Dir::Recv && f.payload.as_bytes().len() == FRAME)
+        .count();
+    assert_eq!(applied, FRAMES, "the screen has every reply frame, whole");
+    let _upstream = sender.await.unwrap();
+    cancel.cancel();
+    px.shutdown().await;
+    let recorded = transcript_wire(&transcript_frames(&path), 0, Dir::Recv);
+    assert_eq!(recorded.len(), FRAMES);
 }
 
 /// Bytes relayed through each child proxy: twice the bound, so a proxy that keeps what it relays

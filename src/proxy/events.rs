@@ -4,7 +4,10 @@
 //! Policy (never drop a recorded frame): a relay forwards a frame first, then reserves its
 //! size from the budget before handing it to the recorder. The reservation travels with the
 //! frame through the recorder (which writes the transcript) into [`ProxyEvents`] and is given
-//! back when the reader receives the event. While the budget has room nothing waits. When the
+//! back when the reader is done with the event: at once for [`ProxyEvents::recv`], or when the
+//! reader drops the [`Hold`] that [`ProxyEvents::recv_held`] hands over with it (the TUI drops it
+//! once its screen has applied the frame, so frames queued between its reader and its screen
+//! count too). While the budget has room nothing waits. When the
 //! reader falls behind by more than [`BUDGET_BYTES`], the recorder's queue is full and the relay
 //! waits *after* forwarding the frame in hand, so back-pressure reaches the agent's and the
 //! upstream's sockets only when the memory bound requires it. At shutdown the bound is lifted,
@@ -81,7 +84,18 @@ impl Queued {
         drop(self.held);
         self.event
     }
+
+    /// The event and the bytes it still holds.
+    fn held(self) -> (ProxyEvent, Hold) {
+        (self.event, Hold(self.held))
+    }
 }
+
+/// An event's share of the proxy's byte budget, given back when dropped: a reader that queues
+/// events before it is done with them keeps this beside each one, so what it has queued holds
+/// the relays back too.
+#[derive(Debug)]
+pub struct Hold(#[allow(dead_code)] Option<Reservation>);
 
 /// The recorder's end of [`ProxyEvents`].
 pub(crate) type EventsTx = mpsc::UnboundedSender<Queued>;
@@ -110,6 +124,12 @@ impl ProxyEvents {
         self.rx.recv().await.map(Queued::received)
     }
 
+    /// The next event and its share of the budget, held until the [`Hold`] is dropped; `None`
+    /// once the proxy has shut down and everything was read.
+    pub async fn recv_held(&mut self) -> Option<(ProxyEvent, Hold)> {
+        self.rx.recv().await.map(Queued::held)
+    }
+
     /// The next event if one is queued now.
     pub fn try_recv(&mut self) -> Option<ProxyEvent> {
         self.rx.try_recv().ok().map(Queued::received)
@@ -121,7 +141,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_reader_gives_the_budget_back_and_lifting_frees_a_waiting_relay() {
+    async fn a_reader_gives_the_budget_back_when_done_and_lifting_frees_a_waiting_relay() {
         let budget = Budget::new(100);
         let (tx, mut events) = ProxyEvents::channel();
         let held = budget.reserve(60).await;
@@ -137,7 +157,11 @@ mod tests {
         let big = budget.reserve(500);
         tokio::pin!(big);
         assert!(futures_util::FutureExt::now_or_never(&mut big).is_none());
-        assert_eq!(events.recv().await, Some(ProxyEvent::Error("x".into())));
+        // A held event keeps its bytes until the reader drops its hold.
+        let (event, hold) = events.recv_held().await.unwrap();
+        assert_eq!(event, ProxyEvent::Error("x".into()));
+        assert!(futures_util::FutureExt::now_or_never(&mut big).is_none());
+        drop(hold);
         let all = big.await;
         assert!(all.is_some());
         assert_eq!(budget.free(), 0);

@@ -202,7 +202,7 @@ fn draw<B: Backend, S: Screen>(
 }
 
 /// Where the forward task reads a source's events: a channel (session, replay) or the proxy's
-/// event stream, which gives each event's bytes back to its budget as it is read.
+/// event stream, whose events each hold their bytes of its budget until the screen applied them.
 pub trait Source: Send {
     /// What the source emits.
     type Event;
