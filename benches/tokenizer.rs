@@ -2,7 +2,8 @@
 //! in one run: peak RSS of a process that only loads each and counts one word, and single-core
 //! throughput (MB per CPU-second) on the texts `stats` counts in a synthetic transcript (each
 //! distinct input and output item's JSON, as the ledger's token pass sees them). The totals of
-//! all three must be equal. Env: TOKENIZER_BENCH_MB (default 50) of transcript.
+//! all three must be equal. Env: TOKENIZER_BENCH_MB (default 50) of transcript;
+//! TOKENIZER_BENCH_ONLY=turnscope times that counter alone (for a profiler: no comparison).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::RefCell;
@@ -117,6 +118,16 @@ fn main() {
         return;
     }
 
+    if std::env::var_os("TOKENIZER_BENCH_ONLY").is_some() {
+        println!("(TOKENIZER_BENCH_ONLY: no peak RSS)");
+    } else {
+        peak_rss_of_each();
+    }
+    throughput();
+}
+
+/// Runs this bench as a child per counter and prints the peak RSS each reports.
+fn peak_rss_of_each() {
     println!("peak RSS of a process that loads the counter and counts one word:");
     let exe = std::env::current_exe().unwrap();
     let rss = |which: &str| -> f64 {
@@ -133,7 +144,10 @@ fn main() {
         let mb = rss(name);
         println!("  {name:<18}: {mb:6.1} MB ({:+.1} MB)", mb - floor);
     }
+}
 
+/// Each counter's single-core throughput on the same texts, and their totals compared.
+fn throughput() {
     let mb: u64 = std::env::var("TOKENIZER_BENCH_MB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -147,8 +161,12 @@ fn main() {
         "texts: {} distinct item JSONs, {size:.1} MB, from a {mb} MB synthetic transcript",
         texts.len()
     );
+    let only = std::env::var("TOKENIZER_BENCH_ONLY").ok();
     let mut results = Vec::new();
     for (name, count) in COUNTERS {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         std::hint::black_box(count("warm up"));
         let (cpu0, start) = (thread_cpu(), Instant::now());
         let tokens: usize = texts.iter().map(|t| count(t)).sum();
@@ -160,7 +178,9 @@ fn main() {
         );
         results.push((name, tokens, cpu));
     }
-    let (_, ours, ours_cpu) = results[0];
+    let Some(&(_, ours, ours_cpu)) = results.first() else {
+        return;
+    };
     for &(name, tokens, cpu) in &results[1..] {
         assert_eq!(tokens, ours, "{name} counted differently");
         println!("turnscope vs {name}: {:.2}x the throughput", cpu / ours_cpu);

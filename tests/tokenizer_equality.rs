@@ -178,6 +178,25 @@ proptest! {
         prop_assert_eq!(differs(&text), None, "{:?}", text);
     }
 
+    /// ASCII text, the pre-tokenizer's fast path: every ASCII character (controls too),
+    /// weighted towards what decides a piece's end (case changes, contractions, digits, runs
+    /// of white space and newlines, symbols before `/`), with now and then a character past
+    /// ASCII where that path hands over to the full one.
+    #[test]
+    fn random_ascii_splits_and_counts_like_tiktoken(
+        chars in prop::collection::vec(prop_oneof![
+            6 => prop::sample::select(" \t\r\n\x0b\x0c\x1c\x1f\x00".chars().collect::<Vec<_>>()),
+            6 => prop::sample::select("aAbBsStTlLdDmMrReEvVxyzXYZ'".chars().collect::<Vec<_>>()),
+            3 => prop::sample::select("0123456789".chars().collect::<Vec<_>>()),
+            4 => prop::sample::select("{}[]:,\"/\\!?.-_#@*&^%$~`<>|=+;()".chars().collect::<Vec<_>>()),
+            2 => (0u8..0x80).prop_map(char::from),
+            1 => interesting_char(),
+        ], 0..64)
+    ) {
+        let text: String = chars.into_iter().collect();
+        prop_assert_eq!(differs(&text), None, "{:?}", text);
+    }
+
     /// Runs of one character (words, numbers, white space, newlines) back to back.
     #[test]
     fn random_runs_split_and_count_like_tiktoken(

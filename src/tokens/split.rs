@@ -126,11 +126,116 @@ impl Iterator for Bounds<'_> {
         if start >= self.t.len() {
             return None;
         }
-        let (c0, l0) = at(self.t, start);
-        let end = piece_end(self.t, start, c0, l0).max(start + l0);
+        let end = match ascii_piece_end(self.t, start) {
+            Some(end) => end,
+            None => {
+                let (c0, l0) = at(self.t, start);
+                piece_end(self.t, start, c0, l0).max(start + l0)
+            }
+        };
         self.at = end;
         Some((start, end))
     }
+}
+
+/// A byte past ASCII in [`ASCII_CLASS`]: the character it starts needs the full table.
+const HIGH: u8 = END + 1;
+
+/// The class of each byte that is a whole (ASCII) character — the first 128 entries of the
+/// code point table, so both paths agree by construction — and [`HIGH`] for the rest.
+const ASCII_CLASS: [u8; 256] = {
+    let mut table = [HIGH; 256];
+    let mut b = 0;
+    while b < 0x80 {
+        table[b] = BLOCKS[b];
+        b += 1;
+    }
+    table
+};
+
+/// Where the piece starting at byte `p` ends, if the pattern's answer depends on ASCII
+/// characters only (their classes read straight from [`ASCII_CLASS`], no UTF-8 decoding);
+/// `None` as soon as it would look at a longer character, which [`piece_end`] then handles.
+///
+/// The same alternatives as [`piece_end`], with what ASCII cannot hold left out: no letter is
+/// both upper- and lowerish (no `\p{Lm}`, `\p{Lo}`, `\p{M}`), so a word is upper case letters
+/// then lower case ones, and the only symbols are `OTHER`.
+#[inline]
+fn ascii_piece_end(t: &[u8], p: usize) -> Option<usize> {
+    let class = |i: usize| t.get(i).map_or(END, |&b| ASCII_CLASS[usize::from(b)]);
+    // A run of `c` from `i`; `None` if it stops at a character past ASCII.
+    let run = |mut i: usize, c: u8| {
+        while class(i) == c {
+            i += 1;
+        }
+        (class(i) != HIGH).then_some(i)
+    };
+    // 1 and 2 without a prefix: `[A-Z]*[a-z]+` or `[A-Z]+`, maybe a contraction; `None`
+    // when no letter starts at `s`.
+    let word = |s: usize| -> Option<Option<usize>> {
+        let k = run(s, UPPER)?;
+        let e = if class(k) == LOWER { run(k, LOWER)? } else { k };
+        Some((e > s).then(|| contraction(t, e)))
+    };
+    let c0 = class(p);
+    match c0 {
+        UPPER | LOWER => word(p)?,
+        NUMBER => {
+            // 3. `\p{N}{1,3}`: a digit past ASCII may continue it.
+            let mut e = p + 1;
+            while e < p + 3 && class(e) == NUMBER {
+                e += 1;
+            }
+            if e < p + 3 && class(e) == HIGH {
+                return None;
+            }
+            Some(e)
+        }
+        WS | OTHER => {
+            // 1 and 2 after a one-character prefix.
+            if class(p + 1) == HIGH {
+                return None;
+            }
+            if let Some(e) = word(p + 1)? {
+                return Some(e);
+            }
+            // 4. ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
+            let s = if t[p] == b' ' && class(p + 1) == OTHER {
+                p + 1
+            } else if c0 == OTHER {
+                p
+            } else {
+                return ascii_space_end(t, p, class);
+            };
+            let mut e = run(s, OTHER)?;
+            while matches!(t.get(e), Some(b'\r' | b'\n' | b'/')) {
+                e += 1;
+            }
+            Some(e)
+        }
+        CR | LF => ascii_space_end(t, p, class),
+        _ => None,
+    }
+}
+
+/// 5, 6 and 7 (a run of white space from `p`) over ASCII, as in [`piece_end`].
+#[inline]
+fn ascii_space_end(t: &[u8], p: usize, class: impl Fn(usize) -> u8) -> Option<usize> {
+    let mut e = p;
+    let mut last_newline_end = None;
+    loop {
+        match class(e) {
+            CR | LF => last_newline_end = Some(e + 1),
+            WS => {}
+            HIGH => return None,
+            _ => break,
+        }
+        e += 1;
+    }
+    if let Some(n) = last_newline_end {
+        return Some(n);
+    }
+    Some(if e >= t.len() || e == p + 1 { e } else { e - 1 })
 }
 
 /// Where the piece starting at `p` (a character of class `c0`, `l0` bytes) ends.
@@ -239,11 +344,20 @@ fn word(t: &[u8], p: usize, c0: u8, l0: usize) -> Option<usize> {
 }
 
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` after a word ending at `e`: where the piece ends. Unicode
-/// case folding makes `ſ` (U+017F, long s) an `s` too.
+/// case folding makes `ſ` (U+017F, long s) an `s` too. It ends every word: the test that
+/// almost always fails at once is inlined (as a call it was ~7% of the counter's time).
+#[inline]
 fn contraction(t: &[u8], e: usize) -> usize {
-    if t.get(e) != Some(&b'\'') {
-        return e;
+    if t.get(e) == Some(&b'\'') {
+        apostrophe(t, e)
+    } else {
+        e
     }
+}
+
+/// [`contraction`] after a word ending at `e`, where `t[e]` is `'`.
+#[inline(never)]
+fn apostrophe(t: &[u8], e: usize) -> usize {
     let lower = |i: usize| t.get(e + i).map(u8::to_ascii_lowercase);
     match lower(1) {
         Some(b's' | b't' | b'm' | b'd') => e + 2,
