@@ -4,8 +4,8 @@
 //! the same when the proxy TUI's screen stops applying the frames its forward task read.
 //! And the bound of issue 18 on a real `turnscope proxy` process, its TUI under a pty and
 //! headless: peak RSS after relaying twice the bound stays under it; and (ignored while not met)
-//! relaying the second half of many small frames must not grow it — 27 Nov 19:15, debug build:
-//! +7.7 MB with the TUI and +2.9 MB headless for the second 32 MB of 1 KiB frames (~33k frames,
+//! relaying the second half of many small frames must not grow it — 27 Nov 22:29, debug build:
+//! +8.3 MB with the TUI and +2.1 MB headless for the second 32 MB of 1 KiB frames (~33k frames,
 //! 2k turns).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -431,7 +431,7 @@ async fn the_headless_proxy_stays_under_the_bound_whatever_it_relays() {
 
 /// Issue 18's day-long proxy: the TUI's memory must not grow with the number of frames.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18, not met: the proxy TUI keeps ~200 B per frame (FrameStore slot, Frames-tab head, the turn's frame list) and every turn (+7.7 MB per 32 MB of 1 KiB frames); run with --ignored"]
+#[ignore = "issue 18, not met: the proxy TUI keeps ~200 B per frame (FrameStore slot, Frames-tab head, the turn's frame list) and every turn (+8.3 MB per 32 MB of 1 KiB frames at a03b663); run with --ignored"]
 async fn the_proxy_tui_does_not_grow_with_the_frame_count() {
     let _one = HEAVY.lock().await;
     assert_flat(true).await;
@@ -439,7 +439,7 @@ async fn the_proxy_tui_does_not_grow_with_the_frame_count() {
 
 /// The same for the headless proxy, whose summary ledger keeps a record per turn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18, not met: the headless summary's ledger keeps every turn for its exit table (+2.9 MB per 2k turns); run with --ignored"]
+#[ignore = "issue 18, not met: the headless summary's ledger keeps every turn for its exit table (+2.1 MB per 2k turns at a03b663, +2.9 MB before the shared prefixes of e6eaf66); run with --ignored"]
 async fn the_headless_proxy_does_not_grow_with_the_frame_count() {
     let _one = HEAVY.lock().await;
     assert_flat(false).await;
