@@ -10,8 +10,10 @@
 //! replies; peak RSS (VmHWM) after ≥ RELAY_BENCH_MB relayed (default 1000) over connections
 //! that come and go (a new one every 64 requests). Ratios are against the byte copier.
 //! Env: RELAY_BENCH_REPS (sequential requests per size, default 2000), RELAY_BENCH_MB;
-//! RELAY_BENCH_BASE=PATH also measures another turnscope binary (say, one built from main) in
-//! the same run, for a before/after. The proxy runs twice: headless (`--no-tui`) and with its
+//! RELAY_BENCH_BASE=PATH[,PATH…] also measures other turnscope binaries (say, ones built from
+//! older commits; each row is named by its file name) headless in the same run, for a
+//! before/after; RELAY_BENCH_BASE_TUI=1 also runs their TUI (a build from after issue 18's
+//! memory work: before it the TUI kept every body). The proxy runs twice: headless (`--no-tui`) and with its
 //! TUI on under a real pty (util-linux `script`, 120×40), both recording.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -281,13 +283,20 @@ fn start_turnscope_tui(up: SocketAddr, bin: &str, name: &str) -> Relay {
         .stderr(Stdio::null())
         .spawn()
         .expect("util-linux `script` runs the TUI under a pty");
+    // The process's name as /proc shows it: the binary's file name, cut to 15 bytes.
+    let comm: String = std::path::Path::new(bin)
+        .file_name()
+        .map_or_else(|| "turnscope".into(), |n| n.to_string_lossy().into_owned())
+        .chars()
+        .take(15)
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert!(
             Instant::now() < deadline,
             "{name} did not listen within 30 s"
         );
-        if let Some(pid) = procs::descendant(child.id(), "turnscope")
+        if let Some(pid) = procs::descendant(child.id(), &comm)
             && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         {
             return Relay {
@@ -452,11 +461,23 @@ fn main() {
         let ts = start_turnscope_tui(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope TUI");
         rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
         drop(ts);
-        if let Ok(base) = std::env::var("RELAY_BENCH_BASE") {
-            let ts = start_turnscope(up, &base, "turnscope base");
+        // Their TUI only when asked: before issue 18 it kept every body, ~2.3 GB after 1 GB.
+        for base in std::env::var("RELAY_BENCH_BASE").unwrap_or_default().split(',') {
+            let base = base.trim();
+            if base.is_empty() {
+                continue;
+            }
+            let name = std::path::Path::new(base)
+                .file_name()
+                .map_or_else(|| base.to_owned(), |n| n.to_string_lossy().into_owned());
+            let ts = start_turnscope(up, base, &name);
             rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
             drop(ts);
-            // Not the base's TUI: before issue 18 it kept every body, ~2.3 GB after 1 GB.
+            if std::env::var_os("RELAY_BENCH_BASE_TUI").is_some() {
+                let ts = start_turnscope_tui(up, base, &format!("{name} TUI"));
+                rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
+                drop(ts);
+            }
         }
         match start_websocat(up) {
             Ok(ws) => rows.push((ws.name.clone(), measure(&ws, &direct, reps, volume_mb).await)),

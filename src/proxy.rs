@@ -3,7 +3,7 @@
 //! ```text
 //!  agent ──ws/http──▶ proxy ──ws/http──▶ upstream (api.openai.com, the emulator, …)
 //!                       │ forward first, then
-//!                       └─▶ recorder thread ─▶ transcript ─▶ ProxyEvent ─▶ UI / headless summary
+//!                       └─▶ recorder task ──▶ transcript ─▶ ProxyEvent ─▶ UI / headless summary
 //! ```
 //! WebSocket frames are relayed byte-exact and in order (text, binary, ping, pong, close code
 //! and reason); each agent connection gets its own `conn` index. `POST …/responses` in HTTP

@@ -65,7 +65,17 @@ const QUIET_QUIT: std::time::Duration = std::time::Duration::from_millis(300);
 pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let look = super::config::ui_look(global)?;
     let prices = super::config::price_table(global)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // One worker runs the proxy (relays and recorder); this thread runs the TUI's loop or the
+    // headless fold. With a worker per core, a handoff from the relay to the recorder often
+    // woke the other, parked worker (a futex and a context switch) for a few frames' work, and
+    // the two workers took turns stealing each other's tasks; with one, relay and recorder pass
+    // frames without a wake-up, and drawing a screen or counting a request's tokens on this
+    // thread never holds up a relayed frame.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(run_async(args, look, prices))
 }
 
@@ -207,31 +217,31 @@ async fn run_async(
     }
     eprintln!("Ctrl-C to stop.");
 
-    // The fold is a task on the runtime's workers, not this `block_on` on the main thread: woken
-    // per frame by the recorder (a task too), it runs on the same worker without a context
-    // switch. It reads until the event stream ends, so it also reads the last events while the
-    // proxy shuts down: nothing in flight waits for a reader.
+    // The fold runs here, on this `block_on` thread, beside the proxy's one worker: it counts a
+    // request's tokens while the relay already forwards the reply (on the worker, a fold of a
+    // long request delayed the reply's first frame by as long). The recorder hands it a batch
+    // of events at a time, so this thread is woken once per batch, not per frame. It reads
+    // until the event stream ends, so it also reads the last events while the proxy shuts
+    // down: nothing in flight waits for a reader.
     let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
-    let mut fold = tokio::spawn(fold_headless(events, running.control.clone()));
+    let fold = fold_headless(events, running.control.clone());
+    tokio::pin!(fold);
     let mut folded = None;
     tokio::select! {
         biased;
         signal = signals.next() => super::shutdown::announce(signal, args.shutdown_grace),
-        done = &mut fold => folded = Some(done),
+        summary = &mut fold => folded = Some(summary),
     }
     let stopped = async {
-        let finished = running.shutdown_within(grace).await;
-        let summary = match folded {
-            Some(done) => done,
-            None => fold.await,
-        };
-        (finished, summary)
+        match folded {
+            Some(summary) => (running.shutdown_within(grace).await, summary),
+            None => tokio::join!(running.shutdown_within(grace), &mut fold),
+        }
     };
     let (finished, summary) = super::shutdown::drain_or_exit(&mut signals, stopped).await;
     if !finished {
         super::shutdown::cut(grace);
     }
-    let summary = summary.context("the headless summary's fold failed")?;
     finish_export(export).await;
     if let Some(emu) = emu {
         emu.shutdown().await;

@@ -69,7 +69,15 @@ impl Budget {
 
 /// Bytes held from the budget until dropped.
 #[derive(Debug)]
-pub(crate) struct Reservation(#[allow(dead_code)] OwnedSemaphorePermit);
+pub(crate) struct Reservation(OwnedSemaphorePermit);
+
+impl Reservation {
+    /// `len` of the bytes held, as a reservation of their own (a burst reserved at once is
+    /// given back frame by frame); `None` when fewer are held.
+    pub fn split(&mut self, len: usize) -> Option<Reservation> {
+        self.0.split(len).map(Reservation)
+    }
+}
 
 /// An event with the budget its body holds.
 #[derive(Debug)]

@@ -34,9 +34,22 @@ impl Default for InFlight {
     }
 }
 
-/// Cheap test before parsing: only these events change what is open, and a delta (most
-/// frames) names none of them unless its text happens to.
+/// Cheap test before parsing: only these events change what is open. Most frames are deltas,
+/// told apart by the type they open with; other texts are scanned for the names.
 fn may_matter(dir: Dir, text: &str) -> bool {
+    if let Some(kind) = crate::protocol::head::scan::leading_type(text) {
+        return match dir {
+            Dir::Sent => kind == "response.create",
+            _ => matches!(
+                kind,
+                "response.created"
+                    | "response.completed"
+                    | "response.failed"
+                    | "response.incomplete"
+                    | "error"
+            ),
+        };
+    }
     match dir {
         Dir::Sent => text.contains("response.create"),
         _ => {

@@ -330,13 +330,37 @@ async fn relay<A, U>(
     shared.injectors.unregister(conn);
 }
 
-/// At most this many frames are fed before a flush, so records never lag far behind.
+/// At most this many frames, or bytes, are fed before a flush, so records never lag far behind
+/// and a burst's share of the proxy's byte budget stays well under the whole of it.
 const MAX_UNFLUSHED: usize = 64;
+const MAX_UNFLUSHED_BYTES: usize = super::BUDGET_BYTES / 4;
+
+/// Data frames fed to the sink but not flushed yet, with what to record once they are.
+#[derive(Default)]
+struct Burst {
+    frames: Vec<(u64, Body)>,
+    bytes: usize,
+}
+
+impl Burst {
+    fn push(&mut self, t_us: u64, body: Body) {
+        self.bytes += body.len();
+        self.frames.push((t_us, body));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.frames.len() >= MAX_UNFLUSHED || self.bytes >= MAX_UNFLUSHED_BYTES
+    }
+}
 
 /// Flushes the sink, then records what it delivered (forward first, record after).
 async fn flush<K>(
     sink: &mut K,
-    unflushed: &mut Vec<(u64, Body)>,
+    unflushed: &mut Burst,
     shared: &Shared,
     conn: u32,
     dir: Dir,
@@ -348,16 +372,20 @@ where
         return Ok(());
     }
     sink.flush().await?;
-    for (t_us, body) in unflushed.drain(..) {
-        // The text is copied out of the socket's read buffer (one copy, which the recorder would
-        // make anyway): a slice of that buffer held while the frame waits for the recorder and
-        // the reader would pin the whole buffer, several times the frame, for that long.
-        let body = match body {
-            Body::Ws(text) => Body::Text(text.as_str().to_owned()),
-            other => other,
-        };
-        shared.recorder.frame(t_us, conn, dir, body).await;
-    }
+    // The texts are copied out of the socket's read buffer (one copy, which the recorder would
+    // make anyway): a slice of that buffer held while the frame waits for the recorder and the
+    // reader would pin the whole buffer, several times the frame, for that long.
+    unflushed.bytes = 0;
+    let burst = unflushed
+        .frames
+        .drain(..)
+        .map(|(t_us, body)| match body {
+            Body::Ws(text) => (t_us, Body::Text(text.as_str().to_owned())),
+            other => (t_us, other),
+        })
+        .collect();
+    // One handoff for the burst: the recorder is woken once, not once per frame.
+    shared.recorder.frames(conn, dir, burst).await;
     Ok(())
 }
 
@@ -422,9 +450,9 @@ where
     // Data frames already fed to the sink but not flushed, with what to record once they are.
     // A burst is flushed once (one write) instead of once per frame; a lone frame still goes out
     // at once, because the flush happens as soon as no further frame is ready.
-    let mut unflushed: Vec<(u64, Body)> = Vec::new();
+    let mut unflushed = Burst::default();
     loop {
-        let ready = if unflushed.is_empty() || unflushed.len() >= MAX_UNFLUSHED {
+        let ready = if unflushed.is_empty() || unflushed.is_full() {
             None
         } else {
             source.next().now_or_never()
@@ -529,14 +557,14 @@ where
                 if let Err(e) = sink.feed(Message::Text(text.clone())).await {
                     return gone(e);
                 }
-                unflushed.push((t_us, Body::Ws(text)));
+                unflushed.push(t_us, Body::Ws(text));
             }
             Message::Binary(bytes) => {
                 let t_us = shared.now_us();
                 if let Err(e) = sink.feed(Message::Binary(bytes.clone())).await {
                     return gone(e);
                 }
-                unflushed.push((t_us, Body::Binary(bytes)));
+                unflushed.push(t_us, Body::Binary(bytes));
             }
             Message::Ping(data) => {
                 if let Err(e) = sink.send(Message::Ping(data)).await {

@@ -10,6 +10,9 @@ use super::Header;
 use crate::frame::{Dir, Frame, Payload};
 use crate::secrets::Secrets;
 
+/// Bytes of lines gathered before they go to the OS in one write (see [`Writer::append`]).
+const WRITE_BUFFER: usize = 64 << 10;
+
 /// Appends frames to a transcript file.
 #[derive(Debug)]
 pub struct Writer {
@@ -30,13 +33,16 @@ impl Writer {
         }
         let file = crate::secrets::create_private(path)?;
         let mut writer = Writer {
-            out: BufWriter::new(file),
+            // Room for a burst of small lines: the proxy's recorder writes a batch with one
+            // syscall (larger lines go straight through).
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
             path: path.to_owned(),
             secrets: Secrets::new(secrets),
             line: String::new(),
         };
         let line = serde_json::to_string(header).map_err(io::Error::other)?;
-        writer.write_line(&line)?;
+        writer.append_line(&line)?;
+        writer.flush()?;
         Ok(writer)
     }
 
@@ -52,18 +58,26 @@ impl Writer {
 
     /// Appends one frame and flushes it to the OS.
     pub fn write(&mut self, frame: &Frame) -> io::Result<()> {
-        let line = encode_line(frame);
-        self.write_line(&line)
+        self.append(frame)?;
+        self.flush()
     }
 
-    /// Appends a frame whose payload the caller already redacted with (at least) this writer's
-    /// secrets and left unchanged, so a `Json` payload is still the one-line JSON it was
-    /// classified as: the line is neither re-validated nor redacted a second time (the proxy's
-    /// recorder, on 64 KB frames, would otherwise parse each one twice). The bytes written are
-    /// the same as [`Writer::write`]'s.
-    pub(crate) fn write_redacted(&mut self, frame: &Frame) -> io::Result<()> {
+    /// Appends one frame without flushing it: a caller writing a burst appends each frame, then
+    /// calls [`Writer::flush`] once, so the burst reaches the OS in one write and every line is
+    /// complete in the file when `flush` returns.
+    pub(crate) fn append(&mut self, frame: &Frame) -> io::Result<()> {
+        let line = encode_line(frame);
+        self.append_line(&line)
+    }
+
+    /// [`Writer::append`] for a frame whose payload the caller already redacted with (at least)
+    /// this writer's secrets and left unchanged, so a `Json` payload is still the one-line JSON
+    /// it was classified as: the line is neither re-validated nor redacted a second time (the
+    /// proxy's recorder, on 64 KB frames, would otherwise parse each one twice). The bytes
+    /// written are the same as [`Writer::append`]'s.
+    pub(crate) fn append_redacted(&mut self, frame: &Frame) -> io::Result<()> {
         let Payload::Json(json) = &frame.payload else {
-            return self.write(frame);
+            return self.append(frame);
         };
         let mut line = std::mem::take(&mut self.line);
         line.clear();
@@ -71,19 +85,20 @@ impl Writer {
         line.push_str("\"frame\":");
         line.push_str(json);
         line.push_str("}\n");
-        let result = self
-            .out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.flush());
+        let result = self.out.write_all(line.as_bytes());
         self.line = line;
         result
     }
 
-    fn write_line(&mut self, line: &str) -> io::Result<()> {
+    /// Hands every appended line to the OS.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn append_line(&mut self, line: &str) -> io::Result<()> {
         let clean = self.secrets.redact_json(line);
         self.out.write_all(clean.as_bytes())?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+        self.out.write_all(b"\n")
     }
 }
 
@@ -95,12 +110,20 @@ fn push_head(line: &mut String, frame: &Frame) {
         Dir::Recv => "recv",
         Dir::Meta => "meta",
     };
-    let wall = serde_json::to_string(&frame.wall).unwrap_or_else(|_| "\"\"".into());
-    let _ = write!(
-        line,
-        "{{\"t_us\":{},\"wall\":{wall},\"conn\":{},\"dir\":\"{dir}\",",
-        frame.t_us, frame.conn
-    );
+    let _ = write!(line, "{{\"t_us\":{},\"wall\":", frame.t_us);
+    // An RFC 3339 time needs no escaping; anything else goes through serde.
+    if frame
+        .wall
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+    {
+        line.push('"');
+        line.push_str(&frame.wall);
+        line.push('"');
+    } else {
+        line.push_str(&serde_json::to_string(&frame.wall).unwrap_or_else(|_| "\"\"".into()));
+    }
+    let _ = write!(line, ",\"conn\":{},\"dir\":\"{dir}\",", frame.conn);
 }
 
 /// Encodes one frame as a transcript line (no newline).
@@ -163,8 +186,9 @@ mod tests {
         let mut b = Writer::create(&fast, &header, &[]).unwrap();
         for f in &frames {
             a.write(f).unwrap();
-            b.write_redacted(f).unwrap();
+            b.append_redacted(f).unwrap();
         }
+        b.flush().unwrap();
         drop((a, b));
         let (a, b) = (std::fs::read(slow).unwrap(), std::fs::read(fast).unwrap());
         assert_eq!(a.split(|&c| c == b'\n').count(), 5);

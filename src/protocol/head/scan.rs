@@ -135,6 +135,15 @@ pub(crate) fn members(text: &str) -> Option<Vec<(&str, &str)>> {
     }
 }
 
+/// The `type` of an event that opens with it, as every real server and client event does
+/// (`{"type":"response.output_text.delta",…`): found without reading the rest. `None` when the
+/// text opens otherwise or the type has an escape (then only a parse can tell).
+pub(crate) fn leading_type(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +184,17 @@ mod tests {
         assert_eq!(elements("{}"), None);
         assert_eq!(members("[1]"), None);
         assert_eq!(members(r#""s""#), None);
+    }
+
+    #[test]
+    fn a_leading_type_is_read_only_when_plain() {
+        let delta = r#"{"type":"response.output_text.delta","delta":"error"}"#;
+        assert_eq!(leading_type(delta), Some("response.output_text.delta"));
+        assert_eq!(leading_type(r#"{"type":"error"}"#), Some("error"));
+        assert_eq!(leading_type(r#"{ "type":"error"}"#), None);
+        assert_eq!(leading_type(r#"{"delta":"x","type":"error"}"#), None);
+        assert_eq!(leading_type(r#"{"type":"err\u006fr"}"#), None);
+        assert_eq!(leading_type(r#"{"type":"cut"#), None);
     }
 
     /// Cut or broken text gives no answer (or some answer), never a panic.
