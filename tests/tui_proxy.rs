@@ -276,3 +276,41 @@ fn the_empty_proxy_says_how_to_connect_and_ctrl_a_forwards_every_held_frame() {
     assert!(!out.contains("PAUSED"), "{out}");
     assert!(out.contains("forwarded 3 held frames unchanged"), "{out}");
 }
+
+/// The agent answers its own function calls in proxy mode: the composer box does not ask the
+/// user to answer one (it did: "1 function call waiting for an output · press i to answer").
+#[test]
+fn a_pending_call_in_proxy_mode_is_the_agents_to_answer() {
+    let info = SessionInfo {
+        url: "proxy http://127.0.0.1:8788/v1 → http://127.0.0.1:8787/v1".into(),
+        model: "(the agent's)".into(),
+        emulated: true,
+        key_hint: None,
+    };
+    let mut app = App::new(info, Theme::default());
+    app.proxy = Some(ProxyPanel::default());
+    app.focus = Focus::Turns;
+    app.recording = Recording::Off;
+    let call = r#"{"type":"response.completed","response":{"id":"resp_1","output":[{"type":"function_call","id":"fc_1","call_id":"call_1","name":"read_file","arguments":"{}","status":"completed"}],"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":15}}}"#;
+    for action in [
+        frame(0, Dir::Meta, r#"{"event":"connect","url":"ws://x"}"#),
+        frame(
+            10,
+            Dir::Sent,
+            r#"{"type":"response.create","model":"gpt-5.1","input":"read it"}"#,
+        ),
+        frame(20, Dir::Recv, call),
+    ] {
+        update(&mut app, action);
+    }
+    assert_eq!(
+        app.pending_calls().len(),
+        1,
+        "the fixture leaves a call open"
+    );
+    let shot = screen(&mut app, 100, 30);
+    assert!(
+        !shot.contains("waiting for an output") && !shot.contains("to answer"),
+        "{shot}"
+    );
+}

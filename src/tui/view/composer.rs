@@ -72,7 +72,12 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         (None, Err(e)) => Line::from(Span::styled(clip(e, usize::from(inner.width)), t.muted)),
     };
     if !focused {
-        let pending = app.pending_calls().len();
+        // In proxy mode the agent answers its own calls: nothing is waiting for the user.
+        let pending = if app.proxy.is_some() {
+            0
+        } else {
+            app.pending_calls().len()
+        };
         let line = if pending > 0 {
             Line::from(vec![
                 Span::styled(
