@@ -20,8 +20,23 @@ fn proxy_app() -> App {
     let (_, frames, _) =
         turnscope::transcript::read_all(&Path::new("tests/fixtures").join("tool_loop.tsjsonl"))
             .unwrap();
+    let mut app = proxy_app_at("proxy http://127.0.0.1:8787/v1 → http://127.0.0.1:9999/v1");
+    app.recording = Recording::To("/data/turnscope/sessions/proxy.tsjsonl".into());
+    for frame in frames {
+        update(&mut app, Action::FrameReceived(frame));
+    }
+    app
+}
+
+/// A proxy App with nothing relayed yet and no recording.
+fn empty_proxy_app() -> App {
+    proxy_app_at("proxy http://127.0.0.1:8788/v1 → http://127.0.0.1:8787/v1")
+}
+
+/// A proxy App showing `url`, turn list focused, nothing relayed, no recording.
+fn proxy_app_at(url: &str) -> App {
     let info = SessionInfo {
-        url: "proxy http://127.0.0.1:8787/v1 → http://127.0.0.1:9999/v1".into(),
+        url: url.into(),
         model: "(the agent's)".into(),
         emulated: true,
         key_hint: None,
@@ -29,10 +44,7 @@ fn proxy_app() -> App {
     let mut app = App::new(info, Theme::default());
     app.proxy = Some(ProxyPanel::default());
     app.focus = Focus::Turns;
-    app.recording = Recording::To("/data/turnscope/sessions/proxy.tsjsonl".into());
-    for frame in frames {
-        update(&mut app, Action::FrameReceived(frame));
-    }
+    app.recording = Recording::Off;
     app
 }
 
@@ -160,16 +172,7 @@ fn frame(t_us: u64, dir: Dir, json: &str) -> Action {
 /// list's title spells out the letters in use (issue 16 items 11 and 13).
 #[test]
 fn marked_turns_show_their_letters_and_the_title_names_them() {
-    let info = SessionInfo {
-        url: "proxy http://127.0.0.1:8788/v1 → http://127.0.0.1:8787/v1".into(),
-        model: "(the agent's)".into(),
-        emulated: true,
-        key_hint: None,
-    };
-    let mut app = App::new(info, Theme::default());
-    app.proxy = Some(ProxyPanel::default());
-    app.focus = Focus::Turns;
-    app.recording = Recording::Off;
+    let mut app = empty_proxy_app();
     let done = |id: &str| {
         format!(
             r#"{{"type":"response.completed","response":{{"id":"{id}","output":[],"usage":{{"input_tokens":1200,"input_tokens_details":{{"cached_tokens":1024}},"output_tokens":5,"output_tokens_details":{{"reasoning_tokens":0}},"total_tokens":1205}}}}}}"#
@@ -281,16 +284,7 @@ fn the_empty_proxy_says_how_to_connect_and_ctrl_a_forwards_every_held_frame() {
 /// user to answer one (it did: "1 function call waiting for an output · press i to answer").
 #[test]
 fn a_pending_call_in_proxy_mode_is_the_agents_to_answer() {
-    let info = SessionInfo {
-        url: "proxy http://127.0.0.1:8788/v1 → http://127.0.0.1:8787/v1".into(),
-        model: "(the agent's)".into(),
-        emulated: true,
-        key_hint: None,
-    };
-    let mut app = App::new(info, Theme::default());
-    app.proxy = Some(ProxyPanel::default());
-    app.focus = Focus::Turns;
-    app.recording = Recording::Off;
+    let mut app = empty_proxy_app();
     let call = r#"{"type":"response.completed","response":{"id":"resp_1","output":[{"type":"function_call","id":"fc_1","call_id":"call_1","name":"read_file","arguments":"{}","status":"completed"}],"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":0},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":15}}}"#;
     for action in [
         frame(0, Dir::Meta, r#"{"event":"connect","url":"ws://x"}"#),

@@ -421,14 +421,7 @@ fn a_large_pasted_text_stays_inside_the_composer() {
 #[test]
 fn sending_while_disconnected_keeps_the_text_and_offers_the_reconnect() {
     let mut app = App::new(info(), Theme::default());
-    update(
-        &mut app,
-        Action::LinkChanged(ConnState::Closed {
-            conn: 0,
-            code: Some(1006),
-            reason: "gone".into(),
-        }),
-    );
+    close_the_connection(&mut app);
     keys(&mut app, &typed("hello"));
     assert!(keys(&mut app, &[key(KeyCode::Enter)]).is_empty());
     assert_eq!(app.composer.text(), "hello", "the text stays");
@@ -510,14 +503,7 @@ fn status_messages_name_the_remapped_reconnect_key() {
     .unwrap();
     let mut app = app_from("tool_loop.tsjsonl", None);
     app.keymap = std::sync::Arc::new(remapped);
-    update(
-        &mut app,
-        Action::LinkChanged(ConnState::Closed {
-            conn: 0,
-            code: Some(1006),
-            reason: "gone".into(),
-        }),
-    );
+    close_the_connection(&mut app);
     let m = app.message.clone().unwrap().text;
     assert!(m.ends_with("— Ctrl-G reconnects"), "{m}");
     update(
@@ -531,5 +517,17 @@ fn status_messages_name_the_remapped_reconnect_key() {
     assert!(
         m.contains("Ctrl-G reconnects") && !m.contains("Ctrl-R"),
         "{m}"
+    );
+}
+
+/// The session's connection closed abnormally (1006).
+fn close_the_connection(app: &mut App) {
+    update(
+        app,
+        Action::LinkChanged(ConnState::Closed {
+            conn: 0,
+            code: Some(1006),
+            reason: "gone".into(),
+        }),
     );
 }
