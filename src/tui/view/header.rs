@@ -111,8 +111,10 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     ];
     // Under the prompt cache's minimum the server reports 0 whatever the connection holds:
     // say "n/a" as the Insight tab does, not "0 of 351 expected", which reads as a miss.
+    let under_minimum =
+        newest.is_some_and(|turn| turn.insight.expected_cached_tokens < PROMPT_CACHE_MIN_TOKENS);
     let context = match newest {
-        Some(turn) if turn.insight.expected_cached_tokens < PROMPT_CACHE_MIN_TOKENS => vec![
+        Some(_) if under_minimum => vec![
             Span::styled(" · n/a (< ", t.muted),
             Span::styled(thousands(PROMPT_CACHE_MIN_TOKENS), t.text),
             Span::styled(" tok)", t.muted),
@@ -153,12 +155,17 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     let mut parts = vec![age_gauge(app), prompt, context, saved, lanes];
     let width_of =
         |parts: &[Vec<Span<'_>>]| -> usize { parts.iter().flatten().map(Span::width).sum() };
-    // Drop order: lanes (index 4), then the expected figure (index 2); then the savings keep
-    // only their bytes, and go whole if even that does not fit.
-    for drop in [4, 2] {
-        if width_of(&parts) > usize::from(width) {
-            parts[drop].clear();
-        }
+    // Drop order: lanes (index 4), then the expected figure (index 2) — under the minimum
+    // its reason first, keeping "n/a" while it fits, since a bare "0" reads as a miss; then
+    // the savings keep only their bytes, and go whole if even that does not fit.
+    if width_of(&parts) > usize::from(width) {
+        parts[4].clear();
+    }
+    if width_of(&parts) > usize::from(width) && under_minimum {
+        parts[2] = vec![Span::styled(" · n/a", t.muted)];
+    }
+    if width_of(&parts) > usize::from(width) {
+        parts[2].clear();
     }
     if width_of(&parts) > usize::from(width) {
         parts[3] = saved_part(saved_bytes);
