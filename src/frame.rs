@@ -35,7 +35,9 @@ impl Payload {
     /// Classifies a text frame: one-line valid JSON is `Json`, anything else `Text`.
     pub fn from_text(text: impl Into<String>) -> Self {
         let text = text.into();
-        let one_line = !text.contains(['\n', '\r']);
+        // memchr, not `str::contains` with a char set: that decodes every character, and was
+        // a third of the proxy's recorder time on 64 KB frames.
+        let one_line = memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none();
         if one_line && serde_json::from_str::<&RawValue>(&text).is_ok() {
             Payload::Json(text)
         } else {

@@ -34,10 +34,42 @@ const PIECE_MEMO_SLOTS: usize = 1 << 14;
 /// bytes is at most 15 tokens).
 const TOKENS_SHIFT: u32 = 124;
 
+/// Slots of the per-thread memo of longer pieces (24 bytes each: 96 KB).
+const LONG_MEMO_SLOTS: usize = 1 << 12;
+
 thread_local! {
     /// The piece memo: each slot a [`piece_key`] with the piece's count in its top 4 bits, or
     /// 0 (the key of no piece: every key holds its length, at least 2).
     static PIECES: RefCell<Vec<u128>> = const { RefCell::new(Vec::new()) };
+    /// The memo of pieces longer than [`PIECE_MEMO_MAX_LEN`]: each slot the piece's 128-bit
+    /// xxh3 hash and its count, or a count of 0 (no piece: a piece of 16 bytes or more is at
+    /// least one token). A long piece is merged pair by pair, each pair a vocabulary look-up, and
+    /// long pieces repeat too: a request's padding or indentation resent every turn, base64 of
+    /// the same image. The proxy's relay bench sends one 1,800-byte piece per turn, whose heap
+    /// merge was ~8% of the proxy's CPU. As with the large-text memo ([`Counter`]), two pieces
+    /// sharing a hash would share a count; at 128 bits that takes ~2^64 distinct pieces.
+    static LONG_PIECES: RefCell<Vec<(u128, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// o200k tokens of one pre-tokenizer piece longer than [`PIECE_MEMO_MAX_LEN`], remembered per
+/// thread in a direct-mapped table (a new piece takes its slot).
+fn count_long(vocabulary: &vocab::Vocabulary, piece: &[u8]) -> usize {
+    let k = xxhash_rust::xxh3::xxh3_128(piece);
+    LONG_PIECES.with_borrow_mut(|memo| {
+        if memo.is_empty() {
+            memo.resize(LONG_MEMO_SLOTS, (0, 0));
+        }
+        let slot = &mut memo[(k as usize) & (LONG_MEMO_SLOTS - 1)];
+        if slot.1 != 0 && slot.0 == k {
+            return slot.1 as usize;
+        }
+        let n = vocabulary.count(piece);
+        // A piece's count is at most its length; one over u32::MAX bytes is not remembered.
+        if let Ok(c) = u32::try_from(n) {
+            *slot = (k, c);
+        }
+        n
+    })
 }
 
 /// The piece of `len` (2 to 15) bytes at `start` of `t` as one number: its bytes in the low
@@ -84,7 +116,7 @@ pub fn count(text: &str) -> usize {
                 continue;
             }
             if len > PIECE_MEMO_MAX_LEN {
-                total += vocabulary.count(&t[start..end]);
+                total += count_long(vocabulary, &t[start..end]);
                 continue;
             }
             let k = piece_key(t, start, len);
@@ -247,6 +279,11 @@ mod tests {
     #[test]
     fn the_piece_memo_counts_what_the_tokenizer_counts() {
         let long = "x".repeat(PIECE_MEMO_MAX_LEN * 3);
+        // Long pieces of one letter that differ only in length (the relay bench's padding),
+        // one past the merge's scan limit, and a base64-like run.
+        let padding = format!("{} {}", "p".repeat(1800), "p".repeat(1801));
+        let scan_edge = format!("{} {}", "q".repeat(127), "q".repeat(128));
+        let base64 = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5eg";
         // Pieces that share a memo slot's key bits but not their length or bytes.
         let near =
             "a\0 a\0\0 a b\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0 0123456789abcdef 0123456789abcdeg";
@@ -256,6 +293,9 @@ mod tests {
             long.as_str(),
             near,
             "the the the  the\t\tthe\r\n",
+            padding.as_str(),
+            scan_edge.as_str(),
+            base64,
         ];
         let tiktoken = tiktoken_rs::o200k_base_singleton();
         for _ in 0..2 {

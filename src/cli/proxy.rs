@@ -65,17 +65,29 @@ const QUIET_QUIT: std::time::Duration = std::time::Duration::from_millis(300);
 pub fn run(args: &ProxyArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let look = super::config::ui_look(global)?;
     let prices = super::config::price_table(global)?;
-    // One worker runs the proxy (relays and recorder); this thread runs the TUI's loop or the
-    // headless fold. With a worker per core, a handoff from the relay to the recorder often
-    // woke the other, parked worker (a futex and a context switch) for a few frames' work, and
-    // the two workers took turns stealing each other's tasks; with one, relay and recorder pass
-    // frames without a wake-up, and drawing a screen or counting a request's tokens on this
-    // thread never holds up a relayed frame.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    // With the TUI: one worker runs the proxy (relays and recorder) and this thread runs the
+    // TUI's loop, so drawing a screen never holds up a relayed frame. With a worker per core, a
+    // handoff from the relay to the recorder often woke the other, parked worker (a futex and a
+    // context switch) for a few frames' work, and the two workers took turns stealing each
+    // other's tasks; with one, relay and recorder pass frames without a wake-up.
+    //
+    // Headless: relays, recorder and fold all run on this one thread. The fold on a thread of
+    // its own was woken (a futex and a context switch each way) for every batch the recorder
+    // passed on, two to four times a turn: `perf` put ~35% of the headless proxy's samples on
+    // the relay bench's 200 B turns in those switches. The fold of a turn's request runs while
+    // the upstream works on its answer; what it costs (a request's tokens, its long pieces and
+    // large texts remembered) is far less than the switches were.
+    let runtime = if args.no_tui {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+    }
+    .context("cannot start the async runtime")?;
     runtime.block_on(run_async(args, look, prices))
 }
 
@@ -217,12 +229,10 @@ async fn run_async(
     }
     eprintln!("Ctrl-C to stop.");
 
-    // The fold runs here, on this `block_on` thread, beside the proxy's one worker: it counts a
-    // request's tokens while the relay already forwards the reply (on the worker, a fold of a
-    // long request delayed the reply's first frame by as long). The recorder hands it a batch
-    // of events at a time, so this thread is woken once per batch, not per frame. It reads
-    // until the event stream ends, so it also reads the last events while the proxy shuts
-    // down: nothing in flight waits for a reader.
+    // The fold runs here, on the one thread that also relays and records (see `run`): the
+    // recorder hands it a batch of events at a time, after the batch's frames were forwarded.
+    // It reads until the event stream ends, so it also reads the last events while the proxy
+    // shuts down: nothing in flight waits for a reader.
     let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
     let fold = fold_headless(events, running.control.clone());
     tokio::pin!(fold);
