@@ -19,6 +19,7 @@ mod intervene;
 mod read;
 mod turn;
 mod verdict;
+mod window;
 
 pub use batch::Prepared;
 pub use client::{Client, Remedy};
@@ -137,15 +138,22 @@ struct ChainNode {
     tokens: u64,
     /// The connection whose cache holds it, `None` once evicted or the connection closed.
     cached_on: Option<u32>,
-    /// The turn that produced it (index into `turns`).
+    /// The turn that produced it (0-based absolute number; it may have left the window).
     turn: usize,
+    /// That turn's connection, end and prefix: what a continuation compares itself with, kept
+    /// here because the turn itself may have retired ([`Ledger::retire_finished`]).
+    conn: u32,
+    done_us: Option<u64>,
+    prefix: std::sync::Arc<Prefix>,
 }
 
 /// The fold state.
 #[derive(Debug, Default)]
 pub struct Ledger {
     connections: Vec<Connection>,
-    turns: Vec<Turn>,
+    turns: window::Turns,
+    /// The newest turns later verdicts read (see [`window::Anchors`]).
+    anchors: window::Anchors,
     notes: Vec<Note>,
     totals: Totals,
     chain: HashMap<String, ChainNode>,
@@ -212,7 +220,7 @@ impl Ledger {
 
     /// Drops a turn's frame numbers, streamed text and timing events, keeping every figure: for
     /// a consumer that is done with a finished turn's detail (the live span export), so a long
-    /// run keeps figures, not bodies. Nothing happens to a turn that is still open.
+    /// run keeps figures, not bodies. Nothing happens to a turn that is still open (or retired).
     pub fn shed_detail(&mut self, turn: usize) {
         if let Some(t) = self.turns.get_mut(turn).filter(|t| t.status.is_final()) {
             t.frames = Vec::new();
@@ -235,9 +243,11 @@ impl Ledger {
         ledger
     }
 
-    /// All turns, in send order.
+    /// All turns, in send order: every turn unless the consumer retires finished ones
+    /// ([`Ledger::retire_finished`]); then the live ones, the first numbered
+    /// [`Ledger::retired`] + 1.
     pub fn turns(&self) -> &[Turn] {
-        &self.turns
+        self.turns.live()
     }
 
     /// All connections, in connect order.
@@ -287,16 +297,19 @@ impl Ledger {
             })
     }
 
-    /// The chain of turns ending at turn `index` (0-based), root first.
+    /// The chain of turns ending at turn `index` (0-based), root first; it stops at a turn that
+    /// retired ([`Ledger::retire_finished`]).
     pub fn chain_of(&self, index: usize) -> Vec<usize> {
         let mut out = vec![index];
         let mut seen = std::collections::HashSet::from([index]);
         let mut current = index;
-        while let Some(parent) = self.turns[current]
-            .previous_response_id
-            .as_deref()
+        while let Some(parent) = self
+            .turns
+            .get(current)
+            .and_then(|t| t.previous_response_id.as_deref())
             .and_then(|id| self.chain.get(id))
             .map(|n| n.turn)
+            .filter(|&p| self.turns.get(p).is_some())
         {
             if !seen.insert(parent) {
                 break;
@@ -352,7 +365,6 @@ impl Ledger {
     /// Function calls of the newest turn that no later turn has answered yet.
     pub fn pending_tool_calls(&self) -> Vec<ToolCall> {
         self.turns
-            .iter()
             .last()
             .filter(|t| matches!(t.status, TurnStatus::Completed))
             .map(|t| t.tool_calls.clone())

@@ -70,9 +70,9 @@ pub fn write_stats_json(
         ledger,
         skipped,
         har: None,
-        prices,
+        cost: &SessionCost::of(prices, ledger.turns()),
     };
-    write_redacted(out, &doc)
+    write_redacted(out, &doc, |out| turns::write_elements(out, ledger, prices))
 }
 
 /// `write_stats_json` for a HAR: no skipped lines, and a `har` object (what was read and
@@ -91,16 +91,80 @@ pub fn write_har_stats_json(
         ledger,
         skipped: &[],
         har: Some(har),
-        prices,
+        cost: &SessionCost::of(prices, ledger.turns()),
     };
-    write_redacted(out, &doc)
+    write_redacted(out, &doc, |out| turns::write_elements(out, ledger, prices))
+}
+
+/// The turns of a `stats --json` report whose ledger retires them as it folds
+/// ([`Ledger::retire_finished`]): each written out as it retires, into an unnamed temporary
+/// file, and priced into the running cost. The document's head (connections, notes, totals,
+/// cost) needs the whole file folded and comes before the turns, so they wait on disk, not in
+/// memory, and are copied in after it ([`write_stats_json_spooled`]).
+pub struct TurnSpool {
+    elements: turns::Elements<std::io::BufWriter<std::fs::File>>,
+}
+
+impl TurnSpool {
+    /// An empty spool (a temporary file the system deletes once it is closed).
+    pub fn new() -> std::io::Result<Self> {
+        Ok(TurnSpool {
+            elements: turns::Elements::new(std::io::BufWriter::new(tempfile::tempfile()?)),
+        })
+    }
+
+    /// Writes the next retired `turns` of `ledger`, in turn order.
+    pub fn write(
+        &mut self,
+        ledger: &Ledger,
+        prices: &Prices,
+        turns: &[Turn],
+    ) -> std::io::Result<()> {
+        self.elements.write(ledger, prices, turns)
+    }
+}
+
+/// `write_stats_json` (or, with `har`, `write_har_stats_json`) for a ledger whose every turn went
+/// into `spool`, in order, and cost `cost` ([`SessionCost::add_turn`]): the same bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn write_stats_json_spooled(
+    out: &mut impl Write,
+    file: &str,
+    header: &Header,
+    ledger: &Ledger,
+    skipped: &[LineError],
+    har: Option<&Value>,
+    cost: &SessionCost,
+    spool: TurnSpool,
+) -> std::io::Result<()> {
+    let doc = StatsDoc {
+        file,
+        header,
+        ledger,
+        skipped,
+        har,
+        cost,
+    };
+    write_redacted(out, &doc, |out| {
+        let mut file = spool
+            .elements
+            .end()?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        std::io::Seek::rewind(&mut file)?;
+        std::io::copy(&mut file, out).map(|_| ())
+    })
 }
 
 /// Writes `doc` pretty-printed and followed by a newline, every string redacted as it is written
 /// (a transcript written by another tool may hold a key, e.g. an error message quoting it). The
-/// document is printed with an empty `turns` array (its last key), and the turns are written
-/// into it on all cores ([`turns::write_elements`]): the bytes the one-pass printer would write.
-fn write_redacted(out: &mut impl Write, doc: &StatsDoc<'_>) -> std::io::Result<()> {
+/// document is printed with an empty `turns` array (its last key), and `turns` writes the array's
+/// elements into it ([`turns::Elements`]): the bytes the one-pass printer would write.
+fn write_redacted<W: Write>(
+    out: &mut W,
+    doc: &StatsDoc<'_>,
+    turns: impl FnOnce(&mut W) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut head = Vec::new();
     let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new());
     let mut ser = serde_json::Serializer::with_formatter(&mut head, formatter);
@@ -117,7 +181,7 @@ fn write_redacted(out: &mut impl Write, doc: &StatsDoc<'_>) -> std::io::Result<(
         ));
     };
     out.write_all(head)?;
-    turns::write_elements(out, doc.ledger, doc.prices)?;
+    turns(out)?;
     out.write_all(close)?;
     out.write_all(b"\n")
 }
@@ -130,7 +194,8 @@ struct StatsDoc<'a> {
     ledger: &'a Ledger,
     skipped: &'a [LineError],
     har: Option<&'a Value>,
-    prices: &'a Prices,
+    /// What every turn cost (the turns may have left the ledger).
+    cost: &'a SessionCost,
 }
 
 impl Serialize for StatsDoc<'_> {
@@ -161,10 +226,7 @@ impl Serialize for StatsDoc<'_> {
         let mut map = s.serialize_map(Some(13))?;
         map.serialize_entry("client", &ledger.client())?;
         map.serialize_entry("connections", &connections)?;
-        map.serialize_entry(
-            "cost",
-            &cost_json(&SessionCost::of(self.prices, ledger.turns())),
-        )?;
+        map.serialize_entry("cost", &cost_json(self.cost))?;
         map.serialize_entry("file", self.file)?;
         map.serialize_entry("frames", &ledger.frame_count())?;
         if let Some(har) = self.har {
@@ -342,6 +404,13 @@ pub fn write_stats_table(
     ledger: &Ledger,
     prices: &Prices,
 ) -> std::io::Result<()> {
+    write_table_head(out)?;
+    write_table_rows(out, prices, ledger.turns())?;
+    write_table_total(out, ledger, &SessionCost::of(prices, ledger.turns()))
+}
+
+/// The `stats` table's header line.
+pub fn write_table_head(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "{:>4} {:>4} {:<8} {:<10} {:>8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>5} {:>9}  marks",
@@ -357,8 +426,16 @@ pub fn write_stats_table(
         PROMPT_CACHE,
         "tools",
         "cost"
-    )?;
-    for t in ledger.turns() {
+    )
+}
+
+/// The `stats` table's rows of `turns`, one each: for a ledger's turns, or those it retires.
+pub fn write_table_rows(
+    out: &mut impl Write,
+    prices: &Prices,
+    turns: &[Turn],
+) -> std::io::Result<()> {
+    for t in turns {
         let status = match &t.status {
             TurnStatus::Error {
                 code: Some(code), ..
@@ -388,6 +465,16 @@ pub fn write_stats_table(
             marks_text(t),
         )?;
     }
+    Ok(())
+}
+
+/// The `stats` table's totals line: `ledger`'s totals and connections, and what every turn
+/// cost (`cost`: its turns may have left the ledger).
+pub fn write_table_total(
+    out: &mut impl Write,
+    ledger: &Ledger,
+    cost: &SessionCost,
+) -> std::io::Result<()> {
     let t = ledger.totals();
     let saved = t.saved_tokens();
     let sign = if saved < 0 { "-" } else { "" };
@@ -405,9 +492,8 @@ pub fn write_stats_table(
         fmt_tokens(t.input_tokens),
         counted(t.tool_calls, "tool call"),
         counted(t.errors, "error"),
-        SessionCost::of(prices, ledger.turns()).text(),
-    )?;
-    Ok(())
+        cost.text(),
+    )
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -3,10 +3,10 @@
 //! once the events are read again, every frame reaches the agent, the reader and the transcript;
 //! the same when the proxy TUI's screen stops applying the frames its forward task read.
 //! And the bound of issue 18 on a real `turnscope proxy` process, its TUI under a pty and
-//! headless: peak RSS after relaying twice the bound stays under it; and (ignored while not met)
-//! relaying the second half of many small frames must not grow it — 27 Nov 22:29, debug build:
-//! +8.3 MB with the TUI and +2.1 MB headless for the second 32 MB of 1 KiB frames (~33k frames,
-//! 2k turns).
+//! headless: peak RSS after relaying twice the bound stays under it; and relaying the second half
+//! of many small frames must not grow it (+2 MB at most) — headless since its summary retires
+//! finished turns (28 Nov 00:41, debug build: +1.0 MB for the second 32 MB of 1 KiB frames, ~33k
+//! frames, 2k turns; +2.1 MB at a03b663); the TUI's test stays ignored while not met (+8.3 MB).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/proxy_harness.rs"]
@@ -437,9 +437,9 @@ async fn the_proxy_tui_does_not_grow_with_the_frame_count() {
     assert_flat(true).await;
 }
 
-/// The same for the headless proxy, whose summary ledger keeps a record per turn.
+/// The same for the headless proxy: its summary ledger retires each finished turn into running
+/// totals (it kept every turn for an exit table: +2.1 MB per 2k turns at a03b663).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18, not met: the headless summary's ledger keeps every turn for its exit table (+2.1 MB per 2k turns at a03b663, +2.9 MB before the shared prefixes of e6eaf66); run with --ignored"]
 async fn the_headless_proxy_does_not_grow_with_the_frame_count() {
     let _one = HEAVY.lock().await;
     assert_flat(false).await;

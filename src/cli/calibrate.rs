@@ -40,7 +40,7 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         let name = path.display().to_string();
         eprintln!("calibrate: reading {name}…");
-        let folded = super::stats::fold_file(path, &name)?;
+        let folded = super::stats::fold_file(path, &name, None)?;
         let (s, k) = calibrate::samples(&folded.ledger);
         eprintln!(
             "calibrate: {name}: {} usable turns, {k} left out (errors, drops, steering, unfinished)",

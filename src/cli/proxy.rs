@@ -1,5 +1,6 @@
 //! `turnscope proxy`: relay an agent to the upstream, record, and print one line per turn.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::emulator::{self, EmulatorConfig};
-use crate::ledger::cost::Prices;
+use crate::ledger::cost::{Prices, SessionCost};
 use crate::ledger::{Ledger, Turn};
 use crate::proxy::{self, Breakpoint, Breakpoints, ProxyConfig, ProxyEvent};
 use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_tokens, fmt_us};
@@ -234,7 +235,7 @@ async fn run_async(
     // It reads until the event stream ends, so it also reads the last events while the proxy
     // shuts down: nothing in flight waits for a reader.
     let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
-    let fold = fold_headless(events, running.control.clone());
+    let fold = fold_headless(events, running.control.clone(), prices);
     tokio::pin!(fold);
     let mut folded = None;
     tokio::select! {
@@ -256,7 +257,7 @@ async fn run_async(
     if let Some(emu) = emu {
         emu.shutdown().await;
     }
-    print!("{}", crate::report::stats_table(&summary.ledger, &prices));
+    summary.end();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -335,8 +336,12 @@ async fn run_tui(
 
 /// Reads the proxy's events until they end: folds frames (printing each turn as it ends),
 /// prints errors, and forwards held frames — headless has no one to decide.
-async fn fold_headless(mut events: proxy::ProxyEvents, control: proxy::ProxyControl) -> Summary {
-    let mut summary = Summary::default();
+async fn fold_headless(
+    mut events: proxy::ProxyEvents,
+    control: proxy::ProxyControl,
+    prices: Prices,
+) -> Summary {
+    let mut summary = Summary::new(prices);
     while let Some(event) = events.recv().await {
         match event {
             ProxyEvent::Frame(frame) => summary.push(&frame),
@@ -350,39 +355,62 @@ async fn fold_headless(mut events: proxy::ProxyEvents, control: proxy::ProxyCont
     summary
 }
 
-/// Folds frames and prints each turn once, when it reaches a final status. The ledger keeps
-/// figures only, so a proxy left running stays small whatever it relays.
+/// Folds frames and prints each turn once, when it reaches a final status; at the end, the
+/// totals. The ledger keeps figures only and retires finished turns into running totals
+/// ([`Ledger::retire_finished`]), so a proxy left running stays the same size whatever it
+/// relays, for however many turns.
 struct Summary {
     ledger: Ledger,
-    printed: Vec<bool>,
-    /// Every turn before this one is printed.
-    first_open: usize,
-}
-
-impl Default for Summary {
-    fn default() -> Self {
-        Summary {
-            ledger: Ledger::summary_only(),
-            printed: Vec::new(),
-            first_open: 0,
-        }
-    }
+    prices: Prices,
+    /// What the retired turns cost.
+    cost: SessionCost,
+    /// Live turns whose line is printed (a turn's line is printed when it ends; it may stay in
+    /// the ledger a while longer).
+    printed: HashSet<usize>,
 }
 
 impl Summary {
+    fn new(prices: Prices) -> Self {
+        Summary {
+            ledger: Ledger::summary_only(),
+            prices,
+            cost: SessionCost::default(),
+            printed: HashSet::new(),
+        }
+    }
+
     fn push(&mut self, frame: &crate::frame::Frame) {
         self.ledger.push(frame);
-        let turns = self.ledger.turns();
-        self.printed.resize(turns.len(), false);
-        for (i, turn) in turns.iter().enumerate().skip(self.first_open) {
-            if !self.printed[i] && turn.status.is_final() {
-                self.printed[i] = true;
+        let base = self.ledger.retired();
+        for (i, turn) in self.ledger.turns().iter().enumerate() {
+            if turn.status.is_final() && self.printed.insert(base + i) {
                 println!("{}", turn_line(turn));
             }
         }
-        while self.printed.get(self.first_open) == Some(&true) {
-            self.first_open += 1;
+        let gone = self.ledger.retire_finished();
+        self.forget(base, &gone);
+    }
+
+    /// The retired turns `gone`, numbered from `base`, go into the totals.
+    fn forget(&mut self, base: usize, gone: &[Turn]) {
+        for (i, turn) in gone.iter().enumerate() {
+            if !self.printed.remove(&(base + i)) {
+                // Still open at the end: its line says how far it got.
+                println!("{}", turn_line(turn));
+            }
+            self.cost.add_turn(&self.prices, turn);
         }
+    }
+
+    /// The proxy stopped: every turn not printed yet, then the totals line.
+    fn end(mut self) {
+        let base = self.ledger.retired();
+        let gone = self.ledger.retire_all();
+        self.forget(base, &gone);
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = crate::report::write_table_total(&mut out, &self.ledger, &self.cost);
+        print!("{}", String::from_utf8_lossy(&out));
     }
 }
 

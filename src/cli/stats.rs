@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use rayon::prelude::*;
 
-use crate::ledger::cost::Prices;
+use crate::ledger::cost::{Prices, SessionCost};
 use crate::ledger::{CacheOutcome, Ledger, Prepared, SendMode, Turn, TurnStatus};
 use crate::secrets::RedactLines;
 use crate::{report, transcript};
@@ -56,13 +56,38 @@ pub(super) struct Folded {
     har: Option<crate::har::Summary>,
 }
 
+/// What takes the turns a folding ledger retires ([`Ledger::retire_finished`]), in turn order,
+/// with the ledger they left (its client names their remedies).
+pub(super) type Retire<'a> = &'a mut dyn FnMut(&Ledger, Vec<Turn>) -> anyhow::Result<()>;
+
 /// Reads and folds one transcript (or HAR), in batches parsed and token-counted on all cores.
-pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
+/// With `retire`, every turn goes to it once it is finished (the rest at the end) and leaves
+/// the ledger, so memory holds the turns that can still change, not the file's; without, the
+/// ledger keeps every turn.
+pub(super) fn fold_file(
+    path: &Path,
+    name: &str,
+    mut retire: Option<Retire<'_>>,
+) -> anyhow::Result<Folded> {
+    let mut retire_from = |ledger: &mut Ledger, all: bool| -> anyhow::Result<()> {
+        if let Some(sink) = retire.as_mut() {
+            let gone = if all {
+                ledger.retire_all()
+            } else {
+                ledger.retire_finished()
+            };
+            if !gone.is_empty() {
+                sink(ledger, gone)?;
+            }
+        }
+        Ok(())
+    };
     if crate::har::is_har(path) {
         let loaded = crate::har::load(path)?;
         super::recording::report_har(name, &loaded.summary);
         let mut ledger = Ledger::summary_only();
         ledger.push_batch(&loaded.frames);
+        retire_from(&mut ledger, true)?;
         return Ok(Folded {
             header: loaded.header,
             ledger,
@@ -88,13 +113,16 @@ pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
             || ledger.push_prepared(batch),
             || read_batch(&mut reader, &mut buf_b, &mut report),
         );
+        retire_from(&mut ledger, false)?;
         let Some(batch) = b else { break };
         let ((), next) = rayon::join(
             || ledger.push_prepared(batch),
             || read_batch(&mut reader, &mut buf_a, &mut report),
         );
+        retire_from(&mut ledger, false)?;
         a = next;
     }
+    retire_from(&mut ledger, true)?;
     super::recording::report_skip_total(name, skipped.len());
     Ok(Folded {
         header,
@@ -102,6 +130,64 @@ pub(super) fn fold_file(path: &Path, name: &str) -> anyhow::Result<Folded> {
         skipped,
         har: None,
     })
+}
+
+/// What `stats` keeps of the turns its ledger retires: their cost and `--fail-on` violations,
+/// and for one file their rows of the table (written at once) or their `--json` elements
+/// (spooled until the document's head is known).
+struct Tally<'a> {
+    prices: &'a Prices,
+    checks: &'a [FailOn],
+    cost: SessionCost,
+    failures: Vec<String>,
+    rows: Rows,
+}
+
+/// Where a [`Tally`] writes each retired turn.
+enum Rows {
+    /// Nowhere (one row per file).
+    None,
+    /// The table's rows, to stdout, its header first (once the file opened: an error names a
+    /// file that cannot be read before anything is printed).
+    Table(Table),
+    /// The `--json` elements, to a spool.
+    Json(report::TurnSpool),
+}
+
+/// The `stats` table as its rows come.
+struct Table {
+    /// A transcript written by another tool may hold a key (an error message quoting it); the
+    /// JSON writers redact each string, the table's lines go through the redactor.
+    out: RedactLines<std::io::BufWriter<std::io::Stdout>>,
+    headed: bool,
+}
+
+impl Table {
+    fn head(&mut self) -> std::io::Result<&mut RedactLines<std::io::BufWriter<std::io::Stdout>>> {
+        if !self.headed {
+            self.headed = true;
+            report::write_table_head(&mut self.out)?;
+        }
+        Ok(&mut self.out)
+    }
+}
+
+impl Tally<'_> {
+    fn take(&mut self, ledger: &Ledger, turns: &[Turn]) -> anyhow::Result<()> {
+        for t in turns {
+            self.failures
+                .extend(self.checks.iter().filter_map(|c| violation(t, *c)));
+        }
+        for t in turns {
+            self.cost.add_turn(self.prices, t);
+        }
+        match &mut self.rows {
+            Rows::None => {}
+            Rows::Table(table) => report::write_table_rows(table.head()?, self.prices, turns)?,
+            Rows::Json(spool) => spool.write(ledger, self.prices, turns)?,
+        }
+        Ok(())
+    }
 }
 
 /// Reads the next batch of lines into `buf` and reads their frames on all cores; unreadable
@@ -137,39 +223,55 @@ pub fn run(args: &StatsArgs, global: &super::config::GlobalArgs) -> anyhow::Resu
     run_many(args, &prices)
 }
 
-/// One transcript: a row per turn.
+/// One transcript: a row per turn, each written (or spooled, for `--json`) as the fold retires
+/// it.
 fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
-    let folded = fold_file(file, &name)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if let (true, Some(har)) = (args.json, &folded.har) {
-        let har = serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE});
-        report::write_har_stats_json(
-            &mut out,
-            &name,
-            &folded.header,
-            &folded.ledger,
-            &har,
-            prices,
-        )?;
-    } else if args.json {
-        report::write_stats_json(
-            &mut out,
-            &name,
-            &folded.header,
-            &folded.ledger,
-            &folded.skipped,
-            prices,
-        )?;
+    let rows = if args.json {
+        Rows::Json(report::TurnSpool::new().map_err(|e| {
+            anyhow::anyhow!("stats --json: cannot create a temporary file for the turns: {e}; set TMPDIR to a writable directory")
+        })?)
     } else {
-        // A transcript written by another tool may hold a key (an error message quoting it);
-        // the JSON writers redact each string, the table's lines go through the redactor.
-        let mut lines = RedactLines::new(&mut out);
-        report::write_stats_table(&mut lines, &folded.ledger, prices)?;
-        lines.flush()?;
+        Rows::Table(Table {
+            out: RedactLines::new(std::io::BufWriter::new(std::io::stdout())),
+            headed: false,
+        })
+    };
+    let mut tally = Tally {
+        prices,
+        checks: &args.fail_on,
+        cost: SessionCost::default(),
+        failures: Vec::new(),
+        rows,
+    };
+    let folded = fold_file(file, &name, Some(&mut |l, t| tally.take(l, &t)))?;
+    match tally.rows {
+        Rows::Json(spool) => {
+            let har = folded
+                .har
+                .as_ref()
+                .map(|har| serde_json::json!({"summary": har, "timing": crate::har::TIMING_NOTE}));
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            report::write_stats_json_spooled(
+                &mut out,
+                &name,
+                &folded.header,
+                &folded.ledger,
+                &folded.skipped,
+                har.as_ref(),
+                &tally.cost,
+                spool,
+            )?;
+            out.flush()?;
+        }
+        Rows::Table(mut table) => {
+            let out = table.head()?;
+            report::write_table_total(out, &folded.ledger, &tally.cost)?;
+            out.flush()?;
+        }
+        Rows::None => {}
     }
-    out.flush()?;
-    let failures = failures(&folded.ledger, &args.fail_on);
+    let failures = tally.failures;
     if failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -216,11 +318,18 @@ fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
             .par_iter()
             .map(|path| {
                 let name = path.display().to_string();
-                let result = fold_file(path, &name)
+                let mut tally = Tally {
+                    prices,
+                    checks: &args.fail_on,
+                    cost: SessionCost::default(),
+                    failures: Vec::new(),
+                    rows: Rows::None,
+                };
+                let result = fold_file(path, &name, Some(&mut |l, t| tally.take(l, &t)))
                     .map(|f| {
                         let summary =
-                            report::FileSummary::of(&name, &f.ledger, f.skipped.len(), prices);
-                        (summary, failures(&f.ledger, &args.fail_on))
+                            report::FileSummary::of(&name, &f.ledger, f.skipped.len(), tally.cost);
+                        (summary, tally.failures)
                     })
                     .map_err(|e| e.to_string());
                 (name, result)
@@ -288,15 +397,6 @@ fn collect_transcripts(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()>
         }
     }
     Ok(())
-}
-
-/// Every `--fail-on` violation in `ledger`, one description each.
-fn failures(ledger: &Ledger, checks: &[FailOn]) -> Vec<String> {
-    ledger
-        .turns()
-        .iter()
-        .flat_map(|t| checks.iter().filter_map(move |c| violation(t, *c)))
-        .collect()
 }
 
 /// Describes how `turn` violates `check`, if it does.

@@ -240,21 +240,26 @@ impl SessionCost {
     pub fn of<'a>(prices: &Prices, turns: impl IntoIterator<Item = &'a Turn>) -> Self {
         let mut out = SessionCost::default();
         for turn in turns {
-            match turn_cost(prices, turn) {
-                TurnCost::Priced(c) => {
-                    out.cost.add(c);
-                    if let Some(u) = &turn.usage {
-                        out.billed.add(Billed::of(u));
-                    }
-                    out.priced_turns += 1;
-                }
-                TurnCost::NoUsage => out.no_usage_turns += 1,
-                TurnCost::NoPrice(model) => {
-                    out.unpriced.insert(model.unwrap_or_else(|| "?".into()));
-                }
-            }
+            out.add_turn(prices, turn);
         }
         out
+    }
+
+    /// Adds one turn: in turn order, a running sum is `of` the same turns, to the last bit.
+    pub fn add_turn(&mut self, prices: &Prices, turn: &Turn) {
+        match turn_cost(prices, turn) {
+            TurnCost::Priced(c) => {
+                self.cost.add(c);
+                if let Some(u) = &turn.usage {
+                    self.billed.add(Billed::of(u));
+                }
+                self.priced_turns += 1;
+            }
+            TurnCost::NoUsage => self.no_usage_turns += 1,
+            TurnCost::NoPrice(model) => {
+                self.unpriced.insert(model.unwrap_or_else(|| "?".into()));
+            }
+        }
     }
 
     /// Adds another session (for summaries over many recordings).

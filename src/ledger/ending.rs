@@ -1,6 +1,7 @@
 //! How a turn ends: a terminal event, an error event, or its connection closing.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::insight::item_key;
 use super::{ChainNode, Ledger, ToolCall, TurnStatus};
@@ -72,6 +73,7 @@ impl Ledger {
         if kind != ServerEventKind::Failed
             && let Some(id) = turn.response_id.clone()
         {
+            let (conn, done_us, prefix) = (turn.conn, turn.done_us, Arc::clone(&turn.prefix));
             let parent = turn
                 .previous_response_id
                 .as_deref()
@@ -86,6 +88,9 @@ impl Ledger {
                     tokens: parent.tokens + in_tokens + out_tokens,
                     cached_on: Some(frame.conn),
                     turn: t,
+                    conn,
+                    done_us,
+                    prefix,
                 },
             );
         }

@@ -155,15 +155,16 @@ impl Ledger {
             Some("response.create") => Some(self.start_turn(frame, index, &head, &input, lane)),
             None if http => Some(self.start_turn(frame, index, &head, &input, lane)),
             Some("response.steer") => {
-                let target = head
-                    .previous_response_id
-                    .as_deref()
-                    .and_then(|id| {
-                        self.turns
-                            .iter()
-                            .rposition(|t| t.response_id.as_deref() == Some(id))
-                    })
-                    .or_else(|| self.front(frame.conn, &lane));
+                let named = head.previous_response_id.as_deref();
+                let target = match named.and_then(|id| {
+                    self.turns
+                        .rposition(|t| t.response_id.as_deref() == Some(id))
+                }) {
+                    Some(t) => Some(t),
+                    // A turn that retired is not another lane's to count.
+                    None if named.is_some_and(|id| self.names_retired(id)) => None,
+                    None => self.front(frame.conn, &lane),
+                };
                 if let Some(t) = target {
                     self.turns[t].steers += 1;
                     if !self.summary_only {
@@ -209,16 +210,10 @@ impl Ledger {
             .as_ref()
             .filter(|n| n.cached_on == Some(frame.conn))
             .map_or(0, |n| n.tokens);
-        let gap_from = parent
-            .as_ref()
-            .and_then(|n| self.turns[n.turn].done_us)
-            .or_else(|| {
-                self.turns
-                    .iter()
-                    .rev()
-                    .find(|t| t.conn == frame.conn && t.lane == lane)
-                    .and_then(|t| t.done_us)
-            });
+        let gap_from = parent.as_ref().and_then(|n| n.done_us).or_else(|| {
+            self.newest_on_lane(frame.conn, &lane)
+                .and_then(|t| t.done_us)
+        });
         let prefix = super::insight::Prefix::from_raw(
             head.model.as_deref().map(str::to_owned),
             head,
@@ -239,8 +234,8 @@ impl Ledger {
             transport,
         );
         // Most turns repeat the prefix of the turn they were compared with: share its copy.
-        let prefix = match reference.and_then(|r| self.turns.get(r)) {
-            Some(r) if *r.prefix == prefix => std::sync::Arc::clone(&r.prefix),
+        let prefix = match reference {
+            Some(r) if *r == prefix => r,
             _ => std::sync::Arc::new(prefix),
         };
         for item in &measured.items {
@@ -287,6 +282,7 @@ impl Ledger {
             prefix,
             insight,
         });
+        self.anchors.added(turn_index, &self.turns[turn_index]);
         // New input items join the chain when the response completes; remember them.
         self.pending_input
             .insert(turn_index, (items, items_bytes, items_tokens));
@@ -502,6 +498,7 @@ impl Ledger {
             prefix: std::sync::Arc::default(),
             insight: super::insight::Insight::default(),
         });
+        self.anchors.added(turn_index, &self.turns[turn_index]);
         self.lanes
             .entry((frame.conn, lane))
             .or_default()

@@ -24,7 +24,7 @@ impl Ledger {
         prefix: &Prefix,
         input: &InputMeasure,
         transport: Transport,
-    ) -> (Insight, Option<usize>) {
+    ) -> (Insight, Option<std::sync::Arc<Prefix>>) {
         let known: Vec<_> = input
             .items
             .iter()
@@ -58,25 +58,24 @@ impl Ledger {
         // Compare with the previous turn of the same chain: the parent, or, for a full resend
         // (the chain sent again without an id), the previous turn on this lane. A fresh chain has
         // nothing to differ from: its tools are not a "change" from another chain's.
-        let reference = parent.map(|n| n.turn).or_else(|| {
-            matches!(mode, SendMode::FullResend { .. })
-                .then(|| {
-                    self.turns
-                        .iter()
-                        .rposition(|t| &t.lane == lane && !t.steered_successor)
-                })
+        let reference = match parent {
+            Some(n) => Some((n.conn, std::sync::Arc::clone(&n.prefix))),
+            None => matches!(mode, SendMode::FullResend { .. })
+                .then(|| self.newest_request(lane))
                 .flatten()
-        });
+                .map(|t| (t.conn, t.prefix)),
+        };
         let mut causes = Vec::new();
-        if let Some(r) = reference.and_then(|r| self.turns.get(r)) {
-            causes = prefix.changes_from(&r.prefix);
-            if r.conn != frame.conn {
-                let store_false = self.turns.last().and_then(|t| t.store) == Some(false);
+        if let Some((r_conn, r_prefix)) = &reference {
+            causes = prefix.changes_from(r_prefix);
+            if *r_conn != frame.conn {
+                let r_conn = *r_conn;
+                let store_false = self.newest().and_then(|t| t.store) == Some(false);
                 causes.push(if store_false && prev.is_some() {
                     Cause::StoreFalseAfterReconnect
                 } else {
                     Cause::NewConnection {
-                        from: r.conn,
+                        from: r_conn,
                         to: frame.conn,
                     }
                 });
@@ -98,7 +97,7 @@ impl Ledger {
             events: self.conn_events(frame, lane, prev.is_none() && known_items > 0, transport),
             retry_safe: None,
         };
-        (insight, reference)
+        (insight, reference.map(|(_, p)| p))
     }
 
     /// Connection events that precede a turn sent on `frame.conn`.
@@ -110,13 +109,17 @@ impl Ledger {
         transport: Transport,
     ) -> Vec<ConnEvent> {
         let mut events = Vec::new();
-        let first_on_conn = !self.turns.iter().any(|t| t.conn == frame.conn);
+        // A connection counts every turn started on it, retired or not.
+        let first_on_conn = self
+            .connections
+            .get(frame.conn as usize)
+            .is_none_or(|c| c.turns == 0);
         if first_on_conn && transport == Transport::WebSocket && frame.conn > 0 {
             let previous = self
                 .connections
                 .iter()
                 .rev()
-                .find(|c| c.index < frame.conn && self.turns.iter().any(|t| t.conn == c.index));
+                .find(|c| c.index < frame.conn && c.turns > 0);
             if let Some(p) = previous {
                 let reason = self
                     .connections
@@ -132,20 +135,10 @@ impl Ledger {
                 }
             }
         }
-        if resend
-            && let Some(after) = self.turns.iter().rev().find(|t| &t.lane == lane).filter(|t| {
-                matches!(&t.status, TurnStatus::Error { code: Some(c), .. } if c == "previous_response_not_found")
-            })
-        {
+        if resend && let Some(after) = self.newest_on_any(lane).filter(|t| t.not_found) {
             events.push(ConnEvent::ResendAfterNotFound { after: after.index });
         }
-        if transport == Transport::Http
-            && self
-                .turns
-                .iter()
-                .any(|t| t.transport == Transport::WebSocket)
-            && !self.turns.iter().any(|t| t.transport == Transport::Http)
-        {
+        if transport == Transport::Http && self.anchors.websocket && !self.anchors.http {
             events.push(ConnEvent::HttpFallback);
         }
         events

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::{STATS_SCHEMA, cost_json, fmt_bytes, round2, totals_json};
-use crate::ledger::cost::{Prices, SessionCost, fmt_usd};
+use crate::ledger::cost::{SessionCost, fmt_usd};
 use crate::ledger::{Ledger, Totals};
 
 /// One recording's figures.
@@ -26,15 +26,16 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
-    /// The figures of `ledger`, folded from `file`, its turns priced from `prices`.
-    pub fn of(file: &str, ledger: &Ledger, skipped_lines: usize, prices: &Prices) -> Self {
+    /// The figures of `ledger`, folded from `file`, its turns (which may have left it) costing
+    /// `cost`.
+    pub fn of(file: &str, ledger: &Ledger, skipped_lines: usize, cost: SessionCost) -> Self {
         FileSummary {
             file: file.to_owned(),
             frames: ledger.frame_count(),
             connections: ledger.connections().len(),
             skipped_lines,
             totals: *ledger.totals(),
-            cost: SessionCost::of(prices, ledger.turns()),
+            cost,
         }
     }
 }

@@ -76,22 +76,52 @@ fn write_chunked(
     prices: &Prices,
     chunk: usize,
 ) -> io::Result<()> {
-    let turns = ledger.turns();
-    for (c, chunk) in turns.chunks(chunk.max(1)).enumerate() {
-        let written: Vec<io::Result<Vec<u8>>> = chunk
-            .par_iter()
-            .map(|t| element(ledger, prices, t))
-            .collect();
-        for (i, bytes) in written.into_iter().enumerate() {
-            out.write_all(if c == 0 && i == 0 { b"\n" } else { b",\n" })?;
-            out.write_all(ELEMENT_INDENT)?;
-            out.write_all(&bytes?)?;
+    let mut elements = Elements::new(out);
+    for turns in ledger.turns().chunks(chunk.max(1)) {
+        elements.write(ledger, prices, turns)?;
+    }
+    elements.end().map(|_| ())
+}
+
+/// The elements of the `turns` array as turns come (in order, a few at a time): what
+/// [`write_elements`] writes for a whole ledger, for turns a ledger retires as it folds.
+pub struct Elements<W: Write> {
+    out: W,
+    any: bool,
+}
+
+impl<W: Write> Elements<W> {
+    /// Elements written to `out`.
+    pub fn new(out: W) -> Self {
+        Elements { out, any: false }
+    }
+
+    /// Writes `turns` (the next in turn order, of `ledger`, whose client names their remedies),
+    /// pretty-printed on all cores, copied out in order.
+    pub fn write(&mut self, ledger: &Ledger, prices: &Prices, turns: &[Turn]) -> io::Result<()> {
+        for chunk in turns.chunks(CHUNK) {
+            let written: Vec<io::Result<Vec<u8>>> = chunk
+                .par_iter()
+                .map(|t| element(ledger, prices, t))
+                .collect();
+            for bytes in written {
+                self.out.write_all(if self.any { b",\n" } else { b"\n" })?;
+                self.any = true;
+                self.out.write_all(ELEMENT_INDENT)?;
+                self.out.write_all(&bytes?)?;
+            }
         }
+        Ok(())
     }
-    if !turns.is_empty() {
-        out.write_all(b"\n  ")?;
+
+    /// Ends the elements (the line break before the closing bracket, when there were any) and
+    /// gives the writer back.
+    pub fn end(mut self) -> io::Result<W> {
+        if self.any {
+            self.out.write_all(b"\n  ")?;
+        }
+        Ok(self.out)
     }
-    Ok(())
 }
 
 #[cfg(test)]
