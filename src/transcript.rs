@@ -7,6 +7,7 @@
 //! A frame that is not one-line JSON is stored as `"text":"…"`, a binary frame as
 //! `"binary":"<hex>"`, so every frame comes back byte-exact.
 
+mod fast;
 mod reader;
 pub mod synth;
 mod writer;

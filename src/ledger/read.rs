@@ -153,8 +153,9 @@ impl<'a> SentRead<'a> {
 
 impl<'a> RecvRead<'a> {
     fn of(text: &'a str) -> Option<Self> {
-        // Events are small: serde reads their head faster than a scan (measured), unlike a
-        // request, whose input is most of its bytes.
+        // Events are small: serde reads their head in fewer instructions than a scan (callgrind:
+        // 51 vs 55-67 M per 10 MB of the synthetic transcript), unlike a request, whose input is
+        // most of its bytes.
         let head = EventHead::parse(text).filter(|h| h.kind.is_some())?;
         let kind = ServerEventKind::of(head.kind());
         let response = (kind == ServerEventKind::Created || kind.is_terminal())

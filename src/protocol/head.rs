@@ -315,21 +315,24 @@ fn scan_fields<'a, const N: usize>(text: &'a str, names: [&str; N]) -> Scanned<'
     if !text.trim_start().starts_with('{') {
         return Scanned::Parse;
     }
-    let Some(members) = scan::members(text) else {
-        return Scanned::Parse;
-    };
     let mut fields = [None; N];
-    for (key, value) in members {
+    let (mut escaped, mut repeated) = (false, false);
+    let object = scan::each_member(text, |key, value| {
         let name = key.strip_prefix('"').and_then(|k| k.strip_suffix('"'));
         let Some(name) = name.filter(|n| !n.contains('\\')) else {
-            return Scanned::Parse;
+            escaped = true;
+            return;
         };
         if let Some(i) = names.iter().position(|n| *n == name) {
-            if fields[i].is_some() {
-                return Scanned::Invalid;
-            }
+            repeated |= fields[i].is_some();
             fields[i] = Some(value);
         }
+    });
+    if object.is_none() || escaped {
+        return Scanned::Parse;
+    }
+    if repeated {
+        return Scanned::Invalid;
     }
     Scanned::Fields(fields)
 }

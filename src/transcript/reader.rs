@@ -330,6 +330,21 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Frame, String> {
 /// Parses one frame line in place (see [`LineRef`]).
 pub fn parse_line_ref(line: &[u8]) -> Result<LineRef<'_>, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 ({e})"))?;
+    // The usual line in one checking pass; serde reads the rest (and words every error).
+    if let Some(fast) = super::fast::parse(text) {
+        return Ok(LineRef {
+            t_us: fast.t_us,
+            wall: fast.wall.map_or_else(Cow::default, Cow::Borrowed),
+            conn: fast.conn,
+            dir: fast.dir,
+            payload: LinePayload::Json(fast.frame),
+        });
+    }
+    parse_line_serde(text)
+}
+
+/// Parses one frame line with serde (what [`parse_line_ref`] does when the fast pass declines).
+pub(super) fn parse_line_serde(text: &str) -> Result<LineRef<'_>, String> {
     let parsed: Line<'_> =
         serde_json::from_str(text).map_err(|e| format!("not a frame line: {e}"))?;
     let payload = match (parsed.frame, parsed.text, parsed.binary) {
