@@ -5,8 +5,10 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+mod record;
+mod spool;
 mod store;
-pub use store::{FrameStore, TAIL_BYTES};
+pub use store::{FrameStore, RECORDS_IN_MEMORY, TAIL_BYTES};
 
 /// Which way a frame went, from the client's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,7 +7,8 @@
 mod screens;
 
 use crossterm::event::KeyCode;
-use screens::{app_from, key, keys, screen, typed};
+use screens::{Start, app_from, app_with, key, keys, screen, typed};
+use turnscope::frame::FrameStore;
 use turnscope::replay::filter::Filter;
 use turnscope::tui::app::{App, Focus, Tab};
 use turnscope::tui::breakpoint::ProxyPanel;
@@ -106,7 +107,7 @@ fn lane_filter_and_the_frames_tab_in_proxy_mode() {
     assert!(
         lane_a
             .iter()
-            .all(|&i| app.frames_tab.heads[i].lane.as_deref() == Some("a"))
+            .all(|&i| app.frames.head(i).unwrap().lane.as_deref() == Some("a"))
     );
     insta::assert_snapshot!("proxy_lane_a_narrow", screen(&mut app, 60, 20));
 }
@@ -127,4 +128,54 @@ fn the_help_popup_lists_the_frames_keys_while_the_tab_is_shown() {
         assert!(shot.contains(label), "{label}: {shot}");
     }
     insta::assert_snapshot!("help_in_the_frames_tab", shot);
+}
+
+/// Old frames are read back from the store's spool files: on a store that writes out every few
+/// frames, stepping back to the first frame of a connection draws what a store that keeps every
+/// frame in memory draws, frame list, heads and JSON alike. A store that cannot make its spool
+/// says so on the status line (the frames stay in memory) and draws the same frames.
+#[test]
+fn old_frames_read_back_from_the_spool_draw_as_frames_in_memory() {
+    let with = |frames: FrameStore| {
+        let start = Start {
+            size: Some((100, 30)),
+            frames: Some(frames),
+            ..Start::default()
+        };
+        let mut app = app_with("reconnect_store_false.tsjsonl", None, start);
+        keys(&mut app, &[key(KeyCode::Esc), key(KeyCode::Esc)]);
+        keys(&mut app, &typed("7g"));
+        app
+    };
+    let in_memory = FrameStore::spooled_in(None, 1 << 30, 1 << 20);
+    let spooled = FrameStore::spooled_in(None, 64, 2);
+    let missing = std::path::PathBuf::from("/nonexistent/turnscope-spool");
+    let unspoolable = FrameStore::spooled_in(Some(missing), 64, 2);
+    let [mut a, mut b, mut c] = [in_memory, spooled, unspoolable].map(with);
+    assert!(
+        b.frames.resident_record_bytes() < 2 * 32 && b.frames.resident_body_bytes() < 64 + 1024,
+        "the spooled store keeps its frames on disk"
+    );
+    // Later messages replace it on the status line; the message log keeps it.
+    let said: Vec<&str> = c.log.iter().map(|m| m.text.as_str()).collect();
+    let spool: Vec<_> = said.iter().filter(|m| m.contains("spool")).collect();
+    assert_eq!(spool.len(), 1, "said once: {said:?}");
+    assert!(
+        spool[0].contains("cannot create a spool file") && spool[0].contains("TMPDIR"),
+        "{said:?}"
+    );
+    assert!(!b.log.iter().any(|m| m.text.contains("spool")));
+    // The same frames, stepped back through connection 0 from its newest.
+    for step in 0..12 {
+        let shots = [&mut a, &mut b, &mut c].map(|app| {
+            app.message = None;
+            screen(app, 100, 30)
+        });
+        assert!(shots[0].contains("Frame #"), "{}", shots[0]);
+        assert_eq!(shots[0], shots[1], "step {step}: spooled");
+        assert_eq!(shots[0], shots[2], "step {step}: kept in memory");
+        for app in [&mut a, &mut b, &mut c] {
+            keys(app, &typed("K"));
+        }
+    }
 }

@@ -20,6 +20,7 @@ fn app_in(theme: Theme) -> App {
             theme,
             size: Some((80, 24)),
             recording: "/data/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
+            ..screens::Start::default()
         },
     )
 }

@@ -1,57 +1,51 @@
-//! Frames kept by number with their bodies on disk: a few bytes per frame stay in memory, the
-//! wall time and payload go to a spool file and are read back on demand, so a screen that has
-//! seen a gigabyte holds the newest [`TAIL_BYTES`] of bodies, not the gigabyte.
+//! Frames kept by number, nothing per frame in memory: each frame's body (wall time and payload)
+//! and its fixed-size record (where the body is, time, connection, direction, and the head the
+//! Frames tab draws and filters by) go to two spool files and are read back on demand, so a
+//! screen that has seen millions of frames holds the newest [`TAIL_BYTES`] of bodies and
+//! [`RECORDS_IN_MEMORY`] records, not the millions.
 //!
-//! The spool is an unlinked temporary file (nothing to clean up, gone when the process ends),
-//! written in [`TAIL_BYTES`] blocks: the newest bodies — the ones a following screen shows —
-//! are still in memory, older ones cost one positioned read. If no temporary file can be made
-//! the store keeps every body in memory, as the `Vec<Frame>` it replaces did, and says so once
-//! through [`FrameStore::spool_error`].
+//! The spools are unlinked temporary files (nothing to clean up, gone when the process ends).
+//! The newest bodies and records — the ones a following screen shows — are still in memory,
+//! older ones cost a positioned read. If no temporary file can be made or written the store
+//! keeps everything in memory, as the `Vec<Frame>` it replaces did, and says so once through
+//! [`FrameStore::spool_error`].
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 
+use super::record::{CONN_BYTES, Kind, Names, RECORD, Record, UNNAMED};
+use super::spool::Spool;
 use super::{Dir, Frame, Payload};
 use crate::ledger::context::FrameSource;
+use crate::replay::filter::{self, Filter, Head};
 
 /// Bodies (wall time + payload) kept in memory before they are appended to the spool.
 pub const TAIL_BYTES: usize = 1 << 20;
 
-/// What a frame's payload was, so it can be rebuilt from its bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Json,
-    Text,
-    Binary,
-}
+/// Records kept in memory before they are appended to their spool (128 KiB).
+pub const RECORDS_IN_MEMORY: usize = 4096;
 
-/// The part of a frame that stays in memory.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    /// Where its wall time starts in the spool (file, then tail).
-    at: u64,
-    t_us: u64,
-    /// Payload bytes; the wall time's bytes come first.
-    len: u32,
-    conn: u32,
-    wall_len: u8,
-    dir: Dir,
-    kind: Kind,
-}
+/// Records per cached block of the records spool (8 KiB).
+const BLOCK_RECORDS: usize = 256;
+
+/// Blocks of spooled records kept for reads (64 KiB): a screen reads records near each other
+/// (a turn's frames, a chain walked in order), one positioned read per block, not per record.
+const CACHED_BLOCKS: usize = 8;
 
 /// Every frame a screen has seen, numbered from 0 in push order (the ledger's frame numbers).
 #[derive(Debug)]
 pub struct FrameStore {
-    slots: Vec<Slot>,
-    /// Bytes not yet in the spool file; the file holds `spooled` bytes before them.
-    tail: Vec<u8>,
-    spooled: u64,
-    file: Option<File>,
-    /// Why bodies stay in memory (the spool could not be made or written).
-    spool_error: Option<String>,
-    tail_limit: usize,
+    /// Frame `n`'s record at `n * RECORD`.
+    records: Spool,
+    /// Wall times and payloads, where the records say.
+    bodies: Spool,
+    names: Names,
+    /// `t_us` of the newest frame that went over the wire, per connection (the stall warning).
+    last_wire: HashMap<u32, u64>,
+    /// Blocks of spooled records read lately, newest last: `(first record, their bytes)`.
+    cache: Mutex<Vec<(usize, Box<[u8]>)>>,
 }
 
 impl Default for FrameStore {
@@ -68,24 +62,29 @@ impl FrameStore {
 
     /// An empty store that spools once `tail_limit` bytes of bodies wait (small in tests).
     pub fn with_tail(tail_limit: usize) -> Self {
+        Self::spooled_in(None, tail_limit, RECORDS_IN_MEMORY)
+    }
+
+    /// An empty store whose spools are made in `dir` (`None`: the temporary directory), written
+    /// once `tail_limit` bytes of bodies or `records` records wait.
+    pub fn spooled_in(dir: Option<PathBuf>, tail_limit: usize, records: usize) -> Self {
         FrameStore {
-            slots: Vec::new(),
-            tail: Vec::new(),
-            spooled: 0,
-            file: None,
-            spool_error: None,
-            tail_limit: tail_limit.max(1),
+            records: Spool::new("frame records", dir.clone(), records.max(1) * RECORD),
+            bodies: Spool::new("frame bodies", dir, tail_limit),
+            names: Names::default(),
+            last_wire: HashMap::new(),
+            cache: Mutex::new(Vec::new()),
         }
     }
 
     /// Frames pushed so far.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        usize::try_from(self.records.len() / RECORD as u64).unwrap_or(usize::MAX)
     }
 
     /// True before the first frame.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.records.len() == 0
     }
 
     /// Keeps `frame` as number [`FrameStore::len`].
@@ -101,91 +100,87 @@ impl FrameStore {
             Payload::Text(s) => (Kind::Text, s.as_bytes()),
             Payload::Binary(b) => (Kind::Binary, b.as_slice()),
         };
-        self.slots.push(Slot {
-            at: self.spooled + self.tail.len() as u64,
+        // The head is read once, here, as the Frames tab's head per frame was.
+        let head = filter::of_frame(&frame);
+        let lane = match &head.lane {
+            None => 0,
+            Some(l) => match self.names.id(l) {
+                UNNAMED => UNNAMED,
+                id => id + 1,
+            },
+        };
+        let record = Record {
+            at: self.bodies.len(),
             t_us: frame.t_us,
             len: u32::try_from(body.len()).unwrap_or(u32::MAX),
             conn: frame.conn,
+            kind_name: self.names.id(&head.kind),
+            lane,
             wall_len: u8::try_from(wall_len).unwrap_or(u8::MAX),
             dir: frame.dir,
             kind,
-        });
-        self.tail
-            .extend_from_slice(&frame.wall.as_bytes()[..wall_len]);
-        // A body over 4 GiB is beyond any message size limit; it is kept cut, like the wall.
-        self.tail
-            .extend_from_slice(&body[..body.len().min(u32::MAX as usize)]);
-        if self.tail.len() >= self.tail_limit {
-            self.spool();
-        }
-    }
-
-    /// Appends the tail to the spool file; on failure the bodies stay in memory.
-    fn spool(&mut self) {
-        if self.spool_error.is_some() {
-            return;
-        }
-        if self.file.is_none() {
-            match tempfile::tempfile() {
-                Ok(f) => self.file = Some(f),
-                Err(e) => {
-                    self.spool_error = Some(format!(
-                        "cannot create a spool file for frame bodies in {} ({e}): they stay in memory; set TMPDIR to a writable directory",
-                        std::env::temp_dir().display()
-                    ));
-                    return;
-                }
-            }
-        }
-        let Some(file) = self.file.as_mut() else {
-            return;
+            error: head.error,
         };
-        match file.write_all(&self.tail) {
-            Ok(()) => {
-                self.spooled += self.tail.len() as u64;
-                self.tail.clear();
-                // A burst of huge frames must not leave a huge buffer behind.
-                self.tail.shrink_to(self.tail_limit);
-            }
-            Err(e) => {
-                // The file may hold part of the tail now; those bytes are never read.
-                self.spool_error = Some(format!(
-                    "cannot write the spool file for frame bodies ({e}): they stay in memory; free space in {}",
-                    std::env::temp_dir().display()
-                ));
-            }
+        self.records.append(&record.encode());
+        self.bodies.append(&frame.wall.as_bytes()[..wall_len]);
+        // A body over 4 GiB is beyond any message size limit; it is kept cut, like the wall.
+        self.bodies
+            .append(&body[..body.len().min(u32::MAX as usize)]);
+        if frame.dir != Dir::Meta {
+            self.last_wire.insert(frame.conn, frame.t_us);
         }
     }
 
-    /// Why frame bodies are kept in memory instead of spooled, if they are.
+    /// Why frame bodies or records are kept in memory instead of spooled, if they are.
     pub fn spool_error(&self) -> Option<&str> {
-        self.spool_error.as_deref()
+        self.bodies.error().or(self.records.error())
     }
 
     /// Bytes of bodies held in memory now (the tail); the rest are in the spool file.
     pub fn resident_body_bytes(&self) -> usize {
-        self.tail.len()
+        self.bodies.resident()
     }
 
-    /// The bytes `at..at+len` of the spool (file or tail).
-    fn bytes(&self, at: u64, len: usize) -> Option<Cow<'_, [u8]>> {
-        if at >= self.spooled {
-            let start = usize::try_from(at - self.spooled).ok()?;
-            return self
-                .tail
-                .get(start..start.checked_add(len)?)
-                .map(Cow::Borrowed);
+    /// Bytes of records held in memory now; the rest are in their spool file.
+    pub fn resident_record_bytes(&self) -> usize {
+        self.records.resident()
+    }
+
+    /// Frame `i`'s record: from memory, a cached block, or one read of its block.
+    fn record(&self, i: usize) -> Option<Record> {
+        let first = i - i % BLOCK_RECORDS;
+        let block_end = ((first + BLOCK_RECORDS) * RECORD) as u64;
+        if block_end > self.records.on_disk() {
+            // Not all on disk yet: the newest records, in memory (or past the end).
+            let at = (i as u64).checked_mul(RECORD as u64)?;
+            return Record::decode(&self.records.read(at, RECORD)?);
         }
-        let mut buf = vec![0; len];
-        self.file.as_ref()?.read_exact_at(&mut buf, at).ok()?;
-        Some(Cow::Owned(buf))
+        let offset = (i - first) * RECORD;
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = cache.iter().position(|(f, _)| *f == first) {
+            let hit = cache.remove(k);
+            let record = hit.1.get(offset..offset + RECORD).and_then(Record::decode);
+            cache.push(hit);
+            return record;
+        }
+        let block: Box<[u8]> = self
+            .records
+            .read((first * RECORD) as u64, BLOCK_RECORDS * RECORD)?
+            .into_owned()
+            .into();
+        let record = block.get(offset..offset + RECORD).and_then(Record::decode);
+        if cache.len() == CACHED_BLOCKS {
+            cache.remove(0);
+        }
+        cache.push((first, block));
+        record
     }
 
     /// Frame `i`, read back; `None` past the end (or if the spool cannot be read).
     pub fn get(&self, i: usize) -> Option<Frame> {
-        let s = *self.slots.get(i)?;
+        let s = self.record(i)?;
         let wall_len = usize::from(s.wall_len);
-        let bytes = self.bytes(s.at, wall_len + s.len as usize)?;
+        let bytes = self.bodies.read(s.at, wall_len + s.len as usize)?;
         let (wall, body) = bytes.split_at(wall_len);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let payload = match s.kind {
@@ -210,39 +205,114 @@ impl FrameStore {
     /// The JSON text of the frame the ledger numbered `k`, if it is JSON.
     pub fn json(&self, k: u64) -> Option<Cow<'_, str>> {
         let i = usize::try_from(k).ok()?;
-        if self.slots.get(i)?.kind != Kind::Json {
+        let s = self.record(i)?;
+        if s.kind != Kind::Json {
             return None;
         }
-        match self.payload_bytes(i)? {
+        match self.body(&s)? {
             Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
             Cow::Owned(b) => String::from_utf8(b).ok().map(Cow::Owned),
         }
     }
 
+    fn body(&self, s: &Record) -> Option<Cow<'_, [u8]>> {
+        self.bodies
+            .read(s.at + u64::from(s.wall_len), s.len as usize)
+    }
+
     /// The payload bytes of frame `i`, without rebuilding the frame (for searches).
     pub fn payload_bytes(&self, i: usize) -> Option<Cow<'_, [u8]>> {
-        let s = self.slots.get(i)?;
-        let wall = u64::from(s.wall_len);
-        self.bytes(s.at + wall, s.len as usize)
+        self.body(&self.record(i)?)
     }
 
     /// `t_us` of frame `i`.
     pub fn t_us(&self, i: usize) -> Option<u64> {
-        self.slots.get(i).map(|s| s.t_us)
+        self.record(i).map(|s| s.t_us)
     }
 
     /// Connection and direction of frame `i`.
     pub fn route(&self, i: usize) -> Option<(u32, Dir)> {
-        self.slots.get(i).map(|s| (s.conn, s.dir))
+        self.record(i).map(|s| (s.conn, s.dir))
     }
 
     /// `t_us` of the newest frame on `conn` that went over the wire (not a meta note).
     pub fn last_wire_t_us(&self, conn: u32) -> Option<u64> {
-        self.slots
-            .iter()
-            .rev()
-            .find(|s| s.conn == conn && s.dir != Dir::Meta)
-            .map(|s| s.t_us)
+        self.last_wire.get(&conn).copied()
+    }
+
+    /// What the Frames tab and the timeline show of frame `i` (its event type, lane, size).
+    pub fn head(&self, i: usize) -> Option<Head> {
+        let s = self.record(i)?;
+        self.head_of(i, &s)
+    }
+
+    fn head_of(&self, i: usize, s: &Record) -> Option<Head> {
+        let lane = match s.lane {
+            0 => None,
+            UNNAMED => return self.get(i).map(|f| filter::of_frame(&f)),
+            id => Some(self.names.name(id - 1)?.to_owned()),
+        };
+        let kind = match s.kind_name {
+            UNNAMED => return self.get(i).map(|f| filter::of_frame(&f)),
+            id => self.names.name(id)?.to_owned(),
+        };
+        Some(Head {
+            t_us: s.t_us,
+            conn: s.conn,
+            dir: s.dir,
+            kind,
+            bytes: s.len as usize,
+            lane,
+            error: s.error,
+        })
+    }
+
+    /// Whether `filter` keeps frame `i` (record `s`), reading names only when it must.
+    fn keeps(&self, i: usize, s: &Record, filter: &Filter) -> bool {
+        match filter {
+            Filter::All => true,
+            Filter::Errors => s.error,
+            Filter::Dir(d) => s.dir == *d,
+            Filter::Conn(c) => s.conn == *c,
+            Filter::Kind(_) | Filter::Lane(_) => filter.keeps(self.head_of(i, s).as_ref()),
+        }
+    }
+
+    /// The frames on `conn` that `filter` keeps (ascending), and how many frames `conn` has:
+    /// one pass over the records, read in blocks (the Frames tab draws from it).
+    pub fn shown(&self, conn: Option<u32>, filter: &Filter) -> (Vec<usize>, usize) {
+        /// Records read at once: 64 KiB.
+        const BLOCK: usize = 2048;
+        let mut shown = Vec::new();
+        let mut on_conn = 0;
+        let Some(conn) = conn else {
+            return (shown, 0);
+        };
+        let len = self.len();
+        let mut start = 0;
+        while start < len {
+            let n = BLOCK.min(len - start);
+            let Some(block) = self.records.read((start * RECORD) as u64, n * RECORD) else {
+                break;
+            };
+            for (k, bytes) in block.chunks_exact(RECORD).enumerate() {
+                // The connection first: most draws show every frame of one connection, which
+                // needs nothing else of the record.
+                if bytes.get(CONN_BYTES) != Some(&conn.to_le_bytes()[..]) {
+                    continue;
+                }
+                on_conn += 1;
+                let keep = match filter {
+                    Filter::All => true,
+                    _ => Record::decode(bytes).is_some_and(|s| self.keeps(start + k, &s, filter)),
+                };
+                if keep {
+                    shown.push(start + k);
+                }
+            }
+            start += n;
+        }
+        (shown, on_conn)
     }
 }
 
@@ -255,6 +325,7 @@ impl FrameSource for FrameStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::record::NAMES_LIMIT;
 
     fn frame(i: u64, payload: Payload) -> Frame {
         Frame {
@@ -290,7 +361,7 @@ mod tests {
             pushed.push(f);
         }
         assert_eq!(store.len(), 500);
-        assert!(store.spooled > 0, "the bodies went to the spool");
+        assert!(store.bodies.on_disk() > 0, "the bodies went to the spool");
         assert!(store.resident_body_bytes() < 1000 + 2000);
         for (i, f) in pushed.iter().enumerate() {
             assert_eq!(store.get(i).as_ref(), Some(f), "frame {i}");
@@ -303,5 +374,126 @@ mod tests {
         assert_eq!(store.get(500), None);
         assert_eq!(store.last_wire_t_us(1), Some(499));
         assert_eq!(store.last_wire_t_us(2), None);
+    }
+
+    fn event(i: u64, conn: u32, dir: Dir, json: &str) -> Frame {
+        Frame {
+            t_us: i,
+            wall: format!("2026-11-27T15:00:00.{i:06}Z"),
+            conn,
+            dir,
+            payload: Payload::from_text(json),
+        }
+    }
+
+    /// Records leave memory as frames arrive: past [`RECORDS_IN_MEMORY`] frames, the records and
+    /// heads of old frames are read back from their spool, each exactly the head the frame has.
+    #[test]
+    fn records_and_heads_read_back_from_their_spool() {
+        let mut store = FrameStore::spooled_in(None, 4096, 64);
+        let mut pushed = Vec::new();
+        for i in 0..1000u64 {
+            let conn = u32::try_from(i / 400).unwrap();
+            let f = match i % 5 {
+                0 => event(
+                    i,
+                    conn,
+                    Dir::Sent,
+                    r#"{"type":"response.create","stream_id":"a"}"#,
+                ),
+                1 => event(
+                    i,
+                    conn,
+                    Dir::Recv,
+                    r#"{"type":"error","error":{"code":"x"}}"#,
+                ),
+                2 => event(i, conn, Dir::Meta, r#"{"event":"connect"}"#),
+                3 => event(i, conn, Dir::Recv, "not json"),
+                _ => event(
+                    i,
+                    conn,
+                    Dir::Recv,
+                    &format!(r#"{{"type":"t{}","stream_id":"l{i}"}}"#, i % 7),
+                ),
+            };
+            store.push(f.clone());
+            pushed.push(f);
+        }
+        assert!(store.records.on_disk() > 0, "old records went to the spool");
+        assert!(store.resident_record_bytes() < 64 * RECORD);
+        for (i, f) in pushed.iter().enumerate() {
+            assert_eq!(store.head(i), Some(filter::of_frame(f)), "head {i}");
+            assert_eq!(store.get(i).as_ref(), Some(f), "frame {i}");
+        }
+        assert_eq!(store.head(1000), None);
+        // Scattered reads go through the block cache's misses and evictions: the same frames.
+        for k in 0..3000 {
+            let i = (k * 7919) % pushed.len();
+            assert_eq!(
+                store.get(i).as_ref(),
+                Some(&pushed[i]),
+                "frame {i}, read {k}"
+            );
+        }
+        assert!(store.records.on_disk() >= (3 * BLOCK_RECORDS * RECORD) as u64);
+        // One pass finds what the Frames tab shows, as filtering every head would.
+        for filter in [
+            Filter::All,
+            Filter::Errors,
+            Filter::Dir(Dir::Meta),
+            Filter::Kind("t3".into()),
+            Filter::Lane("a".into()),
+            Filter::Lane("l9".into()),
+        ] {
+            for conn in 0..3u32 {
+                let want: Vec<usize> = (0..pushed.len())
+                    .filter(|&i| pushed[i].conn == conn)
+                    .filter(|&i| filter.keeps(Some(&filter::of_frame(&pushed[i]))))
+                    .collect();
+                let on_conn = pushed.iter().filter(|f| f.conn == conn).count();
+                assert_eq!(
+                    store.shown(Some(conn), &filter),
+                    (want, on_conn),
+                    "{filter:?} {conn}"
+                );
+            }
+        }
+        assert_eq!(store.shown(None, &Filter::All), (Vec::new(), 0));
+    }
+
+    /// Past [`NAMES_LIMIT`] distinct event types a frame's head comes from its body: the same.
+    #[test]
+    fn heads_past_the_names_table_are_read_from_the_body() {
+        let mut store = FrameStore::spooled_in(None, 1 << 16, 256);
+        let n = NAMES_LIMIT + 10;
+        for i in 0..n as u64 {
+            store.push(event(i, 0, Dir::Recv, &format!(r#"{{"type":"kind{i}"}}"#)));
+        }
+        assert_eq!(store.names.list.len(), NAMES_LIMIT);
+        for i in [0, NAMES_LIMIT - 1, NAMES_LIMIT, n - 1] {
+            assert_eq!(store.head(i).unwrap().kind, format!("kind{i}"));
+        }
+        let last = Filter::Kind(format!("kind{}", n - 1));
+        assert_eq!(store.shown(Some(0), &last).0, vec![n - 1]);
+    }
+
+    /// No spool can be made: every frame stays in memory, reads back, and the store says why.
+    #[test]
+    fn a_store_without_a_spool_keeps_frames_in_memory_and_says_so() {
+        let missing = PathBuf::from("/nonexistent/turnscope-spool");
+        let mut store = FrameStore::spooled_in(Some(missing), 64, 4);
+        let frames: Vec<Frame> = (0..50)
+            .map(|i| event(i, 0, Dir::Recv, &format!(r#"{{"type":"x","n":{i}}}"#)))
+            .collect();
+        for f in &frames {
+            store.push(f.clone());
+        }
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(store.get(i).as_ref(), Some(f));
+            assert_eq!(store.head(i).unwrap().kind, "x");
+        }
+        assert_eq!(store.resident_record_bytes(), 50 * RECORD);
+        let error = store.spool_error().unwrap();
+        assert!(error.contains("/nonexistent/turnscope-spool"), "{error}");
     }
 }

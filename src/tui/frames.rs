@@ -7,13 +7,11 @@ use memchr::memmem;
 
 use super::app::App;
 use crate::frame::Frame;
-use crate::replay::filter::{self, Filter, Head};
+use crate::replay::filter::Filter;
 
-/// What the Frames tab keeps beside `App::frames`.
+/// What the Frames tab keeps beside `App::frames` (which keeps each frame's head, on disk).
 #[derive(Debug, Clone, Default)]
 pub struct FramesTab {
-    /// One head per frame in `App::frames` (parsed once, when the frame arrives).
-    pub heads: Vec<Head>,
     /// The selected frame (index into `App::frames`); `None` follows the newest shown frame.
     pub selected: Option<usize>,
     /// Which frames are shown.
@@ -58,7 +56,6 @@ pub enum FramesAction {
 impl FramesTab {
     /// Records a frame as it is pushed onto `App::frames` at index `at`.
     pub fn push(&mut self, frame: &Frame, at: usize) {
-        self.heads.push(filter::of_frame(frame));
         if let Some(q) = &self.search
             && memmem::find(frame.payload.as_bytes(), q.as_bytes()).is_some()
         {
@@ -76,14 +73,13 @@ pub fn connection(app: &App) -> Option<u32> {
 
 /// Indices (into `App::frames`) of the shown frames, oldest first.
 pub fn shown(app: &App) -> Vec<usize> {
-    let tab = &app.frames_tab;
-    let conn = connection(app);
-    tab.heads
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| Some(h.conn) == conn && tab.filter.keeps(Some(h)))
-        .map(|(i, _)| i)
-        .collect()
+    shown_of_all(app).0
+}
+
+/// The shown frames and how many frames the tab's connection has (one pass over the store's
+/// records).
+pub fn shown_of_all(app: &App) -> (Vec<usize>, usize) {
+    app.frames.shown(connection(app), &app.frames_tab.filter)
 }
 
 /// The selected frame if it is shown, else the newest shown one.
@@ -167,8 +163,8 @@ pub fn update(app: &mut App, action: FramesAction) {
         }
         A::CycleFilter => tab.filter = tab.filter.cycle(),
         A::FilterKind | A::FilterLane => {
-            let head = current.and_then(|c| tab.heads.get(c));
-            let wanted = match (action, head) {
+            let head = current.and_then(|c| app.frames.head(c));
+            let wanted = match (action, &head) {
                 (A::FilterKind, Some(h)) => Some(Filter::Kind(h.kind.clone())),
                 (_, Some(h)) => h.lane.clone().map(Filter::Lane),
                 (_, None) => None,

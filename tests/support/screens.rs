@@ -28,6 +28,8 @@ pub struct Start {
     pub size: Option<(u16, u16)>,
     /// The recording the header names.
     pub recording: &'static str,
+    /// The App's frame store (how it spools), or the default one.
+    pub frames: Option<turnscope::frame::FrameStore>,
 }
 
 impl Default for Start {
@@ -36,6 +38,7 @@ impl Default for Start {
             theme: Theme::default(),
             size: None,
             recording: "/data/turnscope/sessions/2026-11-25T10-00-00-000Z.tsjsonl",
+            frames: None,
         }
     }
 }
@@ -50,6 +53,9 @@ pub fn app_with(fixture: &str, n: Option<usize>, start: Start) -> App {
     let (_, frames, _) =
         turnscope::transcript::read_all(&Path::new("tests/fixtures").join(fixture)).unwrap();
     let mut app = App::new(info(), start.theme);
+    if let Some(store) = start.frames {
+        app.frames = store;
+    }
     if let Some((width, height)) = start.size {
         update(&mut app, Action::Resized { width, height });
     }

@@ -44,7 +44,13 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
         );
     }
     app.frames_tab.push(&frame, app.frames.len());
+    let spool_ok = app.frames.spool_error().is_none();
     app.frames.push(frame);
+    // Said once, when it happens: from then on frames stay in memory (the screen goes on).
+    if let Some(why) = app.frames.spool_error().filter(|_| spool_ok) {
+        let why = why.to_owned();
+        app.set_message(Level::Warn, why);
+    }
     let count = app.ledger.turns().len();
     if app.follow && count > 0 && app.selected != Some(count - 1) {
         app.selected = Some(count - 1);

@@ -23,10 +23,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let t = &app.theme;
     let tab = &app.frames_tab;
-    let shown = frames::shown(app);
+    let (shown, on_conn) = frames::shown_of_all(app);
     let selected = frames::selected(app, &shown);
     let found = frames::matches(app, &shown);
-    let mut lines = vec![summary(app, &shown, selected, &found)];
+    let mut lines = vec![summary(app, &shown, on_conn, selected, &found)];
     let list_h = usize::from(area.height.saturating_sub(2) / 2).max(1);
     let at = selected
         .and_then(|s| shown.binary_search(&s).ok())
@@ -35,17 +35,13 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .saturating_sub(list_h / 2)
         .min(shown.len().saturating_sub(list_h));
     let t0 = app.frames.t_us(0).unwrap_or(0);
+    // Only the rows drawn read their heads back from the store.
     for &i in shown.iter().skip(start).take(list_h) {
+        let Some(head) = app.frames.head(i) else {
+            continue;
+        };
         let hit = found.binary_search(&i).is_ok();
-        lines.push(row(
-            app,
-            i,
-            &tab.heads[i],
-            t0,
-            Some(i) == selected,
-            hit,
-            area.width,
-        ));
+        lines.push(row(app, i, &head, t0, Some(i) == selected, hit, area.width));
     }
     if shown.is_empty() {
         lines.push(Line::from(Span::styled(
@@ -92,7 +88,13 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
 
 /// `conn #0 · 12 of 30 frames · filter errors · /resp_4 2 matches (1/2)`, or the search being
 /// typed.
-fn summary(app: &App, shown: &[usize], selected: Option<usize>, found: &[usize]) -> Line<'static> {
+fn summary(
+    app: &App,
+    shown: &[usize],
+    on_conn: usize,
+    selected: Option<usize>,
+    found: &[usize],
+) -> Line<'static> {
     let t = &app.theme;
     let tab = &app.frames_tab;
     if let Some(typing) = &tab.typing {
@@ -109,11 +111,6 @@ fn summary(app: &App, shown: &[usize], selected: Option<usize>, found: &[usize])
         ]);
     }
     let conn = frames::connection(app).map_or_else(|| "-".to_owned(), |c| c.to_string());
-    let on_conn = tab
-        .heads
-        .iter()
-        .filter(|h| Some(h.conn) == frames::connection(app))
-        .count();
     let mut spans = vec![Span::styled(
         format!(
             "  conn #{conn} · {} of {} frames",
