@@ -155,20 +155,25 @@ impl<W: std::io::Write> Drop for RedactLines<W> {
 
 /// True when a header, JSON member or query parameter of this name carries a credential.
 pub fn is_credential_name(name: &str) -> bool {
-    let n = name.trim().to_ascii_lowercase();
-    let n = n.as_str();
-    matches!(
-        n,
-        "authorization"
-            | "proxy-authorization"
-            | "cookie"
-            | "set-cookie"
-            | "password"
-            | "client_secret"
-            | "client-secret"
-    ) || ["api-key", "api_key", "apikey", "api-token", "api_token"]
-        .iter()
-        .any(|k| n.ends_with(k))
+    // Compared without case in place: a lowercased copy was an allocation for every JSON member
+    // of every relayed frame.
+    let n = name.trim().as_bytes();
+    let ends_with =
+        |k: &&str| n.len() >= k.len() && n[n.len() - k.len()..].eq_ignore_ascii_case(k.as_bytes());
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "password",
+        "client_secret",
+        "client-secret",
+    ]
+    .iter()
+    .any(|k| n.eq_ignore_ascii_case(k.as_bytes()))
+        || ["api-key", "api_key", "apikey", "api-token", "api_token"]
+            .iter()
+            .any(ends_with)
         || [
             "access_token",
             "access-token",
@@ -179,7 +184,7 @@ pub fn is_credential_name(name: &str) -> bool {
             "session-token",
         ]
         .iter()
-        .any(|k| n.ends_with(k))
+        .any(ends_with)
 }
 
 /// True when a query parameter of this name carries a credential: the header names plus the

@@ -174,3 +174,35 @@ proptest! {
         let _ = query_credentials(&text);
     }
 }
+
+/// Credential names match without case and after trimming, by whole name or by suffix; other
+/// names (and longer ones that merely contain a credential word) do not.
+#[test]
+fn credential_names_match_without_case() {
+    for name in [
+        "Authorization",
+        " PROXY-AUTHORIZATION ",
+        "Set-Cookie",
+        "x-openai-API-Key",
+        "OPENAI_API_KEY",
+        "apikey",
+        "github_access_token",
+        "Refresh_Token",
+        "client_secret",
+    ] {
+        assert!(is_credential_name(name), "{name:?}");
+    }
+    for name in [
+        "",
+        "authorization2",
+        "api-keys",
+        "token",
+        "tokens",
+        "key",
+        "author",
+        "Ünïcode_api_key_ü",
+        "cookies",
+    ] {
+        assert!(!is_credential_name(name), "{name:?}");
+    }
+}
