@@ -136,15 +136,45 @@ struct ChainNode {
     items_count: u64,
     /// Their tokens.
     tokens: u64,
-    /// The connection whose cache holds it, `None` once evicted or the connection closed.
-    cached_on: Option<u32>,
     /// The turn that produced it (0-based absolute number; it may have left the window).
     turn: usize,
-    /// That turn's connection, end and prefix: what a continuation compares itself with, kept
-    /// here because the turn itself may have retired ([`Ledger::retire_finished`]).
-    conn: u32,
-    done_us: Option<u64>,
+    /// That turn's end, prefix and connection: what a continuation compares itself with, kept
+    /// here because the turn itself may have retired ([`Ledger::retire_finished`]). (Fields
+    /// ordered so the node packs into 64 bytes: one is kept per response.)
+    done_us: u64,
     prefix: std::sync::Arc<Prefix>,
+    /// The connection whose cache holds it, `None` once evicted or the connection closed.
+    cached_on: Option<u32>,
+    conn: u32,
+}
+
+/// Every response that can be continued, by id. A later request may name any of them (a stored
+/// response loads on any connection), so the map grows with the responses seen: it keys each by
+/// the 128-bit xxh3 hash of its id (16 bytes, no allocation; real ids are ~55 characters), as
+/// the token memo keys texts. Two ids sharing a hash would share an entry, ~2^64 ids away.
+#[derive(Debug, Default)]
+struct Chain(HashMap<u128, ChainNode>);
+
+impl Chain {
+    fn key(id: &str) -> u128 {
+        xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+    }
+
+    fn get(&self, id: &str) -> Option<&ChainNode> {
+        self.0.get(&Self::key(id))
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut ChainNode> {
+        self.0.get_mut(&Self::key(id))
+    }
+
+    fn insert(&mut self, id: &str, node: ChainNode) {
+        self.0.insert(Self::key(id), node);
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut ChainNode> {
+        self.0.values_mut()
+    }
 }
 
 /// The fold state.
@@ -156,7 +186,7 @@ pub struct Ledger {
     anchors: window::Anchors,
     notes: Vec<Note>,
     totals: Totals,
-    chain: HashMap<String, ChainNode>,
+    chain: Chain,
     /// Turns waiting or running, per (connection, lane), FIFO.
     lanes: HashMap<(u32, Option<String>), VecDeque<usize>>,
     /// Output items seen via `output_item.done`, per running turn, until its terminal event.
@@ -445,6 +475,12 @@ mod tests {
             p[0].prefix != p[1].prefix && !std::sync::Arc::ptr_eq(&p[0].prefix, &p[1].prefix)
         });
         assert!(changed, "a changed prefix is kept apart");
+    }
+
+    /// A chain entry is kept per response for as long as the ledger lives: it stays 64 bytes.
+    #[test]
+    fn a_chain_entry_packs_into_64_bytes() {
+        assert_eq!(std::mem::size_of::<ChainNode>(), 64);
     }
 
     /// A summary-only ledger has every figure of the full one and none of the detail.

@@ -73,7 +73,7 @@ impl Ledger {
         if kind != ServerEventKind::Failed
             && let Some(id) = turn.response_id.clone()
         {
-            let (conn, done_us, prefix) = (turn.conn, turn.done_us, Arc::clone(&turn.prefix));
+            let (conn, done_us, prefix) = (turn.conn, frame.t_us, Arc::clone(&turn.prefix));
             let parent = turn
                 .previous_response_id
                 .as_deref()
@@ -81,7 +81,7 @@ impl Ledger {
                 .cloned()
                 .unwrap_or_default();
             self.chain.insert(
-                id,
+                &id,
                 ChainNode {
                     items_bytes: parent.items_bytes + in_bytes + out_bytes,
                     items_count: parent.items_count + in_items + outputs.len() as u64,

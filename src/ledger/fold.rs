@@ -210,7 +210,7 @@ impl Ledger {
             .as_ref()
             .filter(|n| n.cached_on == Some(frame.conn))
             .map_or(0, |n| n.tokens);
-        let gap_from = parent.as_ref().and_then(|n| n.done_us).or_else(|| {
+        let gap_from = parent.as_ref().map(|n| n.done_us).or_else(|| {
             self.newest_on_lane(frame.conn, &lane)
                 .and_then(|t| t.done_us)
         });
