@@ -375,15 +375,21 @@ pub fn fmt_us_compact(us: u64) -> String {
     }
 }
 
-/// Formats a byte count: `512B`, `12.3K`, `4.5M`.
+/// Formats a byte count: `512B`, `12.3K`, `4.5M`, `5.4G`. A figure that would round to
+/// `1024.0` of its unit is written in the next one (`1.0M`, not `1024.0K`).
 pub fn fmt_bytes(b: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let f = b as f64;
-    match b {
-        0..1024 => format!("{b}B"),
-        1024..1_048_576 => format!("{:.1}K", f / 1024.0),
-        _ => format!("{:.1}M", f / 1_048_576.0),
+    if b < 1024 {
+        return format!("{b}B");
     }
+    #[allow(clippy::cast_precision_loss)]
+    let mut f = b as f64 / 1024.0;
+    for unit in ["K", "M"] {
+        if f < 1023.95 {
+            return format!("{f:.1}{unit}");
+        }
+        f /= 1024.0;
+    }
+    format!("{f:.1}G")
 }
 
 fn opt_us(v: Option<u64>) -> String {
@@ -557,6 +563,21 @@ pub fn cause_text(cause: &crate::ledger::Cause) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each unit up to G, and no `1024.0` of a unit at its top.
+    #[test]
+    fn byte_counts_move_to_the_next_unit_before_1024() {
+        for (b, text) in [
+            (0, "0B"),
+            (1023, "1023B"),
+            (1024, "1.0K"),
+            (1_048_575, "1.0M"),
+            (5_828_000_000, "5.4G"),
+            (u64::MAX, "17179869184.0G"),
+        ] {
+            assert_eq!(fmt_bytes(b), text, "{b}");
+        }
+    }
 
     /// Every duration keeps its unit within 6 columns, and rounding never prints `1000 ms`.
     #[test]

@@ -203,7 +203,7 @@ fn mouse_selects_turns_and_tabs() {
     assert_eq!(app.selected, Some(first_shown));
     assert_eq!(app.focus, Focus::Turns);
     let areas = view::layout(&app, app.area);
-    let (tab, x, _) = view::detail::tab_ranges(app.tab, areas.detail)[2];
+    let (tab, x, _) = view::detail::tab_ranges(&app, areas.detail)[2];
     update(
         &mut app,
         Action::Clicked {

@@ -66,7 +66,7 @@ pub(super) fn on_click(app: &mut App, column: u16, row: u16) {
         app.focus = Focus::Turns;
         app.follow = i + 1 == app.ledger.turns().len();
         select(app, i);
-    } else if let Some(tab) = view::detail::tab_at(app.tab, areas.detail, column, row) {
+    } else if let Some(tab) = view::detail::tab_at(app, areas.detail, column, row) {
         app.focus = Focus::Turns;
         show_tab(app, tab);
     } else if areas.composer.contains(at) && app.replay.is_none() {

@@ -21,12 +21,20 @@ use crate::tui::compose;
 use crate::tui::payload::{self, FOLD};
 
 /// The tab row's labels: ` 1 Payload `…; when they do not fit in `width`, only the shown tab
-/// keeps its title (` 1 │ 2 │ 7 Frames `) so every tab stays visible and clickable.
-fn labels(current: Tab, width: u16) -> Vec<(Tab, String)> {
+/// keeps its title (` 1 │ 2 │ 7 Frames `) so every tab stays visible and clickable. Replay
+/// has no digit keys for tabs (1-3 set its speed; Tab moves), so its labels carry no numbers.
+fn labels(current: Tab, width: u16, numbered: bool) -> Vec<(Tab, String)> {
+    let number = |i: usize| {
+        if numbered {
+            format!(" {}", i + 1)
+        } else {
+            String::new()
+        }
+    };
     let full: Vec<(Tab, String)> = Tab::ALL
         .iter()
         .enumerate()
-        .map(|(i, tab)| (*tab, format!(" {} {} ", i + 1, tab.title())))
+        .map(|(i, tab)| (*tab, format!("{} {} ", number(i), tab.title())))
         .collect();
     // "─ " before, one "│" between labels.
     let need: usize = 1 + full
@@ -41,17 +49,22 @@ fn labels(current: Tab, width: u16) -> Vec<(Tab, String)> {
         .map(|(i, (tab, label))| {
             if tab == current {
                 (tab, label)
-            } else {
+            } else if numbered {
                 (tab, format!(" {} ", i + 1))
+            } else {
+                (
+                    tab,
+                    format!(" {} ", tab.title().chars().next().unwrap_or('?')),
+                )
             }
         })
         .collect()
 }
 
 /// Columns each tab title occupies on the tab row: (tab, first column, end column).
-pub fn tab_ranges(current: Tab, area: Rect) -> Vec<(Tab, u16, u16)> {
+pub fn tab_ranges(app: &App, area: Rect) -> Vec<(Tab, u16, u16)> {
     let mut x = area.x + 2;
-    labels(current, area.width)
+    labels(app.tab, area.width, app.replay.is_none())
         .into_iter()
         .map(|(tab, label)| {
             let w = u16::try_from(label.chars().count()).unwrap_or(u16::MAX);
@@ -63,11 +76,11 @@ pub fn tab_ranges(current: Tab, area: Rect) -> Vec<(Tab, u16, u16)> {
 }
 
 /// The tab whose title is at a screen cell, if any.
-pub fn tab_at(current: Tab, area: Rect, column: u16, row: u16) -> Option<Tab> {
+pub fn tab_at(app: &App, area: Rect, column: u16, row: u16) -> Option<Tab> {
     if row != area.y || area.height == 0 {
         return None;
     }
-    tab_ranges(current, area)
+    tab_ranges(app, area)
         .into_iter()
         .find(|(_, a, b)| (*a..*b).contains(&column))
         .map(|(t, _, _)| t)
@@ -80,7 +93,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let t = &app.theme;
     let mut spans = Vec::new();
-    for (i, (tab, label)) in labels(app.tab, area.width).into_iter().enumerate() {
+    for (i, (tab, label)) in labels(app.tab, area.width, app.replay.is_none())
+        .into_iter()
+        .enumerate()
+    {
         if i > 0 {
             spans.push(Span::styled("│", t.border));
         }
