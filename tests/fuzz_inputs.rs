@@ -131,6 +131,25 @@ proptest! {
         prop_assert!(ledger.turns().iter().all(|t| t.full_context.bytes + 64 >= t.incremental.bytes / 2));
     }
 
+    /// The same arbitrary events through a ledger that retires finished turns after every frame
+    /// (as `stats` and the headless proxy do): no panic, and every turn is handed over once.
+    #[test]
+    fn a_retiring_ledger_survives_arbitrary_events(
+        events in prop::collection::vec((arb_json(), 0u8..3, 0u32..3, 0u64..1_000_000), 0..40)
+    ) {
+        let mut ledger = Ledger::summary_only();
+        let mut handed = 0;
+        for (value, dir, conn, t) in events {
+            let dir = [Dir::Sent, Dir::Recv, Dir::Meta][dir as usize];
+            ledger.push(&frame(dir, t, conn, value.to_string()));
+            handed += ledger.retire_finished().len();
+        }
+        handed += ledger.retire_all().len();
+        prop_assert_eq!(handed, ledger.totals().turns);
+        prop_assert_eq!(ledger.retired(), handed);
+        prop_assert!(ledger.turns().is_empty());
+    }
+
     /// Real frames, mutated, through the transcript reader and the ledger: no panic, every
     /// line is either a frame or a reported error.
     #[test]
@@ -146,13 +165,22 @@ proptest! {
         }
         let reader = from_reader(&data[..], "fuzz").unwrap();
         let mut ledger = Ledger::new();
+        // Beside it, a ledger that retires finished turns as `stats` does.
+        let mut retiring = Ledger::summary_only();
         let (mut ok, mut bad) = (0, 0);
         for entry in reader {
             match entry {
-                Ok(e) => { ok += 1; ledger.push(&e.frame); }
+                Ok(e) => {
+                    ok += 1;
+                    ledger.push(&e.frame);
+                    retiring.push(&e.frame);
+                    retiring.retire_finished();
+                }
                 Err(e) => { bad += 1; prop_assert!(e.line >= 2); }
             }
         }
+        retiring.retire_all();
+        prop_assert_eq!(retiring.totals().turns, ledger.totals().turns);
         // Blank lines are skipped; every other line is accounted for (a mutation may add lines).
         let lines_after_header = data.iter().filter(|&&b| b == b'\n').count() - 1;
         prop_assert!(ok + bad <= lines_after_header);
