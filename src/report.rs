@@ -75,27 +75,6 @@ pub fn write_stats_json(
     write_redacted(out, &doc, |out| turns::write_elements(out, ledger, prices))
 }
 
-/// `write_stats_json` for a HAR: no skipped lines, and a `har` object (what was read and
-/// skipped, what HAR's timing limits) beside the usual keys.
-pub fn write_har_stats_json(
-    out: &mut impl Write,
-    file: &str,
-    header: &Header,
-    ledger: &Ledger,
-    har: &Value,
-    prices: &Prices,
-) -> std::io::Result<()> {
-    let doc = StatsDoc {
-        file,
-        header,
-        ledger,
-        skipped: &[],
-        har: Some(har),
-        cost: &SessionCost::of(prices, ledger.turns()),
-    };
-    write_redacted(out, &doc, |out| turns::write_elements(out, ledger, prices))
-}
-
 /// The turns of a `stats --json` report whose ledger retires them as it folds
 /// ([`Ledger::retire_finished`]): each written out as it retires, into an unnamed temporary
 /// file, and priced into the running cost. The document's head (connections, notes, totals,
@@ -124,8 +103,8 @@ impl TurnSpool {
     }
 }
 
-/// `write_stats_json` (or, with `har`, `write_har_stats_json`) for a ledger whose every turn went
-/// into `spool`, in order, and cost `cost` ([`SessionCost::add_turn`]): the same bytes.
+/// `write_stats_json` (with `har`, a HAR's `har` object beside the usual keys) for a ledger
+/// whose every turn went into `spool`, in order, and cost `cost` ([`SessionCost::add_turn`]): the same bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn write_stats_json_spooled(
     out: &mut impl Write,
