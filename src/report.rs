@@ -42,6 +42,12 @@ pub fn fmt_tokens(n: u64) -> String {
     out
 }
 
+/// Signed token counts (a saving can be negative): `-1,234`.
+pub fn fmt_tokens_signed(n: i64) -> String {
+    let abs = fmt_tokens(n.unsigned_abs());
+    if n < 0 { format!("-{abs}") } else { abs }
+}
+
 /// A count and its noun, singular or plural, in the shared number format: `1 turn`,
 /// `12,345 turns`. Nouns here take a plain `s`.
 pub fn counted(n: impl TryInto<u64>, noun: &str) -> String {
@@ -371,6 +377,13 @@ pub fn fmt_bytes(b: u64) -> String {
     format!("{f:.1}G")
 }
 
+/// A signed byte figure (a saving can be negative: chaining to a parent with no items costs the
+/// `previous_response_id` field): `-1.2K`, in [`fmt_bytes`]'s units.
+pub fn fmt_bytes_signed(b: i64) -> String {
+    let abs = fmt_bytes(b.unsigned_abs());
+    if b < 0 { format!("-{abs}") } else { abs }
+}
+
 fn opt_us(v: Option<u64>) -> String {
     v.map_or_else(|| "-".into(), fmt_us)
 }
@@ -461,18 +474,16 @@ pub fn write_table_total(
     cost: &SessionCost,
 ) -> std::io::Result<()> {
     let t = ledger.totals();
-    let saved = t.saved_tokens();
-    let sign = if saved < 0 { "-" } else { "" };
     writeln!(
         out,
-        "total: {} on {}; sent {} vs {} full resend: saved {} ({:.1}%), {sign}{} tokens; {PROMPT_CACHE} {} of {} input tokens; {}; {}; cost {}",
+        "total: {} on {}; sent {} vs {} full resend: saved {} ({:.1}%), {} tokens; {PROMPT_CACHE} {} of {} input tokens; {}; {}; cost {}",
         counted(t.turns, "turn"),
         counted(ledger.connections().len(), "connection"),
         fmt_bytes(t.incremental.bytes),
         fmt_bytes(t.full_context.bytes),
-        fmt_bytes(u64::try_from(t.saved_bytes().max(0)).unwrap_or(0)),
+        fmt_bytes_signed(t.saved_bytes()),
         t.saved_pct(),
-        fmt_tokens(saved.unsigned_abs()),
+        fmt_tokens_signed(t.saved_tokens()),
         fmt_tokens(t.cached_tokens),
         fmt_tokens(t.input_tokens),
         counted(t.tool_calls, "tool call"),
@@ -556,6 +567,16 @@ mod tests {
         ] {
             assert_eq!(fmt_bytes(b), text, "{b}");
         }
+    }
+
+    /// A negative saving keeps its sign and its size (the table once printed `0B` for it).
+    #[test]
+    fn signed_figures_keep_their_sign() {
+        assert_eq!(fmt_bytes_signed(-2048), "-2.0K");
+        assert_eq!(fmt_bytes_signed(i64::MIN), "-8589934592.0G");
+        assert_eq!(fmt_bytes_signed(587), "587B");
+        assert_eq!(fmt_tokens_signed(-1234), "-1,234");
+        assert_eq!(fmt_tokens_signed(0), "0");
     }
 
     /// Every duration keeps its unit within 6 columns, and rounding never prints `1000 ms`.

@@ -272,7 +272,4 @@ pub fn clip(s: &str, n: usize) -> String {
 pub use crate::report::fmt_tokens as thousands;
 
 /// Signed thousands: `-1,234`.
-pub fn thousands_signed(n: i64) -> String {
-    let abs = thousands(n.unsigned_abs());
-    if n < 0 { format!("-{abs}") } else { abs }
-}
+pub use crate::report::fmt_tokens_signed as thousands_signed;

@@ -8,13 +8,13 @@ use ratatui::widgets::{Paragraph, Wrap};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{clip, json, thousands, title_rule};
+use super::{clip, json, thousands, thousands_signed, title_rule};
 use crate::frame::Dir;
 use crate::ledger::context as chain;
 use crate::ledger::{Turn, TurnStatus};
 use crate::protocol::server::explain_error_code;
 use crate::protocol::{EventHead, ServerEventKind};
-use crate::report::{CONN_CONTEXT, PROMPT_CACHE, counted, fmt_bytes, fmt_us};
+use crate::report::{CONN_CONTEXT, PROMPT_CACHE, counted, fmt_bytes, fmt_bytes_signed, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
 use crate::tui::compose;
 
@@ -542,9 +542,9 @@ fn usage(app: &App, i: usize) -> Vec<Line<'static>> {
             app,
             "saved",
             format!(
-                "{} B · {} tok · {:.1}%",
-                turn.saved_bytes(),
-                turn.saved_tokens(),
+                "{} · {} tok · {:.1}%",
+                fmt_bytes_signed(turn.saved_bytes()),
+                thousands_signed(turn.saved_tokens()),
                 turn.saved_pct()
             ),
         ),

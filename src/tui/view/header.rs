@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::{clip, thousands, thousands_signed};
 use crate::ledger::PROMPT_CACHE_MIN_TOKENS;
 use crate::ledger::{AgeLevel, MAX_AGE_US};
-use crate::report::{PROMPT_CACHE, counted, fmt_bytes};
+use crate::report::{PROMPT_CACHE, counted, fmt_bytes_signed};
 use crate::tui::app::{App, ConnState, Recording};
 
 /// Draws the three header rows.
@@ -130,11 +130,7 @@ fn second_line(app: &App, width: u16) -> Line<'static> {
     let tot = app.ledger.totals();
     let saved_b = tot.saved_bytes();
     let saved_style = if saved_b > 0 { t.ok } else { t.text };
-    let saved_bytes = format!(
-        "{}{}",
-        if saved_b < 0 { "-" } else { "" },
-        fmt_bytes(saved_b.unsigned_abs())
-    );
+    let saved_bytes = fmt_bytes_signed(saved_b);
     let saved_part = |figures: String| {
         vec![
             sep(),
