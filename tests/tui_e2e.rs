@@ -134,6 +134,11 @@ async fn five_turn_tool_loop_against_the_emulator() {
     h.enter();
     h.finished(1).await;
     assert_eq!(h.app.pending_calls().len(), 1, "{}", h.screen());
+    // The persona's call takes the path the message gave.
+    assert_eq!(
+        h.app.pending_calls()[0].arguments,
+        r#"{"path":"src/lib.rs"}"#
+    );
     let call_1 = h.app.pending_calls()[0].call_id.clone();
 
     // Turn 2: answer it by hand; only the output goes out, chained by id.

@@ -136,8 +136,31 @@ pub fn demo_tools() -> Vec<Value> {
     ]
 }
 
-/// Example arguments for a function tool, from its JSON schema's required properties.
-fn example_arguments(tool: &Value) -> String {
+/// The word a message gives after a tool's name (`read_file README.md` → `README.md`): what a
+/// person typing "call read_file on X" means the first string argument to be.
+fn word_after<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    let (_, rest) = message.split_once(name)?;
+    rest.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| {
+                matches!(
+                    c,
+                    '"' | '\'' | '`' | ',' | '.' | ':' | ';' | '!' | '?' | '(' | ')'
+                )
+            })
+        })
+        .find(|w| {
+            !w.is_empty()
+                && !matches!(
+                    *w,
+                    "on" | "for" | "with" | "in" | "the" | "a" | "now" | "please"
+                )
+        })
+}
+
+/// Example arguments for a function tool, from its JSON schema's required properties; the first
+/// string one takes `word` when the message gave one.
+fn example_arguments(tool: &Value, mut word: Option<&str>) -> String {
     let mut args = Map::new();
     let props = tool["parameters"]["properties"].as_object();
     let required: Vec<&str> = tool["parameters"]["required"]
@@ -155,7 +178,7 @@ fn example_arguments(tool: &Value) -> String {
                 Some("array") => json!([]),
                 Some("object") => json!({}),
                 Some("null") => Value::Null,
-                _ => json!("example"),
+                _ => json!(word.take().unwrap_or("example")),
             };
             args.insert(name.clone(), v);
         }
@@ -237,10 +260,11 @@ fn persona_plan(input: &PlanInput<'_>) -> Plan {
         if forced.is_none() {
             items.push(Planned::Text(text));
         }
+        let word = user_text.as_deref().and_then(|u| word_after(u, &name));
         items.push(Planned::Call {
             call_id: input.ids.call(),
+            arguments: example_arguments(tool, word),
             name,
-            arguments: example_arguments(tool),
         });
         return Plan {
             items,
@@ -291,6 +315,15 @@ mod tests {
         };
         assert_eq!(name, "get_time");
         assert_eq!(arguments, r#"{"tz":"example"}"#);
+        // The word after the tool's name fills its first string argument.
+        let items = vec![
+            json!({"type":"message","role":"user","content":"call get_time on 'Europe/Paris', please"}),
+        ];
+        let p = plan(&input(&items, &tools));
+        let Planned::Call { arguments, .. } = &p.items[1] else {
+            panic!("no call")
+        };
+        assert_eq!(arguments, r#"{"tz":"Europe/Paris"}"#);
         let items = vec![json!({"type":"message","role":"user","content":"hello"})];
         let p = plan(&input(&items, &tools));
         let Planned::Text(t) = &p.items[0] else {
