@@ -111,6 +111,22 @@ impl Totals {
         self.errors += other.errors;
     }
 
+    /// Adds one finished turn's figures: what the fold added to its running totals for it, so
+    /// the totals of turns that left a screen's list read as the header's (tested on every
+    /// fixture: the sum over all turns is [`Ledger::totals`]).
+    pub fn add_turn(&mut self, turn: &Turn) {
+        self.turns += 1;
+        fold::add(&mut self.incremental, turn.incremental);
+        fold::add(&mut self.full_context, turn.full_context);
+        if let Some(usage) = &turn.usage {
+            self.cached_tokens += usage.input_tokens_details.cached_tokens;
+            self.input_tokens += usage.input_tokens;
+            self.output_tokens += usage.output_tokens;
+        }
+        self.tool_calls += turn.tool_calls.len();
+        self.errors += usize::from(matches!(turn.status, TurnStatus::Error { .. }));
+    }
+
     /// Bytes saved versus HTTP full resend.
     pub fn saved_bytes(&self) -> i64 {
         turn::signed(self.full_context.bytes) - turn::signed(self.incremental.bytes)
@@ -327,9 +343,12 @@ impl Ledger {
             })
     }
 
-    /// The chain of turns ending at turn `index` (0-based), root first; it stops at a turn that
-    /// retired ([`Ledger::retire_finished`]).
+    /// The chain of turns ending at turn `index`, root first; it stops at a turn that retired
+    /// ([`Ledger::retire_finished`]). Positions in [`Ledger::turns`], as every screen indexes
+    /// them (the same as the 0-based turn numbers while nothing retired).
     pub fn chain_of(&self, index: usize) -> Vec<usize> {
+        let base = self.turns.base();
+        let index = index + base;
         let mut out = vec![index];
         let mut seen = std::collections::HashSet::from([index]);
         let mut current = index;
@@ -348,6 +367,7 @@ impl Ledger {
             current = parent;
         }
         out.reverse();
+        out.iter_mut().for_each(|t| *t -= base);
         out
     }
 
@@ -475,6 +495,29 @@ mod tests {
             p[0].prefix != p[1].prefix && !std::sync::Arc::ptr_eq(&p[0].prefix, &p[1].prefix)
         });
         assert!(changed, "a changed prefix is kept apart");
+    }
+
+    /// The totals of turns added one by one ([`Totals::add_turn`], what a screen folds the turns
+    /// that left its list into) are the fold's running totals, on every fixture.
+    #[test]
+    fn totals_of_the_turns_are_the_running_totals() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut checked = 0;
+        for dir in [root.clone(), root.join("stats_golden"), root.join("real")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|x| x != "tsjsonl") {
+                    continue;
+                }
+                let (_, frames, _) = crate::transcript::read_all(&path).unwrap();
+                let ledger = Ledger::from_frames(&frames);
+                let mut sum = Totals::default();
+                ledger.turns().iter().for_each(|t| sum.add_turn(t));
+                assert_eq!(&sum, ledger.totals(), "{}", path.display());
+                checked += usize::from(sum.errors > 0 && sum.tool_calls > 0);
+            }
+        }
+        assert!(checked > 0, "some fixture has errors and tool calls to add");
     }
 
     /// A chain entry is kept per response for as long as the ledger lives: it stays 64 bytes.

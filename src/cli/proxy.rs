@@ -315,6 +315,7 @@ async fn run_tui(
         ..ProxyPanel::default()
     });
     app.focus = Focus::Turns;
+    app.turn_window = Some(crate::tui::app::PROXY_TURN_WINDOW);
     app.recording = match record {
         Some(path) => Recording::To(path),
         None => Recording::Off,

@@ -211,8 +211,17 @@ impl Ledger {
     /// keeps every turn. [`Ledger::turns`] then holds the live turns, the first numbered
     /// [`Ledger::retired`] + 1.
     pub fn retire_finished(&mut self) -> Vec<Turn> {
+        self.retire_finished_beyond(0)
+    }
+
+    /// [`Ledger::retire_finished`], but the newest `keep` turns stay whatever they are: for a
+    /// screen that lists the newest turns and folds older ones into one row (the proxy TUI).
+    pub fn retire_finished_beyond(&mut self, keep: usize) -> Vec<Turn> {
         let mut n = 0;
         for (i, turn) in self.turns.live().iter().enumerate() {
+            if self.turns.live().len() - n <= keep {
+                break;
+            }
             let t = self.turns.base() + i;
             let closed = self
                 .connections

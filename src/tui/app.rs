@@ -317,7 +317,26 @@ pub struct App {
     pub payload_view: super::payload::PayloadView,
     /// Model prices for the Usage tab's cost lines (built-in, with config.toml's `[prices]`).
     pub prices: crate::ledger::cost::Prices,
+    /// List at most this many turns; finished turns older than that leave the ledger and are
+    /// folded into [`App::earlier`] (the proxy TUI: a day of turns must not grow its memory).
+    /// `None` keeps every turn (live sessions, and replay, whose keys jump to any turn).
+    pub turn_window: Option<usize>,
+    /// The figures of the turns that left the list.
+    pub earlier: Earlier,
 }
+
+/// The turns that left the list ([`App::turn_window`]): their number is
+/// [`crate::ledger::Ledger::retired`], their figures are summed as the header's totals are.
+#[derive(Debug, Default)]
+pub struct Earlier {
+    /// Their totals ([`crate::ledger::Totals::add_turn`]).
+    pub totals: crate::ledger::Totals,
+    /// Their cost, for the Usage tab's session line.
+    pub cost: crate::ledger::cost::SessionCost,
+}
+
+/// The proxy TUI's [`App::turn_window`]: ~1.3 KB a turn, so ~1.3 MB of turns listed.
+pub const PROXY_TURN_WINDOW: usize = 1000;
 
 impl App {
     /// A fresh app for a session.
@@ -359,6 +378,8 @@ impl App {
             frames_tab: super::frames::FramesTab::default(),
             payload_view: super::payload::PayloadView::default(),
             prices: crate::ledger::cost::Prices::builtin(),
+            turn_window: None,
+            earlier: Earlier::default(),
         }
     }
 

@@ -10,6 +10,7 @@ mod source;
 use composer::{on_file, paste_text, pick_call, send, switch_mode};
 use navigate::{ensure_visible, move_selection, on_click, scroll_detail, select, show_tab};
 pub use source::STALL_US;
+pub(crate) use source::earlier_hint;
 use source::{on_frame, on_link, on_tick};
 
 use super::action::{Action, Command};
@@ -86,6 +87,7 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         Action::SelectFirst => {
             app.follow = false;
             select(app, 0);
+            navigate::say_where_earlier_turns_are(app);
         }
         Action::SelectLast => {
             app.follow = true;

@@ -35,13 +35,6 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-impl Areas {
-    /// Turn rows that fit in the list.
-    pub fn list_rows(&self) -> usize {
-        usize::from(self.list.height.saturating_sub(2))
-    }
-}
-
 /// Splits the screen; `update` uses the same function for scrolling and mouse hits.
 pub fn layout(app: &App, area: Rect) -> Areas {
     let header_h = 3.min(area.height);
@@ -61,7 +54,9 @@ pub fn layout(app: &App, area: Rect) -> Areas {
         (body * 2 / 5).max(5)
     };
     // A short list leaves its spare rows to the detail pane.
-    let turns = u16::try_from(app.ledger.turns().len()).unwrap_or(u16::MAX);
+    // The turns listed, and the row of those that left the list.
+    let rows = app.ledger.turns().len() + usize::from(app.ledger.retired() > 0);
+    let turns = u16::try_from(rows).unwrap_or(u16::MAX);
     let list_h = list_h.min(turns.saturating_add(2).max(4));
     let detail_h = body - list_h;
     let mut y = area.y;

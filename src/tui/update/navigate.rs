@@ -19,6 +19,9 @@ pub(super) fn move_selection(app: &mut App, delta: i32) {
         return;
     }
     let cur = app.selected.unwrap_or(count - 1);
+    if delta < 0 && cur == 0 {
+        say_where_earlier_turns_are(app);
+    }
     let next = if delta < 0 {
         cur.saturating_sub(delta.unsigned_abs() as usize)
     } else {
@@ -39,9 +42,18 @@ pub(super) fn select(app: &mut App, index: usize) {
     ensure_visible(app);
 }
 
+/// Moving above the first listed turn: the turns before it left the list
+/// ([`App::turn_window`]); the status line says where they can be seen.
+pub(super) fn say_where_earlier_turns_are(app: &mut App) {
+    if app.ledger.retired() > 0 {
+        let hint = super::source::earlier_hint(app);
+        app.set_message(crate::tui::app::Level::Info, hint);
+    }
+}
+
 /// Keeps the selected row inside the list's visible rows, and the list full when it can be.
 pub(super) fn ensure_visible(app: &mut App) {
-    let rows = view::layout(app, app.area).list_rows().max(1);
+    let rows = view::turns::turn_rows(app, view::layout(app, app.area).list).max(1);
     let count = app.ledger.turns().len();
     app.list_offset = app.list_offset.min(count.saturating_sub(rows));
     let Some(sel) = app.selected else {
@@ -62,7 +74,12 @@ pub(super) fn on_click(app: &mut App, column: u16, row: u16) {
     }
     let areas = view::layout(app, app.area);
     let at = ratatui::layout::Position::new(column, row);
-    if let Some(i) = view::turns::row_at(app, areas.list, row).filter(|_| areas.list.contains(at)) {
+    if view::turns::earlier_row_at(app, areas.list, row) && areas.list.contains(at) {
+        app.focus = Focus::Turns;
+        say_where_earlier_turns_are(app);
+    } else if let Some(i) =
+        view::turns::row_at(app, areas.list, row).filter(|_| areas.list.contains(at))
+    {
         app.focus = Focus::Turns;
         app.follow = i + 1 == app.ledger.turns().len();
         select(app, i);

@@ -51,12 +51,15 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
         let why = why.to_owned();
         app.set_message(Level::Warn, why);
     }
+    retire_past_window(app);
     let count = app.ledger.turns().len();
     if app.follow && count > 0 && app.selected != Some(count - 1) {
         app.selected = Some(count - 1);
         app.detail_scroll = 0;
     }
     // Proxy mode: the agent answers its own tool calls; no composer hints or offers.
+    // The ledger numbers turns from the first ever; the screens index the listed ones.
+    let touched = touched.and_then(|t| t.checked_sub(app.ledger.retired()));
     let Some(t) = touched.filter(|_| dir == Dir::Recv && app.proxy.is_none()) else {
         return;
     };
@@ -113,6 +116,65 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
             app.set_message(Level::Error, format!("turn {}: response.failed", t + 1))
         }
         TurnStatus::Dropped | TurnStatus::NotSent | TurnStatus::Queued | TurnStatus::InFlight => {}
+    }
+}
+
+/// Finished turns past [`App::turn_window`] leave the ledger into [`App::earlier`]; positions
+/// that index the list move with them. They go in batches of an eighth of the window (each
+/// retirement shifts the list), never the selected turn or one after it unless the list is four
+/// windows long (someone parked on an old turn must not hold a day of turns).
+fn retire_past_window(app: &mut App) {
+    let Some(window) = app.turn_window else {
+        return;
+    };
+    let live = app.ledger.turns().len();
+    if live <= window + window / 8 {
+        return;
+    }
+    let keep = match app.selected.filter(|_| !app.follow) {
+        Some(s) if live < 4 * window => window.max(live - s),
+        _ => window,
+    };
+    let gone = app.ledger.retire_finished_beyond(keep);
+    if gone.is_empty() {
+        return;
+    }
+    for turn in &gone {
+        app.earlier.totals.add_turn(turn);
+        app.earlier.cost.add_turn(&app.prices, turn);
+    }
+    let n = gone.len();
+    if let Some(s) = app.selected {
+        if s < n {
+            app.set_message(
+                Level::Info,
+                format!("the selected turn left the list; {}", earlier_hint(app)),
+            );
+        }
+        app.selected = Some(s.saturating_sub(n));
+    }
+    app.list_offset = app.list_offset.saturating_sub(n);
+    app.fresh_from = app.fresh_from.saturating_sub(n);
+}
+
+/// Where the turns that left the list can still be seen: the command first, so a narrow status
+/// line still shows it (the message log keeps the whole text).
+pub(crate) fn earlier_hint(app: &App) -> String {
+    let n = app.ledger.retired();
+    let which = if n == 1 {
+        "turn 1".to_owned()
+    } else {
+        format!("turns 1-{n}")
+    };
+    let keeps = app.turn_window.unwrap_or(0);
+    match &app.recording {
+        crate::tui::app::Recording::To(path) => format!(
+            "turnscope replay {} shows {which} (this list keeps the newest {keeps}; the 'earlier' row sums the rest)",
+            path.display()
+        ),
+        _ => format!(
+            "{which} left this list (it keeps the newest {keeps}) and were not recorded (--no-record): the 'earlier' row keeps their totals"
+        ),
     }
 }
 

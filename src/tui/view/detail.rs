@@ -196,7 +196,9 @@ fn cost_lines(app: &App, i: usize) -> Vec<Line<'static>> {
         )),
         _ => None,
     };
-    let session = SessionCost::of(&app.prices, turns);
+    // The turns that left the list count too (their cost was summed as they left).
+    let mut session = SessionCost::of(&app.prices, turns);
+    session.add(&app.earlier.cost);
     let mut session_text = session.text();
     if session.no_usage_turns > 0 {
         session_text.push_str(&format!(
@@ -381,6 +383,18 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
         )),
         Line::from(Span::styled("  → input sent · ← output received", t.muted)),
     ];
+    // The chain's root continues a turn that left the list: its items are not listed here
+    // (the figures above count them; the recording has them).
+    let root = chain.first().and_then(|&r| app.ledger.turns().get(r));
+    if app.ledger.retired() > 0 && root.is_some_and(|r| r.previous_response_id.is_some()) {
+        all.push(Line::from(Span::styled(
+            format!(
+                "  earlier turns of this chain left the list; {}",
+                crate::tui::update::earlier_hint(app)
+            ),
+            t.warn,
+        )));
+    }
     for &link in &chain {
         if all.len() >= skip + take {
             break;

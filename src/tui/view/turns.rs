@@ -12,14 +12,68 @@ use crate::report::{PROMPT_CACHE, fmt_bytes, fmt_us_compact};
 use crate::tui::app::{App, Focus};
 use crate::tui::theme::Theme;
 
-/// Which turn (0-based) is drawn at screen row `row`, if any.
+/// Whether the list starts with the row of turns that left it ([`App::turn_window`]).
+fn earlier_shown(app: &App) -> bool {
+    app.ledger.retired() > 0
+}
+
+/// Rows for turns in the list drawn in `area` (the title, the column header and the earlier row
+/// take theirs).
+pub fn turn_rows(app: &App, area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(2)).saturating_sub(usize::from(earlier_shown(app)))
+}
+
+/// Whether screen row `row` is the earlier row.
+pub fn earlier_row_at(app: &App, area: Rect, row: u16) -> bool {
+    earlier_shown(app) && row == area.y + 2 && row < area.y + area.height
+}
+
+/// Which turn (0-based position in the list) is drawn at screen row `row`, if any.
 pub fn row_at(app: &App, area: Rect, row: u16) -> Option<usize> {
-    let first = area.y + 2;
+    let first = area.y + 2 + u16::from(earlier_shown(app));
     if row < first || row >= area.y + area.height {
         return None;
     }
     let i = app.list_offset + usize::from(row - first);
     (i < app.ledger.turns().len()).then_some(i)
+}
+
+/// The row of the turns that left the list: their number and the figures the header totals
+/// sum, in the turn columns (sent, full, saved, prompt cache, tools).
+fn earlier_row(app: &App) -> Vec<Cell<'static>> {
+    let t = &app.theme;
+    let totals = &app.earlier.totals;
+    let saved = if totals.full_context.bytes == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", totals.saved_pct())
+    };
+    vec![
+        Cell::from(Span::styled("…", t.muted)),
+        Cell::from(Span::styled("earlier", t.muted)),
+        Cell::from(Span::styled(
+            clip(&crate::report::counted(app.ledger.retired(), "turn"), 11),
+            t.muted,
+        )),
+        Cell::from("-"),
+        Cell::from("-"),
+        Cell::from(fmt_bytes(totals.incremental.bytes)),
+        Cell::from(fmt_bytes(totals.full_context.bytes)),
+        Cell::from(Span::styled(
+            saved,
+            if totals.saved_bytes() > 0 {
+                t.ok
+            } else {
+                t.text
+            },
+        )),
+        Cell::from(thousands(totals.cached_tokens)),
+        Cell::from(if totals.tool_calls == 0 {
+            "-".into()
+        } else {
+            totals.tool_calls.to_string()
+        }),
+    ]
 }
 
 /// Status label and its style.
@@ -89,7 +143,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     }
     let t = &app.theme;
     let turns = app.ledger.turns();
-    let mut title = vec![Span::styled(format!("Turns {}", turns.len()), t.title)];
+    let mut title = vec![Span::styled(
+        format!("Turns {}", app.ledger.retired() + turns.len()),
+        t.title,
+    )];
     // The letters beside a turn's number, spelled out once for the marks in use.
     for mark in Mark::ALL {
         if turns.iter().any(|turn| turn.marks().contains(&mark)) {
@@ -166,8 +223,9 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .zip(shown)
         .filter_map(|((h, _), s)| s.then_some(*h))
         .collect();
-    let rows_room = usize::from(body.height.saturating_sub(1));
+    let rows_room = turn_rows(app, area);
     let start = app.list_offset.min(turns.len().saturating_sub(1));
+    let earlier = earlier_shown(app).then(|| Row::new(keep(earlier_row(app))));
     let rows = turns[start..]
         .iter()
         .take(rows_room)
@@ -230,7 +288,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .zip(shown)
         .filter_map(|((_, w), s)| s.then_some(Constraint::Length(*w)))
         .collect();
-    let table = Table::new(rows, widths)
+    let table = Table::new(earlier.into_iter().chain(rows), widths)
         .header(Row::new(header).style(t.muted))
         .column_spacing(1);
     frame.render_widget(table, body);
