@@ -8,6 +8,7 @@
 //! each byte is parsed and tokenized once, so the fold is O(frames).
 
 mod batch;
+mod chain;
 pub mod client;
 mod connection;
 pub mod context;
@@ -16,6 +17,7 @@ mod ending;
 mod fold;
 pub mod insight;
 mod intervene;
+mod known;
 mod read;
 mod turn;
 mod verdict;
@@ -143,56 +145,6 @@ impl Totals {
     }
 }
 
-/// What the ledger knows about a response that can be continued.
-#[derive(Debug, Clone, Default)]
-struct ChainNode {
-    /// Bytes of every item along the chain up to and including this response's output.
-    items_bytes: u64,
-    /// Number of those items.
-    items_count: u64,
-    /// Their tokens.
-    tokens: u64,
-    /// The turn that produced it (0-based absolute number; it may have left the window).
-    turn: usize,
-    /// That turn's end, prefix and connection: what a continuation compares itself with, kept
-    /// here because the turn itself may have retired ([`Ledger::retire_finished`]). (Fields
-    /// ordered so the node packs into 64 bytes: one is kept per response.)
-    done_us: u64,
-    prefix: std::sync::Arc<Prefix>,
-    /// The connection whose cache holds it, `None` once evicted or the connection closed.
-    cached_on: Option<u32>,
-    conn: u32,
-}
-
-/// Every response that can be continued, by id. A later request may name any of them (a stored
-/// response loads on any connection), so the map grows with the responses seen: it keys each by
-/// the 128-bit xxh3 hash of its id (16 bytes, no allocation; real ids are ~55 characters), as
-/// the token memo keys texts. Two ids sharing a hash would share an entry, ~2^64 ids away.
-#[derive(Debug, Default)]
-struct Chain(HashMap<u128, ChainNode>);
-
-impl Chain {
-    fn key(id: &str) -> u128 {
-        xxhash_rust::xxh3::xxh3_128(id.as_bytes())
-    }
-
-    fn get(&self, id: &str) -> Option<&ChainNode> {
-        self.0.get(&Self::key(id))
-    }
-
-    fn get_mut(&mut self, id: &str) -> Option<&mut ChainNode> {
-        self.0.get_mut(&Self::key(id))
-    }
-
-    fn insert(&mut self, id: &str, node: ChainNode) {
-        self.0.insert(Self::key(id), node);
-    }
-
-    fn values_mut(&mut self) -> impl Iterator<Item = &mut ChainNode> {
-        self.0.values_mut()
-    }
-}
-
 /// The fold state.
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -202,7 +154,7 @@ pub struct Ledger {
     anchors: window::Anchors,
     notes: Vec<Note>,
     totals: Totals,
-    chain: Chain,
+    chain: chain::Chain,
     /// Turns waiting or running, per (connection, lane), FIFO.
     lanes: HashMap<(u32, Option<String>), VecDeque<usize>>,
     /// Output items seen via `output_item.done`, per running turn, until its terminal event.
@@ -212,7 +164,7 @@ pub struct Ledger {
     counter: crate::tokens::Counter,
     /// Identities of every item sent or received, to recognise resends; `true` once the item
     /// is known to be unique (model output, or an item with a `call_id`).
-    known_items: HashMap<u64, bool>,
+    known_items: known::KnownItems,
     /// Connections that carry HTTP-mode requests (seen by the proxy).
     http_conns: HashSet<u32>,
     /// The client named by each connection's handshake headers (a `client` meta line).
@@ -335,7 +287,7 @@ impl Ledger {
     pub fn turn_by_response(&self, response_id: &str) -> Option<&Turn> {
         self.chain
             .get(response_id)
-            .and_then(|n| self.turns.get(n.turn))
+            .and_then(|n| self.turns.get(n.turn as usize))
             .or_else(|| {
                 self.turns
                     .iter()
@@ -357,7 +309,7 @@ impl Ledger {
             .get(current)
             .and_then(|t| t.previous_response_id.as_deref())
             .and_then(|id| self.chain.get(id))
-            .map(|n| n.turn)
+            .map(|n| n.turn as usize)
             .filter(|&p| self.turns.get(p).is_some())
         {
             if !seen.insert(parent) {
@@ -523,7 +475,7 @@ mod tests {
     /// A chain entry is kept per response for as long as the ledger lives: it stays 64 bytes.
     #[test]
     fn a_chain_entry_packs_into_64_bytes() {
-        assert_eq!(std::mem::size_of::<ChainNode>(), 64);
+        assert_eq!(std::mem::size_of::<chain::ChainNode>(), 64);
     }
 
     /// A summary-only ledger has every figure of the full one and none of the detail.

@@ -212,7 +212,7 @@ impl Counter {
             let k = key(text);
             if let Some(&n) = self.primed.get(&k).or_else(|| self.memo.get(&k)) {
                 if text.len() >= Self::MEMO_MIN {
-                    self.memo.insert(k, n);
+                    self.remember(k, n);
                 }
                 return n;
             }
@@ -221,10 +221,26 @@ impl Counter {
         if text.len() < Self::MEMO_MIN {
             return count(text) as u64;
         }
-        *self
-            .memo
-            .entry(key(text))
-            .or_insert_with(|| count(text) as u64)
+        let k = key(text);
+        if let Some(&n) = self.memo.get(&k) {
+            return n;
+        }
+        let n = count(text) as u64;
+        self.remember(k, n);
+        n
+    }
+
+    /// Large texts remembered at most: a proxy left running for a day sees a new tool output
+    /// every turn, and the memo must not keep a count for each. Past this it starts again
+    /// (the texts resent every turn, instructions and tools, are counted once more), in a table
+    /// that stays its size: ~1 MB.
+    const MEMO_KEEP: usize = 16_384;
+
+    fn remember(&mut self, k: u128, n: u64) {
+        if self.memo.len() >= Self::MEMO_KEEP && !self.memo.contains_key(&k) {
+            self.memo.clear();
+        }
+        self.memo.insert(k, n);
     }
 
     /// Counts `texts` ahead, in parallel across all cores (each distinct text once, none

@@ -302,6 +302,15 @@ const LONG_TURNS: Shape = Shape {
     ..SMALL
 };
 
+/// A day of short turns in a few minutes: 48k turns of one 200 B delta, so that each half folds
+/// more responses and items than the ledger keeps (16,384 chain entries, two generations of
+/// 16,384 item identities) and the second half can only show what grows per turn.
+const SHORT_TURNS: Shape = Shape {
+    volume: 48_000 * 200,
+    delta: 200,
+    deltas: 1,
+};
+
 /// The anonymous RSS of a child proxy: its highest after any turn, and what it was after half
 /// the turns and after all of them (their difference is what the second half grew it by).
 struct Anon {
@@ -405,8 +414,8 @@ async fn assert_flat(tui: bool, shape: Shape) {
     let anon = anon_after_relaying(tui, shape).await;
     assert!(
         anon.end - anon.half <= GROWTH_BOUND_MB,
-        "relaying the second {} MB of small frames ({} per turn) grew the anonymous RSS from {:.1} to {:.1} MB (bound +{GROWTH_BOUND_MB} MB): something is kept per frame or per turn",
-        shape.volume >> 21,
+        "relaying the second {:.1} MB of small frames ({} per turn) grew the anonymous RSS from {:.1} to {:.1} MB (bound +{GROWTH_BOUND_MB} MB): something is kept per frame or per turn",
+        shape.volume as f64 / f64::from(2 << 20),
         shape.deltas + 2,
         anon.half,
         anon.end
@@ -459,6 +468,17 @@ async fn the_proxy_tui_does_not_grow_with_the_frame_count() {
 async fn the_proxy_tui_does_not_grow_with_the_turn_count() {
     let _one = HEAVY.lock().await;
     assert_flat(true, SMALL).await;
+}
+
+/// Headless, a day of short turns (24k a half, store=false on one connection, so no response
+/// leaves with its connection): the ledger keeps the 16,384 most recently used chain entries
+/// and two generations of item identities, and the token memo a bounded table, so the second
+/// half adds nothing per turn. Before, each turn kept a chain entry and an item identity
+/// (~500 B a turn with the tables' growth).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_proxy_does_not_grow_with_a_day_of_short_turns() {
+    let _one = HEAVY.lock().await;
+    assert_flat(false, SHORT_TURNS).await;
 }
 
 /// The same for the headless proxy: its summary ledger retires each finished turn into running

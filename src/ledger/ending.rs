@@ -3,8 +3,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::chain::ChainNode;
 use super::insight::item_key;
-use super::{ChainNode, Ledger, ToolCall, TurnStatus};
+use super::{Ledger, ToolCall, TurnStatus};
 use crate::frame::FrameRef;
 use crate::protocol::{ApiError, ItemHead, ResponseHead, ServerEventKind};
 
@@ -30,7 +31,7 @@ impl Ledger {
         });
         for item in &outputs {
             // Model output can only reappear in an input as a resend.
-            self.known_items.insert(item_key(item).0, true);
+            self.known_items.saw(item_key(item).0, true);
         }
         let mut tool_calls: Vec<ToolCall> = outputs
             .iter()
@@ -74,12 +75,12 @@ impl Ledger {
             && let Some(id) = turn.response_id.clone()
         {
             let (conn, done_us, prefix) = (turn.conn, frame.t_us, Arc::clone(&turn.prefix));
-            let parent = turn
-                .previous_response_id
-                .as_deref()
-                .and_then(|p| self.chain.get(p))
-                .cloned()
-                .unwrap_or_default();
+            let named = turn.previous_response_id.as_deref();
+            let found = named.and_then(|p| self.chain.get(p)).cloned();
+            // A parent forgotten while this turn ran leaves its sums unknown too.
+            let unknown = turn.context_unknown
+                || (named.is_some() && found.is_none() && self.chain.evicted > 0);
+            let parent = found.unwrap_or_default();
             self.chain.insert(
                 &id,
                 ChainNode {
@@ -87,10 +88,12 @@ impl Ledger {
                     items_count: parent.items_count + in_items + outputs.len() as u64,
                     tokens: parent.tokens + in_tokens + out_tokens,
                     cached_on: Some(frame.conn),
-                    turn: t,
+                    turn: u32::try_from(t).unwrap_or(u32::MAX),
                     conn,
                     done_us,
                     prefix,
+                    used: 0,
+                    unknown,
                 },
             );
         }

@@ -195,7 +195,8 @@ impl Ledger {
             tokens: items_tokens + measured.envelope_tokens,
         };
         let prev = head.previous_response_id.as_deref().map(str::to_owned);
-        let parent = prev.as_deref().and_then(|id| self.chain.get(id)).cloned();
+        let parent = prev.as_deref().and_then(|id| self.chain.continued(id));
+        let context_unknown = self.context_unknown(prev.as_deref(), parent.as_ref());
         let full_context = match (&prev, &parent) {
             (Some(id), Some(node)) => Size {
                 bytes: (incremental.bytes + node.items_bytes + node.items_count)
@@ -239,7 +240,7 @@ impl Ledger {
             _ => std::sync::Arc::new(prefix),
         };
         for item in &measured.items {
-            *self.known_items.entry(item.key).or_default() |= item.unique;
+            self.known_items.saw(item.key, item.unique);
         }
         let queue = self.lanes.entry((frame.conn, lane.clone())).or_default();
         let status = if queue.is_empty() {
@@ -281,6 +282,7 @@ impl Ledger {
             transport,
             prefix,
             insight,
+            context_unknown,
         });
         self.anchors.added(turn_index, &self.turns[turn_index]);
         // New input items join the chain when the response completes; remember them.
@@ -293,6 +295,21 @@ impl Ledger {
         add(&mut self.totals.incremental, incremental);
         add(&mut self.totals.full_context, full_context);
         turn_index
+    }
+
+    /// Whether a turn continuing `prev` (found as `parent`) has a context the ledger cannot
+    /// sum: its parent, or a response before it, was forgotten to keep the chain bounded. A
+    /// parent never seen (a recording that starts mid-chain) reads as before while nothing
+    /// was forgotten.
+    fn context_unknown(
+        &self,
+        prev: Option<&str>,
+        parent: Option<&super::chain::ChainNode>,
+    ) -> bool {
+        match parent {
+            Some(p) => p.unknown,
+            None => prev.is_some() && self.chain.evicted > 0,
+        }
     }
 
     pub(super) fn front(&self, conn: u32, lane: &Option<String>) -> Option<usize> {
@@ -459,7 +476,8 @@ impl Ledger {
         response: Option<&ResponseHead<'_>>,
     ) -> usize {
         let prev = response.and_then(|r| r.previous_response_id.clone());
-        let parent = prev.as_deref().and_then(|id| self.chain.get(id)).cloned();
+        let parent = prev.as_deref().and_then(|id| self.chain.continued(id));
+        let context_unknown = self.context_unknown(prev.as_deref(), parent.as_ref());
         let tokens = parent.as_ref().map_or(0, |n| n.tokens);
         let turn_index = self.turns.len();
         self.turns.push(Turn {
@@ -497,6 +515,7 @@ impl Ledger {
             transport: Transport::WebSocket,
             prefix: std::sync::Arc::default(),
             insight: super::insight::Insight::default(),
+            context_unknown,
         });
         self.anchors.added(turn_index, &self.turns[turn_index]);
         self.lanes

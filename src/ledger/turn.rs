@@ -232,6 +232,11 @@ pub struct Turn {
     pub prefix: std::sync::Arc<super::insight::Prefix>,
     /// The ledger's verdict: send mode, cache outcome, causes, events, retry safety.
     pub insight: super::insight::Insight,
+    /// Its chain goes back to a response older than the ledger keeps (it keeps the 16,384
+    /// most recently used): its full context and savings count only what the ledger still
+    /// knows, so screens show them as unknown rather than as a number.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub context_unknown: bool,
 }
 
 impl Turn {

@@ -1,8 +1,9 @@
 //! The ledger's verdicts: judged once when a turn is sent, completed when it ends.
 
+use super::chain::ChainNode;
 use super::insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
 use super::read::InputMeasure;
-use super::{ChainNode, Ledger, Transport, TurnStatus, connection};
+use super::{Ledger, Transport, TurnStatus, connection};
 use crate::frame::FrameRef;
 
 /// The prompt cache serves only prefixes of at least this many tokens (OpenAI's prompt-caching
@@ -28,13 +29,13 @@ impl Ledger {
         let known: Vec<_> = input
             .items
             .iter()
-            .filter(|i| self.known_items.contains_key(&i.key))
+            .filter(|i| self.known_items.get(i.key).is_some())
             .collect();
         // Only an item known to be unique (model output, a call's output) proves a resend;
         // repeated user words alone do not.
         let proven = known
             .iter()
-            .any(|i| self.known_items.get(&i.key) == Some(&true));
+            .any(|i| self.known_items.get(i.key) == Some(true));
         let known = if proven { known } else { Vec::new() };
         let (known_items, known_bytes, known_tokens) = known
             .iter()

@@ -260,7 +260,7 @@ impl Ledger {
     pub(super) fn names_retired(&self, response_id: &str) -> bool {
         self.chain
             .get(response_id)
-            .is_some_and(|n| n.turn < self.turns.base())
+            .is_some_and(|n| (n.turn as usize) < self.turns.base())
     }
 
     fn retire_front(&mut self, n: usize) -> Vec<Turn> {

@@ -383,6 +383,15 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
         )),
         Line::from(Span::styled("  → input sent · ← output received", t.muted)),
     ];
+    if turn.context_unknown {
+        all.insert(
+            1,
+            Line::from(Span::styled(
+                "  full context unknown: the chain goes back to a response older than turnscope keeps (the 16,384 most recently used); the figures above count only what it still knows",
+                t.warn,
+            )),
+        );
+    }
     // The chain's root continues a turn that left the list: its items are not listed here
     // (the figures above count them; the recording has them).
     let root = chain.first().and_then(|&r| app.ledger.turns().get(r));

@@ -256,9 +256,16 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
                 Cell::from(opt_us(turn.ttft_us())),
                 Cell::from(opt_us(turn.latency_total_us())),
                 Cell::from(fmt_bytes(turn.incremental.bytes)),
-                Cell::from(fmt_bytes(turn.full_context.bytes)),
+                // A chain older than the ledger keeps: no number rather than a wrong one.
+                Cell::from(if turn.context_unknown {
+                    "?".into()
+                } else {
+                    fmt_bytes(turn.full_context.bytes)
+                }),
             ];
-            let saved = if turn.full_context.bytes == 0 {
+            let saved = if turn.context_unknown {
+                "?".into()
+            } else if turn.full_context.bytes == 0 {
                 "-".into()
             } else {
                 format!("{:.0}%", turn.saved_pct())
