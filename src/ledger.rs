@@ -28,7 +28,8 @@ pub use client::{Client, Remedy};
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};
 pub use turn::{
-    Intervention, Mark, Size, ToolCall, Transport, Turn, TurnStatus, carries_generated_tokens, pct,
+    FrameRuns, Intervention, Mark, Size, ToolCall, Transport, Turn, TurnStatus,
+    carries_generated_tokens, pct,
 };
 pub use verdict::PROMPT_CACHE_MIN_TOKENS;
 
@@ -221,7 +222,7 @@ impl Ledger {
     /// run keeps figures, not bodies. Nothing happens to a turn that is still open (or retired).
     pub fn shed_detail(&mut self, turn: usize) {
         if let Some(t) = self.turns.get_mut(turn).filter(|t| t.status.is_final()) {
-            t.frames = Vec::new();
+            t.frames.clear();
             t.output_text = String::new();
             t.timings = Vec::new();
         }

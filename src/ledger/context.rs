@@ -88,7 +88,7 @@ pub fn output_items<S: FrameSource + ?Sized>(
         return Vec::new();
     };
     let mut done = Vec::new();
-    for &k in &t.frames {
+    for k in t.frames.iter() {
         let Some(text) = frames.json(k) else {
             continue;
         };

@@ -263,7 +263,7 @@ impl Ledger {
             intervention: super::Intervention::default(),
             model: head.model.as_deref().map(str::to_owned),
             request_frame: Some(index),
-            frames: Vec::new(),
+            frames: super::FrameRuns::default(),
             incremental,
             full_context,
             cache_estimate_tokens,
@@ -493,7 +493,7 @@ impl Ledger {
             intervention: super::Intervention::default(),
             model: response.and_then(|r| r.model.clone()),
             request_frame: None,
-            frames: Vec::new(),
+            frames: super::FrameRuns::default(),
             incremental: Size::default(),
             full_context: Size::default(),
             cache_estimate_tokens: parent

@@ -450,7 +450,7 @@ impl SessionTrace {
                 vec![KeyValue::new("turnscope.event", json)],
             ));
         }
-        for frame in turn.frames.iter().filter_map(|&i| sent(i)) {
+        for frame in turn.frames.iter().filter_map(sent) {
             if frame.dir == Dir::Sent && frame.payload.json().is_some_and(is_steer) {
                 out.push(event(
                     self.time.at(frame.t_us),

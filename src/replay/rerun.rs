@@ -98,7 +98,6 @@ fn milestones(frames: &[Frame], old: &Ledger) -> Vec<(u64, u64)> {
             let created = t
                 .frames
                 .iter()
-                .copied()
                 .find(|&f| {
                     usize::try_from(f)
                         .ok()
@@ -109,7 +108,7 @@ fn milestones(frames: &[Frame], old: &Ledger) -> Vec<(u64, u64)> {
                 .filter(|_| t.response_id.is_some())
                 .unwrap_or(u64::MAX);
             let end = match t.frames.last() {
-                Some(&last) if t.status.is_final() => last,
+                Some(last) if t.status.is_final() => last,
                 _ => u64::MAX,
             };
             (created, end)

@@ -121,7 +121,7 @@ fn turn_of(index: &Index, ledger: &Ledger, pos: u64) -> Option<usize> {
     ledger
         .turns()
         .iter()
-        .rposition(|t| t.request_frame == Some(k) || t.frames.binary_search(&k).is_ok())
+        .rposition(|t| t.request_frame == Some(k) || t.frames.contains(k))
 }
 
 /// The turn a diff or turn export acts on: the inspector's selected turn, or in the frames
@@ -135,9 +135,7 @@ fn target_turn(app: &ReplayApp, index: &Index, ledger: &Ledger) -> Option<usize>
 
 /// The position a turn starts at: its request, or its first event for a steered successor.
 fn turn_start(index: &Index, turn: &Turn) -> Option<u64> {
-    let k = turn
-        .request_frame
-        .or_else(|| turn.frames.first().copied())?;
+    let k = turn.request_frame.or_else(|| turn.frames.first())?;
     Some(index.position_of_frame(k))
 }
 
@@ -359,7 +357,7 @@ fn export(app: &mut ReplayApp, index: &Index, kind: ExportKind, name: &str) {
                 let events: Vec<Value> = t
                     .frames
                     .iter()
-                    .filter_map(|&k| context::ledger_frame(index, k))
+                    .filter_map(|k| context::ledger_frame(index, k))
                     .map(|f| payload(&String::from_utf8_lossy(f.payload.as_bytes())))
                     .collect();
                 if kind == ExportKind::Response {

@@ -65,7 +65,7 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
     };
     let turn = &app.ledger.turns()[t];
     let this_frame = app.frames.len() as u64 - 1;
-    if turn.frames.last() != Some(&this_frame) || !turn.status.is_final() {
+    if turn.frames.last() != Some(this_frame) || !turn.status.is_final() {
         return;
     }
     match turn.status.clone() {

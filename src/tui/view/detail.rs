@@ -305,10 +305,7 @@ fn value(raw: Option<&RawValue>) -> Option<Value> {
 fn events(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> {
     let turn = &app.ledger.turns()[i];
     let t = &app.theme;
-    let all = turn
-        .request_frame
-        .into_iter()
-        .chain(turn.frames.iter().copied());
+    let all = turn.request_frame.into_iter().chain(turn.frames.iter());
     let count = turn.frames.len() + usize::from(turn.request_frame.is_some());
     let mut out = vec![Line::from(Span::styled(
         format!("  {count} frames · time since send"),
@@ -441,7 +438,7 @@ fn output(app: &App, i: usize) -> Vec<Line<'static>> {
     // The screens' ledger keeps no streamed text (it would grow with every byte relayed): the
     // text is rebuilt here from the turn's frames, read back from the store.
     let mut output_text = String::new();
-    for &f in &turn.frames {
+    for f in turn.frames.iter() {
         let Some(text) = app.frames.json(f) else {
             continue;
         };
