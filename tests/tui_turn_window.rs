@@ -247,3 +247,41 @@ fn the_selected_turn_stays_until_four_windows() {
         app.log
     );
 }
+
+/// A request continuing a response older than the ledger keeps (it keeps the 16,384 most
+/// recently used; 22,000 chained turns, 18,857 of them answered, make it forget the oldest) shows `?` for its full
+/// context and savings, and its Context tab says why, rather than a partial sum.
+#[test]
+fn a_turn_continuing_a_forgotten_response_shows_no_full_context() {
+    let mut app = proxy_app(Some(WINDOW));
+    feed(&mut app, chained_turns(0, 22_000));
+    // Continue resp_1, long forgotten.
+    feed(
+        &mut app,
+        vec![
+            frame(
+                100_000_000,
+                Dir::Sent,
+                r#"{"type":"response.create","model":"gpt-5.1","store":true,"previous_response_id":"resp_1","input":"back to the start"}"#,
+            ),
+            frame(
+                100_000_100,
+                Dir::Recv,
+                r#"{"type":"response.completed","response":{"id":"resp_again","output":[]}}"#,
+            ),
+        ],
+    );
+    let newest = app.ledger.turns().last().unwrap();
+    assert!(newest.context_unknown, "{newest:?}");
+    let out = screen(&mut app, 120, 40);
+    let row = out.lines().find(|l| l.starts_with("\"22001 ")).unwrap();
+    assert!(row.contains(" ?  "), "{row}");
+    update(&mut app, Action::ShowTab(Tab::Context));
+    let out = screen(&mut app, 120, 40);
+    assert!(
+        out.contains(
+            "full context unknown: the chain goes back to a response older than turnscope keeps"
+        ),
+        "{out}"
+    );
+}
