@@ -14,6 +14,7 @@ use crate::protocol::head::scan::string_end;
 
 mod file;
 mod formatter;
+mod prefilter;
 pub use file::{append_private, create_private};
 pub use formatter::RedactingFormatter;
 
@@ -153,6 +154,34 @@ impl<W: std::io::Write> Drop for RedactLines<W> {
     }
 }
 
+/// Header, JSON member and query parameter names that carry a credential, matched whole
+/// (without case, after trimming).
+const CREDENTIAL_NAMES: [&str; 7] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "password",
+    "client_secret",
+    "client-secret",
+];
+
+/// Name endings that carry a credential (`x-api-key`, `OPENAI_API_KEY`, `github_access_token`).
+const CREDENTIAL_SUFFIXES: [&str; 12] = [
+    "api-key",
+    "api_key",
+    "apikey",
+    "api-token",
+    "api_token",
+    "access_token",
+    "access-token",
+    "refresh_token",
+    "auth_token",
+    "auth-token",
+    "session_token",
+    "session-token",
+];
+
 /// True when a header, JSON member or query parameter of this name carries a credential.
 pub fn is_credential_name(name: &str) -> bool {
     // Compared without case in place: a lowercased copy was an allocation for every JSON member
@@ -160,31 +189,10 @@ pub fn is_credential_name(name: &str) -> bool {
     let n = name.trim().as_bytes();
     let ends_with =
         |k: &&str| n.len() >= k.len() && n[n.len() - k.len()..].eq_ignore_ascii_case(k.as_bytes());
-    [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "password",
-        "client_secret",
-        "client-secret",
-    ]
-    .iter()
-    .any(|k| n.eq_ignore_ascii_case(k.as_bytes()))
-        || ["api-key", "api_key", "apikey", "api-token", "api_token"]
-            .iter()
-            .any(ends_with)
-        || [
-            "access_token",
-            "access-token",
-            "refresh_token",
-            "auth_token",
-            "auth-token",
-            "session_token",
-            "session-token",
-        ]
+    CREDENTIAL_NAMES
         .iter()
-        .any(ends_with)
+        .any(|k| n.eq_ignore_ascii_case(k.as_bytes()))
+        || CREDENTIAL_SUFFIXES.iter().any(ends_with)
 }
 
 /// True when a query parameter of this name carries a credential: the header names plus the
@@ -230,6 +238,10 @@ pub fn query_credentials(url: &str) -> Vec<String> {
 /// value is masked whole. Text outside string literals is redacted as text too, so a line that
 /// is not JSON at all is still safe.
 pub fn redact_json<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
+    // One pass over the bytes settles most texts (see `prefilter` for why it is exact).
+    if !prefilter::may_redact(text, secrets) {
+        return Cow::Borrowed(text);
+    }
     redact_json_at(text, secrets, 0)
 }
 

@@ -230,12 +230,15 @@ async fn run_async(
     }
     eprintln!("Ctrl-C to stop.");
 
-    // The fold runs here, on the one thread that also relays and records (see `run`): the
-    // recorder hands it a batch of events at a time, after the batch's frames were forwarded.
-    // It reads until the event stream ends, so it also reads the last events while the proxy
-    // shuts down: nothing in flight waits for a reader.
+    // The fold runs on the one thread that also relays and records (see `run`): the recorder
+    // hands it a batch of events at a time, after the batch's frames were forwarded. It reads
+    // until the event stream ends, so it also reads the last events while the proxy shuts down:
+    // nothing in flight waits for a reader. It is a task of its own, not part of this future:
+    // the runtime polls the I/O driver (one more `epoll_wait`) before it polls the future it
+    // blocks on each time that future is woken, and the recorder woke it two or three times a
+    // turn; a woken task runs in the same pass as the relay and the recorder.
     let events = std::mem::replace(&mut running.events, proxy::ProxyEvents::ended());
-    let fold = fold_headless(events, running.control.clone(), prices);
+    let fold = tokio::spawn(fold_headless(events, running.control.clone(), prices));
     tokio::pin!(fold);
     let mut folded = None;
     tokio::select! {
@@ -257,7 +260,11 @@ async fn run_async(
     if let Some(emu) = emu {
         emu.shutdown().await;
     }
-    summary.end();
+    match summary {
+        Ok(summary) => summary.end(),
+        // Only a panic in the fold ends it early; the transcript has every frame.
+        Err(e) => eprintln!("turnscope: the turn summary failed ({e}); the recording is complete"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
