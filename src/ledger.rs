@@ -35,6 +35,13 @@ pub use verdict::PROMPT_CACHE_MIN_TOKENS;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// The maps the fold touches per frame (lanes, running turns, item identities): foldhash, not
+/// std's SipHash, whose hashing of a lane key was ~290 instructions per received frame
+/// (callgrind). Seeded per process, so keys a recording chooses (lane names) still cannot aim
+/// at one bucket across runs; the tokens' memo uses the same crate.
+type FoldMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FoldSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
 use serde::Serialize;
 
 /// A note the ledger keeps beside the turns: client-side errors, unattributed server errors.
@@ -157,19 +164,19 @@ pub struct Ledger {
     totals: Totals,
     chain: chain::Chain,
     /// Turns waiting or running, per (connection, lane), FIFO.
-    lanes: HashMap<(u32, Option<String>), VecDeque<usize>>,
+    lanes: FoldMap<(u32, Option<String>), VecDeque<usize>>,
     /// Output items seen via `output_item.done`, per running turn, until its terminal event.
-    pending_output: HashMap<usize, Vec<String>>,
+    pending_output: FoldMap<usize, Vec<String>>,
     /// New input items per running turn (count, bytes, tokens), until its terminal event.
-    pending_input: HashMap<usize, (u64, u64, u64)>,
+    pending_input: FoldMap<usize, (u64, u64, u64)>,
     counter: crate::tokens::Counter,
     /// Identities of every item sent or received, to recognise resends; `true` once the item
     /// is known to be unique (model output, or an item with a `call_id`).
     known_items: known::KnownItems,
     /// Connections that carry HTTP-mode requests (seen by the proxy).
-    http_conns: HashSet<u32>,
+    http_conns: FoldSet<u32>,
     /// The client named by each connection's handshake headers (a `client` meta line).
-    clients: HashMap<u32, Client>,
+    clients: FoldMap<u32, Client>,
     frames: u64,
     last_t_us: u64,
     unattributed: u64,
@@ -179,7 +186,7 @@ pub struct Ledger {
     no_text: bool,
     /// An `edited` or `injected` meta line names the frame that follows it on its connection
     /// and direction (`true` = sent): the turn that frame touches gets the mark.
-    pending_marks: HashMap<(u32, bool), intervene::Pending>,
+    pending_marks: FoldMap<(u32, bool), intervene::Pending>,
 }
 
 impl Ledger {

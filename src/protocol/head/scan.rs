@@ -6,22 +6,31 @@
 //! are skipped at `memchr` speed. On text that is not valid JSON the answers are unspecified but
 //! never a panic: every index is checked.
 
+/// One in every byte of a word.
+const ONES: u64 = u64::MAX / 255;
+/// The high bit of every byte of a word.
+const HIGH: u64 = ONES << 7;
+
+/// The eight bytes of `bytes` at `at` as one little-endian word, when there are eight.
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The high bit set in each byte of `word` that equals `b`. Only the lowest flag is exact (a
+/// borrow runs upwards from a flagged byte), which is the one every caller takes.
+fn flag_equal(word: u64, b: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
 /// Index of the first `"`, `\` or control byte (0x00..=0x1F) in `bytes` at or after `from`,
 /// or `bytes.len()`: eight bytes at a time (SWAR, as serde_json skips string contents), for
 /// the transcript reader's check of every byte (memchr has no "any of these or below 0x20").
 pub(crate) fn next_special(bytes: &[u8], mut from: usize) -> usize {
-    const ONES: u64 = u64::MAX / 255;
-    while let Some(chunk) = bytes.get(from..from + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let ctrl = word.wrapping_sub(ONES * 0x20) & !word;
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let quote = quote.wrapping_sub(ONES) & !quote;
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let backslash = backslash.wrapping_sub(ONES) & !backslash;
-        // The lowest flagged byte is exact (a borrow only runs upwards from a flagged byte).
-        let found = (ctrl | quote | backslash) & (ONES << 7);
+    while let Some(word) = word_at(bytes, from) {
+        let ctrl = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let found = ctrl | flag_equal(word, b'"') | flag_equal(word, b'\\');
         if found != 0 {
             return from + found.trailing_zeros() as usize / 8;
         }
@@ -39,25 +48,61 @@ pub(crate) fn next_special(bytes: &[u8], mut from: usize) -> usize {
 /// Byte index just past the string literal that opens at `start` (a `"`), if it closes.
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut j = start + 1;
-    // Keys, ids and small deltas end within a few bytes, where a plain loop beats memchr's
-    // set-up (measured: the ledger bench's fold spent more in memchr than in the bytes).
-    for _ in 0..16 {
-        match *bytes.get(j)? {
-            b'"' => return Some(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+    // Keys, ids, types and small deltas end within a few words: eight bytes at a time to the
+    // next quote or backslash (a byte loop took ~100 instructions for a 15-byte key, memchr's
+    // set-up as much).
+    for _ in 0..4 {
+        let Some(word) = word_at(bytes, j) else {
+            break;
+        };
+        let found = flag_equal(word, b'"') | flag_equal(word, b'\\');
+        if found == 0 {
+            j += 8;
+            continue;
         }
-    }
-    // Then jump from quote or backslash to the next: long strings go at memchr speed (a
-    // SWAR loop, [`next_special`], ran ~1.8x the instructions here and no faster).
-    while let Some(rel) = memchr::memchr2(b'\\', b'"', bytes.get(j..)?) {
-        j += rel;
-        if bytes[j] == b'"' {
-            return Some(j + 1);
+        let k = j + found.trailing_zeros() as usize / 8;
+        if *bytes.get(k)? == b'"' {
+            return Some(k + 1);
         }
-        j += 2;
+        j = k + 2;
     }
-    None
+    // Then jump from quote to quote: a quote ends the string unless an odd run of backslashes
+    // comes right before it (each escape opens with one, `\\` being two). The same answer as
+    // stepping over every escape from the start (`tests`), on any text; but a long string's
+    // `\n`s no longer stop the search (memchr2 on `"` and `\` stopped at each: a tool output
+    // of 11 KB took ~16k instructions a walk, callgrind).
+    loop {
+        let quote = j + memchr::memchr(b'"', bytes.get(j..)?)?;
+        let inside = bytes.get(start + 1..quote)?;
+        let run = inside.iter().rev().take_while(|&&b| b == b'\\').count();
+        if run % 2 == 0 {
+            return Some(quote + 1);
+        }
+        j = quote + 1;
+    }
+}
+
+/// [`string_end`] for a key, and whether the key holds an escape (then only a decode can say
+/// what it names). Keys are short: their first word or two usually answer both.
+fn key_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
+    let mut j = start + 1;
+    for _ in 0..2 {
+        let Some(word) = word_at(bytes, j) else {
+            break;
+        };
+        let found = flag_equal(word, b'"') | flag_equal(word, b'\\');
+        if found == 0 {
+            j += 8;
+            continue;
+        }
+        let k = j + found.trailing_zeros() as usize / 8;
+        if *bytes.get(k)? == b'"' {
+            return Some((k + 1, false));
+        }
+        return Some((string_end(bytes, start)?, true));
+    }
+    let end = string_end(bytes, start)?;
+    Some((end, bytes.get(start + 1..end - 1)?.contains(&b'\\')))
 }
 
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
@@ -70,8 +115,14 @@ fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Byte index just past the value that starts at `start` (no leading whitespace).
-fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// Nesting a member's value may reach before [`each_member`] gives up: serde_json refuses text
+/// nested deeper than 128, so a head scanned from text nested deeper than this is left to
+/// serde (which reads or refuses it), never read where serde would refuse it.
+const MEMBER_DEPTH: usize = 100;
+
+/// Byte index just past the value that starts at `start` (no leading whitespace); `None` past
+/// `max_depth` levels of nesting.
+fn value_end(bytes: &[u8], start: usize, max_depth: usize) -> Option<usize> {
     match bytes.get(start)? {
         b'"' => string_end(bytes, start),
         b'{' | b'[' => {
@@ -83,7 +134,12 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
                         i = string_end(bytes, i)?;
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth > max_depth {
+                            return None;
+                        }
+                    }
                     b'}' | b']' => {
                         depth -= 1;
                         if depth == 0 {
@@ -120,7 +176,7 @@ pub(crate) fn elements(text: &str) -> Option<Vec<&str>> {
         return Some(out);
     }
     loop {
-        let end = value_end(bytes, i)?;
+        let end = value_end(bytes, i, usize::MAX)?;
         out.push(text.get(i..end)?);
         i = skip_ws(bytes, end);
         match bytes.get(i)? {
@@ -136,13 +192,20 @@ pub(crate) fn elements(text: &str) -> Option<Vec<&str>> {
 #[cfg(test)]
 pub(crate) fn members(text: &str) -> Option<Vec<(&str, &str)>> {
     let mut out = Vec::new();
-    each_member(text, |key, value| out.push((key, value)))?;
+    each_member(text, |key, escaped, value| {
+        assert_eq!(escaped, key.contains('\\'), "{key}");
+        out.push((key, value));
+    })?;
     Some(out)
 }
 
-/// Calls `f` with each member of a JSON object in order (see [`members`]), without collecting
-/// them: a head is read from a few fields of every frame. `None` when `text` is not an object.
-pub(crate) fn each_member<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Option<()> {
+/// Calls `f` with each member of a JSON object in order (see [`members`]: the key's literal,
+/// whether it holds an escape, the value), without collecting them: a head is read from a few fields of every frame. `None` when `text` is not an object,
+/// or nests deeper than [`MEMBER_DEPTH`].
+pub(crate) fn each_member<'a>(
+    text: &'a str,
+    mut f: impl FnMut(&'a str, bool, &'a str),
+) -> Option<()> {
     let bytes = text.as_bytes();
     let mut i = skip_ws(bytes, 0);
     if bytes.get(i) != Some(&b'{') {
@@ -156,15 +219,15 @@ pub(crate) fn each_member<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)
         if bytes.get(i) != Some(&b'"') {
             return None;
         }
-        let key_end = string_end(bytes, i)?;
+        let (key_end, escaped) = key_end(bytes, i)?;
         let key = text.get(i..key_end)?;
         i = skip_ws(bytes, key_end);
         if bytes.get(i) != Some(&b':') {
             return None;
         }
         i = skip_ws(bytes, i + 1);
-        let end = value_end(bytes, i)?;
-        f(key, text.get(i..end)?);
+        let end = value_end(bytes, i, MEMBER_DEPTH)?;
+        f(key, escaped, text.get(i..end)?);
         i = skip_ws(bytes, end);
         match bytes.get(i)? {
             b',' => i = skip_ws(bytes, i + 1),
@@ -234,6 +297,48 @@ mod tests {
         assert_eq!(leading_type(r#"{"delta":"x","type":"error"}"#), None);
         assert_eq!(leading_type(r#"{"type":"err\u006fr"}"#), None);
         assert_eq!(leading_type(r#"{"type":"cut"#), None);
+    }
+
+    /// The string end as found by stepping over every escape from the opening quote: what
+    /// [`string_end`] finds by jumping between quotes.
+    fn stepped_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+        let mut j = start + 1;
+        loop {
+            match *bytes.get(j)? {
+                b'"' => return Some(j + 1),
+                b'\\' => j += 2,
+                _ => j += 1,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// On any bytes (valid JSON or not, short or past the plain loop's 16, runs of
+        /// backslashes before quotes): the same end as stepping over escapes.
+        #[test]
+        fn string_end_is_the_stepped_end(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    3 => proptest::strategy::Just(b'\\'),
+                    2 => proptest::strategy::Just(b'"'),
+                    4 => proptest::prelude::any::<u8>(),
+                ],
+                0..80,
+            ),
+            pad in 0usize..40,
+        ) {
+            let mut bytes = vec![b'"'];
+            bytes.extend(std::iter::repeat_n(b'a', pad));
+            bytes.extend(&text);
+            proptest::prop_assert_eq!(string_end(&bytes, 0), stepped_string_end(&bytes, 0));
+            // Any start whose byte is a quote, as the redactor calls it.
+            for start in (0..bytes.len()).filter(|&i| bytes[i] == b'"') {
+                proptest::prop_assert_eq!(
+                    string_end(&bytes, start),
+                    stepped_string_end(&bytes, start)
+                );
+            }
+        }
     }
 
     /// Cut or broken text gives no answer (or some answer), never a panic.

@@ -6,14 +6,13 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::{clip, json, thousands, thousands_signed, title_rule};
 use crate::frame::Dir;
 use crate::ledger::context as chain;
 use crate::ledger::{Turn, TurnStatus};
 use crate::protocol::server::explain_error_code;
-use crate::protocol::{EventHead, ServerEventKind};
+use crate::protocol::{EventHead, Raw, ServerEventKind};
 use crate::report::{CONN_CONTEXT, PROMPT_CACHE, counted, fmt_bytes, fmt_bytes_signed, fmt_us};
 use crate::tui::app::{App, Focus, Tab};
 use crate::tui::compose;
@@ -297,7 +296,7 @@ fn payload(app: &App, i: usize) -> Vec<Line<'static>> {
 }
 
 /// A raw part of an event as a `Value`, for the few lines on screen.
-fn value(raw: Option<&RawValue>) -> Option<Value> {
+fn value(raw: Option<Raw<'_>>) -> Option<Value> {
     raw.and_then(|r| serde_json::from_str(r.get()).ok())
 }
 
