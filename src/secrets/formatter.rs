@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 use serde_json::ser::{CharEscape, Formatter};
 
+use super::prefilter::may_redact;
 use super::{MASK, is_credential_name, redact_string};
 
 /// Wraps a formatter (pretty or compact) and redacts every string it writes.
@@ -21,8 +22,10 @@ pub struct RedactingFormatter<F> {
     in_string: bool,
     /// The string being written is an object key.
     in_key: bool,
-    /// The member whose value comes next, when its value may still be a string.
-    member: Option<String>,
+    /// The last key's text: the name of the member whose value comes next, while `member`.
+    key: String,
+    /// The member named by `key` has its value still to come, and that value may be a string.
+    member: bool,
 }
 
 impl<F: Formatter> RedactingFormatter<F> {
@@ -33,37 +36,42 @@ impl<F: Formatter> RedactingFormatter<F> {
             text: String::new(),
             in_string: false,
             in_key: false,
-            member: None,
+            key: String::new(),
+            member: false,
         }
     }
+}
 
-    /// Writes the finished string, redacted, with `serde_json`'s own escaping.
-    fn write_text<W: ?Sized + Write>(&mut self, writer: &mut W, text: &str) -> io::Result<()> {
-        self.inner.begin_string(writer)?;
-        let mut start = 0;
-        for (i, b) in text.bytes().enumerate() {
-            let escape = match b {
-                b'"' => CharEscape::Quote,
-                b'\\' => CharEscape::ReverseSolidus,
-                b'\x08' => CharEscape::Backspace,
-                b'\x0c' => CharEscape::FormFeed,
-                b'\n' => CharEscape::LineFeed,
-                b'\r' => CharEscape::CarriageReturn,
-                b'\t' => CharEscape::Tab,
-                0..=0x1f => CharEscape::AsciiControl(b),
-                _ => continue,
-            };
-            if start < i {
-                self.inner.write_string_fragment(writer, &text[start..i])?;
-            }
-            self.inner.write_char_escape(writer, escape)?;
-            start = i + 1;
+/// Writes a finished (redacted) string through `inner`, escaped as `serde_json` escapes.
+fn write_text<F: Formatter, W: ?Sized + Write>(
+    inner: &mut F,
+    writer: &mut W,
+    text: &str,
+) -> io::Result<()> {
+    inner.begin_string(writer)?;
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape = match b {
+            b'"' => CharEscape::Quote,
+            b'\\' => CharEscape::ReverseSolidus,
+            b'\x08' => CharEscape::Backspace,
+            b'\x0c' => CharEscape::FormFeed,
+            b'\n' => CharEscape::LineFeed,
+            b'\r' => CharEscape::CarriageReturn,
+            b'\t' => CharEscape::Tab,
+            0..=0x1f => CharEscape::AsciiControl(b),
+            _ => continue,
+        };
+        if start < i {
+            inner.write_string_fragment(writer, &text[start..i])?;
         }
-        if start < text.len() {
-            self.inner.write_string_fragment(writer, &text[start..])?;
-        }
-        self.inner.end_string(writer)
+        inner.write_char_escape(writer, escape)?;
+        start = i + 1;
     }
+    if start < text.len() {
+        inner.write_string_fragment(writer, &text[start..])?;
+    }
+    inner.end_string(writer)
 }
 
 /// Number writers: inside a string (a map key that is a number) the digits join the string's
@@ -123,29 +131,30 @@ impl<F: Formatter> Formatter for RedactingFormatter<F> {
 
     fn end_string<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.in_string = false;
-        let text = std::mem::take(&mut self.text);
-        let member = if self.in_key {
-            None
+        let credential = !self.in_key && std::mem::take(&mut self.member);
+        let result = if credential && !self.text.is_empty() && is_credential_name(&self.key) {
+            write_text(&mut self.inner, writer, MASK)
         } else {
-            self.member.take()
-        };
-        let result = if member.as_deref().is_some_and(is_credential_name) && !text.is_empty() {
-            self.write_text(writer, MASK)
-        } else {
-            let clean = redact_string(&text);
-            self.write_text(writer, &clean)
+            // Most strings of a report hold nothing a rule could mask: the one-scan pre-filter
+            // (exact for a string's content as for a frame's text) spares them the full pass.
+            if may_redact(&self.text, &[]) {
+                let clean = redact_string(&self.text);
+                write_text(&mut self.inner, writer, &clean)
+            } else {
+                write_text(&mut self.inner, writer, &self.text)
+            }
         };
         if self.in_key {
-            self.member = Some(text);
-        } else {
-            // Keep the buffer's capacity for the next string.
-            self.text = text;
+            // The key's text becomes the member's name; both buffers keep their capacity (a
+            // moved-out buffer made every next string allocate again).
+            std::mem::swap(&mut self.text, &mut self.key);
+            self.member = true;
         }
         result
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.member = None;
+        self.member = false;
         self.inner.begin_array(writer)
     }
 
@@ -166,12 +175,12 @@ impl<F: Formatter> Formatter for RedactingFormatter<F> {
     }
 
     fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.member = None;
+        self.member = false;
         self.inner.begin_object(writer)
     }
 
     fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.member = None;
+        self.member = false;
         self.inner.end_object(writer)
     }
 
@@ -180,7 +189,7 @@ impl<F: Formatter> Formatter for RedactingFormatter<F> {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.member = None;
+        self.member = false;
         self.in_key = true;
         self.inner.begin_object_key(writer, first)
     }
@@ -195,7 +204,7 @@ impl<F: Formatter> Formatter for RedactingFormatter<F> {
     }
 
     fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.member = None;
+        self.member = false;
         self.inner.end_object_value(writer)
     }
 
@@ -261,6 +270,42 @@ mod tests {
             "{new}"
         );
         serde_json::from_str::<serde_json::Value>(&new).unwrap();
+    }
+
+    /// Each string comes out as the full redaction makes it, whether the pre-filter lets it pass
+    /// or not: nested JSON whose key is spelled with a `\u` escape, needles in other cases, and
+    /// strings with nothing to mask.
+    #[test]
+    fn strings_match_the_full_redaction() {
+        let texts = [
+            "plain words, nothing here".to_string(),
+            format!(r#"{{"path":"README.md","note":"\u0073k-{}"}}"#, &KEY[3..]),
+            r#"{"\u0061pi_key":"abcdefgh"}"#.to_string(),
+            format!("see BEARER {}", &KEY[3..]),
+            "https://h/x?API-KEY=QUERYSECRET99".to_string(),
+            r#"{"name":"Authorization","value":"opaque"}"#.to_string(),
+            "a = b, sk-short".to_string(),
+        ];
+        for text in &texts {
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut out,
+                RedactingFormatter::new(serde_json::ser::CompactFormatter),
+            );
+            serde::Serialize::serialize(text, &mut ser).unwrap();
+            let full = serde_json::to_string(&redact_string(text)).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), full, "{text}");
+        }
+        assert_ne!(
+            redact_string(&texts[1]),
+            texts[1].as_str(),
+            "the \\u case is masked"
+        );
+        assert_ne!(
+            redact_string(&texts[2]),
+            texts[2].as_str(),
+            "the \\u key is masked"
+        );
     }
 
     /// A map keyed by numbers keeps its keys as strings, redacted like any other.
