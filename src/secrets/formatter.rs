@@ -137,7 +137,9 @@ impl<F: Formatter> Formatter for RedactingFormatter<F> {
         } else {
             // Most strings of a report hold nothing a rule could mask: the one-scan pre-filter
             // (exact for a string's content as for a frame's text) spares them the full pass.
-            if may_redact(&self.text, &[]) {
+            // Long ones go straight to the full pass, as in `redact_json`, which skips long
+            // string contents faster than the pre-filter reads them.
+            if self.text.len() > super::PREFILTER_MAX_LEN || may_redact(&self.text, &[]) {
                 let clean = redact_string(&self.text);
                 write_text(&mut self.inner, writer, &clean)
             } else {
