@@ -27,7 +27,7 @@ const MIN_SECRET_LEN: usize = 8;
 const MIN_KEY_TOKEN: usize = 16;
 /// JSON nested in strings nested in strings… deeper than this is redacted as plain text.
 const MAX_DEPTH: usize = 4;
-/// Longest text the one-scan pre-filter reads first (see [`redact_json`]).
+/// Longest text the one-scan pre-filter reads first (see `needs_full_pass`).
 const PREFILTER_MAX_LEN: usize = 8 << 10;
 
 /// Explicit secrets, kept long enough to be masked safely and without duplicates.
@@ -240,11 +240,7 @@ pub fn query_credentials(url: &str) -> Vec<String> {
 /// value is masked whole. Text outside string literals is redacted as text too, so a line that
 /// is not JSON at all is still safe.
 pub fn redact_json<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
-    // One pass over the bytes settles most texts (see `prefilter` for why it is exact). Only
-    // short ones: the automaton reads a byte at a time (its needles without case leave it no
-    // SIMD pre-scan), while the full pass skips long string contents with memchr and memmem;
-    // on 64 KB frames the pre-filter cost more than it saved (relay bench: +100 us a frame).
-    if text.len() <= PREFILTER_MAX_LEN && !prefilter::may_redact(text, secrets) {
+    if !needs_full_pass(text, secrets) {
         return Cow::Borrowed(text);
     }
     redact_json_at(text, secrets, 0)
@@ -253,7 +249,19 @@ pub fn redact_json<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
 /// A string's decoded content redacted the way [`redact_json`] redacts a string literal (nested
 /// JSON included), for writers that redact each string as they write it.
 pub(crate) fn redact_string(text: &str) -> Cow<'_, str> {
+    if !needs_full_pass(text, &[]) {
+        return Cow::Borrowed(text);
+    }
     redact_json_at(text, &[], 1)
+}
+
+/// Whether redacting `text` may change it. One pass over the bytes settles most texts (see
+/// `prefilter` for why it is exact, at any depth). Only short ones: the automaton reads a byte
+/// at a time (its needles without case leave it no SIMD pre-scan), while the full pass skips
+/// long string contents with memchr and memmem; on 64 KB frames the pre-filter cost more than
+/// it saved (relay bench: +100 us a frame).
+fn needs_full_pass(text: &str, secrets: &[String]) -> bool {
+    text.len() > PREFILTER_MAX_LEN || prefilter::may_redact(text, secrets)
 }
 
 fn redact_json_at<'a>(text: &'a str, secrets: &[String], depth: usize) -> Cow<'a, str> {

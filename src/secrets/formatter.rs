@@ -10,7 +10,6 @@ use std::io::{self, Write};
 
 use serde_json::ser::{CharEscape, Formatter};
 
-use super::prefilter::may_redact;
 use super::{MASK, is_credential_name, redact_string};
 
 /// Wraps a formatter (pretty or compact) and redacts every string it writes.
@@ -135,16 +134,10 @@ impl<F: Formatter> Formatter for RedactingFormatter<F> {
         let result = if credential && !self.text.is_empty() && is_credential_name(&self.key) {
             write_text(&mut self.inner, writer, MASK)
         } else {
-            // Most strings of a report hold nothing a rule could mask: the one-scan pre-filter
-            // (exact for a string's content as for a frame's text) spares them the full pass.
-            // Long ones go straight to the full pass, as in `redact_json`, which skips long
-            // string contents faster than the pre-filter reads them.
-            if self.text.len() > super::PREFILTER_MAX_LEN || may_redact(&self.text, &[]) {
-                let clean = redact_string(&self.text);
-                write_text(&mut self.inner, writer, &clean)
-            } else {
-                write_text(&mut self.inner, writer, &self.text)
-            }
+            // Most strings of a report hold nothing to mask: `redact_string`'s pre-filter lends
+            // them back unchanged, without the full pass or a copy.
+            let clean = redact_string(&self.text);
+            write_text(&mut self.inner, writer, &clean)
         };
         if self.in_key {
             // The key's text becomes the member's name; both buffers keep their capacity (a
@@ -295,7 +288,8 @@ mod tests {
                 RedactingFormatter::new(serde_json::ser::CompactFormatter),
             );
             serde::Serialize::serialize(text, &mut ser).unwrap();
-            let full = serde_json::to_string(&redact_string(text)).unwrap();
+            let full =
+                serde_json::to_string(&crate::secrets::redact_json_at(text, &[], 1)).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), full, "{text}");
         }
         assert_ne!(
