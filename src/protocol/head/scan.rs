@@ -45,6 +45,14 @@ pub(crate) fn next_special(bytes: &[u8], mut from: usize) -> usize {
     from
 }
 
+/// In the eight bytes at `j`: `Some(Some(k))`, the index of the first `"` or `\`;
+/// `Some(None)` when they hold neither; `None` when fewer than eight bytes are left.
+fn quote_or_escape_in_word(bytes: &[u8], j: usize) -> Option<Option<usize>> {
+    let word = word_at(bytes, j)?;
+    let found = flag_equal(word, b'"') | flag_equal(word, b'\\');
+    Some((found != 0).then(|| j + found.trailing_zeros() as usize / 8))
+}
+
 /// Byte index just past the string literal that opens at `start` (a `"`), if it closes.
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut j = start + 1;
@@ -52,15 +60,13 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     // next quote or backslash (a byte loop took ~100 instructions for a 15-byte key, memchr's
     // set-up as much).
     for _ in 0..4 {
-        let Some(word) = word_at(bytes, j) else {
+        let Some(found) = quote_or_escape_in_word(bytes, j) else {
             break;
         };
-        let found = flag_equal(word, b'"') | flag_equal(word, b'\\');
-        if found == 0 {
+        let Some(k) = found else {
             j += 8;
             continue;
-        }
-        let k = j + found.trailing_zeros() as usize / 8;
+        };
         if *bytes.get(k)? == b'"' {
             return Some(k + 1);
         }
@@ -87,15 +93,13 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 fn key_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut j = start + 1;
     for _ in 0..2 {
-        let Some(word) = word_at(bytes, j) else {
+        let Some(found) = quote_or_escape_in_word(bytes, j) else {
             break;
         };
-        let found = flag_equal(word, b'"') | flag_equal(word, b'\\');
-        if found == 0 {
+        let Some(k) = found else {
             j += 8;
             continue;
-        }
-        let k = j + found.trailing_zeros() as usize / 8;
+        };
         if *bytes.get(k)? == b'"' {
             return Some((k + 1, false));
         }
