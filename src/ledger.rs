@@ -24,6 +24,7 @@ mod verdict;
 mod window;
 
 pub use batch::Prepared;
+pub use chain::CHAIN_KEEP;
 pub use client::{Client, Remedy};
 pub use connection::{AgeLevel, Connection, MAX_AGE_US, ROTATE_AGE_US, WARN_AGE_US, age_level};
 pub use insight::{CacheOutcome, Cause, ConnEvent, Insight, Prefix, SendMode};

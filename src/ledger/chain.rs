@@ -37,7 +37,7 @@ pub(super) struct ChainNode {
 /// grows past 32,768 slots, ~2.7 MB. A single chain, however long, needs one (each turn
 /// continues the newest), so `stats` on a recording of one agent never evicts; a proxy left
 /// running for a day with agents coming and going does not keep every response it saw.
-const CHAIN_KEEP: usize = 16_384;
+pub const CHAIN_KEEP: usize = 16_384;
 
 /// Every response that can be continued, by id, up to [`CHAIN_KEEP`]: a later request may name
 /// any stored response (it loads on any connection, PROTOCOL.md), so which ones are still

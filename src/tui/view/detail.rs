@@ -383,7 +383,10 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
         all.insert(
             1,
             Line::from(Span::styled(
-                "  full context unknown: the chain goes back to a response older than turnscope keeps (the 16,384 most recently used); the figures above count only what it still knows",
+                format!(
+                    "  full context unknown: the chain goes back to a response older than turnscope keeps (the {} most recently used); the figures above count only what it still knows",
+                    thousands(crate::ledger::CHAIN_KEEP as u64)
+                ),
                 t.warn,
             )),
         );

@@ -43,11 +43,6 @@ pub fn row_at(app: &App, area: Rect, row: u16) -> Option<usize> {
 fn earlier_row(app: &App) -> Vec<Cell<'static>> {
     let t = &app.theme;
     let totals = &app.earlier.totals;
-    let saved = if totals.full_context.bytes == 0 {
-        "-".into()
-    } else {
-        format!("{:.0}%", totals.saved_pct())
-    };
     vec![
         Cell::from(Span::styled("…", t.muted)),
         Cell::from(Span::styled("earlier", t.muted)),
@@ -59,21 +54,45 @@ fn earlier_row(app: &App) -> Vec<Cell<'static>> {
         Cell::from("-"),
         Cell::from(fmt_bytes(totals.incremental.bytes)),
         Cell::from(fmt_bytes(totals.full_context.bytes)),
-        Cell::from(Span::styled(
-            saved,
-            if totals.saved_bytes() > 0 {
-                t.ok
-            } else {
-                t.text
-            },
-        )),
+        saved_cell(
+            t,
+            false,
+            totals.full_context.bytes,
+            totals.saved_bytes(),
+            totals.saved_pct(),
+        ),
         Cell::from(thousands(totals.cached_tokens)),
-        Cell::from(if totals.tool_calls == 0 {
-            "-".into()
-        } else {
-            totals.tool_calls.to_string()
-        }),
+        count_cell(totals.tool_calls),
     ]
+}
+
+/// The saved column, one format for a turn and the earlier row: `?` when the chain is older
+/// than the ledger keeps, `-` with nothing to compare, green when something was saved.
+fn saved_cell(
+    theme: &Theme,
+    unknown: bool,
+    full_bytes: u64,
+    saved_bytes: i64,
+    pct: f64,
+) -> Cell<'static> {
+    let text = if unknown {
+        "?".into()
+    } else if full_bytes == 0 {
+        "-".into()
+    } else {
+        format!("{pct:.0}%")
+    };
+    let style = if saved_bytes > 0 {
+        theme.ok
+    } else {
+        theme.text
+    };
+    Cell::from(Span::styled(text, style))
+}
+
+/// A count column (tool calls): `-` for none.
+fn count_cell(n: usize) -> Cell<'static> {
+    Cell::from(if n == 0 { "-".into() } else { n.to_string() })
 }
 
 /// Status label and its style.
@@ -263,26 +282,17 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
                     fmt_bytes(turn.full_context.bytes)
                 }),
             ];
-            let saved = if turn.context_unknown {
-                "?".into()
-            } else if turn.full_context.bytes == 0 {
-                "-".into()
-            } else {
-                format!("{:.0}%", turn.saved_pct())
-            };
-            cells.push(Cell::from(Span::styled(
-                saved,
-                if turn.saved_bytes() > 0 { t.ok } else { t.text },
-            )));
+            cells.push(saved_cell(
+                t,
+                turn.context_unknown,
+                turn.full_context.bytes,
+                turn.saved_bytes(),
+                turn.saved_pct(),
+            ));
             cells.push(Cell::from(
                 turn.cached_tokens().map_or_else(|| "-".into(), thousands),
             ));
-            let calls = turn.tool_calls.len();
-            cells.push(Cell::from(if calls == 0 {
-                "-".into()
-            } else {
-                calls.to_string()
-            }));
+            cells.push(count_cell(turn.tool_calls.len()));
             let row = Row::new(keep(cells));
             if app.selected == Some(start + i) {
                 row.style(t.selection)
