@@ -364,11 +364,19 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
     let t = &app.theme;
     let turn = &app.ledger.turns()[i];
     let chain = app.ledger.chain_of(i);
+    // The chain's root continues a turn that left the list: its items are not listed here
+    // (the figures count them; the recording has them), and the chain is longer than listed.
+    let root = chain.first().and_then(|&r| app.ledger.turns().get(r));
+    let cut = app.ledger.retired() > 0 && root.is_some_and(|r| r.previous_response_id.is_some());
+    let length = if cut {
+        format!("{} + earlier", counted(chain.len(), "listed turn"))
+    } else {
+        counted(chain.len(), "turn")
+    };
     let mut all = vec![
         Line::from(Span::styled(
             format!(
-                "  chain of {} · full context {} · {} · {} tok · sent {} ({:.0}% saved)",
-                counted(chain.len(), "turn"),
+                "  chain of {length} · full context {} · {} · {} tok · sent {} ({:.0}% saved)",
                 fmt_bytes(turn.full_context.bytes),
                 counted(turn.full_context.items, "item"),
                 thousands(turn.full_context.tokens),
@@ -391,10 +399,7 @@ fn context(app: &App, i: usize, skip: usize, take: usize) -> Vec<Line<'static>> 
             )),
         );
     }
-    // The chain's root continues a turn that left the list: its items are not listed here
-    // (the figures above count them; the recording has them).
-    let root = chain.first().and_then(|&r| app.ledger.turns().get(r));
-    if app.ledger.retired() > 0 && root.is_some_and(|r| r.previous_response_id.is_some()) {
+    if cut {
         all.push(Line::from(Span::styled(
             format!(
                 "  earlier turns of this chain left the list; {}",
