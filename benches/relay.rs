@@ -10,6 +10,11 @@
 //! replies; peak RSS (VmHWM) after ≥ RELAY_BENCH_MB relayed (default 1000) over connections
 //! that come and go (a new one every 64 requests). Ratios are against the byte copier.
 //! Env: RELAY_BENCH_REPS (sequential requests per size, default 2000), RELAY_BENCH_MB;
+//! The 200 B turns go round every relay (and the direct path) in RELAY_BENCH_ROUNDS rounds
+//! (default 5), so a relay and its anchor see the same load; their row also gives context
+//! switches per turn (voluntary: the relay slept and was woken; involuntary: preempted).
+//! RELAY_BENCH_SMALL_ONLY=1 measures only the 200 B turns (CPU and latency: for profiling and
+//! quick comparisons), RELAY_BENCH_NO_TUI=1 leaves out this build's TUI row;
 //! RELAY_BENCH_BASE=PATH[,PATH…] also measures other turnscope binaries (say, ones built from
 //! older commits; each row is named by its file name) headless in the same run, for a
 //! before/after; RELAY_BENCH_BASE_TUI=1 also runs their TUI (a build from after issue 18's
@@ -222,6 +227,22 @@ fn peak_rss_mb(pid: u32) -> f64 {
     procs::status_kb(pid, "VmHWM").map_or(f64::NAN, |kb| kb as f64 / 1024.0)
 }
 
+/// Voluntary and involuntary context switches of all a process's threads so far: how often the
+/// relay slept and was woken, and how often the scheduler took its core away.
+fn switches(pid: u32) -> [u64; 2] {
+    let mut total = [0; 2];
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return total;
+    };
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let at = format!("{pid}/task/{tid}");
+        total[0] += procs::status_kb(&at, "voluntary_ctxt_switches").unwrap_or(0);
+        total[1] += procs::status_kb(&at, "nonvoluntary_ctxt_switches").unwrap_or(0);
+    }
+    total
+}
+
 /// A relay under test: a child process and the port agents connect to.
 struct Relay {
     name: String,
@@ -394,37 +415,72 @@ struct Figures {
     cpu_large: f64,
     mbps: f64,
     rss: f64,
+    /// Context switches per 200 B turn: voluntary (slept, woken), involuntary (preempted).
+    switches: [f64; 2],
 }
 
-async fn measure(
-    relay: &Relay,
-    direct: &(Vec<f64>, Vec<f64>),
-    reps: usize,
-    volume_mb: u64,
-) -> Figures {
+/// What one relay's 200 B turns add up to over the rounds.
+#[derive(Default)]
+struct Small {
+    cpu: f64,
+    frames: usize,
+    turns: usize,
+    switches: [u64; 2],
+    first: Vec<f64>,
+    last: Vec<f64>,
+}
+
+/// One round of `reps` sequential 200 B turns through `relay`, added to `acc`.
+async fn small_round(relay: &Relay, reps: usize, acc: &mut Small) {
     let pid = relay.pid;
-    let mut fig = Figures::default();
     let c0 = cpu_secs(pid);
+    let s0 = switches(pid);
     let (first, last, frames) = latencies(relay.port, reps, 200, 8).await;
+    acc.cpu += cpu_secs(pid) - c0;
+    let s1 = switches(pid);
+    acc.switches[0] += s1[0] - s0[0];
+    acc.switches[1] += s1[1] - s0[1];
+    acc.frames += frames;
+    acc.turns += reps;
+    acc.first.extend(first);
+    acc.last.extend(last);
+}
+
+/// The 200 B figures of one relay (`direct`: the same turns without a relay, same rounds).
+fn small_figures(acc: &mut Small, direct: &(Vec<f64>, Vec<f64>)) -> Figures {
+    acc.first.sort_by(f64::total_cmp);
+    acc.last.sort_by(f64::total_cmp);
     #[allow(clippy::cast_precision_loss)]
-    let per = (cpu_secs(pid) - c0) / frames as f64 * 1e6;
-    fig.cpu_small = per;
-    fig.first = [
-        pct(&first, 0.5) - pct(&direct.0, 0.5),
-        pct(&first, 0.99) - pct(&direct.0, 0.99),
-    ];
-    fig.last = [
-        pct(&last, 0.5) - pct(&direct.1, 0.5),
-        pct(&last, 0.99) - pct(&direct.1, 0.99),
-    ];
-    let c0 = cpu_secs(pid);
-    let (_, _, frames) = latencies(relay.port, (reps / 4).max(50), 65_536, 4).await;
+    let per_turn = |n: u64| n as f64 / acc.turns.max(1) as f64;
     #[allow(clippy::cast_precision_loss)]
-    let per = (cpu_secs(pid) - c0) / frames as f64 * 1e6;
-    fig.cpu_large = per;
-    fig.mbps = volume(relay.port, volume_mb * 1_000_000).await;
+    let cpu_small = acc.cpu / acc.frames.max(1) as f64 * 1e6;
+    Figures {
+        cpu_small,
+        switches: [per_turn(acc.switches[0]), per_turn(acc.switches[1])],
+        first: [
+            pct(&acc.first, 0.5) - pct(&direct.0, 0.5),
+            pct(&acc.first, 0.99) - pct(&direct.0, 0.99),
+        ],
+        last: [
+            pct(&acc.last, 0.5) - pct(&direct.1, 0.5),
+            pct(&acc.last, 0.99) - pct(&direct.1, 0.99),
+        ],
+        ..Figures::default()
+    }
+}
+
+/// The 64 KB, throughput and memory figures of one relay, after its 200 B turns.
+async fn measure_large(relay: &Relay, reps: usize, volume_mb: u64, fig: &mut Figures) {
+    let pid = relay.pid;
+    if std::env::var_os("RELAY_BENCH_SMALL_ONLY").is_none() {
+        let c0 = cpu_secs(pid);
+        let (_, _, frames) = latencies(relay.port, (reps / 4).max(50), 65_536, 4).await;
+        #[allow(clippy::cast_precision_loss)]
+        let per = (cpu_secs(pid) - c0) / frames as f64 * 1e6;
+        fig.cpu_large = per;
+        fig.mbps = volume(relay.port, volume_mb * 1_000_000).await;
+    }
     fig.rss = peak_rss_mb(pid);
-    fig
 }
 
 fn main() {
@@ -445,22 +501,14 @@ fn main() {
             "relay bench: {reps} sequential turns per size, {volume_mb} MB pipelined; {} cores, shared and noisy: compare ratios from the same run",
             std::thread::available_parallelism().map_or(1, usize::from)
         );
-        let (df, dl, _) = latencies(up.port(), reps, 200, 8).await;
-        println!(
-            "direct: first frame p50 {:.0}µs p99 {:.0}µs, last frame p50 {:.0}µs p99 {:.0}µs",
-            pct(&df, 0.5), pct(&df, 0.99), pct(&dl, 0.5), pct(&dl, 0.99)
-        );
-        let direct = (df, dl);
-        let mut rows: Vec<(String, Figures)> = Vec::new();
-        let copier = start_copier(up);
-        rows.push((copier.name.clone(), measure(&copier, &direct, reps, volume_mb).await));
-        drop(copier);
-        let ts = start_turnscope(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope proxy");
-        rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
-        drop(ts);
-        let ts = start_turnscope_tui(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope TUI");
-        rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
-        drop(ts);
+        // Every relay runs from the start, and the 200 B turns go round them in turns (the
+        // direct path too): the machine's load moves within a run, and a relay measured minutes
+        // after its anchor saw another machine. Idle relays between their rounds cost nothing.
+        let mut relays = vec![start_copier(up)];
+        relays.push(start_turnscope(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope proxy"));
+        if std::env::var_os("RELAY_BENCH_NO_TUI").is_none() {
+            relays.push(start_turnscope_tui(up, env!("CARGO_BIN_EXE_turnscope"), "turnscope TUI"));
+        }
         // Their TUI only when asked: before issue 18 it kept every body, ~2.3 GB after 1 GB.
         for base in std::env::var("RELAY_BENCH_BASE").unwrap_or_default().split(',') {
             let base = base.trim();
@@ -470,28 +518,49 @@ fn main() {
             let name = std::path::Path::new(base)
                 .file_name()
                 .map_or_else(|| base.to_owned(), |n| n.to_string_lossy().into_owned());
-            let ts = start_turnscope(up, base, &name);
-            rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
-            drop(ts);
+            relays.push(start_turnscope(up, base, &name));
             if std::env::var_os("RELAY_BENCH_BASE_TUI").is_some() {
-                let ts = start_turnscope_tui(up, base, &format!("{name} TUI"));
-                rows.push((ts.name.clone(), measure(&ts, &direct, reps, volume_mb).await));
-                drop(ts);
+                relays.push(start_turnscope_tui(up, base, &format!("{name} TUI")));
             }
         }
         match start_websocat(up) {
-            Ok(ws) => rows.push((ws.name.clone(), measure(&ws, &direct, reps, volume_mb).await)),
+            Ok(ws) => relays.push(ws),
             Err(e) => println!("websocat: skipped, {e}"),
+        }
+        let rounds = env_usize("RELAY_BENCH_ROUNDS", 5).max(1);
+        let per_round = reps.div_ceil(rounds);
+        let (mut df, mut dl) = (Vec::new(), Vec::new());
+        let mut small: Vec<Small> = relays.iter().map(|_| Small::default()).collect();
+        for _ in 0..rounds {
+            let (f, l, _) = latencies(up.port(), per_round, 200, 8).await;
+            df.extend(f);
+            dl.extend(l);
+            for (relay, acc) in relays.iter().zip(small.iter_mut()) {
+                small_round(relay, per_round, acc).await;
+            }
+        }
+        df.sort_by(f64::total_cmp);
+        dl.sort_by(f64::total_cmp);
+        println!(
+            "direct: first frame p50 {:.0}µs p99 {:.0}µs, last frame p50 {:.0}µs p99 {:.0}µs; 200 B turns in {rounds} rounds of {per_round} per relay",
+            pct(&df, 0.5), pct(&df, 0.99), pct(&dl, 0.5), pct(&dl, 0.99)
+        );
+        let direct = (df, dl);
+        let mut rows: Vec<(String, Figures)> = Vec::new();
+        for (relay, mut acc) in relays.into_iter().zip(small) {
+            let mut fig = small_figures(&mut acc, &direct);
+            measure_large(&relay, reps, volume_mb, &mut fig).await;
+            rows.push((relay.name.clone(), fig));
         }
         println!("mitmdump: not measured here (benches/proxy.rs runs it; ~400 µs per frame)");
         println!(
-            "\n{:<16} {:>17} {:>17} {:>13} {:>13} {:>10} {:>9}",
-            "relay", "added 1st p50/p99", "added last p50/99", "cpu/200B µs", "cpu/64KB µs", "MB/s", "peak RSS"
+            "\n{:<16} {:>17} {:>17} {:>13} {:>13} {:>10} {:>9} {:>13}",
+            "relay", "added 1st p50/p99", "added last p50/99", "cpu/200B µs", "cpu/64KB µs", "MB/s", "peak RSS", "cs/turn v/inv"
         );
         for (name, f) in &rows {
             println!(
-                "{name:<16} {:>8.0}/{:<8.0} {:>8.0}/{:<8.0} {:>13.1} {:>13.1} {:>10.0} {:>6.1} MB",
-                f.first[0], f.first[1], f.last[0], f.last[1], f.cpu_small, f.cpu_large, f.mbps, f.rss
+                "{name:<16} {:>8.0}/{:<8.0} {:>8.0}/{:<8.0} {:>13.1} {:>13.1} {:>10.0} {:>6.1} MB {:>6.2}/{:<6.2}",
+                f.first[0], f.first[1], f.last[0], f.last[1], f.cpu_small, f.cpu_large, f.mbps, f.rss, f.switches[0], f.switches[1]
             );
         }
         let base = rows[0].1.clone();
