@@ -98,14 +98,15 @@ impl TurnSpool {
         })
     }
 
-    /// Writes the next retired `turns` of `ledger`, in turn order.
+    /// Writes the next retired `turns`, in turn order, each with its remedies (one list per
+    /// turn, [`Ledger::remedies`]).
     pub fn write(
         &mut self,
-        ledger: &Ledger,
+        remedies: &[Vec<crate::ledger::Remedy>],
         prices: &Prices,
         turns: &[Turn],
     ) -> std::io::Result<()> {
-        self.elements.write(ledger, prices, turns)
+        self.elements.write(remedies, prices, turns)
     }
 }
 
@@ -269,54 +270,6 @@ pub fn cost_json(s: &SessionCost) -> Value {
     v["unpriced_models"] = json!(s.unpriced);
     v["text"] = json!(s.text());
     v
-}
-
-fn turn_json(t: &Turn) -> Value {
-    let error = match &t.status {
-        TurnStatus::Error { code, message } => json!({"code": code, "message": message}),
-        _ => Value::Null,
-    };
-    let incomplete_reason = match &t.status {
-        TurnStatus::Incomplete { reason } => json!(reason),
-        _ => Value::Null,
-    };
-    json!({
-        "index": t.index,
-        "conn": t.conn,
-        "lane": t.lane,
-        "status": t.status.label(),
-        "incomplete_reason": incomplete_reason,
-        "error": error,
-        "response_id": t.response_id,
-        "previous_response_id": t.previous_response_id,
-        "store": t.store,
-        "generate": t.generate,
-        "steered_successor": t.steered_successor,
-        "marks": t.marks(),
-        "model": t.model,
-        "incremental": t.incremental,
-        "full_context": t.full_context,
-        "saved": {"bytes": t.saved_bytes(), "tokens": t.saved_tokens(), "pct_bytes": round2(t.saved_pct())},
-        "cached_tokens": t.cached_tokens(),
-        "input_tokens": t.usage.as_ref().map(|u| u.input_tokens),
-        "output_tokens": t.usage.as_ref().map(|u| u.output_tokens),
-        "conn_context_tokens": t.cache_estimate_tokens,
-        "context_tokens": t.context_tokens,
-        "latency_us": {
-            "created": t.latency_created_us(),
-            // TTFT: send → first token-carrying delta (`Turn::ttft_us`).
-            "ttft": t.ttft_us(),
-            // send → first output event of any kind (`output_item.added` counts); not TTFT.
-            "first_item": t.first_item_latency_us(),
-            "total": t.latency_total_us(),
-        },
-        "gap_us": t.gap_us,
-        "tool_calls": t.tool_calls,
-        "steers": t.steers,
-        "transport": t.transport,
-        "prefix": t.prefix,
-        "insight": t.insight,
-    })
 }
 
 /// A turn's marks as words (`warm-up,edited`), `-` for none: the `stats` table's last column.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 
 use crate::ledger::cost::{Prices, SessionCost};
-use crate::ledger::{CacheOutcome, Ledger, Prepared, SendMode, Turn, TurnStatus};
+use crate::ledger::{CacheOutcome, Ledger, Prepared, Remedy, SendMode, Turn, TurnStatus};
 use crate::secrets::RedactLines;
 use crate::{report, transcript};
 
@@ -57,9 +57,30 @@ pub(super) struct Folded {
     har: Option<crate::har::Summary>,
 }
 
-/// What takes the turns a folding ledger retires ([`Ledger::retire_finished`]), in turn order,
-/// with the ledger they left (its client names their remedies).
-pub(super) type Retire<'a> = &'a mut dyn FnMut(&Ledger, Vec<Turn>) -> anyhow::Result<()>;
+/// Turns a folding ledger retired ([`Ledger::retire_finished`]), in turn order, with what its
+/// client names as each one's remedies ([`Ledger::remedies`], taken as they retired: the
+/// ledger folds on while they are written).
+pub(super) struct Retired {
+    pub(super) turns: Vec<Turn>,
+    pub(super) remedies: Vec<Vec<Remedy>>,
+}
+
+impl Retired {
+    /// What `ledger` retires now (every turn with `all`), if anything.
+    fn from(ledger: &mut Ledger, all: bool) -> Option<Retired> {
+        let turns = if all {
+            ledger.retire_all()
+        } else {
+            ledger.retire_finished()
+        };
+        let remedies = turns.iter().map(|t| ledger.remedies(t)).collect();
+        (!turns.is_empty()).then_some(Retired { turns, remedies })
+    }
+}
+
+/// What takes the turns a folding ledger retires. It runs beside the fold of the next batch
+/// (on the other core), so it must be `Send`.
+pub(super) type Retire<'a> = &'a mut (dyn FnMut(Retired) -> anyhow::Result<()> + Send);
 
 /// Reads and folds one transcript (or HAR), in batches parsed and token-counted on all cores.
 /// With `retire`, every turn goes to it once it is finished (the rest at the end) and leaves
@@ -70,25 +91,26 @@ pub(super) fn fold_file(
     name: &str,
     mut retire: Option<Retire<'_>>,
 ) -> anyhow::Result<Folded> {
-    let mut retire_from = |ledger: &mut Ledger, all: bool| -> anyhow::Result<()> {
-        if let Some(sink) = retire.as_mut() {
-            let gone = if all {
-                ledger.retire_all()
-            } else {
-                ledger.retire_finished()
-            };
-            if !gone.is_empty() {
-                sink(ledger, gone)?;
-            }
+    let retiring = retire.is_some();
+    let mut sink = |gone: Option<Retired>| -> anyhow::Result<()> {
+        match (retire.as_mut(), gone) {
+            (Some(sink), Some(gone)) => sink(gone),
+            _ => Ok(()),
         }
-        Ok(())
+    };
+    let take = |ledger: &mut Ledger, all: bool| {
+        if retiring {
+            Retired::from(ledger, all)
+        } else {
+            None
+        }
     };
     if crate::har::is_har(path) {
         let loaded = crate::har::load(path)?;
         super::recording::report_har(name, &loaded.summary);
         let mut ledger = Ledger::summary_only();
         ledger.push_batch(&loaded.frames);
-        retire_from(&mut ledger, true)?;
+        sink(take(&mut ledger, true))?;
         return Ok(Folded {
             header: loaded.header,
             ledger,
@@ -102,28 +124,44 @@ pub(super) fn fold_file(
     let mut ledger = Ledger::summary_only();
     let mut skipped = Vec::new();
     // Two buffers: while the ledger folds one batch (its sequential part), the next is read and
-    // parsed on the other cores. Frames are folded where they were read: nothing is copied.
+    // parsed, and the turns the batch before retired are written, on the other cores. Frames
+    // are folded where they were read: nothing is copied. Writing the retired turns beside the
+    // fold, not between folds, gives the pool work for a core the fold or the read leaves idle.
     let (mut buf_a, mut buf_b) = (Vec::new(), Vec::new());
     let mut report = |e: transcript::LineError| {
         super::recording::report_skip(name, &e, skipped.len());
         skipped.push(e);
     };
     let mut a = read_batch(&mut reader, &mut buf_a, &mut report);
+    let mut gone = None;
     while let Some(batch) = a {
-        let ((), b) = rayon::join(
+        let ((), (b, sunk)) = rayon::join(
             || ledger.push_prepared(batch),
-            || read_batch(&mut reader, &mut buf_b, &mut report),
+            || {
+                rayon::join(
+                    || read_batch(&mut reader, &mut buf_b, &mut report),
+                    || sink(gone.take()),
+                )
+            },
         );
-        retire_from(&mut ledger, false)?;
+        sunk?;
+        gone = take(&mut ledger, false);
         let Some(batch) = b else { break };
-        let ((), next) = rayon::join(
+        let ((), (next, sunk)) = rayon::join(
             || ledger.push_prepared(batch),
-            || read_batch(&mut reader, &mut buf_a, &mut report),
+            || {
+                rayon::join(
+                    || read_batch(&mut reader, &mut buf_a, &mut report),
+                    || sink(gone.take()),
+                )
+            },
         );
-        retire_from(&mut ledger, false)?;
+        sunk?;
+        gone = take(&mut ledger, false);
         a = next;
     }
-    retire_from(&mut ledger, true)?;
+    sink(gone)?;
+    sink(take(&mut ledger, true))?;
     super::recording::report_skip_total(name, skipped.len());
     Ok(Folded {
         header,
@@ -174,7 +212,8 @@ impl Table {
 }
 
 impl Tally<'_> {
-    fn take(&mut self, ledger: &Ledger, turns: &[Turn]) -> anyhow::Result<()> {
+    fn take(&mut self, retired: &Retired) -> anyhow::Result<()> {
+        let turns = &retired.turns;
         for t in turns {
             self.failures
                 .extend(self.checks.iter().filter_map(|c| violation(t, *c)));
@@ -185,7 +224,7 @@ impl Tally<'_> {
         match &mut self.rows {
             Rows::None => {}
             Rows::Table(table) => report::write_table_rows(table.head()?, self.prices, turns)?,
-            Rows::Json(spool) => spool.write(ledger, self.prices, turns)?,
+            Rows::Json(spool) => spool.write(&retired.remedies, self.prices, turns)?,
         }
         Ok(())
     }
@@ -259,7 +298,7 @@ fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<Exi
         failures: Vec::new(),
         rows,
     };
-    let folded = fold_file(file, &name, Some(&mut |l, t| tally.take(l, &t)))?;
+    let folded = fold_file(file, &name, Some(&mut |r| tally.take(&r)))?;
     match tally.rows {
         Rows::Json(spool) => {
             let har = folded
@@ -340,7 +379,7 @@ fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
                     failures: Vec::new(),
                     rows: Rows::None,
                 };
-                let result = fold_file(path, &name, Some(&mut |l, t| tally.take(l, &t)))
+                let result = fold_file(path, &name, Some(&mut |r| tally.take(&r)))
                     .map(|f| {
                         let summary =
                             report::FileSummary::of(&name, &f.ledger, f.skipped.len(), tally.cost);

@@ -9,12 +9,13 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use super::{turn_json, usd_json};
-use crate::ledger::cost::{Prices, TurnCost, turn_cost};
-use crate::ledger::{Ledger, Turn};
+use crate::ledger::cost::Prices;
+use crate::ledger::{Ledger, Remedy, Turn};
 use crate::secrets::RedactingFormatter;
+use element::TurnElement;
+
+mod element;
 
 /// Turns written per parallel step: enough for every core to have work, few enough that the
 /// buffers stay small (a turn is ~2 KB of pretty JSON).
@@ -24,38 +25,29 @@ const CHUNK: usize = 512;
 /// top-level object, two levels of two spaces deep.
 const ELEMENT_INDENT: &[u8] = b"    ";
 
-/// One turn's `stats --json` value: its figures, remedies and cost.
-fn turn_value(ledger: &Ledger, prices: &Prices, t: &Turn) -> Value {
-    let mut v = turn_json(t);
-    v["remedies"] = json!(ledger.remedies(t));
-    let cost = turn_cost(prices, t);
-    v["cost"] = match &cost {
-        TurnCost::Priced(c) => usd_json(c),
-        _ => Value::Null,
-    };
-    v["cost_text"] = json!(cost.text());
-    v
+/// At most this many turns go into one buffer: fewer, larger buffers than one per turn.
+const PIECE: usize = 32;
+
+/// Turns per buffer for `n` turns: at most [`PIECE`], and at least four pieces per core where
+/// there are that many turns (a fold's batch retires a dozen or so), so no core waits idle
+/// for the last one.
+fn piece(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads().max(1) * 4)
+        .clamp(1, PIECE)
 }
 
 /// One turn as an element of the pretty-printed `turns` array (without the separator before
-/// it): pretty-printed on its own, every line after the first indented to the array's depth.
-/// JSON strings hold no raw newline, so every `\n` is a line break of the printer's.
-fn element(ledger: &Ledger, prices: &Prices, t: &Turn) -> io::Result<Vec<u8>> {
-    let mut flat = Vec::with_capacity(2048);
-    let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new());
-    let mut ser = serde_json::Serializer::with_formatter(&mut flat, formatter);
-    turn_value(ledger, prices, t)
-        .serialize(&mut ser)
-        .map_err(io::Error::other)?;
-    let mut out = Vec::with_capacity(flat.len() + flat.len() / 8);
-    for (i, line) in flat.split(|&b| b == b'\n').enumerate() {
-        if i > 0 {
-            out.push(b'\n');
-            out.extend_from_slice(ELEMENT_INDENT);
-        }
-        out.extend_from_slice(line);
+/// it), appended to `out`: printed as it would be inside the document, at the array's depth.
+fn element(out: &mut Vec<u8>, remedies: &[Remedy], prices: &Prices, t: &Turn) -> io::Result<()> {
+    let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new()).at_depth(2);
+    let mut ser = serde_json::Serializer::with_formatter(out, formatter);
+    TurnElement {
+        remedies,
+        prices,
+        turn: t,
     }
-    Ok(out)
+    .serialize(&mut ser)
+    .map_err(io::Error::other)
 }
 
 /// Writes the elements of the `turns` array, as `serde_json`'s pretty printer would between its
@@ -78,7 +70,8 @@ fn write_chunked(
 ) -> io::Result<()> {
     let mut elements = Elements::new(out);
     for turns in ledger.turns().chunks(chunk.max(1)) {
-        elements.write(ledger, prices, turns)?;
+        let remedies: Vec<Vec<Remedy>> = turns.iter().map(|t| ledger.remedies(t)).collect();
+        elements.write(&remedies, prices, turns)?;
     }
     elements.end().map(|_| ())
 }
@@ -96,20 +89,42 @@ impl<W: Write> Elements<W> {
         Elements { out, any: false }
     }
 
-    /// Writes `turns` (the next in turn order, of `ledger`, whose client names their remedies),
-    /// pretty-printed on all cores, copied out in order.
-    pub fn write(&mut self, ledger: &Ledger, prices: &Prices, turns: &[Turn]) -> io::Result<()> {
-        for chunk in turns.chunks(CHUNK) {
+    /// Writes `turns` (the next in turn order), each with its `remedies` (one list per turn,
+    /// [`Ledger::remedies`]), pretty-printed on all cores, copied out in order.
+    pub fn write(
+        &mut self,
+        remedies: &[Vec<Remedy>],
+        prices: &Prices,
+        turns: &[Turn],
+    ) -> io::Result<()> {
+        let none: &[Remedy] = &[];
+        for (n, chunk) in turns.chunks(CHUNK).enumerate() {
+            let base = n * CHUNK;
+            let size = piece(chunk.len());
+            let first = !self.any;
             let written: Vec<io::Result<Vec<u8>>> = chunk
-                .par_iter()
-                .map(|t| element(ledger, prices, t))
+                .par_chunks(size)
+                .enumerate()
+                .map(|(p, turns)| {
+                    let mut out = Vec::with_capacity(turns.len() * 2048);
+                    let at = base + p * size;
+                    for (i, t) in turns.iter().enumerate() {
+                        let remedies = remedies.get(at + i).map_or(none, Vec::as_slice);
+                        out.extend_from_slice(if first && p == 0 && i == 0 {
+                            b"\n"
+                        } else {
+                            b",\n"
+                        });
+                        out.extend_from_slice(ELEMENT_INDENT);
+                        element(&mut out, remedies, prices, t)?;
+                    }
+                    Ok(out)
+                })
                 .collect();
             for bytes in written {
-                self.out.write_all(if self.any { b",\n" } else { b"\n" })?;
-                self.any = true;
-                self.out.write_all(ELEMENT_INDENT)?;
                 self.out.write_all(&bytes?)?;
             }
+            self.any |= !chunk.is_empty();
         }
         Ok(())
     }
@@ -127,41 +142,112 @@ impl<W: Write> Elements<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::cost::{TurnCost, turn_cost};
+    use crate::ledger::{Cause, ConnEvent, SendMode, ToolCall, TurnStatus};
+    use serde_json::{Value, json};
+
+    /// The element as it was once built: a `Value` tree (its maps sort their keys), the reference
+    /// the streamed element must reproduce byte for byte.
+    fn turn_value(ledger: &Ledger, prices: &Prices, t: &Turn) -> Value {
+        let error = match &t.status {
+            TurnStatus::Error { code, message } => json!({"code": code, "message": message}),
+            _ => Value::Null,
+        };
+        let incomplete_reason = match &t.status {
+            TurnStatus::Incomplete { reason } => json!(reason),
+            _ => Value::Null,
+        };
+        let cost = turn_cost(prices, t);
+        json!({
+            "index": t.index,
+            "conn": t.conn,
+            "lane": t.lane,
+            "status": t.status.label(),
+            "incomplete_reason": incomplete_reason,
+            "error": error,
+            "response_id": t.response_id,
+            "previous_response_id": t.previous_response_id,
+            "store": t.store,
+            "generate": t.generate,
+            "steered_successor": t.steered_successor,
+            "marks": t.marks(),
+            "model": t.model,
+            "incremental": t.incremental,
+            "full_context": t.full_context,
+            "saved": {"bytes": t.saved_bytes(), "tokens": t.saved_tokens(), "pct_bytes": super::super::round2(t.saved_pct())},
+            "cached_tokens": t.cached_tokens(),
+            "input_tokens": t.usage.as_ref().map(|u| u.input_tokens),
+            "output_tokens": t.usage.as_ref().map(|u| u.output_tokens),
+            "conn_context_tokens": t.cache_estimate_tokens,
+            "context_tokens": t.context_tokens,
+            "latency_us": {
+                "created": t.latency_created_us(),
+                "ttft": t.ttft_us(),
+                "first_item": t.first_item_latency_us(),
+                "total": t.latency_total_us(),
+            },
+            "gap_us": t.gap_us,
+            "tool_calls": t.tool_calls,
+            "steers": t.steers,
+            "transport": t.transport,
+            "prefix": t.prefix,
+            "insight": t.insight,
+            "remedies": ledger.remedies(t),
+            "cost": match &cost {
+                TurnCost::Priced(c) => super::super::usd_json(c),
+                _ => Value::Null,
+            },
+            "cost_text": cost.text(),
+        })
+    }
+
+    /// What the tree of `turns` prints between the brackets of a `turns` array one level into
+    /// the document, through the redacting formatter.
+    fn tree_elements(ledger: &Ledger, prices: &Prices, turns: &[Turn]) -> String {
+        let values: Vec<Value> = turns
+            .iter()
+            .map(|t| turn_value(ledger, prices, t))
+            .collect();
+        let mut whole = Vec::new();
+        let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new());
+        let mut ser = serde_json::Serializer::with_formatter(&mut whole, formatter);
+        json!({ "turns": values }).serialize(&mut ser).unwrap();
+        let whole = String::from_utf8(whole).unwrap();
+        whole
+            .strip_prefix("{\n  \"turns\": [")
+            .and_then(|w| w.strip_suffix("]\n}"))
+            .unwrap()
+            .to_owned()
+    }
+
+    fn fixtures() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    }
 
     /// The elements written in chunks on all cores are, byte for byte, what `serde_json`'s pretty
-    /// printer makes of the whole array at the report's depth, for chunks that split the turns
-    /// anywhere; keys in a fixture are redacted the same way.
+    /// printer makes of the turns' `Value` trees in the whole array at the report's depth, for
+    /// chunks that split the turns anywhere; keys in a fixture are redacted the same way.
     #[test]
     fn chunked_elements_are_the_pretty_printers_bytes() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let prices = Prices::builtin();
         let mut turns_seen = 0;
-        for name in [
-            "leaky.tsjsonl",
-            "tool_loop.tsjsonl",
-            "two_lanes.tsjsonl",
-            "reconnect_store_false.tsjsonl",
-        ] {
-            let path = dir.join("stats_golden").join(name);
-            let path = if path.exists() { path } else { dir.join(name) };
-            let (_, frames, _) = crate::transcript::read_all(&path).unwrap();
+        let dir = fixtures();
+        let mut paths: Vec<std::path::PathBuf> =
+            [dir.clone(), dir.join("real"), dir.join("stats_golden")]
+                .iter()
+                .flat_map(|d| std::fs::read_dir(d).unwrap())
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "tsjsonl"))
+                .collect();
+        paths.sort();
+        assert!(paths.len() >= 10, "fixtures not found in {}", dir.display());
+        for path in &paths {
+            let name = path.display();
+            let (_, frames, _) = crate::transcript::read_all(path).unwrap();
             let ledger = Ledger::from_frames(&frames);
             turns_seen += ledger.turns().len();
-            let values: Vec<Value> = ledger
-                .turns()
-                .iter()
-                .map(|t| turn_value(&ledger, &prices, t))
-                .collect();
-            let mut whole = Vec::new();
-            let formatter = RedactingFormatter::new(serde_json::ser::PrettyFormatter::new());
-            let mut ser = serde_json::Serializer::with_formatter(&mut whole, formatter);
-            json!({ "turns": values }).serialize(&mut ser).unwrap();
-            let whole = String::from_utf8(whole).unwrap();
-            let inner = whole
-                .strip_prefix("{\n  \"turns\": [")
-                .and_then(|w| w.strip_suffix("]\n}"))
-                .unwrap();
-            for chunk in [1, 2, 3, CHUNK] {
+            let inner = tree_elements(&ledger, &prices, ledger.turns());
+            for chunk in [1, 2, 3, PIECE + 1, CHUNK] {
                 let mut out = Vec::new();
                 write_chunked(&mut out, &ledger, &prices, chunk).unwrap();
                 assert_eq!(
@@ -175,5 +261,137 @@ mod tests {
             turns_seen > 6,
             "the fixtures have turns to split into chunks"
         );
+    }
+
+    /// Every variant the element writes by hand — statuses, send modes, causes, events, priced
+    /// and unpriced costs, tool calls, remedies, a lane, marks — prints as the tree did, secrets
+    /// masked in both; more turns than a piece, so the pieces join as the array does.
+    #[test]
+    fn every_variant_prints_as_the_tree_did() {
+        const KEY: &str = "sk-proj-ELEMENTTESTKEY0123456789abcd";
+        let prices = Prices::builtin();
+        // A known client, so that its turns have remedies.
+        let (_, mut frames, _) =
+            crate::transcript::read_all(&fixtures().join("cause_tools_reordered.tsjsonl")).unwrap();
+        let client = json!({"event": "client", "headers": {"user-agent": "OpenAI/Python 3.51.0"}});
+        frames.insert(1, crate::frame::Frame::meta(0, String::new(), 0, &client));
+        let ledger = Ledger::from_frames(&frames);
+        let base = ledger.turns()[1].clone();
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let causes = [
+            Cause::InstructionsChanged,
+            Cause::ToolsChanged {
+                added: names(&["a"]),
+                removed: names(&["b", "c"]),
+                changed: names(&[]),
+            },
+            Cause::ToolsReordered {
+                from: names(&["x", "y"]),
+                to: names(&["y", "x"]),
+            },
+            Cause::ModelChanged {
+                from: None,
+                to: Some("gpt-5.1".into()),
+            },
+            Cause::ReasoningChanged,
+            Cause::TextChanged,
+            Cause::NewConnection { from: 0, to: 1 },
+            Cause::StoreFalseAfterReconnect,
+            Cause::Compaction,
+            Cause::Unknown,
+        ];
+        let events = [
+            ConnEvent::Reconnect {
+                code: Some(1006),
+                reason: Some(format!("closed {KEY}")),
+            },
+            ConnEvent::Reconnect {
+                code: None,
+                reason: None,
+            },
+            ConnEvent::AgeLimit,
+            ConnEvent::ResendAfterNotFound { after: 3 },
+            ConnEvent::HttpFallback,
+        ];
+        let statuses = [
+            TurnStatus::Queued,
+            TurnStatus::InFlight,
+            TurnStatus::Completed,
+            TurnStatus::Failed,
+            TurnStatus::Incomplete {
+                reason: Some("max_output_tokens".into()),
+            },
+            TurnStatus::Incomplete { reason: None },
+            TurnStatus::Error {
+                code: Some("server_error".into()),
+                message: format!("key {KEY} \"quoted\"\n"),
+            },
+            TurnStatus::Error {
+                code: None,
+                message: String::new(),
+            },
+            TurnStatus::Dropped,
+            TurnStatus::NotSent,
+        ];
+        let mut turns = Vec::new();
+        for (n, status) in statuses.into_iter().enumerate() {
+            let mut t = base.clone();
+            t.index = n + 1;
+            t.status = status;
+            t.insight.mode = match n % 3 {
+                0 => SendMode::Fresh,
+                1 => SendMode::Incremental,
+                _ => SendMode::FullResend {
+                    reason: format!("resent {n}"),
+                    known_items: 2,
+                    known_bytes: 300 + n as u64,
+                    known_tokens: 70,
+                },
+            };
+            t.insight.causes = causes[n % causes.len()..].to_vec();
+            t.insight.events = events[n % events.len()..].to_vec();
+            t.insight.retry_safe = [None, Some(true), Some(false)][n % 3];
+            t.lane = (n % 2 == 0).then(|| format!("lane-{n}"));
+            t.steers = u32::try_from(n % 2).unwrap();
+            t.steered_successor = n % 3 == 2;
+            t.generate = n % 4 != 1;
+            t.intervention.edited = n % 3 == 0;
+            t.intervention.dropped = n % 5 == 0;
+            t.model = Some(["gpt-5.1", "gpt-test", "gpt-5-mini"][n % 3].to_owned());
+            if n % 4 == 3 {
+                t.usage = None;
+            }
+            t.tool_calls = vec![ToolCall {
+                call_id: format!("call_{n}"),
+                name: "read_file".into(),
+                arguments: format!(r#"{{"path":"README.md","api_key":"{KEY}"}}"#),
+            }];
+            t.full_context.bytes = if n == 5 { 0 } else { t.full_context.bytes };
+            t.incremental.bytes += n as u64 * 1000;
+            turns.push(t);
+        }
+        let many: Vec<Turn> = turns.iter().cycle().take(PIECE * 2 + 3).cloned().collect();
+        let want = tree_elements(&ledger, &prices, &many);
+        let mut out = Vec::new();
+        let mut elements = Elements::new(&mut out);
+        let remedies: Vec<Vec<Remedy>> = many.iter().map(|t| ledger.remedies(t)).collect();
+        elements.write(&remedies, &prices, &many).unwrap();
+        elements.end().unwrap();
+        let got = String::from_utf8(out).unwrap();
+        assert_eq!(got, want);
+        for seen in [
+            "\"verdict\"",
+            "\"uncached_input_usd\"",
+            "known_tokens",
+            "resend_after_not_found",
+            "\"removed\"",
+            "max_output_tokens",
+            "\"lane-0\"",
+            "after-steer",
+            "\"cost\": null",
+        ] {
+            assert!(got.contains(seen), "no {seen} in the elements");
+        }
+        assert!(!got.contains("ELEMENTTESTKEY"), "a key was written");
     }
 }

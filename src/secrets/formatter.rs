@@ -41,6 +41,19 @@ impl<F: Formatter> RedactingFormatter<F> {
     }
 }
 
+impl<F: Formatter> RedactingFormatter<F> {
+    /// Starts `depth` arrays deep, for a value printed on its own that sits that deep in a
+    /// document written around it: a pretty formatter indents its lines as it would there.
+    #[must_use]
+    pub fn at_depth(mut self, depth: usize) -> Self {
+        for _ in 0..depth {
+            // A sink takes every write.
+            let _ = self.inner.begin_array(&mut io::sink());
+        }
+        self
+    }
+}
+
 /// Writes a finished (redacted) string through `inner`, escaped as `serde_json` escapes.
 fn write_text<F: Formatter, W: ?Sized + Write>(
     inner: &mut F,
