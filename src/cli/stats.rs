@@ -254,7 +254,6 @@ fn read_batch<'a, R: std::io::BufRead>(
 
 /// Runs `stats`: skipped lines are reported on stderr, one line each.
 pub fn run(args: &StatsArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
-    join_the_pool();
     let prices = super::config::price_table(global)?;
     if let [file] = args.files.as_slice()
         && !file.is_dir()
@@ -262,19 +261,6 @@ pub fn run(args: &StatsArgs, global: &super::config::GlobalArgs) -> anyhow::Resu
         return run_one(args, file, &prices);
     }
     run_many(args, &prices)
-}
-
-/// Makes this thread one of rayon's workers, so the pool starts one thread fewer (one per core
-/// in all). `stats` only waits while its pool works: a pool beside it left this thread idle
-/// and cost a thread, its stack and its malloc arena (~0.5 MB of the peak RSS on two cores).
-/// Called before anything uses rayon; if the pool exists already it stays as it is.
-fn join_the_pool() {
-    if let Err(e) = rayon::ThreadPoolBuilder::new()
-        .use_current_thread()
-        .build_global()
-    {
-        tracing::debug!("stats: rayon's pool was built already ({e}); keeping it");
-    }
 }
 
 /// One transcript: a row per turn, each written (or spooled, for `--json`) as the fold retires
