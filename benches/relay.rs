@@ -243,6 +243,19 @@ fn switches(pid: u32) -> [u64; 2] {
     total
 }
 
+/// Write-class syscalls of a process so far (`syscw` of /proc/<pid>/io: `write`, `writev`, …
+/// to files, pipes and terminals; socket sends are not counted): the transcript and stdout.
+fn file_writes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("syscw:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// A relay under test: a child process and the port agents connect to.
 struct Relay {
     name: String,
@@ -417,6 +430,8 @@ struct Figures {
     rss: f64,
     /// Context switches per 200 B turn: voluntary (slept, woken), involuntary (preempted).
     switches: [f64; 2],
+    /// Write syscalls per 200 B turn (transcript and stdout; see [`file_writes`]).
+    writes: f64,
 }
 
 /// What one relay's 200 B turns add up to over the rounds.
@@ -426,6 +441,7 @@ struct Small {
     frames: usize,
     turns: usize,
     switches: [u64; 2],
+    writes: u64,
     first: Vec<f64>,
     last: Vec<f64>,
 }
@@ -435,8 +451,10 @@ async fn small_round(relay: &Relay, reps: usize, acc: &mut Small) {
     let pid = relay.pid;
     let c0 = cpu_secs(pid);
     let s0 = switches(pid);
+    let w0 = file_writes(pid);
     let (first, last, frames) = latencies(relay.port, reps, 200, 8).await;
     acc.cpu += cpu_secs(pid) - c0;
+    acc.writes += file_writes(pid) - w0;
     let s1 = switches(pid);
     acc.switches[0] += s1[0] - s0[0];
     acc.switches[1] += s1[1] - s0[1];
@@ -457,6 +475,7 @@ fn small_figures(acc: &mut Small, direct: &(Vec<f64>, Vec<f64>)) -> Figures {
     Figures {
         cpu_small,
         switches: [per_turn(acc.switches[0]), per_turn(acc.switches[1])],
+        writes: per_turn(acc.writes),
         first: [
             pct(&acc.first, 0.5) - pct(&direct.0, 0.5),
             pct(&acc.first, 0.99) - pct(&direct.0, 0.99),
@@ -554,13 +573,13 @@ fn main() {
         }
         println!("mitmdump: not measured here (benches/proxy.rs runs it; ~400 µs per frame)");
         println!(
-            "\n{:<16} {:>17} {:>17} {:>13} {:>13} {:>10} {:>9} {:>13}",
-            "relay", "added 1st p50/p99", "added last p50/99", "cpu/200B µs", "cpu/64KB µs", "MB/s", "peak RSS", "cs/turn v/inv"
+            "\n{:<16} {:>17} {:>17} {:>13} {:>13} {:>10} {:>9} {:>13} {:>11}",
+            "relay", "added 1st p50/p99", "added last p50/99", "cpu/200B µs", "cpu/64KB µs", "MB/s", "peak RSS", "cs/turn v/inv", "writes/turn"
         );
         for (name, f) in &rows {
             println!(
-                "{name:<16} {:>8.0}/{:<8.0} {:>8.0}/{:<8.0} {:>13.1} {:>13.1} {:>10.0} {:>6.1} MB {:>6.2}/{:<6.2}",
-                f.first[0], f.first[1], f.last[0], f.last[1], f.cpu_small, f.cpu_large, f.mbps, f.rss, f.switches[0], f.switches[1]
+                "{name:<16} {:>8.0}/{:<8.0} {:>8.0}/{:<8.0} {:>13.1} {:>13.1} {:>10.0} {:>6.1} MB {:>6.2}/{:<6.2} {:>11.2}",
+                f.first[0], f.first[1], f.last[0], f.last[1], f.cpu_small, f.cpu_large, f.mbps, f.rss, f.switches[0], f.switches[1], f.writes
             );
         }
         let base = rows[0].1.clone();
