@@ -467,6 +467,24 @@ mod tests {
         })
     }
 
+    /// A string body's pieces: plain text, every escape serde accepts, escapes it refuses, raw
+    /// control bytes (all of 0x00..=0x1F, and DEL, which is allowed), text past ASCII.
+    fn string_piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[ -~&&[^\"\\\\]]{0,20}",
+            2 => prop::sample::select(vec![
+                "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u00e9",
+                "\\uD83D\\uDE00", "\\ud800",
+            ])
+            .prop_map(str::to_owned),
+            1 => prop::sample::select(vec!["\\x", "\\u12", "\\u12g4", "\\U0041", "\\", "\""])
+                .prop_map(str::to_owned),
+            1 => (0u8..0x20).prop_map(|b| char::from(b).to_string()),
+            1 => Just("\u{7f}".to_owned()),
+            1 => "\\PC{1,3}",
+        ]
+    }
+
     proptest! {
         /// Random frames, extra fields and field orders (and random bytes in place of JSON):
         /// the pass reads what serde reads.
@@ -488,6 +506,33 @@ mod tests {
             let valid = |v: &str| serde_json::from_str::<serde_json::Value>(v).is_ok();
             prop_assert_eq!(agrees(&line), valid(&frame) && frame != "null" && valid(&extra));
             agrees(&format!("{{\"t_us\":1,\"dir\":\"sent\",\"frame\":{junk}}}"));
+        }
+
+        /// Strings of every escape and control byte, at any offset in a block, nested 1 to 200
+        /// deep in arrays or objects: the pass reads exactly the lines serde reads, up to its
+        /// own nesting limit (deeper ones it leaves to serde).
+        #[test]
+        fn strings_and_nesting_read_as_serde_reads_them(
+            pieces in prop::collection::vec(string_piece(), 0..12),
+            pad in 0usize..20,
+            depth in 1usize..=200,
+            object in any::<bool>(),
+        ) {
+            let text = format!("\"{}{}\"", "a".repeat(pad), pieces.concat());
+            let (open, close) = if object {
+                (r#"{"k":"#, "}")
+            } else {
+                ("[", "]")
+            };
+            let frame = format!("{}{text}{}", open.repeat(depth), close.repeat(depth));
+            let line = format!(r#"{{"t_us":1,"wall":"w","conn":0,"dir":"recv","frame":{frame}}}"#);
+            let serde = serde_json::from_str::<&serde_json::value::RawValue>(&frame).is_ok();
+            let read = agrees(&line);
+            if depth <= MAX_DEPTH as usize {
+                prop_assert_eq!(read, serde, "{}", line);
+            } else {
+                prop_assert!(!read, "{}", line);
+            }
         }
     }
 }

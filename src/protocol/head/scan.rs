@@ -6,6 +6,8 @@
 //! are skipped at `memchr` speed. On text that is not valid JSON the answers are unspecified but
 //! never a panic: every index is checked.
 
+use wide::u8x16;
+
 /// One in every byte of a word.
 const ONES: u64 = u64::MAX / 255;
 /// The high bit of every byte of a word.
@@ -25,10 +27,28 @@ fn flag_equal(word: u64, b: u8) -> u64 {
 }
 
 /// Index of the first `"`, `\` or control byte (0x00..=0x1F) in `bytes` at or after `from`,
-/// or `bytes.len()`: eight bytes at a time (SWAR, as serde_json skips string contents), for
-/// the transcript reader's check of every byte (memchr has no "any of these or below 0x20").
+/// or `bytes.len()`: the transcript reader's check of every byte (memchr has no "any of these
+/// or below 0x20"). Sixteen bytes at a time in SIMD registers (`wide`: SSE2, which every
+/// x86-64 has, NEON or plain code elsewhere) rather than eight as SWAR words: the line check
+/// runs this over every string byte of every line. Short tails go eight bytes (SWAR) then one
+/// at a time.
 pub(crate) fn next_special(bytes: &[u8], mut from: usize) -> usize {
-    while let Some(word) = word_at(bytes, from) {
+    let (quote, escape, control) = (u8x16::splat(b'"'), u8x16::splat(b'\\'), u8x16::splat(0x1F));
+    // Whole blocks of what is left, sliced once (an index per block cost as much as the test).
+    for chunk in bytes.get(from..).unwrap_or_default().chunks_exact(16) {
+        let Ok(block) = <[u8; 16]>::try_from(chunk) else {
+            break;
+        };
+        let v = u8x16::new(block);
+        // A byte at most 0x1F is its own minimum with 0x1F.
+        let found = v.cmp_eq(quote) | v.cmp_eq(escape) | v.min(control).cmp_eq(v);
+        let mask = found.move_mask();
+        if mask != 0 {
+            return from + mask.trailing_zeros() as usize;
+        }
+        from += 16;
+    }
+    if let Some(word) = word_at(bytes, from) {
         let ctrl = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
         let found = ctrl | flag_equal(word, b'"') | flag_equal(word, b'\\');
         if found != 0 {
@@ -45,26 +65,40 @@ pub(crate) fn next_special(bytes: &[u8], mut from: usize) -> usize {
     from
 }
 
-/// In the eight bytes at `j`: `Some(Some(k))`, the index of the first `"` or `\`;
-/// `Some(None)` when they hold neither; `None` when fewer than eight bytes are left.
-fn quote_or_escape_in_word(bytes: &[u8], j: usize) -> Option<Option<usize>> {
+/// In the sixteen bytes at `j` (SIMD), or eight (SWAR) near the end: `Some((Some(k), _))`,
+/// the index of the first `"` or `\`; `Some((None, width))` when those `width` bytes hold
+/// neither; `None` when fewer than eight bytes are left. A key, id or event type usually ends
+/// within one block.
+fn quote_or_escape_in_block(bytes: &[u8], j: usize) -> Option<(Option<usize>, usize)> {
+    if let Some(chunk) = bytes
+        .get(j..j.saturating_add(16))
+        .and_then(|c| <[u8; 16]>::try_from(c).ok())
+    {
+        let v = u8x16::new(chunk);
+        let found = v.cmp_eq(u8x16::splat(b'"')) | v.cmp_eq(u8x16::splat(b'\\'));
+        let mask = found.move_mask();
+        return Some(((mask != 0).then(|| j + mask.trailing_zeros() as usize), 16));
+    }
     let word = word_at(bytes, j)?;
     let found = flag_equal(word, b'"') | flag_equal(word, b'\\');
-    Some((found != 0).then(|| j + found.trailing_zeros() as usize / 8))
+    Some((
+        (found != 0).then(|| j + found.trailing_zeros() as usize / 8),
+        8,
+    ))
 }
 
 /// Byte index just past the string literal that opens at `start` (a `"`), if it closes.
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut j = start + 1;
-    // Keys, ids, types and small deltas end within a few words: eight bytes at a time to the
-    // next quote or backslash (a byte loop took ~100 instructions for a 15-byte key, memchr's
-    // set-up as much).
+    // Keys, ids, types and small deltas end within a few blocks: sixteen bytes at a time to
+    // the next quote or backslash (a byte loop took ~100 instructions for a 15-byte key,
+    // memchr's set-up as much).
     for _ in 0..4 {
-        let Some(found) = quote_or_escape_in_word(bytes, j) else {
+        let Some((found, width)) = quote_or_escape_in_block(bytes, j) else {
             break;
         };
         let Some(k) = found else {
-            j += 8;
+            j += width;
             continue;
         };
         if *bytes.get(k)? == b'"' {
@@ -89,15 +123,15 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// [`string_end`] for a key, and whether the key holds an escape (then only a decode can say
-/// what it names). Keys are short: their first word or two usually answer both.
+/// what it names). Keys are short: their first block or two usually answer both.
 fn key_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut j = start + 1;
     for _ in 0..2 {
-        let Some(found) = quote_or_escape_in_word(bytes, j) else {
+        let Some((found, width)) = quote_or_escape_in_block(bytes, j) else {
             break;
         };
         let Some(k) = found else {
-            j += 8;
+            j += width;
             continue;
         };
         if *bytes.get(k)? == b'"' {
@@ -341,6 +375,31 @@ mod tests {
                     string_end(&bytes, start),
                     stepped_string_end(&bytes, start)
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// On any bytes and from any start (sixteen-byte blocks, the eight-byte word and the
+        /// byte tail, every control byte, bytes past ASCII): the first `"`, `\` or byte
+        /// below 0x20, as a byte-at-a-time search finds it.
+        #[test]
+        fn next_special_is_the_first_special_byte(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => b'a'..=b'z',
+                    1 => proptest::prelude::any::<u8>(),
+                    1 => proptest::sample::select(vec![b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff]),
+                ],
+                0..100,
+            ),
+        ) {
+            for from in 0..=text.len() {
+                let want = text[from..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                    .map_or(text.len(), |k| from + k);
+                proptest::prop_assert_eq!(next_special(&text, from), want);
             }
         }
     }
