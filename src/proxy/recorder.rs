@@ -192,23 +192,12 @@ pub(crate) fn spawn(
         let mut jobs = Vec::with_capacity(JOBS_PER_BATCH);
         let mut stop = false;
         while !stop && rx.recv_many(&mut jobs, JOBS_PER_BATCH).await > 0 {
-            recorder.take_all(&mut jobs, &mut stop);
-            // Before writing, the relays get one more turn: on a current-thread runtime a yield
-            // polls the sockets (one non-blocking `epoll_wait`) and runs the relays that have
-            // frames waiting before this task again. What they hand over joins this batch's
-            // write, so a proxy kept busy (a loaded machine: the next burst is often there by
-            // now) writes once for several bursts instead of once each, and a frame that has
-            // arrived is forwarded before this batch is written and folded. An idle proxy
-            // finds nothing and writes at once: each line still reaches the file before the
-            // proxy waits for traffic, and before its frame reaches a reader.
-            if !stop {
-                tokio::task::yield_now().await;
-                while jobs.len() < JOBS_PER_BATCH
-                    && let Ok(job) = rx.try_recv()
-                {
-                    jobs.push(job);
+            for job in jobs.drain(..) {
+                match job {
+                    Job::Stop => stop = true,
+                    job if !stop => recorder.take(job),
+                    _ => {}
                 }
-                recorder.take_all(&mut jobs, &mut stop);
             }
             // Every line of the batch reaches the file (one write) before its events go out:
             // a reader that sees a frame finds it in the transcript.
@@ -235,18 +224,6 @@ struct Recorder {
 }
 
 impl Recorder {
-    /// Takes every job in `jobs`, in order, up to a `Stop` (`stop` is set; what follows it is
-    /// dropped).
-    fn take_all(&mut self, jobs: &mut Vec<Job>, stop: &mut bool) {
-        for job in jobs.drain(..) {
-            match job {
-                Job::Stop => *stop = true,
-                job if !*stop => self.take(job),
-                _ => {}
-            }
-        }
-    }
-
     fn take(&mut self, job: Job) {
         match job {
             Job::Frames {
