@@ -249,7 +249,7 @@ pub fn redact_json<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
 /// A string's decoded content redacted the way [`redact_json`] redacts a string literal (nested
 /// JSON included), for writers that redact each string as they write it.
 pub(crate) fn redact_string(text: &str) -> Cow<'_, str> {
-    if !needs_full_pass(text, &[]) {
+    if prefilter::plain_string(text) || !needs_full_pass(text, &[]) {
         return Cow::Borrowed(text);
     }
     redact_json_at(text, &[], 1)
