@@ -40,7 +40,12 @@ impl Payload {
         // memchr, not `str::contains` with a char set: that decodes every character, and was
         // a third of the proxy's recorder time on 64 KB frames.
         let one_line = memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none();
-        if one_line && serde_json::from_str::<&RawValue>(&text).is_ok() {
+        // The transcript reader's own check first (serde's rules, every byte, no allocation);
+        // what it declines, serde decides, so the verdict is serde's either way.
+        if one_line
+            && (crate::transcript::is_json(&text)
+                || serde_json::from_str::<&RawValue>(&text).is_ok())
+        {
             Payload::Json(text)
         } else {
             Payload::Text(text)

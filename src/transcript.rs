@@ -12,6 +12,7 @@ mod reader;
 pub mod synth;
 mod writer;
 
+pub(crate) use fast::is_json;
 pub(crate) use reader::parse_line;
 pub use reader::{
     Entry, LineError, LineRef, RawLines, Reader, from_reader, parse_line_ref, read_all,
