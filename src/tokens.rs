@@ -92,6 +92,13 @@ fn piece_key(t: &[u8], start: usize, len: usize) -> u128 {
     bytes | ((len as u128) << 120)
 }
 
+/// Builds the vocabulary's index now if no count has yet (the first count builds it otherwise):
+/// a caller with other work for this moment, like `stats` reading its first batch, takes the
+/// build off the token pass, where every core would wait for it.
+pub fn load() {
+    std::sync::LazyLock::force(&VOCABULARY);
+}
+
 /// Counts o200k tokens in `text` (no special tokens: `<|endoftext|>` is ordinary text).
 ///
 /// The sum over the pre-tokenizer's pieces of each piece's byte-pair count, as tiktoken's

@@ -149,3 +149,36 @@ fn fail_on_exits_non_zero_with_a_summary() {
             .contains("turn 3 full-resend")
     );
 }
+
+/// `--json` names the remedy of each verdict when the transcript says which client sent it
+/// (the table prints none, so `stats` takes remedies only for `--json`).
+#[test]
+fn json_report_names_the_clients_remedies() {
+    let fixture = std::fs::read_to_string(fixture("cause_tools_reordered.tsjsonl")).unwrap();
+    let mut lines: Vec<&str> = fixture.lines().collect();
+    let client = r#"{"t_us":0,"wall":"2026-11-25T10:00:00.000000Z","conn":0,"dir":"meta","frame":{"event":"client","headers":{"user-agent":"OpenAI/Python 3.51.0"}}}"#;
+    lines.insert(2, client);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("python_client.tsjsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = stats(&[file.as_os_str(), "--json".as_ref()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["turns"][0]["remedies"], serde_json::json!([]));
+    let remedies = &doc["turns"][1]["remedies"];
+    assert_eq!(remedies[0]["verdict"], "tools_reordered", "{doc:#}");
+    assert!(
+        remedies[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("tools=[...]"),
+        "{remedies}"
+    );
+    let table = stats(&[file.as_os_str()]);
+    assert!(table.status.success());
+    assert!(String::from_utf8(table.stdout).unwrap().contains("total:"));
+}

@@ -66,14 +66,19 @@ pub(super) struct Retired {
 }
 
 impl Retired {
-    /// What `ledger` retires now (every turn with `all`), if anything.
-    fn from(ledger: &mut Ledger, all: bool) -> Option<Retired> {
+    /// What `ledger` retires now (every turn with `all`), if anything; each turn's remedies
+    /// only `with_remedies` (only `--json` prints them: the others leave `remedies` empty).
+    fn from(ledger: &mut Ledger, all: bool, with_remedies: bool) -> Option<Retired> {
         let turns = if all {
             ledger.retire_all()
         } else {
             ledger.retire_finished()
         };
-        let remedies = turns.iter().map(|t| ledger.remedies(t)).collect();
+        let remedies = if with_remedies {
+            turns.iter().map(|t| ledger.remedies(t)).collect()
+        } else {
+            Vec::new()
+        };
         (!turns.is_empty()).then_some(Retired { turns, remedies })
     }
 }
@@ -82,6 +87,13 @@ impl Retired {
 /// (on the other core), so it must be `Send`.
 pub(super) type Retire<'a> = &'a mut (dyn FnMut(Retired) -> anyhow::Result<()> + Send);
 
+/// Where [`fold_file`] sends the turns it retires, and whether that sink prints remedies.
+pub(super) struct Retiring<'a> {
+    pub(super) sink: Retire<'a>,
+    /// Whether [`Retired::remedies`] is filled (`--json` of one file prints them).
+    pub(super) remedies: bool,
+}
+
 /// Reads and folds one transcript (or HAR), in batches parsed and token-counted on all cores.
 /// With `retire`, every turn goes to it once it is finished (the rest at the end) and leaves
 /// the ledger, so memory holds the turns that can still change, not the file's; without, the
@@ -89,21 +101,17 @@ pub(super) type Retire<'a> = &'a mut (dyn FnMut(Retired) -> anyhow::Result<()> +
 pub(super) fn fold_file(
     path: &Path,
     name: &str,
-    mut retire: Option<Retire<'_>>,
+    mut retire: Option<Retiring<'_>>,
 ) -> anyhow::Result<Folded> {
-    let retiring = retire.is_some();
+    let retiring = retire.as_ref().map(|r| r.remedies);
     let mut sink = |gone: Option<Retired>| -> anyhow::Result<()> {
         match (retire.as_mut(), gone) {
-            (Some(sink), Some(gone)) => sink(gone),
+            (Some(to), Some(gone)) => (to.sink)(gone),
             _ => Ok(()),
         }
     };
     let take = |ledger: &mut Ledger, all: bool| {
-        if retiring {
-            Retired::from(ledger, all)
-        } else {
-            None
-        }
+        retiring.and_then(|remedies| Retired::from(ledger, all, remedies))
     };
     if crate::har::is_har(path) {
         let loaded = crate::har::load(path)?;
@@ -132,33 +140,22 @@ pub(super) fn fold_file(
         super::recording::report_skip(name, &e, skipped.len());
         skipped.push(e);
     };
-    let mut a = read_batch(&mut reader, &mut buf_a, &mut report);
+    // The vocabulary's index is built on first use; build it beside the first read, not in the
+    // first batch's token pass while the other core waits for it.
+    let (mut a, ()) = rayon::join(
+        || read_batch(&mut reader, &mut buf_a, &mut report),
+        crate::tokens::load,
+    );
     let mut gone = None;
+    // The buffers take turns: each step folds the batch read into one and reads into the other.
     while let Some(batch) = a {
-        let ((), (b, sunk)) = rayon::join(
-            || ledger.push_prepared(batch),
-            || {
-                rayon::join(
-                    || read_batch(&mut reader, &mut buf_b, &mut report),
-                    || sink(gone.take()),
-                )
-            },
-        );
-        sunk?;
+        let read = (&mut reader, &mut buf_b);
+        let b = step(&mut ledger, batch, read, &mut report, || sink(gone.take()))?;
         gone = take(&mut ledger, false);
-        let Some(batch) = b else { break };
-        let ((), (next, sunk)) = rayon::join(
-            || ledger.push_prepared(batch),
-            || {
-                rayon::join(
-                    || read_batch(&mut reader, &mut buf_a, &mut report),
-                    || sink(gone.take()),
-                )
-            },
-        );
-        sunk?;
+        let Some(b) = b else { break };
+        let read = (&mut reader, &mut buf_a);
+        a = step(&mut ledger, b, read, &mut report, || sink(gone.take()))?;
         gone = take(&mut ledger, false);
-        a = next;
     }
     sink(gone)?;
     sink(take(&mut ledger, true))?;
@@ -169,6 +166,24 @@ pub(super) fn fold_file(
         skipped,
         har: None,
     })
+}
+
+/// One step of [`fold_file`]: folds `batch` while the next batch is read into `read`'s buffer
+/// and `write` writes the turns the step before retired, on the other core.
+fn step<'n, R: std::io::BufRead + Send>(
+    ledger: &mut Ledger,
+    batch: Prepared<'_>,
+    read: (&mut transcript::Reader<R>, &'n mut Vec<u8>),
+    report: &mut (impl FnMut(transcript::LineError) + Send),
+    write: impl FnOnce() -> anyhow::Result<()> + Send,
+) -> anyhow::Result<Option<Prepared<'n>>> {
+    let (reader, buf) = read;
+    let ((), (next, written)) = rayon::join(
+        || ledger.push_prepared(batch),
+        || rayon::join(|| read_batch(reader, buf, report), write),
+    );
+    written?;
+    Ok(next)
 }
 
 /// What `stats` keeps of the turns its ledger retires: their cost and `--fail-on` violations,
@@ -284,7 +299,14 @@ fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<Exi
         failures: Vec::new(),
         rows,
     };
-    let folded = fold_file(file, &name, Some(&mut |r| tally.take(&r)))?;
+    let folded = fold_file(
+        file,
+        &name,
+        Some(Retiring {
+            sink: &mut |r| tally.take(&r),
+            remedies: args.json,
+        }),
+    )?;
     match tally.rows {
         Rows::Json(spool) => {
             let har = folded
@@ -365,7 +387,11 @@ fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
                     failures: Vec::new(),
                     rows: Rows::None,
                 };
-                let result = fold_file(path, &name, Some(&mut |r| tally.take(&r)))
+                let retiring = Retiring {
+                    sink: &mut |r| tally.take(&r),
+                    remedies: false,
+                };
+                let result = fold_file(path, &name, Some(retiring))
                     .map(|f| {
                         let summary =
                             report::FileSummary::of(&name, &f.ledger, f.skipped.len(), tally.cost);
