@@ -41,6 +41,12 @@ pub trait Effects {
     /// The App has applied a frame its source sent ([`Action::FrameReceived`]): a source that
     /// holds back until its frames are applied (the proxy's byte budget) may go on.
     fn frame_applied(&mut self) {}
+
+    /// Rung when the frames queued for the App should be applied before the draw gap ends
+    /// (see [`Screen::pressure`]); `None`: they can always wait for it.
+    fn pressure(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// Maps a terminal event to an action in the app's current state.
@@ -164,6 +170,10 @@ impl<E: Effects> Screen for AppScreen<E> {
             now_us: u64::try_from(now.saturating_duration_since(epoch).as_micros())
                 .unwrap_or(u64::MAX),
         })
+    }
+
+    fn pressure(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        self.effects.pressure()
     }
 
     fn render(&self, frame: &mut ratatui::Frame<'_>) {

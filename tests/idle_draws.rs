@@ -120,9 +120,10 @@ async fn an_idle_replay_draws_nothing() {
         LoopStats {
             draws: 1,
             actions: 0,
-            ticks: 0
+            ticks: 0,
+            wakes: 1,
         },
-        "only the first frame"
+        "only the first frame (and the end of its draw gap, when queued actions would be read)"
     );
 }
 

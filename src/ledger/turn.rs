@@ -279,18 +279,24 @@ impl Turn {
     /// What sets this turn apart, in [`Mark::ALL`] order: the one list every screen and report
     /// shows.
     pub fn marks(&self) -> Vec<Mark> {
-        let i = &self.intervention;
         Mark::ALL
             .into_iter()
-            .filter(|m| match m {
-                Mark::WarmUp => !self.generate,
-                Mark::Steered => self.steers > 0,
-                Mark::AfterSteer => self.steered_successor,
-                Mark::Edited => i.edited,
-                Mark::Injected => i.injected,
-                Mark::Dropped => i.dropped,
-            })
+            .filter(|m| self.has_mark(*m))
             .collect()
+    }
+
+    /// Whether the turn carries `mark` (no allocation: the turn list's title asks this of
+    /// every turn it holds on each draw).
+    pub fn has_mark(&self, mark: Mark) -> bool {
+        let i = &self.intervention;
+        match mark {
+            Mark::WarmUp => !self.generate,
+            Mark::Steered => self.steers > 0,
+            Mark::AfterSteer => self.steered_successor,
+            Mark::Edited => i.edited,
+            Mark::Injected => i.injected,
+            Mark::Dropped => i.dropped,
+        }
     }
 
     /// Server-reported cached input tokens.

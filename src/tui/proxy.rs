@@ -3,8 +3,9 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,12 @@ use crate::proxy::{Breakpoints, Direction, Hold, ProxyControl, ProxyEvent, Proxy
 
 /// Sentinel: no agent connection seen yet.
 const NO_CONN: u32 = u32::MAX;
+
+/// Bytes of frames queued for the screen past which it applies them before its draw gap ends:
+/// a quarter of the proxy's budget, so pipelined 64 KB replies never wait on a screen that is
+/// only pacing its draws (4 MiB per 33 ms gap would cap them near 120 MB/s), while small frames
+/// (200 B: thousands per gap stay far below it) never ring at all.
+const PRESSURE_BYTES: usize = crate::proxy::BUDGET_BYTES / 4;
 
 /// Turns one proxy event into an action; notes the newest connection in `newest`.
 pub fn proxy_action(event: ProxyEvent, newest: &AtomicU32) -> Action {
@@ -68,7 +75,11 @@ pub struct ProxyEffects {
     /// given back as the App applies them, so frames the screen has not applied yet hold the
     /// relays back (given back when the forward task read them, a screen slower than the
     /// relay queued actions without bound: 99 MB RSS after 1 GB in the relay bench).
-    pub holds: mpsc::UnboundedReceiver<Hold>,
+    pub holds: mpsc::UnboundedReceiver<(Hold, usize)>,
+    /// The bytes of the frames sent to the screen and not applied yet.
+    pub backlog: Arc<AtomicUsize>,
+    /// Rung when `backlog` passes [`PRESSURE_BYTES`].
+    pub bell: Arc<Notify>,
 }
 
 impl ProxyEffects {
@@ -115,7 +126,14 @@ impl Effects for ProxyEffects {
 
     fn frame_applied(&mut self) {
         // Every frame action comes from the forward task, which queued its hold first.
-        drop(self.holds.try_recv());
+        if let Ok((hold, len)) = self.holds.try_recv() {
+            drop(hold);
+            self.backlog.fetch_sub(len, Ordering::Relaxed);
+        }
+    }
+
+    fn pressure(&self) -> Option<Arc<Notify>> {
+        Some(self.bell.clone())
     }
 }
 
@@ -147,10 +165,19 @@ pub fn wire(
     let (tx, rx) = mpsc::unbounded_channel();
     let (hold_tx, holds) = mpsc::unbounded_channel();
     let seen = newest.clone();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let bell = Arc::new(Notify::new());
+    let (queued, ring) = (backlog.clone(), bell.clone());
     let map = move |(event, hold): (ProxyEvent, Hold)| {
         let action = proxy_action(event, &seen);
-        if matches!(action, Action::FrameReceived(_)) {
-            let _ = hold_tx.send(hold);
+        if let Action::FrameReceived(frame) = &action {
+            let len = frame.payload.len();
+            let _ = hold_tx.send((hold, len));
+            // Rung once as the backlog crosses the mark (a stored permit if the screen is busy).
+            let before = queued.fetch_add(len, Ordering::Relaxed);
+            if before < PRESSURE_BYTES && before + len >= PRESSURE_BYTES {
+                ring.notify_one();
+            }
         }
         Some(action)
     };
@@ -161,6 +188,8 @@ pub fn wire(
         newest,
         actions: tx,
         holds,
+        backlog,
+        bell,
     };
     (effects, rx)
 }

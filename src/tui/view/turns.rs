@@ -168,7 +168,7 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
     )];
     // The letters beside a turn's number, spelled out once for the marks in use.
     for mark in Mark::ALL {
-        if turns.iter().any(|turn| turn.marks().contains(&mark)) {
+        if turns.iter().any(|turn| turn.has_mark(mark)) {
             title.push(Span::styled(" · ", t.muted));
             title.push(Span::styled(mark.letter().to_string(), t.warn));
             title.push(Span::styled(format!(" {}", mark.label()), t.muted));
