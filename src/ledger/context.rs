@@ -225,6 +225,19 @@ pub fn items_size(items: &[Value]) -> (u64, u64) {
 
 /// One line describing an item: `user: text`, `function_call read_file {…}`, ….
 pub fn describe_item(item: &Value) -> String {
+    one_line(&describe_item_text(item))
+}
+
+/// `text` on one line: each line break shown as `⏎`, tabs as spaces. A terminal cell drops a
+/// control character, so `## Skills\nA skill` would read `## SkillsA skill`.
+fn one_line(text: &str) -> String {
+    text.replace("\r\n", "⏎")
+        .replace(['\n', '\r'], "⏎")
+        .replace('\t', " ")
+}
+
+/// [`describe_item`] before its line breaks are made visible.
+fn describe_item_text(item: &Value) -> String {
     let kind = item
         .get("type")
         .and_then(Value::as_str)
@@ -284,6 +297,20 @@ mod tests {
     const HI: &str = r#"{"type":"message","role":"user","content":"hi"}"#;
     const OUT: &str =
         r#"{"type":"message","role":"assistant","content":[{"type":"output_text","text":"yo"}]}"#;
+
+    /// Line breaks inside an item stay visible on its one line (the Context tab and the Events
+    /// tab draw it in one terminal row, where a bare `\n` would vanish and join the words).
+    #[test]
+    fn an_item_is_described_on_one_line_with_its_breaks_shown() {
+        let item: Value = serde_json::from_str(
+            r#"{"type":"function_call_output","call_id":"c1","output":"Chunk ID: 1\nWall time:\r\n\tok\r"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            describe_item(&item),
+            "function_call_output (c1): Chunk ID: 1⏎Wall time:⏎ ok⏎"
+        );
+    }
 
     #[test]
     fn a_non_streaming_http_body_is_the_turns_output_and_its_input_is_read_without_a_type() {
