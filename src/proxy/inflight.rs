@@ -1,7 +1,6 @@
 //! Which responses are still running on one relayed WebSocket connection, so a graceful
 //! shutdown closes it between turns instead of in the middle of a stream.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
@@ -62,29 +61,6 @@ fn may_matter(dir: Dir, leading: Option<&str>, text: &str) -> bool {
     }
 }
 
-/// An event's type and its response's id. Text the transcript's own check passes (serde's
-/// rules) is read by the head scans, which give serde's answers on checked JSON without its two
-/// parses (the event, then its `response`); anything else is serde's to read, as before.
-fn kind_and_id(text: &str) -> Option<(Cow<'_, str>, Option<String>)> {
-    let checked = crate::transcript::is_json(text);
-    let head = if checked {
-        EventHead::scan(text)
-    } else {
-        EventHead::parse(text)
-    }?;
-    let id = head
-        .response
-        .and_then(|r| {
-            if checked {
-                ResponseHead::scan(r.get())
-            } else {
-                ResponseHead::parse(r.get())
-            }
-        })
-        .map(|r| r.id);
-    Some((head.kind.unwrap_or_default(), id))
-}
-
 impl InFlight {
     /// Notes a text frame forwarded in `dir` (call it before the frame can be answered).
     pub fn observe(&self, dir: Dir, text: &str) {
@@ -100,9 +76,14 @@ impl InFlight {
                 self.apply(dir, kind, None);
             }
             _ => {
-                if let Some((kind, id)) = kind_and_id(text) {
-                    self.apply(dir, &kind, id);
-                }
+                let Some(head) = EventHead::parse(text) else {
+                    return;
+                };
+                let id = head
+                    .response
+                    .and_then(|r| serde_json::from_str::<ResponseHead<'_>>(r.get()).ok())
+                    .map(|r| r.id);
+                self.apply(dir, head.kind(), id);
             }
         }
     }
@@ -187,35 +168,6 @@ mod tests {
         assert!(!idle_now(&f));
         f.observe(Dir::Recv, r#"{"error":{"code":"x"},"type":"error"}"#);
         assert!(idle_now(&f));
-    }
-
-    /// The scans read what serde reads: type and id of lifecycle events, spaced, reordered,
-    /// escaped, with a response that is not an object, or not JSON at all.
-    #[test]
-    fn kind_and_id_are_read_as_serde_reads_them() {
-        let serde = |text: &str| {
-            EventHead::parse(text).map(|h| {
-                let id = h
-                    .response
-                    .and_then(|r| serde_json::from_str::<ResponseHead<'_>>(r.get()).ok())
-                    .map(|r| r.id);
-                (h.kind().to_owned(), id)
-            })
-        };
-        for text in [
-            r#"{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}"#,
-            r#"{ "response" : { "usage":{"input_tokens":3}, "id" : "r\u0032" }, "type":"response.completed" }"#,
-            r#"{"type":"response.failed","response":{"id":"a","output":[{"type":"message"}]}}"#,
-            r#"{"type":"response.incomplete","response":"resp_x"}"#,
-            r#"{"type":"response.completed","response":null}"#,
-            r#"{"type":"response.completed","response":{"id":7}}"#,
-            r#"{"type":"response.created","response":{"id":"a"}"#,
-            r#"{"type":"error","error":{"message":"x"}} trailing"#,
-            "not json at all: response.completed",
-        ] {
-            let ours = kind_and_id(text).map(|(k, id)| (k.into_owned(), id));
-            assert_eq!(ours, serde(text), "{text}");
-        }
     }
 
     #[test]
