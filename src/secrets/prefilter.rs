@@ -98,11 +98,12 @@ fn needle_at(bytes: &[u8], at: usize) -> bool {
 }
 
 /// True when `text`, a decoded string redacted without explicit secrets
-/// ([`super::redact_string`]), surely comes back unchanged, by a test cheaper than the
-/// automaton's: without a quote it holds no nested JSON, so its full pass is
+/// ([`super::redact_string`]), surely comes back unchanged, by a narrower test than
+/// [`may_redact`]'s: without a quote it holds no nested JSON, so its full pass is
 /// [`super::redact_text`], whose rules all need `sk-`, `bearer ` or `=` — a text with no
 /// quote, hyphen, space or `=` has none of them. Most keys, ids and hashes of a report are such
-/// texts, and the automaton's start cost more than its scan on them.
+/// texts; the Aho-Corasick automaton `may_redact` used before its anchored scan cost more to
+/// start than this test on them (not re-measured against the scan).
 pub(super) fn plain_string(text: &str) -> bool {
     !text.bytes().any(|b| matches!(b, b'"' | b'-' | b' ' | b'='))
 }
