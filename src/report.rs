@@ -250,19 +250,26 @@ fn usd(v: f64) -> f64 {
     (v * 1e9).round() / 1e9
 }
 
-fn usd_json(c: &Cost) -> Value {
-    json!({
-        "usd": usd(c.total_usd),
-        "uncached_input_usd": usd(c.uncached_input_usd),
-        "cached_input_usd": usd(c.cached_input_usd),
-        "output_usd": usd(c.output_usd),
-    })
+/// A bill's `cost` object by part, USD rounded ([`usd`]), keys sorted: one definition for the
+/// report's `cost` ([`cost_json`]) and each turn's in `stats --json` (streamed, no tree).
+struct UsdJson<'a>(&'a Cost);
+
+impl Serialize for UsdJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("cached_input_usd", &usd(c.cached_input_usd))?;
+        map.serialize_entry("output_usd", &usd(c.output_usd))?;
+        map.serialize_entry("uncached_input_usd", &usd(c.uncached_input_usd))?;
+        map.serialize_entry("usd", &usd(c.total_usd))?;
+        map.end()
+    }
 }
 
 /// The `cost` object of a report: the priced turns' bill by part (`usd` null when a turn with
 /// usage had no price), the tokens billed, and what could not be priced.
 pub fn cost_json(s: &SessionCost) -> Value {
-    let mut v = usd_json(&s.cost);
+    let mut v = json!(UsdJson(&s.cost));
     v["usd"] = json!(s.total_usd().map(usd));
     v["billed_tokens"] = json!(s.billed);
     v["priced_turns"] = json!(s.priced_turns);

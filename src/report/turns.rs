@@ -194,7 +194,12 @@ mod tests {
             "insight": t.insight,
             "remedies": ledger.remedies(t),
             "cost": match &cost {
-                TurnCost::Priced(c) => super::super::usd_json(c),
+                TurnCost::Priced(c) => json!({
+                    "usd": super::super::usd(c.total_usd),
+                    "uncached_input_usd": super::super::usd(c.uncached_input_usd),
+                    "cached_input_usd": super::super::usd(c.cached_input_usd),
+                    "output_usd": super::super::usd(c.output_usd),
+                }),
                 _ => Value::Null,
             },
             "cost_text": cost.text(),

@@ -10,8 +10,8 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::super::{round2, usd};
-use crate::ledger::cost::{Cost, Prices, TurnCost, turn_cost};
+use super::super::{UsdJson, round2};
+use crate::ledger::cost::{Prices, TurnCost, turn_cost};
 use crate::ledger::insight::ToolSig;
 use crate::ledger::{Insight, Prefix, Remedy, SendMode, ToolCall, Turn, TurnStatus};
 
@@ -101,21 +101,6 @@ struct ErrorJson<'a> {
 impl Serialize for ErrorJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         members!(s, "code" => self.code, "message" => self.message)
-    }
-}
-
-/// A priced turn's `cost` object (USD rounded as the report rounds it).
-struct UsdJson<'a>(&'a Cost);
-
-impl Serialize for UsdJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let c = self.0;
-        members!(s,
-            "cached_input_usd" => &usd(c.cached_input_usd),
-            "output_usd" => &usd(c.output_usd),
-            "uncached_input_usd" => &usd(c.uncached_input_usd),
-            "usd" => &usd(c.total_usd),
-        )
     }
 }
 
