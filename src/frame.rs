@@ -1,6 +1,9 @@
 //! The one record every source produces: a frame sent, received, or a meta note.
 
 use std::borrow::Cow;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -173,6 +176,38 @@ impl<'a> PayloadRef<'a> {
         }
     }
 }
+
+/// A transcript being written, open for reading: the proxy TUI reads recorded frames' bodies
+/// back from it instead of keeping a second copy.
+#[derive(Debug)]
+pub struct Recording {
+    /// A read-only handle on the file the writer appends to.
+    pub file: File,
+    /// Where it is, for messages.
+    pub path: PathBuf,
+}
+
+/// Where a frame's wall time and JSON body sit, byte for byte as the frame holds them, in a
+/// [`Recording`] (file offsets; the line is complete in the file before anyone sees the frame).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The recording.
+    pub recording: Arc<Recording>,
+    /// Offset of the wall time's first byte.
+    pub wall: u64,
+    /// Offset of the JSON body's first byte.
+    pub body: u64,
+}
+
+/// The same place in the same recording (the handle compared by identity).
+impl PartialEq for Recorded {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.recording, &other.recording)
+            && (self.wall, self.body) == (other.wall, other.body)
+    }
+}
+
+impl Eq for Recorded {}
 
 /// The current wall-clock time, RFC 3339 with microseconds.
 pub fn wall_now() -> String {

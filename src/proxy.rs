@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 pub use breakpoint::{Breakpoint, BreakpointDecision, Breakpoints, Condition, Direction};
 pub use events::{BUDGET_BYTES, Hold, ProxyEvents};
 
-use crate::frame::{Dir, Frame};
+use crate::frame::{Dir, Frame, Recorded};
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8788";
@@ -74,8 +74,9 @@ impl Default for ProxyConfig {
 /// What the proxy tells its user (the TUI or the headless printer), in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProxyEvent {
-    /// A frame was relayed (or a meta note made); already in the transcript when recording.
-    Frame(Frame),
+    /// A frame was relayed (or a meta note made); already in the transcript when recording,
+    /// and where its body is there when that line holds it byte for byte.
+    Frame(Frame, Option<Recorded>),
     /// A frame is held by a breakpoint until [`ProxyControl::decide`] is called with `id`.
     Paused {
         /// Pass this to [`ProxyControl::decide`].

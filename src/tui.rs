@@ -38,7 +38,7 @@ pub trait Effects {
     /// Performs one command (never `Quit`, which the loop handles).
     fn perform(&mut self, command: Command);
 
-    /// The App has applied a frame its source sent ([`Action::FrameReceived`]): a source that
+    /// The App has applied a frame its source sent ([`Action::frame`]): a source that
     /// holds back until its frames are applied (the proxy's byte budget) may go on.
     fn frame_applied(&mut self) {}
 
@@ -133,8 +133,8 @@ impl<E: Effects> Screen for AppScreen<E> {
     }
 
     fn apply(&mut self, action: Action) -> Step {
-        let frame = matches!(action, Action::FrameReceived(_));
-        if let Action::FrameReceived(frame) = &action
+        let frame = action.frame().is_some();
+        if let Some(frame) = action.frame()
             && self.epoch.is_none()
         {
             self.epoch = Instant::now().checked_sub(Duration::from_micros(frame.t_us));

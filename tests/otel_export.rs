@@ -363,7 +363,7 @@ async fn the_relay_keeps_its_pace_and_every_frame_while_the_collector_hangs() {
     px.shutdown().await;
     let mut frames = 0;
     while let Some(e) = tokio::time::timeout(GUARD, events.recv()).await.unwrap() {
-        if let ProxyEvent::Frame(_) = e {
+        if let ProxyEvent::Frame(..) = e {
             frames += 1;
         }
     }

@@ -118,6 +118,28 @@ async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
     assert!(recorded.iter().all(|w| w.len() == FRAME));
 }
 
+/// A proxy recording to `path` in front of `up`, and `app` on a screen wired to it as the proxy
+/// TUI's is: the screen, the actions its forward task sends, and the token that ends that task.
+async fn proxy_screen(
+    up: &Upstream,
+    path: &std::path::Path,
+    app: turnscope::tui::App,
+) -> (
+    turnscope::proxy::RunningProxy,
+    turnscope::tui::AppScreen<turnscope::tui::proxy::ProxyEffects>,
+    tokio::sync::mpsc::UnboundedReceiver<turnscope::tui::Action>,
+    tokio_util::sync::CancellationToken,
+) {
+    let mut px = proxy(&up.base_url(), path, Breakpoints::default()).await;
+    let events = std::mem::replace(&mut px.events, ProxyEvents::ended());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let rules = Breakpoints::default();
+    let (effects, actions) =
+        turnscope::tui::proxy::wire(events, px.control.clone(), rules, &cancel);
+    let screen = turnscope::tui::AppScreen::new(app, effects);
+    (px, screen, actions, cancel)
+}
+
 /// The proxy TUI's wiring: frames its screen has not applied yet hold the relay back as unread
 /// events do, and once the screen applies them every frame arrives, is applied and recorded.
 /// Before, the budget was given back when the forward task read an event, so a screen slower
@@ -127,17 +149,12 @@ async fn a_reader_that_stops_holds_the_relay_back_and_nothing_is_lost() {
 async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost() {
     use turnscope::tui::app::{App, SessionInfo};
     use turnscope::tui::run::Screen;
-    use turnscope::tui::{Action, AppScreen, theme::Theme};
+    use turnscope::tui::theme::Theme;
     let _one = HEAVY.lock().await;
     let mut up = Upstream::start().await;
     let (_dir, path) = temp_transcript();
-    let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
-    let events = std::mem::replace(&mut px.events, ProxyEvents::ended());
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let rules = Breakpoints::default();
-    let (effects, mut actions) =
-        turnscope::tui::proxy::wire(events, px.control.clone(), rules, &cancel);
-    let mut screen = AppScreen::new(App::new(SessionInfo::default(), Theme::default()), effects);
+    let app = App::new(SessionInfo::default(), Theme::default());
+    let (px, mut screen, mut actions, cancel) = proxy_screen(&up, &path, app).await;
     let mut agent = agent(&px, &[]).await;
     let (upstream, _) = up.accept().await;
     let sender = stream_frames(upstream);
@@ -152,7 +169,7 @@ async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost()
                 .await
                 .expect("the screen got no frame")
                 .expect("the forward task ended");
-            if let Action::FrameReceived(f) = &action
+            if let Some(f) = action.frame()
                 && f.dir == Dir::Recv
             {
                 replies += 1;
@@ -179,6 +196,87 @@ async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost()
     px.shutdown().await;
     let recorded = transcript_wire(&transcript_frames(&path), 0, Dir::Recv);
     assert_eq!(recorded.len(), FRAMES);
+}
+
+/// Issue 18: a recording proxy's TUI reads its frames' bodies back from the recording instead
+/// of writing them a second time to its spool. After 3 MB of replies (three times the bodies it
+/// keeps in memory) its store has spooled no body at all, every frame reads back as the
+/// transcript has it, and the Frames tab finds and draws the first reply's body. Without the
+/// recorder's places every body went through the spool (3.1 MB here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_proxy_tui_reads_old_bodies_back_from_the_recording() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use turnscope::tui::app::{App, SessionInfo};
+    use turnscope::tui::run::Screen;
+    use turnscope::tui::{keymap, theme::Theme, update::update, view};
+    const REPLIES: usize = 48;
+    let _one = HEAVY.lock().await;
+    let mut up = Upstream::start().await;
+    let (_dir, path) = temp_transcript();
+    // A proxy's App, as `turnscope proxy` makes it: the turn list focused.
+    let mut app = App::new(SessionInfo::default(), Theme::default());
+    app.proxy = Some(turnscope::tui::breakpoint::ProxyPanel::default());
+    app.focus = turnscope::tui::app::Focus::Turns;
+    let (px, mut screen, mut actions, cancel) = proxy_screen(&up, &path, app).await;
+    let mut agent = agent(&px, &[]).await;
+    let (mut upstream, _) = up.accept().await;
+    agent
+        .send(Message::text(r#"{"type":"response.create","model":"m"}"#))
+        .await
+        .unwrap();
+    let _request = next_text(&mut upstream).await;
+    for i in 0..REPLIES {
+        let tag = if i == 0 { "first-body" } else { "later-body" };
+        let delta = format!("{tag}-{i:04}-{}", "x".repeat(DELTA));
+        let reply = format!(r#"{{"type":"response.output_text.delta","delta":"{delta}"}}"#);
+        upstream.send(Message::text(reply)).await.unwrap();
+        assert!(next_text(&mut agent).await.contains(tag));
+    }
+    let mut replies = 0;
+    while replies < REPLIES {
+        let action = tokio::time::timeout(GUARD, actions.recv())
+            .await
+            .expect("the screen got no frame")
+            .expect("the forward task ended");
+        replies += usize::from(action.frame().is_some_and(|f| f.dir == Dir::Recv));
+        screen.apply(action);
+    }
+    cancel.cancel();
+    px.shutdown().await;
+    let mut app = screen.app;
+    // The transcript goes on past what the screen applied (the closes at shutdown).
+    let recorded = transcript_frames(&path);
+    assert!(app.frames.len() > REPLIES && app.frames.len() <= recorded.len());
+    assert_eq!(app.frames.spooled_body_bytes(), 0, "no body spooled");
+    for (i, f) in recorded.iter().take(app.frames.len()).enumerate() {
+        assert_eq!(app.frames.get(i).as_ref(), Some(f), "frame {i}");
+    }
+    let press = |app: &mut App, c: char| {
+        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        if let Some(action) = keymap::resolve(app, key) {
+            update(app, action);
+        }
+    };
+    press(&mut app, '7');
+    for c in "/first-body".chars() {
+        press(&mut app, c);
+    }
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    if let Some(action) = keymap::resolve(&app, enter) {
+        update(&mut app, action);
+    }
+    update(
+        &mut app,
+        turnscope::tui::Action::Resized {
+            width: 100,
+            height: 30,
+        },
+    );
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    terminal.draw(|f| view::render(&app, f)).unwrap();
+    let drawn = terminal.backend().to_string();
+    assert!(drawn.contains("Frame #3 "), "{drawn}");
+    assert!(drawn.contains("first-body-0000-xxx"), "{drawn}");
 }
 
 /// Bytes relayed through each child proxy: twice the bound, so a proxy that keeps what it relays

@@ -352,7 +352,7 @@ async fn fold_headless(
     let mut summary = Summary::new(prices);
     while let Some(event) = events.recv().await {
         match event {
-            ProxyEvent::Frame(frame) => summary.push(&frame),
+            ProxyEvent::Frame(frame, _) => summary.push(&frame),
             ProxyEvent::Error(message) => eprintln!("turnscope: {message}"),
             ProxyEvent::Paused { id, .. } => {
                 let _ = control.decide(id, proxy::BreakpointDecision::Forward);

@@ -20,18 +20,20 @@ pub(super) const NAMES_LIMIT: usize = 4096;
 /// A name's number in a record when it is not in the table: read the head from the body.
 pub(super) const UNNAMED: u16 = u16::MAX;
 
-/// What a frame's payload was, so it can be rebuilt from its bytes.
+/// What a frame's payload was, so it can be rebuilt from its bytes, and where they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     Json,
     Text,
     Binary,
+    /// JSON whose wall time and body are in the recording, not the bodies spool.
+    Recorded,
 }
 
 /// One frame's record, as spooled: everything but its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Record {
-    /// Where its wall time starts in the bodies spool.
+    /// Where its wall time starts in the bodies spool (in the recording: [`Kind::Recorded`]).
     pub(super) at: u64,
     pub(super) t_us: u64,
     /// Payload bytes; the wall time's bytes come first.
@@ -46,6 +48,21 @@ pub(super) struct Record {
     pub(super) kind: Kind,
     /// The head is an error.
     pub(super) error: bool,
+    /// [`Kind::Recorded`]: bytes of the line between the wall time and the body.
+    pub(super) gap: u8,
+    /// [`Kind::Recorded`]: [`check`] of the wall time and body, to tell a recording changed
+    /// under the store from the bytes it wrote.
+    pub(super) check: u8,
+}
+
+/// A byte that changes with a frame's wall time (microseconds) and its body's ends: cheap to
+/// take (it never reads the body's middle), and a recording rewritten in place hardly ever
+/// holds the same there.
+pub(super) fn check(wall: &[u8], body: &[u8]) -> u8 {
+    let ends = [body.first(), body.last()];
+    wall.iter()
+        .chain(ends.into_iter().flatten())
+        .fold(0u8, |sum, &b| sum.wrapping_mul(31).wrapping_add(b))
 }
 
 impl Record {
@@ -58,17 +75,21 @@ impl Record {
         b[24..26].copy_from_slice(&self.kind_name.to_le_bytes());
         b[26..28].copy_from_slice(&self.lane.to_le_bytes());
         b[28] = self.wall_len;
-        b[29] = match self.dir {
+        // Direction, kind and error share a byte, so the recording's gap and check fit.
+        let dir = match self.dir {
             Dir::Sent => 0,
             Dir::Recv => 1,
             Dir::Meta => 2,
         };
-        b[30] = match self.kind {
+        let kind = match self.kind {
             Kind::Json => 0,
             Kind::Text => 1,
             Kind::Binary => 2,
+            Kind::Recorded => 3,
         };
-        b[31] = u8::from(self.error);
+        b[29] = dir | kind << 2 | u8::from(self.error) << 4;
+        b[30] = self.gap;
+        b[31] = self.check;
         b
     }
 
@@ -85,17 +106,20 @@ impl Record {
             kind_name: u16_at(24)?,
             lane: u16_at(26)?,
             wall_len: *b.get(28)?,
-            dir: match b.get(29)? {
+            dir: match b.get(29)? & 3 {
                 0 => Dir::Sent,
                 1 => Dir::Recv,
                 _ => Dir::Meta,
             },
-            kind: match b.get(30)? {
+            kind: match b.get(29)? >> 2 & 3 {
                 0 => Kind::Json,
                 1 => Kind::Text,
-                _ => Kind::Binary,
+                2 => Kind::Binary,
+                _ => Kind::Recorded,
             },
-            error: *b.get(31)? != 0,
+            error: b.get(29)? & 16 != 0,
+            gap: *b.get(30)?,
+            check: *b.get(31)?,
         })
     }
 }
@@ -133,5 +157,36 @@ impl Names {
 
     pub(super) fn name(&self, id: u16) -> Option<&str> {
         self.list.get(usize::from(id)).map(AsRef::as_ref)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every direction, kind and error flag survives the shared byte, beside the gap and check.
+    #[test]
+    fn records_round_trip() {
+        for dir in [Dir::Sent, Dir::Recv, Dir::Meta] {
+            for kind in [Kind::Json, Kind::Text, Kind::Binary, Kind::Recorded] {
+                for error in [false, true] {
+                    let r = Record {
+                        at: u64::MAX - 1,
+                        t_us: 7,
+                        len: u32::MAX,
+                        conn: 3,
+                        kind_name: UNNAMED,
+                        lane: 2,
+                        wall_len: 27,
+                        dir,
+                        kind,
+                        error,
+                        gap: 255,
+                        check: 254,
+                    };
+                    assert_eq!(Record::decode(&r.encode()), Some(r));
+                }
+            }
+        }
     }
 }

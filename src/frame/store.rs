@@ -9,15 +9,23 @@
 //! older ones cost a positioned read. If no temporary file can be made or written the store
 //! keeps everything in memory, as the `Vec<Frame>` it replaces did, and says so once through
 //! [`FrameStore::spool_error`].
+//!
+//! A frame the proxy recorded whose line holds its wall time and JSON byte for byte
+//! ([`FrameStore::push_recorded`], most of what a recording proxy relays) is not spooled at all:
+//! its record says where those bytes are in the recording, and they are read back from there
+//! (the recording's lines are in the file before the screen sees their frames). If the
+//! recording was truncated or rewritten since, the frame reads back with a one-line message in
+//! place of its body.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::record::{CONN_BYTES, Kind, Names, RECORD, Record, UNNAMED};
+use super::record::{CONN_BYTES, Kind, Names, RECORD, Record, UNNAMED, check};
 use super::spool::Spool;
-use super::{Dir, Frame, Payload};
+use super::{Dir, Frame, Payload, Recorded, Recording};
 use crate::ledger::context::FrameSource;
 use crate::replay::filter::{self, Filter, Head};
 
@@ -41,6 +49,8 @@ pub struct FrameStore {
     records: Spool,
     /// Wall times and payloads, where the records say.
     bodies: Spool,
+    /// The recording [`Kind::Recorded`] records point into (one per proxy run).
+    recording: Option<Arc<Recording>>,
     names: Names,
     /// `t_us` of the newest frame that went over the wire, per connection (the stall warning).
     last_wire: HashMap<u32, u64>,
@@ -71,6 +81,7 @@ impl FrameStore {
         FrameStore {
             records: Spool::new("frame records", dir.clone(), records.max(1) * RECORD),
             bodies: Spool::new("frame bodies", dir, tail_limit),
+            recording: None,
             names: Names::default(),
             last_wire: HashMap::new(),
             cache: Mutex::new(Vec::new()),
@@ -89,6 +100,43 @@ impl FrameStore {
 
     /// Keeps `frame` as number [`FrameStore::len`].
     pub fn push(&mut self, frame: Frame) {
+        self.keep(&frame, None);
+    }
+
+    /// Keeps `frame` as [`FrameStore::push`] does, but reads its wall time and body back from
+    /// the recording where `at` says instead of spooling them (unless its record cannot say
+    /// where: then it is spooled).
+    pub fn push_recorded(&mut self, frame: Frame, at: &Recorded) {
+        let place = self.place(&frame, at);
+        self.keep(&frame, place);
+    }
+
+    /// `at` as a record keeps it — the wall time's offset, the gap to the body, the check — if
+    /// it can: a JSON frame, its wall time whole, in the store's one recording.
+    fn place(&mut self, frame: &Frame, at: &Recorded) -> Option<(u64, u8, u8)> {
+        let Payload::Json(body) = &frame.payload else {
+            return None;
+        };
+        let wall = frame.wall.as_bytes();
+        if wall.len() > usize::from(u8::MAX) || u32::try_from(body.len()).is_err() {
+            return None;
+        }
+        let gap = at
+            .body
+            .checked_sub(at.wall)?
+            .checked_sub(wall.len() as u64)?;
+        let gap = u8::try_from(gap).ok()?;
+        match &self.recording {
+            Some(r) if !Arc::ptr_eq(r, &at.recording) => return None,
+            Some(_) => {}
+            None => self.recording = Some(at.recording.clone()),
+        }
+        Some((at.wall, gap, check(wall, body.as_bytes())))
+    }
+
+    /// Keeps `frame`; its wall time and body go to the bodies spool unless `recorded` says
+    /// where they are in the recording.
+    fn keep(&mut self, frame: &Frame, recorded: Option<(u64, u8, u8)>) {
         // RFC 3339 with microseconds is 27 bytes; a longer one (never written by turnscope) is
         // cut rather than refused, it is only shown.
         let mut wall_len = frame.wall.len().min(usize::from(u8::MAX));
@@ -101,7 +149,7 @@ impl FrameStore {
             Payload::Binary(b) => (Kind::Binary, b.as_slice()),
         };
         // The head is read once, here, as the Frames tab's head per frame was.
-        let head = filter::of_frame(&frame);
+        let head = filter::of_frame(frame);
         let lane = match &head.lane {
             None => 0,
             Some(l) => match self.names.id(l) {
@@ -109,8 +157,12 @@ impl FrameStore {
                 id => id + 1,
             },
         };
+        let (at, kind, gap, check) = match recorded {
+            Some((at, gap, check)) => (at, Kind::Recorded, gap, check),
+            None => (self.bodies.len(), kind, 0, 0),
+        };
         let record = Record {
-            at: self.bodies.len(),
+            at,
             t_us: frame.t_us,
             len: u32::try_from(body.len()).unwrap_or(u32::MAX),
             conn: frame.conn,
@@ -120,12 +172,16 @@ impl FrameStore {
             dir: frame.dir,
             kind,
             error: head.error,
+            gap,
+            check,
         };
         self.records.append(&record.encode());
-        self.bodies.append(&frame.wall.as_bytes()[..wall_len]);
-        // A body over 4 GiB is beyond any message size limit; it is kept cut, like the wall.
-        self.bodies
-            .append(&body[..body.len().min(u32::MAX as usize)]);
+        if recorded.is_none() {
+            self.bodies.append(&frame.wall.as_bytes()[..wall_len]);
+            // A body over 4 GiB is beyond any message size limit; it is kept cut, like the wall.
+            self.bodies
+                .append(&body[..body.len().min(u32::MAX as usize)]);
+        }
         if frame.dir != Dir::Meta {
             self.last_wire.insert(frame.conn, frame.t_us);
         }
@@ -134,6 +190,12 @@ impl FrameStore {
     /// Why frame bodies or records are kept in memory instead of spooled, if they are.
     pub fn spool_error(&self) -> Option<&str> {
         self.bodies.error().or(self.records.error())
+    }
+
+    /// Bytes of wall times and bodies appended to the bodies spool so far (in memory or on
+    /// disk): frames read back from the recording add none.
+    pub fn spooled_body_bytes(&self) -> u64 {
+        self.bodies.len()
     }
 
     /// Bytes of bodies held in memory now (the tail); the rest are in the spool file.
@@ -176,15 +238,35 @@ impl FrameStore {
         record
     }
 
-    /// Frame `i`, read back; `None` past the end (or if the spool cannot be read).
+    /// Frame `s`'s wall time and body, and where the body starts in them: from the bodies
+    /// spool, or the recording. `None` if they cannot be read (or the recording no longer holds
+    /// the bytes it did: a truncated file fails the read, a rewritten one the check).
+    fn span(&self, s: &Record) -> Option<(Cow<'_, [u8]>, usize)> {
+        let wall = usize::from(s.wall_len);
+        if s.kind != Kind::Recorded {
+            return Some((self.bodies.read(s.at, wall + s.len as usize)?, wall));
+        }
+        let body = wall + usize::from(s.gap);
+        let mut buf = vec![0; body + s.len as usize];
+        self.recording
+            .as_ref()?
+            .file
+            .read_exact_at(&mut buf, s.at)
+            .ok()?;
+        (check(&buf[..wall], &buf[body..]) == s.check).then_some((Cow::Owned(buf), body))
+    }
+
+    /// Frame `i`, read back; `None` past the end (or if the spool cannot be read). A frame the
+    /// recording no longer holds comes with a one-line message as its body, and no wall time.
     pub fn get(&self, i: usize) -> Option<Frame> {
         let s = self.record(i)?;
-        let wall_len = usize::from(s.wall_len);
-        let bytes = self.bodies.read(s.at, wall_len + s.len as usize)?;
-        let (wall, body) = bytes.split_at(wall_len);
+        let Some((bytes, body)) = self.span(&s) else {
+            return self.unreadable(&s);
+        };
+        let (wall, body) = (&bytes[..usize::from(s.wall_len)], &bytes[body..]);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let payload = match s.kind {
-            Kind::Json => Payload::Json(text(body)),
+            Kind::Json | Kind::Recorded => Payload::Json(text(body)),
             Kind::Text => Payload::Text(text(body)),
             Kind::Binary => Payload::Binary(body.to_vec()),
         };
@@ -197,6 +279,26 @@ impl FrameStore {
         })
     }
 
+    /// A recorded frame whose bytes the recording no longer holds: a one-line message in place
+    /// of its body, and no wall time. `None` for a spooled one.
+    fn unreadable(&self, s: &Record) -> Option<Frame> {
+        let recording = self
+            .recording
+            .as_ref()
+            .filter(|_| s.kind == Kind::Recorded)?;
+        let why = format!(
+            "this frame's body cannot be read back: the recording {} was truncated or rewritten while the proxy ran; leave it alone until the proxy exits",
+            recording.path.display()
+        );
+        Some(Frame {
+            t_us: s.t_us,
+            wall: String::new(),
+            conn: s.conn,
+            dir: s.dir,
+            payload: Payload::Text(why),
+        })
+    }
+
     /// The frame the ledger numbered `k`.
     pub fn frame(&self, k: u64) -> Option<Frame> {
         self.get(usize::try_from(k).ok()?)
@@ -206,7 +308,7 @@ impl FrameStore {
     pub fn json(&self, k: u64) -> Option<Cow<'_, str>> {
         let i = usize::try_from(k).ok()?;
         let s = self.record(i)?;
-        if s.kind != Kind::Json {
+        if !matches!(s.kind, Kind::Json | Kind::Recorded) {
             return None;
         }
         match self.body(&s)? {
@@ -215,9 +317,16 @@ impl FrameStore {
         }
     }
 
+    /// Frame `s`'s body, read with its wall time (a recorded frame's check needs it).
     fn body(&self, s: &Record) -> Option<Cow<'_, [u8]>> {
-        self.bodies
-            .read(s.at + u64::from(s.wall_len), s.len as usize)
+        let (bytes, body) = self.span(s)?;
+        Some(match bytes {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[body..]),
+            Cow::Owned(mut b) => {
+                b.drain(..body);
+                Cow::Owned(b)
+            }
+        })
     }
 
     /// The payload bytes of frame `i`, without rebuilding the frame (for searches).
@@ -386,6 +495,33 @@ mod tests {
         }
     }
 
+    /// Frame `i` of a varied stream on `conn`: a create on lane `a`, an error, a connect note,
+    /// a text frame, and events of seven types each on a lane of its own.
+    fn varied(i: u64, conn: u32) -> Frame {
+        match i % 5 {
+            0 => event(
+                i,
+                conn,
+                Dir::Sent,
+                r#"{"type":"response.create","stream_id":"a"}"#,
+            ),
+            1 => event(
+                i,
+                conn,
+                Dir::Recv,
+                r#"{"type":"error","error":{"code":"x"}}"#,
+            ),
+            2 => event(i, conn, Dir::Meta, r#"{"event":"connect"}"#),
+            3 => event(i, conn, Dir::Recv, "not json"),
+            _ => event(
+                i,
+                conn,
+                Dir::Recv,
+                &format!(r#"{{"type":"t{}","stream_id":"l{i}"}}"#, i % 7),
+            ),
+        }
+    }
+
     /// Records leave memory as frames arrive: past [`RECORDS_IN_MEMORY`] frames, the records and
     /// heads of old frames are read back from their spool, each exactly the head the frame has.
     #[test]
@@ -393,29 +529,7 @@ mod tests {
         let mut store = FrameStore::spooled_in(None, 4096, 64);
         let mut pushed = Vec::new();
         for i in 0..1000u64 {
-            let conn = u32::try_from(i / 400).unwrap();
-            let f = match i % 5 {
-                0 => event(
-                    i,
-                    conn,
-                    Dir::Sent,
-                    r#"{"type":"response.create","stream_id":"a"}"#,
-                ),
-                1 => event(
-                    i,
-                    conn,
-                    Dir::Recv,
-                    r#"{"type":"error","error":{"code":"x"}}"#,
-                ),
-                2 => event(i, conn, Dir::Meta, r#"{"event":"connect"}"#),
-                3 => event(i, conn, Dir::Recv, "not json"),
-                _ => event(
-                    i,
-                    conn,
-                    Dir::Recv,
-                    &format!(r#"{{"type":"t{}","stream_id":"l{i}"}}"#, i % 7),
-                ),
-            };
+            let f = varied(i, u32::try_from(i / 400).unwrap());
             store.push(f.clone());
             pushed.push(f);
         }
@@ -475,6 +589,140 @@ mod tests {
         }
         let last = Filter::Kind(format!("kind{}", n - 1));
         assert_eq!(store.shown(Some(0), &last).0, vec![n - 1]);
+    }
+
+    /// A recording proxy's frames, written by the transcript writer: JSON placed in the file,
+    /// text and binary not (nor a wall time that needed escaping).
+    fn recorded(path: &std::path::Path, frames: &[Frame]) -> Vec<Option<Recorded>> {
+        let header = crate::transcript::Header::new("proxy", None, None);
+        let mut writer = crate::transcript::Writer::create(path, &header, &[]).unwrap();
+        let places = frames
+            .iter()
+            .map(|f| writer.append_redacted(f).unwrap())
+            .collect();
+        writer.flush().unwrap();
+        places
+    }
+
+    /// [`varied`] frames, every sixth a binary one.
+    fn mixed(n: u64) -> Vec<Frame> {
+        (0..n)
+            .map(|i| match i % 6 {
+                5 => frame(i, Payload::Binary(vec![7; 3])),
+                _ => varied(i, u32::try_from(i / 300).unwrap()),
+            })
+            .collect()
+    }
+
+    /// A store fed recorded frames with their places reads back what one fed the bodies does —
+    /// frames, heads, JSON, payload bytes, filters — and spools only the frames not placed (text
+    /// and binary): no JSON body is written a second time.
+    #[test]
+    fn recorded_frames_read_back_from_the_recording_as_spooled_ones_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut frames = mixed(1200);
+        frames[6].wall = "odd \"wall\"".into();
+        let places = recorded(&dir.path().join("r.tsjsonl"), &frames);
+        let mut spooled = FrameStore::spooled_in(None, 4096, 64);
+        let mut placed = FrameStore::spooled_in(None, 4096, 64);
+        let mut unplaced = 0;
+        for (f, at) in frames.iter().zip(&places) {
+            spooled.push(f.clone());
+            match at {
+                Some(at) => placed.push_recorded(f.clone(), at),
+                None => {
+                    unplaced += (f.wall.len() + f.payload.len()) as u64;
+                    placed.push(f.clone());
+                }
+            }
+        }
+        let json = |f: &&Frame| matches!(f.payload, Payload::Json(_));
+        let odd = frames.iter().filter(json).filter(|f| f.wall.contains('"'));
+        let not_json = frames.iter().filter(|f| !json(f)).count();
+        assert_eq!(
+            places.iter().filter(|p| p.is_none()).count(),
+            not_json + odd.count()
+        );
+        assert_eq!(placed.spooled_body_bytes(), unplaced);
+        let all: usize = frames.iter().map(|f| f.wall.len() + f.payload.len()).sum();
+        assert_eq!(spooled.spooled_body_bytes(), all as u64);
+        assert!(unplaced < all as u64 / 2);
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(placed.get(i).as_ref(), Some(f), "frame {i}");
+            assert_eq!(placed.head(i), spooled.head(i), "head {i}");
+            assert_eq!(placed.json(i as u64), spooled.json(i as u64), "json {i}");
+            assert_eq!(
+                placed.payload_bytes(i),
+                spooled.payload_bytes(i),
+                "bytes {i}"
+            );
+        }
+        assert_eq!(placed.get(frames.len()), None);
+        for filter in [Filter::All, Filter::Errors, Filter::Kind("t3".into())] {
+            for conn in 0..4 {
+                assert_eq!(
+                    placed.shown(Some(conn), &filter),
+                    spooled.shown(Some(conn), &filter)
+                );
+            }
+        }
+    }
+
+    /// A recording cut short or rewritten under the store: its frames read back with a one-line
+    /// message naming the file in place of their body (no JSON, no bytes), never other bytes;
+    /// their heads still come from their records, and frames before the cut read back whole.
+    #[test]
+    fn a_recording_changed_under_the_store_gives_a_message_not_other_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.tsjsonl");
+        let frames = mixed(60);
+        let places = recorded(&path, &frames);
+        let mut store = FrameStore::new();
+        for (f, at) in frames.iter().zip(&places) {
+            match at {
+                Some(at) => store.push_recorded(f.clone(), at),
+                None => store.push(f.clone()),
+            }
+        }
+        let file = std::fs::read(&path).unwrap();
+        let last = places.iter().rposition(Option::is_some).unwrap();
+        let first = places.iter().position(Option::is_some).unwrap();
+        let unreadable = |store: &FrameStore, i: usize| {
+            let f = store.get(i).unwrap();
+            let Payload::Text(why) = &f.payload else {
+                panic!("frame {i}: {f:?}")
+            };
+            assert!(
+                why.contains("cannot be read back")
+                    && why.contains(&path.display().to_string())
+                    && !why.contains('\n'),
+                "{why}"
+            );
+            assert_eq!(store.json(i as u64), None);
+            assert_eq!(store.payload_bytes(i), None);
+            assert_eq!(store.head(i).unwrap().bytes, frames[i].payload.len());
+        };
+        // Cut inside the last placed frame's body.
+        let cut = places[last].as_ref().unwrap().body + 2;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        unreadable(&store, last);
+        assert_eq!(store.get(first).as_ref(), Some(&frames[first]));
+        // The same length, other wall times (a run recorded again to the same path).
+        std::fs::write(
+            &path,
+            String::from_utf8(file).unwrap().replace("T15:", "T16:"),
+        )
+        .unwrap();
+        unreadable(&store, first);
+        unreadable(&store, last);
+        // Text and binary frames are in the spool, whatever happens to the recording.
+        assert_eq!(store.get(3).as_ref(), Some(&frames[3]));
+        assert_eq!(store.get(5).as_ref(), Some(&frames[5]));
     }
 
     /// No spool can be made: every frame stays in memory, reads back, and the store says why.

@@ -96,7 +96,7 @@ pub fn tee(
         let queue = tee_queue;
         // Each event keeps its share of the proxy's memory budget until the UI reads it.
         while let Some(queued) = events.rx.recv().await {
-            if let ProxyEvent::Frame(frame) = &queued.event {
+            if let ProxyEvent::Frame(frame, _) = &queued.event {
                 if queue.admit(frame.payload.len(), limit) {
                     let _ = frames_tx.send(frame.clone());
                 } else if queue.dropped_frames.load(Ordering::Relaxed) == 1 {

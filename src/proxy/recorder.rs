@@ -272,19 +272,22 @@ impl Recorder {
     fn record(&mut self, mut frame: Frame, held: Option<Reservation>) {
         // Redacted before anyone sees it: the transcript, the TUI, exports.
         let changed = self.secrets.redact_frame(&mut frame);
+        let mut recorded = None;
         if let Some(w) = self.writer.as_mut() {
             // The writer masks the same secrets: a frame redaction left as it was needs
-            // neither that second pass nor a second JSON check.
+            // neither that second pass nor a second JSON check. Only such a line holds the
+            // frame byte for byte (the second pass may change a line), so only it is placed.
             let written = if changed {
-                w.append(&frame)
+                w.append(&frame).map(|()| None)
             } else {
                 w.append_redacted(&frame)
             };
-            if let Err(e) = written {
-                self.failed(&e);
+            match written {
+                Ok(at) => recorded = at,
+                Err(e) => self.failed(&e),
             }
         }
-        self.send(ProxyEvent::Frame(frame), held);
+        self.send(ProxyEvent::Frame(frame, recorded), held);
     }
 
     fn flush(&mut self) {
@@ -295,6 +298,12 @@ impl Recorder {
 
     /// Recording stops at the first failed write; relaying goes on.
     fn failed(&mut self, e: &std::io::Error) {
+        // The batch's lines may not all be in the file: its frames keep their own bodies.
+        for queued in &mut self.ready {
+            if let ProxyEvent::Frame(_, recorded) = &mut queued.event {
+                *recorded = None;
+            }
+        }
         if let Some(w) = self.writer.take() {
             let message = format!(
                 "recording to {} failed: {e}; recording stopped, relaying goes on",
@@ -373,7 +382,7 @@ mod tests {
         tx.frames(2, Dir::Recv, burst).await;
         let mut seen = 0;
         while seen < 10 {
-            let Some(ProxyEvent::Frame(frame)) = events.recv().await else {
+            let Some(ProxyEvent::Frame(frame, _)) = events.recv().await else {
                 panic!("expected a frame event");
             };
             assert_eq!(frame.t_us, seen);
@@ -391,6 +400,51 @@ mod tests {
             "every frame gave back its share of {sizes}"
         );
         handle.finish().await;
+    }
+
+    /// Frames carry their place in the recording until a write fails: then the frames of the
+    /// failed batch lose theirs (their lines may not be in the file) and later ones get none.
+    #[test]
+    fn a_failed_write_takes_the_places_of_its_batch_and_of_every_later_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing.tsjsonl");
+        let header = Header::new("proxy", None, None);
+        let mut recorder = Recorder {
+            writer: Some(Writer::create(&path, &header, &[]).unwrap()),
+            secrets: Secrets::default(),
+            ready: Vec::new(),
+        };
+        let json = |i: u64| Frame {
+            t_us: i,
+            wall: "2026-11-28T11:00:00.000000Z".into(),
+            conn: 0,
+            dir: Dir::Recv,
+            payload: Payload::Json(format!(r#"{{"n":{i}}}"#)),
+        };
+        let places = |ready: &[Queued]| -> Vec<bool> {
+            ready
+                .iter()
+                .filter_map(|q| match &q.event {
+                    ProxyEvent::Frame(_, at) => Some(at.is_some()),
+                    _ => None,
+                })
+                .collect()
+        };
+        recorder.record(json(0), None);
+        recorder.flush();
+        assert_eq!(places(&recorder.ready), [true], "a flushed line is placed");
+        recorder.ready.clear();
+        recorder.record(json(1), None);
+        recorder.record(json(2), None);
+        assert_eq!(places(&recorder.ready), [true, true]);
+        recorder.failed(&std::io::Error::other("disk full"));
+        recorder.record(json(3), None);
+        assert_eq!(places(&recorder.ready), [false, false, false]);
+        assert!(
+            recorder.ready.iter().any(
+                |q| matches!(&q.event, ProxyEvent::Error(m) if m.contains("recording stopped"))
+            )
+        );
     }
 
     #[test]

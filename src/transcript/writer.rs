@@ -3,11 +3,12 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
 use super::Header;
-use crate::frame::{Dir, Frame, Payload};
+use crate::frame::{Dir, Frame, Payload, Recorded, Recording};
 use crate::secrets::Secrets;
 
 /// Bytes of lines gathered before they go to the OS in one write (see [`Writer::append`]).
@@ -21,6 +22,11 @@ pub struct Writer {
     secrets: Secrets,
     /// The line being written, reused so a frame costs no allocation of its own.
     line: String,
+    /// Bytes handed to `out` since the file began (the header line included): the next line's
+    /// offset in the file.
+    written: u64,
+    /// The file opened for reading, for [`Recorded`] places; `None` if it could not be opened.
+    recording: Option<Arc<Recording>>,
 }
 
 impl Writer {
@@ -32,6 +38,13 @@ impl Writer {
             std::fs::create_dir_all(dir)?;
         }
         let file = crate::secrets::create_private(path)?;
+        // Opened now, on the file just made: a reader of [`Recorded`] places reads this one.
+        let recording = File::open(path).ok().map(|file| {
+            Arc::new(Recording {
+                file,
+                path: path.to_owned(),
+            })
+        });
         let mut writer = Writer {
             // Room for a burst of small lines: the proxy's recorder writes a batch with one
             // syscall (larger lines go straight through).
@@ -39,6 +52,8 @@ impl Writer {
             path: path.to_owned(),
             secrets: Secrets::new(secrets),
             line: String::new(),
+            written: 0,
+            recording,
         };
         let line = serde_json::to_string(header).map_err(io::Error::other)?;
         writer.append_line(&line)?;
@@ -75,19 +90,41 @@ impl Writer {
     /// it was classified as: the line is neither re-validated nor redacted a second time (the
     /// proxy's recorder, on 64 KB frames, would otherwise parse each one twice). The bytes
     /// written are the same as [`Writer::append`]'s.
-    pub(crate) fn append_redacted(&mut self, frame: &Frame) -> io::Result<()> {
+    ///
+    /// Such a line holds the frame's JSON and (unless it needed escaping) its wall time byte for
+    /// byte: where they are in the file comes back, for a reader to read them from there. The
+    /// place is only good once [`Writer::flush`] has succeeded.
+    pub(crate) fn append_redacted(&mut self, frame: &Frame) -> io::Result<Option<Recorded>> {
         let Payload::Json(json) = &frame.payload else {
-            return self.append(frame);
+            self.append(frame)?;
+            return Ok(None);
         };
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        push_head(&mut line, frame);
+        let wall = push_head(&mut line, frame);
         line.push_str("\"frame\":");
+        let body = line.len();
         line.push_str(json);
         line.push_str("}\n");
-        let result = self.out.write_all(line.as_bytes());
+        let start = self.written;
+        let result = self.put(line.as_bytes());
         self.line = line;
-        result
+        result?;
+        Ok(match (wall, &self.recording) {
+            (Some(wall), Some(recording)) => Some(Recorded {
+                recording: recording.clone(),
+                wall: start + wall as u64,
+                body: start + body as u64,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Hands `bytes` to the buffer and counts them.
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
     }
 
     /// Hands every appended line to the OS.
@@ -97,13 +134,14 @@ impl Writer {
 
     fn append_line(&mut self, line: &str) -> io::Result<()> {
         let clean = self.secrets.redact_json(line);
-        self.out.write_all(clean.as_bytes())?;
-        self.out.write_all(b"\n")
+        self.put(clean.as_bytes())?;
+        self.put(b"\n")
     }
 }
 
-/// `{"t_us":…,"wall":…,"conn":…,"dir":…,` — every line's start, before the body.
-fn push_head(line: &mut String, frame: &Frame) {
+/// `{"t_us":…,"wall":…,"conn":…,"dir":…,` — every line's start, before the body. Returns
+/// where in `line` the wall time's text starts, when it is written as it is (not escaped).
+fn push_head(line: &mut String, frame: &Frame) -> Option<usize> {
     // Numbers through itoa, not `write!`: core::fmt's machinery was most of this head's cost,
     // written for every frame the proxy records.
     let mut digits = itoa::Buffer::new();
@@ -116,22 +154,26 @@ fn push_head(line: &mut String, frame: &Frame) {
     line.push_str(digits.format(frame.t_us));
     line.push_str(",\"wall\":");
     // An RFC 3339 time needs no escaping; anything else goes through serde.
-    if frame
+    let wall = if frame
         .wall
         .bytes()
         .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
     {
         line.push('"');
+        let at = line.len();
         line.push_str(&frame.wall);
         line.push('"');
+        Some(at)
     } else {
         line.push_str(&serde_json::to_string(&frame.wall).unwrap_or_else(|_| "\"\"".into()));
-    }
+        None
+    };
     line.push_str(",\"conn\":");
     line.push_str(digits.format(frame.conn));
     line.push_str(",\"dir\":\"");
     line.push_str(dir);
     line.push_str("\",");
+    wall
 }
 
 /// Encodes one frame as a transcript line (no newline).
@@ -203,6 +245,49 @@ mod tests {
         // The header's `created` differs by the clock; every frame line is the same.
         let tail = |v: &[u8]| v.splitn(2, |&c| c == b'\n').nth(1).unwrap().to_vec();
         assert_eq!(tail(&a), tail(&b));
+    }
+
+    /// The places the fast path gives back hold the frame's wall time and JSON byte for byte,
+    /// counted from the file's first byte (the header line included); text, binary and a wall
+    /// that needed escaping give none.
+    #[test]
+    fn recorded_places_hold_the_wall_and_body_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut w = Writer::create(&path, &Header::new("proxy", None, None), &[]).unwrap();
+        let frame = |i: u32, wall: &str, payload| Frame {
+            t_us: u64::from(i) * 1000,
+            wall: wall.into(),
+            conn: i,
+            dir: Dir::Recv,
+            payload,
+        };
+        let mut placed = Vec::new();
+        for i in 0..20 {
+            let f = frame(
+                i,
+                &format!("2026-11-27T12:00:00.{i:06}Z"),
+                Payload::Json(format!(r#"{{"type":"x","n":{i},"s":"é"}}"#)),
+            );
+            let at = w
+                .append_redacted(&f)
+                .unwrap()
+                .expect("a JSON frame is placed");
+            placed.push((f, at));
+            let text = frame(i, "w", Payload::Text("t".into()));
+            assert_eq!(w.append_redacted(&text).unwrap(), None, "text is escaped");
+        }
+        let odd = frame(1, "a\"b", Payload::Json("{}".into()));
+        assert_eq!(w.append_redacted(&odd).unwrap(), None);
+        w.flush().unwrap();
+        let file = std::fs::read(&path).unwrap();
+        for (f, at) in &placed {
+            let wall = usize::try_from(at.wall).unwrap();
+            let body = usize::try_from(at.body).unwrap();
+            assert_eq!(&file[wall..wall + f.wall.len()], f.wall.as_bytes());
+            assert_eq!(&file[body..body + f.payload.len()], f.payload.as_bytes());
+            assert_eq!(at.recording.path, path);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 
 use super::app::{ConnState, Tab};
-use crate::frame::Frame;
+use crate::frame::{Frame, Recorded};
 
 /// One input to [`super::update::update`]: a fact (past tense) or an intent (imperative).
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +13,8 @@ pub enum Action {
     // ---- facts from the session and the runtime ----
     /// A frame was sent, received or noted by the session (already recorded).
     FrameReceived(Frame),
+    /// A frame the proxy recorded, its wall time and body in the recording where it says.
+    FrameRecorded(Frame, Recorded),
     /// The connection state changed.
     LinkChanged(ConnState),
     /// The session's client-side queue for a lane changed length.
@@ -144,6 +146,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// The frame a source sent, if this is one ([`Action::FrameReceived`] or
+    /// [`Action::FrameRecorded`]).
+    pub fn frame(&self) -> Option<&Frame> {
+        match self {
+            Action::FrameReceived(frame) | Action::FrameRecorded(frame, _) => Some(frame),
+            _ => None,
+        }
+    }
+
     /// Whether it writes to the session or the composer: a replay has neither.
     pub fn writes(&self) -> bool {
         matches!(

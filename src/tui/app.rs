@@ -245,7 +245,8 @@ pub struct App {
     /// Turns and metrics.
     pub ledger: Ledger,
     /// Every frame, in push order (the ledger's frame indices point here); bodies are spooled
-    /// to disk and read back on demand, so a long proxy session does not keep them in memory.
+    /// to disk (or, recording in the proxy, left in the recording) and read back on demand, so a
+    /// long proxy session does not keep them in memory.
     pub frames: FrameStore,
     /// Header facts.
     pub info: SessionInfo,

@@ -139,7 +139,7 @@ pub fn update(app: &mut App, action: FramesAction) {
                 return;
             }
             let finder = memmem::Finder::new(text.as_bytes());
-            // Bodies are read back from the spool: a search costs a pass over it, once.
+            // Bodies are read back from the spool or the recording: a search costs a pass, once.
             let frames = &app.frames;
             tab.hits = (0..frames.len())
                 .filter(|&i| {

@@ -28,11 +28,14 @@ const PRESSURE_BYTES: usize = crate::proxy::BUDGET_BYTES / 4;
 /// Turns one proxy event into an action; notes the newest connection in `newest`.
 pub fn proxy_action(event: ProxyEvent, newest: &AtomicU32) -> Action {
     match event {
-        ProxyEvent::Frame(frame) => {
+        ProxyEvent::Frame(frame, recorded) => {
             if is_connect(&frame) {
                 newest.store(frame.conn, Ordering::Relaxed);
             }
-            Action::FrameReceived(frame)
+            match recorded {
+                Some(at) => Action::FrameRecorded(frame, at),
+                None => Action::FrameReceived(frame),
+            }
         }
         ProxyEvent::Paused {
             id,
@@ -170,7 +173,7 @@ pub fn wire(
     let (queued, ring) = (backlog.clone(), bell.clone());
     let map = move |(event, hold): (ProxyEvent, Hold)| {
         let action = proxy_action(event, &seen);
-        if let Action::FrameReceived(frame) = &action {
+        if let Some(frame) = action.frame() {
             let len = frame.payload.len();
             let _ = hold_tx.send((hold, len));
             // Rung once as the backlog crosses the mark (a stored permit if the screen is busy).

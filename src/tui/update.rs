@@ -33,7 +33,8 @@ fn apply(app: &mut App, action: Action) -> Vec<Command> {
         return Vec::new();
     }
     match action {
-        Action::FrameReceived(frame) => on_frame(app, frame),
+        Action::FrameReceived(frame) => on_frame(app, frame, None),
+        Action::FrameRecorded(frame, at) => on_frame(app, frame, Some(&at)),
         Action::LinkChanged(state) => on_link(app, state),
         Action::LaneQueued { lane, depth } => {
             if depth == 0 {

@@ -181,7 +181,7 @@ impl Collector {
                 .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
                 .unwrap_or_else(|| panic!("proxy ended before {what}"));
             match event {
-                ProxyEvent::Frame(f) => self.frames.push(f),
+                ProxyEvent::Frame(f, _) => self.frames.push(f),
                 ProxyEvent::Paused {
                     id,
                     conn,

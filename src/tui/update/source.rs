@@ -2,13 +2,15 @@
 //! resume offers they lead to.
 
 use super::composer::switch_mode;
-use crate::frame::{Dir, Frame, Payload};
+use crate::frame::{Dir, Frame, Payload, Recorded};
 use crate::ledger::context as chain;
 use crate::ledger::{AgeLevel, NoteLevel, TurnStatus};
 use crate::protocol::server::explain_error_code;
 use crate::tui::app::{App, ComposerMode, ConnState, Level, Offer};
 
-pub(super) fn on_frame(app: &mut App, frame: Frame) {
+/// Folds `frame` into the ledger and keeps it; `recorded`: where its body is in the recording,
+/// read back from there rather than kept a second time.
+pub(super) fn on_frame(app: &mut App, frame: Frame, recorded: Option<&Recorded>) {
     app.now_us = app.now_us.max(frame.t_us);
     let dir = frame.dir;
     let notes_before = app.ledger.notes().len();
@@ -45,7 +47,10 @@ pub(super) fn on_frame(app: &mut App, frame: Frame) {
     }
     app.frames_tab.push(&frame, app.frames.len());
     let spool_ok = app.frames.spool_error().is_none();
-    app.frames.push(frame);
+    match recorded {
+        Some(at) => app.frames.push_recorded(frame, at),
+        None => app.frames.push(frame),
+    }
     // Said once, when it happens: from then on frames stay in memory (the screen goes on).
     if let Some(why) = app.frames.spool_error().filter(|_| spool_ok) {
         let why = why.to_owned();
