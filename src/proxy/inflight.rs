@@ -1,13 +1,14 @@
 //! Which responses are still running on one relayed WebSocket connection, so a graceful
 //! shutdown closes it between turns instead of in the middle of a stream.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
+use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::frame::Dir;
-use crate::protocol::{EventHead, ResponseHead};
 
 /// Requests sent and not yet answered, and responses created and not yet ended.
 #[derive(Debug, Default)]
@@ -32,6 +33,24 @@ impl Default for InFlight {
             idle: watch::Sender::new(true),
         }
     }
+}
+
+/// What the tracker reads of a lifecycle event: its type and its response's id, in one parse
+/// on the relay path. An event head and then the response's head were two parses, each
+/// reading all of `response` (usage, output, …): ~14k instructions a 200 B turn (callgrind).
+#[derive(Deserialize)]
+struct Lifecycle<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    response: Option<ResponseId<'a>>,
+}
+
+/// A response object's id (absent reads as empty, as the response head reads it).
+#[derive(Deserialize)]
+struct ResponseId<'a> {
+    #[serde(default, borrow)]
+    id: Cow<'a, str>,
 }
 
 /// Cheap test before parsing: only these events change what is open. Most frames are deltas,
@@ -76,14 +95,11 @@ impl InFlight {
                 self.apply(dir, kind, None);
             }
             _ => {
-                let Some(head) = EventHead::parse(text) else {
+                let Ok(event) = serde_json::from_str::<Lifecycle<'_>>(text) else {
                     return;
                 };
-                let id = head
-                    .response
-                    .and_then(|r| serde_json::from_str::<ResponseHead<'_>>(r.get()).ok())
-                    .map(|r| r.id);
-                self.apply(dir, head.kind(), id);
+                let id = event.response.map(|r| r.id.into_owned());
+                self.apply(dir, event.kind.as_deref().unwrap_or_default(), id);
             }
         }
     }
