@@ -222,14 +222,19 @@ impl Ledger {
             if self.turns.live().len() - n <= keep {
                 break;
             }
+            // A running turn stays, whatever else holds: tested first, as the headless proxy
+            // asks after every frame and the lane's look-up (a hash of its key) was most of
+            // that call (callgrind, relay bench).
+            if !turn.status.is_final() {
+                break;
+            }
             let t = self.turns.base() + i;
             let closed = self
                 .connections
                 .get(turn.conn as usize)
                 .is_some_and(|c| !c.is_open());
             let pressed = self.turns.live().len() - n > MAX_LIVE;
-            let untouchable = closed || pressed || !self.anchors.newest_on_lane(t, turn);
-            if !turn.status.is_final() || !untouchable {
+            if !(closed || pressed || !self.anchors.newest_on_lane(t, turn)) {
                 break;
             }
             n += 1;
