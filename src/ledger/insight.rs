@@ -330,7 +330,7 @@ fn message_text(content: &str) -> Cow<'_, str> {
     if let Some(plain) = content
         .strip_prefix('"')
         .and_then(|c| c.strip_suffix('"'))
-        .filter(|c| !c.contains('\\'))
+        .filter(|c| memchr::memchr(b'\\', c.as_bytes()).is_none())
     {
         return Cow::Borrowed(plain);
     }

@@ -263,7 +263,8 @@ fn scan_str(value: &str) -> Option<Option<Cow<'_, str>>> {
         return Some(None);
     }
     let inner = value.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
+    // memchr, not `str::contains`: core's byte search went a byte at a time here.
+    if memchr::memchr(b'\\', inner.as_bytes()).is_some() {
         serde_json::from_str::<String>(value)
             .ok()
             .map(|s| Some(Cow::Owned(s)))
