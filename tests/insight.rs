@@ -133,3 +133,81 @@ fn http_turn_after_websocket_turns_is_a_fallback() {
         SendMode::FullResend { known_items: 2, .. }
     ));
 }
+
+/// One run of a scripted agent on connection `conn`: a fresh turn that calls `call_same`, then
+/// the call's output continuing it (`resp_{conn}a`). Scripted models (the emulator's scenarios)
+/// give every run the same call ids.
+fn scripted_run(conn: u32, t0: u64) -> Vec<turnscope::frame::Frame> {
+    use turnscope::frame::Dir::{Recv, Sent};
+    let frame = |t_us: u64, dir, json: String| turnscope::frame::Frame {
+        t_us: t0 + t_us,
+        wall: String::new(),
+        conn,
+        dir,
+        payload: turnscope::frame::Payload::from_text(&json),
+    };
+    let call = r#"{"type":"function_call","call_id":"call_same","name":"run","arguments":"{}"}"#;
+    let usage = r#"{"input_tokens":9,"input_tokens_details":{"cached_tokens":0},"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":10}"#;
+    vec![
+        frame(
+            1,
+            Sent,
+            r#"{"type":"response.create","model":"m","input":[{"type":"message","role":"user","content":"go"}]}"#.into(),
+        ),
+        frame(
+            2,
+            Recv,
+            format!(r#"{{"type":"response.created","response":{{"id":"resp_{conn}a","status":"in_progress"}}}}"#),
+        ),
+        frame(
+            3,
+            Recv,
+            format!(r#"{{"type":"response.completed","response":{{"id":"resp_{conn}a","status":"completed","output":[{call}],"usage":{usage}}}}}"#),
+        ),
+        frame(
+            4,
+            Sent,
+            format!(r#"{{"type":"response.create","model":"m","previous_response_id":"resp_{conn}a","input":[{{"type":"function_call_output","call_id":"call_same","output":"ok"}}]}}"#),
+        ),
+        frame(
+            5,
+            Recv,
+            format!(r#"{{"type":"response.completed","response":{{"id":"resp_{conn}b","status":"completed","output":[],"usage":{usage}}}}}"#),
+        ),
+    ]
+}
+
+/// A second run of the same scripted agent repeats the first run's call ids on another chain:
+/// its continuations are incremental, as the first run's are; only items of the chain a turn
+/// continues make it a resend.
+#[test]
+fn call_ids_another_chain_used_are_not_a_resend() {
+    let mut frames = scripted_run(0, 0);
+    frames.extend(scripted_run(1, 100));
+    let ledger = Ledger::from_frames(&frames);
+    let turns = ledger.turns();
+    assert_eq!(turns.len(), 4);
+    for t in [&turns[1], &turns[3]] {
+        assert_eq!(t.insight.mode, SendMode::Incremental, "turn {}", t.index);
+    }
+    // A resend on the second chain is still one: its call, sent again with the chain's id.
+    let mut resend = frames.clone();
+    resend.push(turnscope::frame::Frame {
+        t_us: 300,
+        wall: String::new(),
+        conn: 1,
+        dir: turnscope::frame::Dir::Sent,
+        payload: turnscope::frame::Payload::from_text(
+            r#"{"type":"response.create","model":"m","previous_response_id":"resp_1b","input":[{"type":"function_call","call_id":"call_same","name":"run","arguments":"{}"}]}"#,
+        ),
+    });
+    let ledger = Ledger::from_frames(&resend);
+    assert!(
+        matches!(
+            ledger.turns()[4].insight.mode,
+            SendMode::FullResend { known_items: 1, .. }
+        ),
+        "{:?}",
+        ledger.turns()[4].insight.mode
+    );
+}

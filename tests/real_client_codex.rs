@@ -6,6 +6,8 @@
 
 #[path = "common/codex.rs"]
 mod codex;
+#[path = "common/proxy_harness.rs"]
+mod harness;
 
 use turnscope::emulator::{EmulatorConfig, start};
 
@@ -56,4 +58,63 @@ async fn codex_cli_rotates_at_the_connection_age_limit_and_finishes() {
     // not from the prewarmed chain of the first connection, which the age limit ended.
     assert!(out.contains("previous_response_id: none"), "{out}\n{err}");
     emulator.shutdown().await;
+}
+
+/// The Codex CLI run twice through one recording proxy, against a scripted model that gives
+/// both runs the same call ids (tests/scenarios/codex-exec-loop.toml): the second run's turns
+/// continue their own chain and are judged incremental, as the first run's are — not a resend
+/// of the first run's tool outputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_codex_run_through_the_proxy_is_incremental_too() {
+    use turnscope::ledger::{Ledger, SendMode};
+    codex::binary();
+    let scenario = turnscope::emulator::Scenario::resolve(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/scenarios/codex-exec-loop.toml")
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let emulator = start(EmulatorConfig {
+        scenario: Some(scenario),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let (_dir, path) = harness::temp_transcript();
+    let px = harness::proxy(
+        &emulator.base_url(),
+        &path,
+        turnscope::proxy::Breakpoints::default(),
+    )
+    .await;
+    for _ in 0..2 {
+        let (out, err) = codex::exec_ok(
+            &px.base_url(),
+            "Inspect this machine with shell commands.",
+            KEY,
+        )
+        .await;
+        assert!(out.contains("the machine is inspected"), "{out}\n{err}");
+    }
+    px.shutdown().await;
+    emulator.shutdown().await;
+    let (_, frames, _) = turnscope::transcript::read_all(&path).unwrap();
+    let ledger = Ledger::from_frames(&frames);
+    let turns = ledger.turns();
+    let runs: std::collections::BTreeSet<u32> = turns.iter().map(|t| t.conn).collect();
+    assert_eq!(runs.len(), 2, "one connection per run");
+    let continued = turns.iter().filter(|t| t.previous_response_id.is_some());
+    let mut n = 0;
+    for t in continued {
+        n += 1;
+        assert_eq!(
+            t.insight.mode,
+            SendMode::Incremental,
+            "turn {} on connection {}",
+            t.index,
+            t.conn
+        );
+    }
+    assert!(n >= 20, "both runs chained their turns: {n} continuations");
 }

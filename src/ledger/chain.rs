@@ -5,15 +5,16 @@ use std::collections::HashMap;
 
 use super::insight::Prefix;
 #[cfg(doc)]
-use super::{Ledger, Turn};
+use super::{Ledger, Turn, known::KnownItems};
 
 /// What the ledger knows about a response that can be continued.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ChainNode {
     /// Bytes of every item along the chain up to and including this response's output.
     pub(super) items_bytes: u64,
-    /// Number of those items.
-    pub(super) items_count: u64,
+    /// Number of those items (a chain of 4 billion items would be terabytes: 32 bits keep the
+    /// node at 64 bytes).
+    pub(super) items_count: u32,
     /// Their tokens.
     pub(super) tokens: u64,
     /// That turn's end, prefix and connection: what a continuation compares itself with, kept
@@ -23,6 +24,9 @@ pub(super) struct ChainNode {
     pub(super) prefix: std::sync::Arc<Prefix>,
     /// The turn that produced it (0-based absolute number; it may have left the window).
     pub(super) turn: u32,
+    /// The chain it belongs to: the 0-based absolute number of the chain's first turn (a turn
+    /// that continued nothing the ledger kept). Items are known per chain ([`KnownItems`]).
+    pub(super) root: u32,
     pub(super) conn: u32,
     /// The connection whose cache holds it, `None` once evicted or the connection closed.
     pub(super) cached_on: Option<u32>,
@@ -105,6 +109,12 @@ impl Chain {
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut ChainNode> {
         self.nodes.values_mut()
     }
+}
+
+/// The chain a turn continuing `parent` (the node the ledger kept, if any) belongs to: its
+/// parent's, or a new one named by the turn's own 0-based absolute number `t`.
+pub(super) fn root_of(parent: Option<&ChainNode>, t: usize) -> u32 {
+    parent.map_or_else(|| u32::try_from(t).unwrap_or(u32::MAX), |n| n.root)
 }
 
 #[cfg(test)]

@@ -29,9 +29,15 @@ impl Ledger {
         let (out_bytes, out_tokens) = outputs.iter().fold((0, 0), |(b, k), item| {
             (b + item.len() as u64, k + self.counter.count(item))
         });
+        // The chain this turn's output joins: its parent's (as when it was sent), or its own.
+        let parent = self.turns[t]
+            .previous_response_id
+            .as_deref()
+            .and_then(|p| self.chain.get(p));
+        let root = super::chain::root_of(parent, t);
         for item in &outputs {
             // Model output can only reappear in an input as a resend.
-            self.known_items.saw(item_key(item).0, true);
+            self.known_items.saw(item_key(item).0, true, root);
         }
         let mut tool_calls: Vec<ToolCall> = outputs
             .iter()
@@ -85,10 +91,14 @@ impl Ledger {
                 &id,
                 ChainNode {
                     items_bytes: parent.items_bytes + in_bytes + out_bytes,
-                    items_count: parent.items_count + in_items + outputs.len() as u64,
+                    items_count: u32::try_from(
+                        u64::from(parent.items_count) + in_items + outputs.len() as u64,
+                    )
+                    .unwrap_or(u32::MAX),
                     tokens: parent.tokens + in_tokens + out_tokens,
                     cached_on: Some(frame.conn),
                     turn: u32::try_from(t).unwrap_or(u32::MAX),
+                    root,
                     conn,
                     done_us,
                     prefix,

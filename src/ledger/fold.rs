@@ -199,9 +199,9 @@ impl Ledger {
         let context_unknown = self.context_unknown(prev.as_deref(), parent.as_ref());
         let full_context = match (&prev, &parent) {
             (Some(id), Some(node)) => Size {
-                bytes: (incremental.bytes + node.items_bytes + node.items_count)
+                bytes: (incremental.bytes + node.items_bytes + u64::from(node.items_count))
                     .saturating_sub(PREV_ID_FIELD_OVERHEAD + id.len() as u64),
-                items: incremental.items + node.items_count,
+                items: incremental.items + u64::from(node.items_count),
                 tokens: incremental.tokens + node.tokens,
             },
             _ => incremental,
@@ -239,8 +239,10 @@ impl Ledger {
             Some(r) if *r == prefix => r,
             _ => std::sync::Arc::new(prefix),
         };
+        let turn_index = self.turns.len();
+        let root = super::chain::root_of(parent.as_ref(), turn_index);
         for item in &measured.items {
-            self.known_items.saw(item.key, item.unique);
+            self.known_items.saw(item.key, item.unique, root);
         }
         let queue = self.lanes.entry((frame.conn, lane.clone())).or_default();
         let status = if queue.is_empty() {
@@ -248,7 +250,6 @@ impl Ledger {
         } else {
             TurnStatus::Queued
         };
-        let turn_index = self.turns.len();
         queue.push_back(turn_index);
         self.turns.push(Turn {
             index: turn_index + 1,

@@ -1,5 +1,6 @@
 //! Identities of the items seen, to recognise a resend: bounded, so a proxy left running for a
-//! day does not keep one per item it ever relayed.
+//! day does not keep one per item it ever relayed. Each remembers the chain it was last seen in,
+//! so a continuation counts as a resend only items of the chain it continues.
 
 use std::collections::HashMap;
 
@@ -9,25 +10,39 @@ use std::collections::HashMap;
 /// forgotten, and resending it then reads as new input.
 const KNOWN_KEEP: usize = 16_384;
 
-/// Each item's identity, and `true` once the item is known to be unique (model output, or an
-/// item with a `call_id`): the newer generation and the one before it.
+/// What is known of a seen item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Known {
+    /// The item is known to be unique (model output, or an item with a `call_id`).
+    pub(super) unique: bool,
+    /// The chain it was last seen in ([`super::chain::ChainNode::root`]).
+    pub(super) root: u32,
+}
+
+/// Each item's identity and what is known of it: the newer generation and the one before it.
 #[derive(Debug, Default)]
 pub(super) struct KnownItems {
-    new: HashMap<u64, bool>,
-    old: HashMap<u64, bool>,
+    new: HashMap<u64, Known>,
+    old: HashMap<u64, Known>,
 }
 
 impl KnownItems {
-    /// Whether the item was seen, and whether it is known to be unique.
-    pub(super) fn get(&self, key: u64) -> Option<bool> {
+    /// What is known of the item, if it was seen.
+    pub(super) fn get(&self, key: u64) -> Option<Known> {
         self.new.get(&key).or_else(|| self.old.get(&key)).copied()
     }
 
-    /// The item was seen; `unique` if it is known to be unique. Seeing an item again moves it to
-    /// the newer generation.
-    pub(super) fn saw(&mut self, key: u64, unique: bool) {
-        let before = self.old.get(&key).copied().unwrap_or(false);
-        *self.new.entry(key).or_insert(before) |= unique;
+    /// The item was seen in the chain `root`; `unique` if it is known to be unique (once known
+    /// unique, it stays so). Seeing an item again moves it to the newer generation and to the
+    /// chain it was seen in last.
+    pub(super) fn saw(&mut self, key: u64, unique: bool, root: u32) {
+        let before = self.old.get(&key).is_some_and(|k| k.unique);
+        let known = self.new.entry(key).or_insert(Known {
+            unique: before,
+            root,
+        });
+        known.unique |= unique;
+        known.root = root;
         if self.new.len() >= KNOWN_KEEP {
             self.old = std::mem::take(&mut self.new);
         }
@@ -43,26 +58,30 @@ mod tests {
     #[test]
     fn items_are_known_for_a_generation_and_the_table_stays_bounded() {
         let mut known = KnownItems::default();
-        known.saw(1, true);
-        known.saw(2, false);
+        let unique = |root| Some(Known { unique: true, root });
+        known.saw(1, true, 0);
+        known.saw(2, false, 0);
         for k in 10..10 + KNOWN_KEEP as u64 {
-            known.saw(k, false);
+            known.saw(k, false, 0);
             if k % 1000 == 0 {
-                known.saw(2, false);
+                known.saw(2, false, 0);
             }
         }
         assert_eq!(
             known.get(1),
-            Some(true),
+            unique(0),
             "one generation later it is still known"
         );
         for k in 1_000_000..1_000_000 + KNOWN_KEEP as u64 {
-            known.saw(k, false);
+            known.saw(k, false, 0);
         }
         assert_eq!(known.get(1), None, "two generations later it is forgotten");
         assert!(known.new.len() + known.old.len() <= 2 * KNOWN_KEEP);
-        known.saw(3, false);
-        known.saw(3, true);
-        assert_eq!(known.get(3), Some(true));
+        known.saw(3, false, 0);
+        known.saw(3, true, 0);
+        assert_eq!(known.get(3), unique(0));
+        // Seen again in another chain: it belongs to that one now, and stays unique.
+        known.saw(3, false, 7);
+        assert_eq!(known.get(3), unique(7));
     }
 }

@@ -26,16 +26,22 @@ impl Ledger {
         input: &InputMeasure,
         transport: Transport,
     ) -> (Insight, Option<std::sync::Arc<Prefix>>) {
+        // A continuation resends only what its own chain holds: an item last seen in another
+        // chain (a second run of a scripted agent, a branch) is new input here. Without a
+        // parent the ledger kept, any earlier item counts (HTTP mode resends the conversation).
+        let in_chain = |k: &super::known::Known| parent.is_none_or(|n| k.root == n.root);
         let known: Vec<_> = input
             .items
             .iter()
-            .filter(|i| self.known_items.get(i.key).is_some())
+            .filter(|i| self.known_items.get(i.key).is_some_and(|k| in_chain(&k)))
             .collect();
         // Only an item known to be unique (model output, a call's output) proves a resend;
         // repeated user words alone do not.
-        let proven = known
-            .iter()
-            .any(|i| self.known_items.get(i.key) == Some(true));
+        let proven = known.iter().any(|i| {
+            self.known_items
+                .get(i.key)
+                .is_some_and(|k| k.unique && in_chain(&k))
+        });
         let known = if proven { known } else { Vec::new() };
         let (known_items, known_bytes, known_tokens) = known
             .iter()
