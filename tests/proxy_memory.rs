@@ -277,6 +277,15 @@ async fn a_recording_proxy_tui_reads_old_bodies_back_from_the_recording() {
     let drawn = terminal.backend().to_string();
     assert!(drawn.contains("Frame #3 "), "{drawn}");
     assert!(drawn.contains("first-body-0000-xxx"), "{drawn}");
+    // The recording cut under the screen: the frame's body gives way to a message, as written.
+    std::fs::File::create(&path).unwrap();
+    terminal.draw(|f| view::render(&app, f)).unwrap();
+    let drawn = terminal.backend().to_string();
+    assert!(drawn.contains("Frame #3 "), "{drawn}");
+    assert!(
+        drawn.contains("this frame's body cannot be read back: the recording /"),
+        "{drawn}"
+    );
 }
 
 /// Bytes relayed through each child proxy: twice the bound, so a proxy that keeps what it relays
