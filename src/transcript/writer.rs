@@ -39,7 +39,9 @@ impl Writer {
         }
         let file = crate::secrets::create_private(path)?;
         // Opened now, on the file just made: a reader of [`Recorded`] places reads this one.
-        let recording = File::open(path).ok().map(|file| {
+        // Only a regular file reads back what was written (not `/dev/null`, a FIFO, a tty).
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        let recording = File::open(path).ok().filter(|_| regular).map(|file| {
             Arc::new(Recording {
                 file,
                 path: path.to_owned(),
@@ -279,6 +281,10 @@ mod tests {
         }
         let odd = frame(1, "a\"b", Payload::Json("{}".into()));
         assert_eq!(w.append_redacted(&odd).unwrap(), None);
+        // Nothing reads back from a file that is not a regular one.
+        let header = Header::new("proxy", None, None);
+        let mut null = Writer::create(Path::new("/dev/null"), &header, &[]).unwrap();
+        assert_eq!(null.append_redacted(&placed[0].0).unwrap(), None);
         w.flush().unwrap();
         let file = std::fs::read(&path).unwrap();
         for (f, at) in &placed {
