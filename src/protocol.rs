@@ -9,7 +9,7 @@ pub mod server;
 pub mod sse;
 
 pub use client::{ClientEvent, CreateRequest, SteerRequest};
-pub use head::{EventHead, ItemHead, Raw, RequestHead, ResponseHead};
+pub use head::{EventHead, ItemHead, LifecycleHead, Raw, RequestHead, ResponseHead};
 pub use server::{ApiError, ResponseObject, ServerEvent, ServerEventKind, Usage};
 pub use sse::{SseEvent, SseParser};
 

@@ -175,6 +175,37 @@ pub struct ResponseHead<'a> {
     pub incomplete_details: Option<serde_json::Value>,
 }
 
+/// A lifecycle event's type and its response's id, nothing else: one parse where a reader only
+/// needs to know which response started or ended (the proxy's in-flight tracker, on the relay
+/// path). The rest of `response` (usage, output, …) is skipped, not read into a head.
+#[derive(Debug, Default, Deserialize)]
+pub struct LifecycleHead<'a> {
+    /// `type`.
+    #[serde(deserialize_with = "borrowed", rename = "type", default, borrow)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    response: Option<ResponseId<'a>>,
+}
+
+/// A response object's `id` (absent or `null`: none).
+#[derive(Debug, Default, Deserialize)]
+struct ResponseId<'a> {
+    #[serde(deserialize_with = "borrowed", default, borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+impl<'a> LifecycleHead<'a> {
+    /// Reads the head of `text`; `None` when it is not a JSON object of that shape.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The id of the response the event is about, if it names one.
+    pub fn response_id(&self) -> Option<&str> {
+        self.response.as_ref()?.id.as_deref()
+    }
+}
+
 /// An input or output item, or a `tools` entry: its type and the fields that identify it.
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemHead<'a> {
