@@ -414,3 +414,30 @@ fn remapped_replay_keys_show_in_the_footer_header_and_help() {
     press(&mut app, &index, "\x1bp");
     assert!(app.play.playing, "p plays");
 }
+
+/// A text frame (not JSON) is shown as it is: spaces and all, not laid out by its commas and
+/// brackets as JSON would be (which dropped its spaces).
+#[test]
+fn a_text_frame_reads_as_it_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("text.tsjsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"turnscope":1,"created":"2026-11-28T13:00:00Z","source":"proxy","url":"ws://127.0.0.1:8788/v1/responses","model":"m"}"#,
+            "\n",
+            r#"{"t_us":1,"wall":"2026-11-28T13:00:00.000001Z","conn":0,"dir":"recv","text":"upstream says: try again, (later) [503]"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let index = Index::open(&path, IndexOptions::default()).unwrap();
+    assert!(index.wait_complete(Duration::from_secs(20)).complete());
+    let mut app = app(&index, "text.tsjsonl", 100, 24);
+    press(&mut app, &index, "j");
+    let shown = screen(&app);
+    assert!(
+        shown.contains("upstream says: try again, (later) [503]"),
+        "{shown}"
+    );
+}

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{clip, json, thousands, title_rule};
-use crate::frame::{Dir, Payload};
+use crate::frame::Dir;
 use crate::replay::filter::{Filter, Head};
 use crate::report::fmt_bytes;
 use crate::tui::app::App;
@@ -74,16 +74,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
             area.width,
             t.border,
         ));
-        let text = String::from_utf8_lossy(f.payload.as_bytes());
         let query = tab.search.as_deref().unwrap_or("");
-        // A text frame (or the message of a body that cannot be read back) is shown as it is:
-        // the JSON printer drops its spaces.
-        let body = match f.payload {
-            Payload::Text(_) => text.lines().map(str::to_owned).collect(),
-            _ => json::pretty(&text, 160),
-        };
         lines.extend(
-            body.into_iter()
+            json::body_lines(&f.payload, 160)
+                .into_iter()
                 .skip(usize::from(app.detail_scroll))
                 .map(|l| highlight(&l, query, t.text, t.accent.patch(t.selection))),
         );

@@ -1,9 +1,21 @@
 //! Pretty-prints JSON text as sent (key order kept), folding long strings.
 
+use crate::frame::Payload;
+
 /// Indents `text` two spaces per level; strings longer than `fold` characters are cut to
-/// their start plus `…(+N chars)`. Invalid JSON comes out as-is, split on line breaks.
+/// their start plus `…(+N chars)`. Text that is not JSON is laid out by its brackets and commas
+/// all the same, its spaces outside quotes dropped: show a frame's body with [`body_lines`].
 pub fn pretty(text: &str, fold: usize) -> Vec<String> {
     pretty_with(text, fold, &|_| false).lines
+}
+
+/// A frame's body as the Frames views (live and replay) show it: JSON through [`pretty`], a text
+/// frame (or the message of a body that cannot be read back) as it is, line by line.
+pub fn body_lines(payload: &Payload, fold: usize) -> Vec<String> {
+    match payload {
+        Payload::Text(text) => text.lines().map(str::to_owned).collect(),
+        other => pretty(&String::from_utf8_lossy(other.as_bytes()), fold),
+    }
 }
 
 /// [`pretty`]'s lines and where its long strings are.

@@ -269,9 +269,8 @@ fn detail(app: &ReplayApp, frame: &mut Frame<'_>, area: Rect) {
                 ),
                 t.muted,
             ))];
-            let text = String::from_utf8_lossy(f.payload.as_bytes()).into_owned();
             out.extend(
-                json::pretty(&text, 160)
+                json::body_lines(&f.payload, 160)
                     .into_iter()
                     .map(|l| Line::from(Span::styled(l, t.text))),
             );
