@@ -29,12 +29,14 @@ impl Ledger {
         let (out_bytes, out_tokens) = outputs.iter().fold((0, 0), |(b, k), item| {
             (b + item.len() as u64, k + self.counter.count(item))
         });
-        // The chain this turn's output joins: its parent's (as when it was sent), or its own.
-        let parent = self.turns[t]
+        // The parent it continued, looked up once: the chain its output joins (the parent's, as
+        // when it was sent, or its own) and the sums its chain entry builds on.
+        let found = self.turns[t]
             .previous_response_id
             .as_deref()
-            .and_then(|p| self.chain.get(p));
-        let root = super::chain::root_of(parent, t);
+            .and_then(|p| self.chain.get(p))
+            .cloned();
+        let root = super::chain::root_of(found.as_ref(), t);
         for item in &outputs {
             // Model output can only reappear in an input as a resend.
             self.known_items.saw(item_key(item).0, true, root);
@@ -82,7 +84,6 @@ impl Ledger {
         {
             let (conn, done_us, prefix) = (turn.conn, frame.t_us, Arc::clone(&turn.prefix));
             let named = turn.previous_response_id.as_deref();
-            let found = named.and_then(|p| self.chain.get(p)).cloned();
             // A parent forgotten while this turn ran leaves its sums unknown too.
             let unknown = turn.context_unknown
                 || (named.is_some() && found.is_none() && self.chain.evicted > 0);

@@ -29,23 +29,22 @@ impl Ledger {
         // A continuation resends only what its own chain holds: an item last seen in another
         // chain (a second run of a scripted agent, a branch) is new input here. Without a
         // parent the ledger kept, any earlier item counts (HTTP mode resends the conversation).
-        let in_chain = |k: &super::known::Known| parent.is_none_or(|n| k.root == n.root);
         let known: Vec<_> = input
             .items
             .iter()
-            .filter(|i| self.known_items.get(i.key).is_some_and(|k| in_chain(&k)))
+            .filter_map(|i| {
+                let k = self.known_items.get(i.key)?;
+                parent.is_none_or(|n| k.root == n.root).then_some((i, k))
+            })
             .collect();
         // Only an item known to be unique (model output, a call's output) proves a resend;
         // repeated user words alone do not.
-        let proven = known.iter().any(|i| {
-            self.known_items
-                .get(i.key)
-                .is_some_and(|k| k.unique && in_chain(&k))
-        });
+        let proven = known.iter().any(|(_, k)| k.unique);
         let known = if proven { known } else { Vec::new() };
-        let (known_items, known_bytes, known_tokens) = known
-            .iter()
-            .fold((0, 0, 0), |(n, b, t), i| (n + 1, b + i.bytes, t + i.tokens));
+        let (known_items, known_bytes, known_tokens) =
+            known.iter().fold((0, 0, 0), |(n, b, t), (i, _)| {
+                (n + 1, b + i.bytes, t + i.tokens)
+            });
         let mode = match (prev, known_items) {
             (Some(_), 0) => SendMode::Incremental,
             (None, 0) => SendMode::Fresh,
