@@ -20,18 +20,12 @@ use std::path::Path;
 
 use cli::turnscope_ok;
 use harness::{proxy, temp_transcript};
-use turnscope::emulator::{self, EmulatorConfig, Scenario};
+use turnscope::emulator::{self, EmulatorConfig};
 use turnscope::proxy::Breakpoints;
 
 /// Records one Codex session through a proxy in front of its own emulator into `path`.
 async fn record(path: &Path, websockets: bool) {
-    let scenario = Scenario::resolve(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/scenarios/codex-exec-loop.toml")
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let scenario = codex::exec_loop_scenario();
     let emu = emulator::start(EmulatorConfig {
         latency: truth::truth(u64::from(websockets) + 7),
         scenario: Some(scenario),
@@ -42,12 +36,12 @@ async fn record(path: &Path, websockets: bool) {
     let px = proxy(&emu.base_url(), path, Breakpoints::default()).await;
     let (out, err) = codex::exec_ok_in(
         &px.base_url(),
-        "Inspect this machine with shell commands.",
+        codex::EXEC_LOOP_PROMPT,
         "sk-test-codex-calibrate-0000",
         websockets,
     )
     .await;
-    assert!(out.contains("the machine is inspected"), "{out}\n{err}");
+    assert!(out.contains(codex::EXEC_LOOP_DONE), "{out}\n{err}");
     px.shutdown().await;
     emu.shutdown().await;
 }

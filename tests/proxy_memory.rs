@@ -140,6 +140,24 @@ async fn proxy_screen(
     (px, screen, actions, cancel)
 }
 
+/// Applies the screen's actions until `replies` frames from the upstream were among them.
+async fn apply_replies(
+    screen: &mut turnscope::tui::AppScreen<turnscope::tui::proxy::ProxyEffects>,
+    actions: &mut tokio::sync::mpsc::UnboundedReceiver<turnscope::tui::Action>,
+    replies: usize,
+) {
+    use turnscope::tui::run::Screen;
+    let mut seen = 0;
+    while seen < replies {
+        let action = tokio::time::timeout(GUARD, actions.recv())
+            .await
+            .expect("the screen got no frame")
+            .expect("the forward task ended");
+        seen += usize::from(action.frame().is_some_and(|f| f.dir == Dir::Recv));
+        screen.apply(action);
+    }
+}
+
 /// The proxy TUI's wiring: frames its screen has not applied yet hold the relay back as unread
 /// events do, and once the screen applies them every frame arrives, is applied and recorded.
 /// Before, the budget was given back when the forward task read an event, so a screen slower
@@ -148,7 +166,6 @@ async fn proxy_screen(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost() {
     use turnscope::tui::app::{App, SessionInfo};
-    use turnscope::tui::run::Screen;
     use turnscope::tui::theme::Theme;
     let _one = HEAVY.lock().await;
     let mut up = Upstream::start().await;
@@ -163,19 +180,7 @@ async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost()
     let mut got = taken_until_stalled(&mut agent, "the screen applied no frame").await;
 
     let applier = tokio::spawn(async move {
-        let mut replies = 0;
-        while replies < FRAMES {
-            let action = tokio::time::timeout(GUARD, actions.recv())
-                .await
-                .expect("the screen got no frame")
-                .expect("the forward task ended");
-            if let Some(f) = action.frame()
-                && f.dir == Dir::Recv
-            {
-                replies += 1;
-            }
-            screen.apply(action);
-        }
+        apply_replies(&mut screen, &mut actions, FRAMES).await;
         screen
     });
     while got < FRAMES {
@@ -207,7 +212,6 @@ async fn a_screen_that_stops_applying_holds_the_relay_back_and_nothing_is_lost()
 async fn a_recording_proxy_tui_reads_old_bodies_back_from_the_recording() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use turnscope::tui::app::{App, SessionInfo};
-    use turnscope::tui::run::Screen;
     use turnscope::tui::{keymap, theme::Theme, update::update, view};
     const REPLIES: usize = 48;
     let _one = HEAVY.lock().await;
@@ -232,15 +236,7 @@ async fn a_recording_proxy_tui_reads_old_bodies_back_from_the_recording() {
         upstream.send(Message::text(reply)).await.unwrap();
         assert!(next_text(&mut agent).await.contains(tag));
     }
-    let mut replies = 0;
-    while replies < REPLIES {
-        let action = tokio::time::timeout(GUARD, actions.recv())
-            .await
-            .expect("the screen got no frame")
-            .expect("the forward task ended");
-        replies += usize::from(action.frame().is_some_and(|f| f.dir == Dir::Recv));
-        screen.apply(action);
-    }
+    apply_replies(&mut screen, &mut actions, REPLIES).await;
     cancel.cancel();
     px.shutdown().await;
     let mut app = screen.app;

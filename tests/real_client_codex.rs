@@ -68,15 +68,8 @@ async fn codex_cli_rotates_at_the_connection_age_limit_and_finishes() {
 async fn a_second_codex_run_through_the_proxy_is_incremental_too() {
     use turnscope::ledger::{Ledger, SendMode};
     codex::binary();
-    let scenario = turnscope::emulator::Scenario::resolve(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/scenarios/codex-exec-loop.toml")
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
     let emulator = start(EmulatorConfig {
-        scenario: Some(scenario),
+        scenario: Some(codex::exec_loop_scenario()),
         ..EmulatorConfig::default()
     })
     .await
@@ -89,13 +82,8 @@ async fn a_second_codex_run_through_the_proxy_is_incremental_too() {
     )
     .await;
     for _ in 0..2 {
-        let (out, err) = codex::exec_ok(
-            &px.base_url(),
-            "Inspect this machine with shell commands.",
-            KEY,
-        )
-        .await;
-        assert!(out.contains("the machine is inspected"), "{out}\n{err}");
+        let (out, err) = codex::exec_ok(&px.base_url(), codex::EXEC_LOOP_PROMPT, KEY).await;
+        assert!(out.contains(codex::EXEC_LOOP_DONE), "{out}\n{err}");
     }
     px.shutdown().await;
     emulator.shutdown().await;

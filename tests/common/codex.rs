@@ -13,6 +13,19 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// tests/scenarios/codex-exec-loop.toml: a 14-call tool loop made of Codex's own
+/// `exec_command`, prompted by [`EXEC_LOOP_PROMPT`] and ending with [`EXEC_LOOP_DONE`].
+pub fn exec_loop_scenario() -> turnscope::emulator::Scenario {
+    let path = root().join("tests/scenarios/codex-exec-loop.toml");
+    turnscope::emulator::Scenario::resolve(path.to_str().unwrap()).unwrap()
+}
+
+/// What the exec-loop scenario is asked.
+pub const EXEC_LOOP_PROMPT: &str = "Inspect this machine with shell commands.";
+
+/// What its final answer says.
+pub const EXEC_LOOP_DONE: &str = "the machine is inspected";
+
 /// The Codex binary (panics with the reason when it cannot be installed).
 pub fn binary() -> &'static PathBuf {
     static CODEX: OnceLock<Result<PathBuf, String>> = OnceLock::new();
