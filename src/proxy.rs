@@ -19,6 +19,7 @@ mod inflight;
 mod recorder;
 mod server;
 mod upstream;
+mod wire;
 mod ws;
 
 use std::net::SocketAddr;

@@ -252,11 +252,6 @@ impl Gate {
         }
     }
 
-    /// True when any breakpoint is set (either way).
-    pub fn armed(&self) -> bool {
-        self.armed[0].load(Ordering::Acquire) || self.armed[1].load(Ordering::Acquire)
-    }
-
     /// True when `text` going `dir` is to be held.
     pub fn should_hold(&self, dir: Dir, text: &str) -> bool {
         if !self.armed[slot(dir)].load(Ordering::Acquire) {

@@ -20,7 +20,6 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::events::{Budget, EventsTx, Queued, Reservation};
 use super::{ProxyError, ProxyEvent};
@@ -31,11 +30,10 @@ use crate::transcript::{Header, Writer};
 /// What a relayed frame carried.
 #[derive(Debug)]
 pub(crate) enum Body {
-    /// A WebSocket text frame.
-    Ws(Utf8Bytes),
-    /// A WebSocket binary frame.
+    /// A WebSocket binary message (or a text one that is not UTF-8).
     Binary(Bytes),
-    /// Text from an HTTP exchange (a request body, an SSE event's data).
+    /// A WebSocket text message, or text from an HTTP exchange (a request body, an SSE event's
+    /// data).
     Text(String),
     /// A meta frame's JSON object.
     Meta(String),
@@ -322,7 +320,6 @@ impl Body {
     /// Bytes the body holds.
     pub fn len(&self) -> usize {
         match self {
-            Body::Ws(text) => text.len(),
             Body::Binary(bytes) => bytes.len(),
             Body::Text(text) | Body::Meta(text) => text.len(),
         }
@@ -330,7 +327,6 @@ impl Body {
 
     fn into_payload(self) -> Payload {
         match self {
-            Body::Ws(text) => Payload::from_text(text.as_str()),
             Body::Text(text) => Payload::from_text(text),
             Body::Binary(bytes) => Payload::Binary(bytes.to_vec()),
             Body::Meta(json) => Payload::Json(json),

@@ -5,24 +5,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SEC_WEBSOCKET_KEY};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tokio_util::sync::CancellationToken;
 
 use super::inflight::InFlight;
 use super::recorder::{Body, meta_with_original};
 use super::server::{ResBody, error_response, forwardable_request_header, full};
+use super::wire::{self, Scan, WireError};
 use super::{BreakpointDecision, ProxyError, Shared};
 use crate::frame::Dir;
 
@@ -66,18 +66,8 @@ impl Injectors {
     }
 }
 
-/// Bytes one socket read may fill. tungstenite zeroes the part of its read buffer a read may
-/// fill before every read (128 KiB by default): on 200 B frames that `memset` was ~3% of the
-/// proxy's CPU. A larger frame still arrives whole (the buffer grows to its length first), in
-/// reads of up to this much.
+/// Bytes one socket read may fill; a longer frame grows the buffer to its length first.
 const READ_BUFFER: usize = 32 << 10;
-
-fn ws_config(shared: &Shared) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .max_message_size(Some(shared.max_message_size))
-        .max_frame_size(Some(shared.max_message_size))
-}
 
 /// Answers an agent's upgrade: connects upstream with the agent's headers first, then
 /// either switches protocols and relays, or passes the upstream's refusal back unchanged.
@@ -111,12 +101,10 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
             request.headers_mut().append(name.clone(), value.clone());
         }
     }
-    let connect = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(ws_config(&shared)),
-        true,
-        None,
-    );
+    // tungstenite does the upstream's handshake; after it the relay reads and writes the socket
+    // itself (frames pass as they are). A server speaks only once asked, so no frame can be
+    // left in the handshake's buffer.
+    let connect = tokio_tungstenite::connect_async_tls_with_config(request, None, true, None);
     let (upstream, upstream_response) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(pair)) => pair,
         Ok(Err(WsError::Http(response))) => {
@@ -161,12 +149,6 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
         let shared = task_shared;
         match on_upgrade.await {
             Ok(upgraded) => {
-                let agent = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(ws_config(&shared)),
-                )
-                .await;
                 let mut meta = serde_json::json!({"event": "connect", "url": url, "store": null});
                 if let Some(version) = emulator {
                     meta["turnscope_emulator"] = serde_json::Value::String(version);
@@ -179,7 +161,7 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
                         .recorder
                         .meta(shared.now_us(), conn, client.to_string());
                 }
-                relay(&shared, conn, agent, upstream).await;
+                relay(&shared, conn, TokioIo::new(upgraded), upstream.into_inner()).await;
             }
             Err(e) => {
                 let meta = serde_json::json!({
@@ -249,17 +231,13 @@ enum End {
 }
 
 /// Relays until both sides closed, one side dropped, or the proxy shuts down.
-async fn relay<A, U>(
-    shared: &Shared,
-    conn: u32,
-    agent: WebSocketStream<A>,
-    upstream: WebSocketStream<U>,
-) where
-    A: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+async fn relay<A, U>(shared: &Shared, conn: u32, agent: A, upstream: U)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
 {
-    let (agent_tx, agent_rx) = agent.split();
-    let (upstream_tx, upstream_rx) = upstream.split();
+    let (agent_rx, agent_tx) = tokio::io::split(agent);
+    let (upstream_rx, upstream_tx) = tokio::io::split(upstream);
     let (to_upstream, to_upstream_rx) = mpsc::unbounded_channel();
     let (to_agent, to_agent_rx) = mpsc::unbounded_channel();
     shared.injectors.register(conn, [to_upstream, to_agent]);
@@ -337,65 +315,6 @@ async fn relay<A, U>(
     shared.injectors.unregister(conn);
 }
 
-/// At most this many frames, or bytes, are fed before a flush, so records never lag far behind
-/// and a burst's share of the proxy's byte budget stays well under the whole of it.
-const MAX_UNFLUSHED: usize = 64;
-const MAX_UNFLUSHED_BYTES: usize = super::BUDGET_BYTES / 4;
-
-/// Data frames fed to the sink but not flushed yet, with what to record once they are.
-#[derive(Default)]
-struct Burst {
-    frames: Vec<(u64, Body)>,
-    bytes: usize,
-}
-
-impl Burst {
-    fn push(&mut self, t_us: u64, body: Body) {
-        self.bytes += body.len();
-        self.frames.push((t_us, body));
-    }
-
-    fn is_empty(&self) -> bool {
-        self.frames.is_empty()
-    }
-
-    fn is_full(&self) -> bool {
-        self.frames.len() >= MAX_UNFLUSHED || self.bytes >= MAX_UNFLUSHED_BYTES
-    }
-}
-
-/// Flushes the sink, then records what it delivered (forward first, record after).
-async fn flush<K>(
-    sink: &mut K,
-    unflushed: &mut Burst,
-    shared: &Shared,
-    conn: u32,
-    dir: Dir,
-) -> Result<(), WsError>
-where
-    K: Sink<Message, Error = WsError> + Unpin,
-{
-    if unflushed.is_empty() {
-        return Ok(());
-    }
-    sink.flush().await?;
-    // The texts are copied out of the socket's read buffer (one copy, which the recorder would
-    // make anyway): a slice of that buffer held while the frame waits for the recorder and the
-    // reader would pin the whole buffer, several times the frame, for that long.
-    unflushed.bytes = 0;
-    let burst = unflushed
-        .frames
-        .drain(..)
-        .map(|(t_us, body)| match body {
-            Body::Ws(text) => (t_us, Body::Text(text.as_str().to_owned())),
-            other => (t_us, other),
-        })
-        .collect();
-    // One handoff for the burst: the recorder is woken once, not once per frame.
-    shared.recorder.frames(conn, dir, burst).await;
-    Ok(())
-}
-
 /// The close reason the proxy gives both sides when it shuts down (code 1001, going away).
 const GOING_AWAY: &str = "the proxy shut down";
 
@@ -428,16 +347,37 @@ impl<'a> Side<'a> {
     }
 }
 
+/// Spare room a socket read gets at least (the buffer starts at [`READ_BUFFER`]).
+const MIN_READ: usize = 4 << 10;
+/// A buffer grown past this for a long frame is given back once that frame went out.
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// Why a read's frames stop before the bytes do.
+enum Stop {
+    /// A close frame (forwarded with the frames before it).
+    Closed(Option<CloseFrame>),
+    /// A frame over the size limit (the frames before it are forwarded).
+    Oversized(u64),
+    /// Bytes that are no WebSocket frame.
+    Invalid(String),
+}
+
 /// Copies one direction: `Sent` reads the agent and writes upstream, `Recv` the reverse.
-async fn pump<S, K>(
+///
+/// The bytes a read brings are forwarded as they came, every complete frame in one write, before
+/// anything else is done with them; the frames are read beside them (tungstenite's header
+/// parser) to record their messages. A frame cut by the read waits in the buffer for its rest,
+/// so between reads the sink is at a frame boundary, where the proxy may write a frame of its own
+/// (an injected text, a close).
+async fn pump<R, W>(
     side: Side<'_>,
-    mut source: S,
-    mut sink: K,
+    mut source: R,
+    mut sink: W,
     mut inject: mpsc::UnboundedReceiver<String>,
 ) -> End
 where
-    S: Stream<Item = Result<Message, WsError>> + Unpin,
-    K: Sink<Message, Error = WsError> + Unpin,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
 {
     let Side {
         shared,
@@ -450,67 +390,168 @@ where
         Dir::Sent => ("agent", "upstream"),
         _ => ("upstream", "agent"),
     };
-    let gone = |e: WsError| End::Dropped {
+    // Frames the proxy writes toward the upstream are masked, as a client's must be.
+    let masked = dir == Dir::Sent;
+    let gone = |e: std::io::Error| End::Dropped {
         by: to,
         why: e.to_string(),
     };
-    // Data frames already fed to the sink but not flushed, with what to record once they are.
-    // A burst is flushed once (one write) instead of once per frame; a lone frame still goes out
-    // at once, because the flush happens as soon as no further frame is ready.
-    let mut unflushed = Burst::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER);
+    // Bytes the frame at the front of `buf` needs in all (0: unknown yet).
+    let mut needs = 0;
+    // A fragmented data message being put together: its kind and its payload so far.
+    let mut message: Option<(Data, Vec<u8>)> = None;
     loop {
-        let ready = if unflushed.is_empty() || unflushed.is_full() {
-            None
-        } else {
-            source.next().now_or_never()
-        };
-        if ready.is_none()
-            && let Err(e) = flush(&mut sink, &mut unflushed, shared, conn, dir).await
-        {
-            return gone(e);
+        let want = needs.max(buf.len() + MIN_READ);
+        if buf.capacity() < want {
+            buf.reserve(want - buf.len());
         }
-        let next = if let Some(next) = ready {
-            next
-        } else {
-            tokio::select! {
-                biased;
-                Some(text) = inject.recv() => {
-                    let t_us = shared.now_us();
-                    running.observe(dir, &text);
-                    if let Err(e) = sink.send(Message::text(text.clone())).await {
-                        return gone(e);
-                    }
-                    shared.recorder.meta(t_us, conn, meta_with_original("injected", dir, &text));
-                    shared.recorder.frame(t_us, conn, dir, Body::Text(text)).await;
-                    continue;
+        let read = tokio::select! {
+            biased;
+            Some(text) = inject.recv() => {
+                let t_us = shared.now_us();
+                running.observe(dir, &text);
+                if let Err(e) = send(&mut sink, &wire::text_frame(&text, masked)).await {
+                    return gone(e);
                 }
-                () = going_away.cancelled() => {
-                    let close = CloseFrame { code: CloseCode::Away, reason: GOING_AWAY.into() };
-                    let _ = sink.send(Message::Close(Some(close.clone()))).await;
-                    return End::Closed(Some(close));
-                }
-                next = source.next() => next,
+                shared.recorder.meta(t_us, conn, meta_with_original("injected", dir, &text));
+                shared.recorder.frame(t_us, conn, dir, Body::Text(text)).await;
+                continue;
             }
+            () = going_away.cancelled() => {
+                let close = CloseFrame { code: CloseCode::Away, reason: GOING_AWAY.into() };
+                let _ = send(&mut sink, &wire::close_frame(close.clone(), masked)).await;
+                return End::Closed(Some(close));
+            }
+            read = source.read_buf(&mut buf) => read,
         };
-        let data = matches!(next, Some(Ok(Message::Text(_) | Message::Binary(_))));
-        if !data || shared.gate.armed() {
-            // Fed frames go out before control frames, closes, ends and held frames.
-            if let Err(e) = flush(&mut sink, &mut unflushed, shared, conn, dir).await {
-                return gone(e);
-            }
-        }
-        let message = match next {
-            None => {
+        match read {
+            Ok(0) => {
                 return End::Dropped {
                     by: from,
                     why: "the socket ended".into(),
                 };
             }
-            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+            Err(e) => {
+                return End::Dropped {
+                    by: from,
+                    why: e.to_string(),
+                };
+            }
+            Ok(_) => {}
+        }
+        let t_us = shared.now_us();
+        // `buf[out..at]` is read and not forwarded yet; `bodies` are its messages, to record.
+        let (mut out, mut at) = (0, 0);
+        let mut bodies = Vec::new();
+        let stop = loop {
+            let frame = match wire::frame_at(&buf, at, shared.max_message_size) {
+                Ok(Scan::Frame(frame)) => frame,
+                Ok(Scan::Partial { needs: n }) => {
+                    needs = n;
+                    break None;
+                }
+                Err(WireError::Oversized { size }) => break Some(Stop::Oversized(size)),
+                Err(WireError::Invalid(why)) => break Some(Stop::Invalid(why)),
+            };
+            at = frame.bytes.end;
+            let kind = match frame.opcode {
+                OpCode::Data(kind @ (Data::Text | Data::Binary)) => kind,
+                OpCode::Data(Data::Continue) => {
+                    let Some((_, so_far)) = message.as_mut() else {
+                        break Some(Stop::Invalid(
+                            "a continuation frame outside a message".into(),
+                        ));
+                    };
+                    wire::append_payload(&buf, &frame, so_far);
+                    if so_far.len() > shared.max_message_size {
+                        break Some(Stop::Oversized(so_far.len() as u64));
+                    }
+                    if let (true, Some((kind, whole))) = (frame.is_final, message.take()) {
+                        let body = body_of(kind, whole);
+                        if let Body::Text(text) = &body {
+                            running.observe(dir, text);
+                        }
+                        bodies.push((t_us, body));
+                    }
+                    continue;
+                }
+                OpCode::Control(Control::Close) => {
+                    let payload = wire::payload(&buf, &frame);
+                    break Some(Stop::Closed(wire::close_of(&payload)));
+                }
+                // Pings and pongs pass as they are: each end answers the other's.
+                _ => continue,
+            };
+            if !frame.is_final {
+                message = Some((kind, wire::payload(&buf, &frame)));
+                continue;
+            }
+            let body = body_of(kind, wire::payload(&buf, &frame));
+            let Body::Text(text) = &body else {
+                bodies.push((t_us, body));
+                continue;
+            };
+            if !shared.gate.should_hold(dir, text) {
+                // Counted before it goes out, so its answer cannot arrive first.
+                running.observe(dir, text);
+                bodies.push((t_us, body));
+                continue;
+            }
+            // Held: what came before it goes out first, then the decision is carried out.
+            if let Err(e) = forward(
+                &mut sink,
+                &buf[out..frame.bytes.start],
+                shared,
+                conn,
+                dir,
+                &mut bodies,
+            )
+            .await
+            {
+                return gone(e);
+            }
+            out = frame.bytes.start;
+            let Body::Text(text) = body else { continue };
+            match shared.gate.hold(conn, dir, &text).await {
+                BreakpointDecision::Forward => {
+                    running.observe(dir, &text);
+                    bodies.push((t_us, Body::Text(text)));
+                }
+                BreakpointDecision::Edit(edited) => {
+                    let t_us = shared.now_us();
+                    running.observe(dir, &edited);
+                    if let Err(e) = send(&mut sink, &wire::text_frame(&edited, masked)).await {
+                        return gone(e);
+                    }
+                    out = frame.bytes.end;
+                    shared
+                        .recorder
+                        .meta(t_us, conn, meta_with_original("edited", dir, &text));
+                    shared
+                        .recorder
+                        .frame(t_us, conn, dir, Body::Text(edited))
+                        .await;
+                }
+                BreakpointDecision::Drop => {
+                    out = frame.bytes.end;
+                    let meta = meta_with_original("dropped", dir, &text);
+                    shared.recorder.meta(shared.now_us(), conn, meta);
+                }
+            }
+        };
+        if let Err(e) = forward(&mut sink, &buf[out..at], shared, conn, dir, &mut bodies).await {
+            return gone(e);
+        }
+        match stop {
+            None => {}
+            Some(Stop::Closed(close)) => return End::Closed(close),
+            Some(Stop::Oversized(size)) => {
+                let max_size = shared.max_message_size;
                 // Tell the other side why (1009 = message too big) instead of just vanishing.
                 let why = crate::endpoint::oversized_message(
                     &format!("a message from the {from}"),
-                    size,
+                    usize::try_from(size).unwrap_or(usize::MAX),
                     max_size,
                 );
                 let reason = format!(
@@ -521,74 +562,51 @@ where
                     code: CloseCode::Size,
                     reason: reason.into(),
                 };
-                let _ = sink.send(Message::Close(Some(close))).await;
+                let _ = send(&mut sink, &wire::close_frame(close, masked)).await;
                 return End::Oversized { why };
             }
-            Some(Err(e)) => {
-                return End::Dropped {
-                    by: from,
-                    why: e.to_string(),
-                };
-            }
-            Some(Ok(m)) => m,
-        };
-        match message {
-            Message::Text(text) => {
-                if shared.gate.should_hold(dir, text.as_str()) {
-                    match shared.gate.hold(conn, dir, text.as_str()).await {
-                        BreakpointDecision::Forward => {}
-                        BreakpointDecision::Edit(edited) => {
-                            let t_us = shared.now_us();
-                            running.observe(dir, &edited);
-                            if let Err(e) = sink.send(Message::text(edited.clone())).await {
-                                return gone(e);
-                            }
-                            let meta = meta_with_original("edited", dir, text.as_str());
-                            shared.recorder.meta(t_us, conn, meta);
-                            shared
-                                .recorder
-                                .frame(t_us, conn, dir, Body::Text(edited))
-                                .await;
-                            continue;
-                        }
-                        BreakpointDecision::Drop => {
-                            let meta = meta_with_original("dropped", dir, text.as_str());
-                            shared.recorder.meta(shared.now_us(), conn, meta);
-                            continue;
-                        }
-                    }
-                }
-                let t_us = shared.now_us();
-                // Counted before it goes out, so its answer cannot arrive first.
-                running.observe(dir, text.as_str());
-                if let Err(e) = sink.feed(Message::Text(text.clone())).await {
-                    return gone(e);
-                }
-                unflushed.push(t_us, Body::Ws(text));
-            }
-            Message::Binary(bytes) => {
-                let t_us = shared.now_us();
-                if let Err(e) = sink.feed(Message::Binary(bytes.clone())).await {
-                    return gone(e);
-                }
-                unflushed.push(t_us, Body::Binary(bytes));
-            }
-            Message::Ping(data) => {
-                if let Err(e) = sink.send(Message::Ping(data)).await {
-                    return gone(e);
-                }
-            }
-            Message::Pong(data) => {
-                if let Err(e) = sink.send(Message::Pong(data)).await {
-                    return gone(e);
-                }
-            }
-            Message::Close(frame) => {
-                // The other side may already be gone; the close is recorded either way.
-                let _ = sink.send(Message::Close(frame.clone())).await;
-                return End::Closed(frame);
-            }
-            Message::Frame(_) => {}
+            Some(Stop::Invalid(why)) => return End::Dropped { by: from, why },
+        }
+        buf.drain(..at);
+        if buf.capacity() > KEEP_BUFFER && buf.len() < READ_BUFFER {
+            buf.shrink_to(READ_BUFFER);
         }
     }
+}
+
+/// A data message's body to record (a text that is not UTF-8 is kept as bytes).
+fn body_of(kind: Data, bytes: Vec<u8>) -> Body {
+    match (kind, String::from_utf8(bytes)) {
+        (Data::Text, Ok(text)) => Body::Text(text),
+        (_, Ok(text)) => Body::Binary(Bytes::from(text.into_bytes())),
+        (_, Err(e)) => Body::Binary(Bytes::from(e.into_bytes())),
+    }
+}
+
+/// Writes `bytes` (whole frames as they came), then hands their messages to the recorder.
+async fn forward<W: AsyncWrite + Unpin>(
+    sink: &mut W,
+    bytes: &[u8],
+    shared: &Shared,
+    conn: u32,
+    dir: Dir,
+    bodies: &mut Vec<(u64, Body)>,
+) -> std::io::Result<()> {
+    if !bytes.is_empty() {
+        send(sink, bytes).await?;
+    }
+    if !bodies.is_empty() {
+        // One handoff for the read: the recorder is woken once, not once per frame.
+        shared
+            .recorder
+            .frames(conn, dir, std::mem::take(bodies))
+            .await;
+    }
+    Ok(())
+}
+
+/// Writes and flushes (a TLS stream holds what it wrote until flushed).
+async fn send<W: AsyncWrite + Unpin>(sink: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    sink.write_all(bytes).await?;
+    sink.flush().await
 }
