@@ -140,6 +140,10 @@ async fn run_async(
     // proxy then never stopped), and a SIGTERM before it was registered killed the TUI with the
     // terminal left raw.
     let mut signals = super::shutdown::StopSignals::new()?;
+    // The token counter's vocabulary index (~5 ms) is built before the first agent arrives:
+    // built by the first turn's fold instead, it held up that turn's relaying (headless, the
+    // fold shares the relay's thread).
+    crate::tokens::load();
     let mut running = proxy::start(ProxyConfig {
         listen: args.listen,
         allow_remote: args.allow_remote,
