@@ -99,6 +99,57 @@ async fn relay_is_byte_exact_and_ordered_both_ways() {
     px.shutdown().await;
 }
 
+/// A message in fragments (a UTF-8 character cut between two, a ping between them) passes as
+/// the fragments it came in, arrives whole, and is recorded once, whole.
+#[tokio::test]
+async fn fragmented_messages_pass_as_they_came_and_are_recorded_whole() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let mut up = Upstream::start().await;
+    let (_dir, path) = temp_transcript();
+    let mut px = proxy(&up.base_url(), &path, Breakpoints::default()).await;
+    let mut a = agent(&px, &[]).await;
+    let (mut s, _) = up.accept().await;
+
+    let part = |bytes: &'static [u8], opcode, last| {
+        Message::Frame(Frame::message(Bytes::from_static(bytes), opcode, last))
+    };
+    a.send(part(b"hel", OpCode::Data(Data::Text), false))
+        .await
+        .unwrap();
+    a.send(Message::Ping(Bytes::from_static(b"between")))
+        .await
+        .unwrap();
+    a.send(part(b"lo w\xc3", OpCode::Data(Data::Continue), false))
+        .await
+        .unwrap();
+    a.send(part(b"\xb6rld", OpCode::Data(Data::Continue), true))
+        .await
+        .unwrap();
+    let got = next_data(&mut s).await.unwrap();
+    assert_eq!(got, Message::text("hello wörld"));
+
+    s.send(part(&[1, 2], OpCode::Data(Data::Binary), false))
+        .await
+        .unwrap();
+    s.send(part(&[3], OpCode::Data(Data::Continue), true))
+        .await
+        .unwrap();
+    let got = next_data(&mut a).await.unwrap();
+    assert_eq!(got, Message::Binary(Bytes::from_static(&[1, 2, 3])));
+
+    a.close(None).await.unwrap();
+    let mut seen = Collector::new();
+    seen.until_closed(&mut px, 0).await;
+    let frames = transcript_frames(&path);
+    assert_eq!(
+        transcript_wire(&frames, 0, Dir::Sent),
+        vec!["hello wörld".as_bytes().to_vec()]
+    );
+    assert_eq!(transcript_wire(&frames, 0, Dir::Recv), vec![vec![1, 2, 3]]);
+    px.shutdown().await;
+}
+
 #[tokio::test]
 async fn close_codes_and_reasons_pass_through_both_ways() {
     let mut up = Upstream::start().await;

@@ -467,7 +467,9 @@ where
                     if so_far.len() > shared.max_message_size {
                         break Some(Stop::Oversized(so_far.len() as u64));
                     }
-                    if let (true, Some((kind, whole))) = (frame.is_final, message.take()) {
+                    if frame.is_final
+                        && let Some((kind, whole)) = message.take()
+                    {
                         let body = body_of(kind, whole);
                         if let Body::Text(text) = &body {
                             running.observe(dir, text);
