@@ -196,8 +196,32 @@ struct ResponseId<'a> {
 
 impl<'a> LifecycleHead<'a> {
     /// Reads the head of `text`; `None` when it is not a JSON object of that shape.
+    ///
+    /// The shape the API and the emulator send, `{"type":"…","sequence_number":N,"response":
+    /// {"id":"…"` first, is read where it stands: a terminal event's response carries the whole
+    /// output (18 KB on a Codex turn), which serde read through only to find the id. Any other
+    /// shape (other order, spaces, escapes) goes to serde. The two differ only on a text that
+    /// starts so but is not valid JSON after (or repeats a key), where serde reads nothing.
     pub fn parse(text: &'a str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        Self::leading(text).or_else(|| serde_json::from_str(text).ok())
+    }
+
+    fn leading(text: &'a str) -> Option<Self> {
+        let kind = scan::leading_type(text)?;
+        let rest = text
+            .get(r#"{"type":""#.len() + kind.len() + 1..)?
+            .strip_prefix(r#","sequence_number":"#)?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = rest
+            .get(digits.max(1)..)?
+            .strip_prefix(r#","response":{"id":""#)?;
+        let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
+        (digits > 0 && rest.as_bytes()[end] == b'"').then(|| LifecycleHead {
+            kind: Some(Cow::Borrowed(kind)),
+            response: Some(ResponseId {
+                id: Some(Cow::Borrowed(&rest[..end])),
+            }),
+        })
     }
 
     /// The id of the response the event is about, if it names one.
@@ -288,6 +312,40 @@ fn json_str<'a>(raw: Raw<'a>) -> Option<Cow<'a, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The common shape is read without serde, to the same head serde reads; others by serde.
+    #[test]
+    fn lifecycle_heads_read_the_common_shape_as_serde_does() {
+        let texts = [
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","output":[]}}"#,
+            r#"{"type":"response.completed","sequence_number":42,"response":{"id":"resp_é","usage":{"x":1}}}"#,
+            r#"{"type":"response.completed","sequence_number":1,"response":{"id":"a\"b"}}"#,
+            r#"{"type":"response.created","response":{"id":"resp_2"},"sequence_number":3}"#,
+            r#"{"type":"response.created","sequence_number":0,"response":{"object":"response","id":"r"}}"#,
+            r#"{"type":"response.created","sequence_number":,"response":{"id":"r"}}"#,
+            r#"{ "type": "response.failed", "response": { "id": "r9" } }"#,
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":null}}"#,
+        ];
+        for text in texts {
+            let serde: Option<LifecycleHead> = serde_json::from_str(text).ok();
+            let head = LifecycleHead::parse(text);
+            assert_eq!(
+                head.as_ref().map(|h| (h.kind.as_deref(), h.response_id())),
+                serde.as_ref().map(|h| (h.kind.as_deref(), h.response_id())),
+                "{text}"
+            );
+        }
+        assert!(LifecycleHead::leading(texts[0]).is_some());
+        assert!(LifecycleHead::leading(texts[1]).is_some());
+        assert!(
+            LifecycleHead::leading(texts[2]).is_none(),
+            "an escape goes to serde"
+        );
+        assert!(
+            LifecycleHead::leading(texts[5]).is_none(),
+            "no digits goes to serde"
+        );
+    }
 
     #[test]
     fn event_heads_read_type_lane_and_raw_parts() {
