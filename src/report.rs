@@ -99,14 +99,14 @@ impl TurnSpool {
     }
 
     /// Writes the next retired `turns`, in turn order, each with its remedies (one list per
-    /// turn, [`Ledger::remedies`]).
+    /// turn, [`Ledger::remedies`]), on this thread (see [`turns::Elements::write_here`]).
     pub fn write(
         &mut self,
         remedies: &[Vec<crate::ledger::Remedy>],
         prices: &Prices,
         turns: &[Turn],
     ) -> std::io::Result<()> {
-        self.elements.write(remedies, prices, turns)
+        self.elements.write_here(remedies, prices, turns)
     }
 }
 

@@ -182,6 +182,10 @@ impl Default for Counter {
     }
 }
 
+/// Counts made ahead for one batch's fold ([`Counter::count_ahead`]).
+#[derive(Debug, Default)]
+pub struct Primed(Counts);
+
 /// Counts by [`key`]: the key is a hash already, so the map's own hash of it need only be fast.
 type Counts = HashMap<u128, u64, foldhash::fast::FixedState>;
 
@@ -273,6 +277,38 @@ impl Counter {
         self.primed.extend(counted);
     }
 
+    /// Counts `texts` on this thread, each distinct text once and a large text this counter
+    /// remembers not again, for another counter's fold ([`Counter::use_primed`]): a thread
+    /// that reads a batch counts its texts where their bytes are.
+    pub fn count_ahead(&mut self, texts: &[&str]) -> Primed {
+        let mut primed =
+            Counts::with_capacity_and_hasher(texts.len(), foldhash::fast::FixedState::default());
+        if !self.enabled {
+            return Primed(primed);
+        }
+        for text in texts {
+            let k = key(text);
+            if primed.contains_key(&k) {
+                continue;
+            }
+            let n = match self.memo.get(&k) {
+                Some(&n) => n,
+                None => count(text) as u64,
+            };
+            if text.len() >= Self::MEMO_MIN {
+                self.remember(k, n);
+            }
+            primed.insert(k, n);
+        }
+        Primed(primed)
+    }
+
+    /// Takes counts made ahead by [`Counter::count_ahead`] as the current batch's, as
+    /// [`Counter::prime`] would have made them (until [`Counter::clear_primed`]).
+    pub fn use_primed(&mut self, primed: Primed) {
+        self.primed = primed.0;
+    }
+
     /// Texts counted on the spot while a batch was primed (the pre-pass missed them).
     pub fn primed_misses(&self) -> u64 {
         self.misses
@@ -348,7 +384,20 @@ mod tests {
         primed.clear_primed();
         assert!(primed.primed.is_empty());
         assert_eq!(primed.count(&big), direct[1], "large texts stay memoized");
+        // Counted ahead by another counter, each distinct text once, a remembered one again
+        // from memory: the same answers.
+        let mut reading = Counter::default();
+        let ahead = reading.count_ahead(&texts);
+        assert_eq!(ahead.0.len(), 3, "each distinct text counted once");
+        let again = reading.count_ahead(&texts[1..2]);
+        assert_eq!(again.0.get(&key(&big)), Some(&direct[1]));
+        let mut folding = Counter::default();
+        folding.use_primed(ahead);
+        let answered: Vec<u64> = texts.iter().map(|t| folding.count(t)).collect();
+        assert_eq!(answered, direct);
+        assert_eq!(folding.primed_misses(), 0);
         let mut off = Counter::disabled();
+        assert!(off.count_ahead(&texts).0.is_empty());
         off.prime(&texts);
         assert!(off.primed.is_empty());
         assert_eq!(off.count(&big), 0);

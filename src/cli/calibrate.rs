@@ -40,7 +40,8 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         let name = path.display().to_string();
         eprintln!("calibrate: reading {name}…");
-        let folded = super::stats::fold_file(path, &name, None)?;
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let folded = super::stats::fold_file(path, &name, None, threads)?;
         let (s, k) = calibrate::samples(&folded.ledger);
         eprintln!(
             "calibrate: {name}: {} usable turns, {k} left out (errors, drops, steering, unfinished)",

@@ -8,9 +8,14 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 
 use crate::ledger::cost::{Prices, SessionCost};
-use crate::ledger::{CacheOutcome, Ledger, Prepared, Remedy, SendMode, Turn, TurnStatus};
+use crate::ledger::{CacheOutcome, SendMode, Turn, TurnStatus};
+use crate::report;
 use crate::secrets::RedactLines;
-use crate::{report, transcript};
+
+mod fold;
+
+pub(super) use fold::fold_file;
+use fold::{Retired, Retiring};
 
 /// A condition `--fail-on` can check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,152 +43,6 @@ pub struct StatsArgs {
     /// Exit with status 1 (and a summary on stderr) if any turn shows one of these.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "WHAT,…")]
     pub fail_on: Vec<FailOn>,
-}
-
-/// Bytes of transcript read, parsed and token-counted per batch: enough work to keep every
-/// core busy, small enough that memory stays a fraction of the file. Two batches are alive at
-/// once (one folded, one read), each a buffer (which may grow to twice this) and a read per
-/// frame: at 4 MB that was ~21 MB of a 20 MB file's 25 MB heap peak; at 1 MB, once finished
-/// turns retired, 4.7 MB of a 200 MB file's 10.3 MB (heaptrack).
-const BATCH_BYTES: usize = 256 << 10;
-
-/// A transcript folded: its header, ledger and the lines skipped (each already reported on
-/// stderr, one line each).
-pub(super) struct Folded {
-    header: transcript::Header,
-    pub(super) ledger: Ledger,
-    skipped: Vec<transcript::LineError>,
-    /// What a HAR held and skipped (`None` for a transcript).
-    har: Option<crate::har::Summary>,
-}
-
-/// Turns a folding ledger retired ([`Ledger::retire_finished`]), in turn order, with what its
-/// client names as each one's remedies ([`Ledger::remedies`], taken as they retired: the
-/// ledger folds on while they are written).
-pub(super) struct Retired {
-    pub(super) turns: Vec<Turn>,
-    pub(super) remedies: Vec<Vec<Remedy>>,
-}
-
-impl Retired {
-    /// What `ledger` retires now (every turn with `all`), if anything; each turn's remedies
-    /// only `with_remedies` (only `--json` prints them: the others leave `remedies` empty).
-    fn from(ledger: &mut Ledger, all: bool, with_remedies: bool) -> Option<Retired> {
-        let turns = if all {
-            ledger.retire_all()
-        } else {
-            ledger.retire_finished()
-        };
-        let remedies = if with_remedies {
-            turns.iter().map(|t| ledger.remedies(t)).collect()
-        } else {
-            Vec::new()
-        };
-        (!turns.is_empty()).then_some(Retired { turns, remedies })
-    }
-}
-
-/// What takes the turns a folding ledger retires. It runs beside the fold of the next batch
-/// (on the other core), so it must be `Send`.
-pub(super) type Retire<'a> = &'a mut (dyn FnMut(Retired) -> anyhow::Result<()> + Send);
-
-/// Where [`fold_file`] sends the turns it retires, and whether that sink prints remedies.
-pub(super) struct Retiring<'a> {
-    pub(super) sink: Retire<'a>,
-    /// Whether [`Retired::remedies`] is filled (`--json` of one file prints them).
-    pub(super) remedies: bool,
-}
-
-/// Reads and folds one transcript (or HAR), in batches parsed and token-counted on all cores.
-/// With `retire`, every turn goes to it once it is finished (the rest at the end) and leaves
-/// the ledger, so memory holds the turns that can still change, not the file's; without, the
-/// ledger keeps every turn.
-pub(super) fn fold_file(
-    path: &Path,
-    name: &str,
-    mut retire: Option<Retiring<'_>>,
-) -> anyhow::Result<Folded> {
-    let retiring = retire.as_ref().map(|r| r.remedies);
-    let mut sink = |gone: Option<Retired>| -> anyhow::Result<()> {
-        match (retire.as_mut(), gone) {
-            (Some(to), Some(gone)) => (to.sink)(gone),
-            _ => Ok(()),
-        }
-    };
-    let take = |ledger: &mut Ledger, all: bool| {
-        retiring.and_then(|remedies| Retired::from(ledger, all, remedies))
-    };
-    if crate::har::is_har(path) {
-        let loaded = crate::har::load(path)?;
-        super::recording::report_har(name, &loaded.summary);
-        let mut ledger = Ledger::summary_only();
-        ledger.push_batch(&loaded.frames);
-        sink(take(&mut ledger, true))?;
-        return Ok(Folded {
-            header: loaded.header,
-            ledger,
-            skipped: Vec::new(),
-            har: Some(loaded.summary),
-        });
-    }
-    let mut reader = transcript::Reader::open(path)?;
-    let header = reader.header().clone();
-    // Reports print figures only, never frame lists or streamed text.
-    let mut ledger = Ledger::summary_only();
-    let mut skipped = Vec::new();
-    // Two buffers: while the ledger folds one batch (its sequential part), the next is read and
-    // parsed, and the turns the batch before retired are written, on the other cores. Frames
-    // are folded where they were read: nothing is copied. Writing the retired turns beside the
-    // fold, not between folds, gives the pool work for a core the fold or the read leaves idle.
-    let (mut buf_a, mut buf_b) = (Vec::new(), Vec::new());
-    let mut report = |e: transcript::LineError| {
-        super::recording::report_skip(name, &e, skipped.len());
-        skipped.push(e);
-    };
-    // The vocabulary's index is built on first use; build it beside the first read, not in the
-    // first batch's token pass while the other core waits for it.
-    let (mut a, ()) = rayon::join(
-        || read_batch(&mut reader, &mut buf_a, &mut report),
-        crate::tokens::load,
-    );
-    let mut gone = None;
-    // The buffers take turns: each step folds the batch read into one and reads into the other.
-    while let Some(batch) = a {
-        let read = (&mut reader, &mut buf_b);
-        let b = step(&mut ledger, batch, read, &mut report, || sink(gone.take()))?;
-        gone = take(&mut ledger, false);
-        let Some(b) = b else { break };
-        let read = (&mut reader, &mut buf_a);
-        a = step(&mut ledger, b, read, &mut report, || sink(gone.take()))?;
-        gone = take(&mut ledger, false);
-    }
-    sink(gone)?;
-    sink(take(&mut ledger, true))?;
-    super::recording::report_skip_total(name, skipped.len());
-    Ok(Folded {
-        header,
-        ledger,
-        skipped,
-        har: None,
-    })
-}
-
-/// One step of [`fold_file`]: folds `batch` while the next batch is read into `read`'s buffer
-/// and `write` writes the turns the step before retired, on the other core.
-fn step<'n, R: std::io::BufRead + Send>(
-    ledger: &mut Ledger,
-    batch: Prepared<'_>,
-    read: (&mut transcript::Reader<R>, &'n mut Vec<u8>),
-    report: &mut (impl FnMut(transcript::LineError) + Send),
-    write: impl FnOnce() -> anyhow::Result<()> + Send,
-) -> anyhow::Result<Option<Prepared<'n>>> {
-    let (reader, buf) = read;
-    let ((), (next, written)) = rayon::join(
-        || ledger.push_prepared(batch),
-        || rayon::join(|| read_batch(reader, buf, report), write),
-    );
-    written?;
-    Ok(next)
 }
 
 /// What `stats` keeps of the turns its ledger retires: their cost and `--fail-on` violations,
@@ -245,28 +104,6 @@ impl Tally<'_> {
     }
 }
 
-/// Reads the next batch of lines into `buf` and reads their frames on all cores; unreadable
-/// lines go to `skipped`. `None` at the end of the file.
-fn read_batch<'a, R: std::io::BufRead>(
-    reader: &mut transcript::Reader<R>,
-    buf: &'a mut Vec<u8>,
-    skipped: &mut impl FnMut(transcript::LineError),
-) -> Option<Prepared<'a>> {
-    let lines = reader.read_lines(BATCH_BYTES, buf);
-    if lines.is_empty() {
-        return None;
-    }
-    let buf: &'a [u8] = buf;
-    let mut frames = Vec::with_capacity(lines.len());
-    for entry in lines.parse(buf) {
-        match entry {
-            Ok(line) => frames.push(line.into_frame_ref()),
-            Err(e) => skipped(e),
-        }
-    }
-    Some(Ledger::prepare(frames))
-}
-
 /// Runs `stats`: skipped lines are reported on stderr, one line each.
 pub fn run(args: &StatsArgs, global: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let prices = super::config::price_table(global)?;
@@ -306,6 +143,7 @@ fn run_one(args: &StatsArgs, file: &Path, prices: &Prices) -> anyhow::Result<Exi
             sink: &mut |r| tally.take(&r),
             remedies: args.json,
         }),
+        std::thread::available_parallelism().map_or(1, usize::from),
     )?;
     match tally.rows {
         Rows::Json(spool) => {
@@ -391,7 +229,8 @@ fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
                     sink: &mut |r| tally.take(&r),
                     remedies: false,
                 };
-                let result = fold_file(path, &name, Some(retiring))
+                // The files are folded on all cores already: one thread each.
+                let result = fold_file(path, &name, Some(retiring), 1)
                     .map(|f| {
                         let summary =
                             report::FileSummary::of(&name, &f.ledger, f.skipped.len(), tally.cost);

@@ -13,12 +13,16 @@ use rayon::prelude::*;
 use super::Ledger;
 use super::read::Read;
 use crate::frame::{Frame, FrameRef};
+use crate::tokens::{Counter, Primed};
 
 /// Frames whose JSON was read ahead of the fold ([`Ledger::prepare`]): reading needs no ledger,
 /// so one batch can be read on all cores while the ledger folds the batch before it.
 pub struct Prepared<'a> {
     frames: Vec<FrameRef<'a>>,
     reads: Vec<Read<'a>>,
+    /// The tokens the fold will need, counted where the batch was read
+    /// ([`Ledger::prepare_here`]); `None`: the fold counts them on all cores.
+    counts: Option<Primed>,
 }
 
 impl Ledger {
@@ -31,14 +35,53 @@ impl Ledger {
     /// Reads `frames` on all cores, for [`Ledger::push_prepared`].
     pub fn prepare(frames: Vec<FrameRef<'_>>) -> Prepared<'_> {
         let reads = frames.par_iter().map(Read::of).collect();
-        Prepared { frames, reads }
+        Prepared {
+            frames,
+            reads,
+            counts: None,
+        }
+    }
+
+    /// Reads `frames` and counts the tokens their fold will need, all on this thread, with
+    /// `counter` (this thread's own, from [`Ledger::reading_counter`]): for a caller that
+    /// prepares batches on several threads and folds them in order, so that each batch's bytes
+    /// stay on the core that read them.
+    pub fn prepare_here<'a>(frames: Vec<FrameRef<'a>>, counter: &mut Counter) -> Prepared<'a> {
+        let reads: Vec<Read<'a>> = frames.iter().map(Read::of).collect();
+        let counts = counter.enabled().then(|| {
+            let texts: Vec<&str> = (reads.iter().zip(&frames))
+                .flat_map(|(read, frame)| read.token_texts(frame))
+                .collect();
+            counter.count_ahead(&texts)
+        });
+        Prepared {
+            frames,
+            reads,
+            counts,
+        }
+    }
+
+    /// A counter for a thread that prepares batches for this ledger ([`Ledger::prepare_here`]):
+    /// it counts tokens exactly when this ledger does.
+    pub fn reading_counter(&self) -> Counter {
+        if self.counter.enabled() {
+            Counter::default()
+        } else {
+            Counter::disabled()
+        }
     }
 
     /// Folds a prepared batch, exactly as [`Ledger::push`] on each frame would, counting the
-    /// tokens it needs on all cores first.
+    /// tokens it needs on all cores first unless they were counted ahead.
     pub fn push_prepared(&mut self, batch: Prepared<'_>) {
-        let Prepared { frames, reads } = batch;
-        if self.counter.enabled() {
+        let Prepared {
+            frames,
+            reads,
+            counts,
+        } = batch;
+        if let Some(counts) = counts {
+            self.counter.use_primed(counts);
+        } else if self.counter.enabled() {
             let texts: Vec<&str> = reads
                 .par_iter()
                 .zip(&frames)
@@ -105,5 +148,44 @@ mod tests {
                 "the pre-pass missed a text"
             );
         }
+    }
+
+    /// Batches prepared on the reading thread with its own counter fold exactly like single
+    /// frames, and the fold finds every count made ahead.
+    #[test]
+    fn batches_prepared_here_fold_exactly_like_single_frames() {
+        let mut data = Vec::new();
+        transcript::synth::write_synthetic(&mut data, 400_000, 3).unwrap();
+        let frames: Vec<Frame> = transcript::from_reader(&data[..], "synth")
+            .unwrap()
+            .map(|e| e.unwrap().frame)
+            .collect();
+        let one = Ledger::from_frames(&frames);
+        for size in [1, 7, frames.len()] {
+            let mut batched = Ledger::new();
+            let mut counter = batched.reading_counter();
+            for chunk in frames.chunks(size) {
+                let views = chunk.iter().map(Frame::view).collect();
+                batched.push_prepared(Ledger::prepare_here(views, &mut counter));
+            }
+            assert_eq!(
+                format!("{:?}", batched.turns()),
+                format!("{:?}", one.turns())
+            );
+            assert_eq!(batched.totals(), one.totals());
+            assert_eq!(
+                batched.counter.primed_misses(),
+                0,
+                "a text was not counted ahead"
+            );
+        }
+        let mut off = Ledger::without_tokens();
+        let mut counter = off.reading_counter();
+        assert!(!counter.enabled());
+        off.push_prepared(Ledger::prepare_here(
+            frames.iter().map(Frame::view).collect(),
+            &mut counter,
+        ));
+        assert_eq!(off.totals().incremental.tokens, 0);
     }
 }

@@ -50,6 +50,26 @@ fn element(out: &mut Vec<u8>, remedies: &[Remedy], prices: &Prices, t: &Turn) ->
     .map_err(io::Error::other)
 }
 
+/// `turns` as elements of the array, each after its separator (none before the array's
+/// `first`), each with its list in `remedies` (none past its end).
+fn elements(
+    first: bool,
+    turns: &[Turn],
+    remedies: Option<&[Vec<Remedy>]>,
+    prices: &Prices,
+) -> io::Result<Vec<u8>> {
+    let none: &[Remedy] = &[];
+    let remedies = remedies.unwrap_or_default();
+    let mut out = Vec::with_capacity(turns.len() * 2048);
+    for (i, t) in turns.iter().enumerate() {
+        let remedies = remedies.get(i).map_or(none, Vec::as_slice);
+        out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
+        out.extend_from_slice(ELEMENT_INDENT);
+        element(&mut out, remedies, prices, t)?;
+    }
+    Ok(out)
+}
+
 /// Writes the elements of the `turns` array, as `serde_json`'s pretty printer would between its
 /// `[` and `]` at this depth: each element on a new line after a comma, the closing bracket on a
 /// line of its own (nothing between the brackets for no turns).
@@ -97,7 +117,6 @@ impl<W: Write> Elements<W> {
         prices: &Prices,
         turns: &[Turn],
     ) -> io::Result<()> {
-        let none: &[Remedy] = &[];
         for (n, chunk) in turns.chunks(CHUNK).enumerate() {
             let base = n * CHUNK;
             let size = piece(chunk.len());
@@ -106,19 +125,8 @@ impl<W: Write> Elements<W> {
                 .par_chunks(size)
                 .enumerate()
                 .map(|(p, turns)| {
-                    let mut out = Vec::with_capacity(turns.len() * 2048);
                     let at = base + p * size;
-                    for (i, t) in turns.iter().enumerate() {
-                        let remedies = remedies.get(at + i).map_or(none, Vec::as_slice);
-                        out.extend_from_slice(if first && p == 0 && i == 0 {
-                            b"\n"
-                        } else {
-                            b",\n"
-                        });
-                        out.extend_from_slice(ELEMENT_INDENT);
-                        element(&mut out, remedies, prices, t)?;
-                    }
-                    Ok(out)
+                    elements(first && p == 0, turns, remedies.get(at..), prices)
                 })
                 .collect();
             for bytes in written {
@@ -126,6 +134,20 @@ impl<W: Write> Elements<W> {
             }
             self.any |= !chunk.is_empty();
         }
+        Ok(())
+    }
+
+    /// [`Elements::write`] on this thread: for a caller whose other cores are busy already
+    /// (`stats` writes a batch's retired turns while its other threads read the next batches).
+    pub fn write_here(
+        &mut self,
+        remedies: &[Vec<Remedy>],
+        prices: &Prices,
+        turns: &[Turn],
+    ) -> io::Result<()> {
+        let bytes = elements(!self.any, turns, Some(remedies), prices)?;
+        self.out.write_all(&bytes)?;
+        self.any |= !turns.is_empty();
         Ok(())
     }
 

@@ -42,6 +42,11 @@ pub struct Reader<R> {
     line_no: u64,
     offset: u64,
     buf: Vec<u8>,
+    /// The start of a line that [`Reader::read_lines`]'s last read cut off: the next batch
+    /// begins with it.
+    carry: Vec<u8>,
+    /// Whether [`Reader::read_lines`] has met the end of the input (or a read error).
+    ended: bool,
 }
 
 impl Reader<BufReader<File>> {
@@ -93,6 +98,8 @@ impl<R: BufRead> Reader<R> {
             line_no: 1,
             offset: n as u64,
             buf,
+            carry: Vec::new(),
+            ended: false,
         })
     }
 
@@ -191,19 +198,86 @@ impl<R: BufRead> Reader<R> {
         entries
     }
 
-    /// Reads the next lines, about `max_bytes` of them (at least one line), into `buf` (cleared
-    /// first) without parsing them: [`RawLines::parse`] does, borrowing `buf`, so a caller with
-    /// two buffers can read one batch while it folds the other.
+    /// Reads the next lines, as many whole lines as fit in `max_bytes` (at least one line),
+    /// into `buf` without parsing them: [`RawLines::parse`] does, borrowing `buf`, so a caller
+    /// with two buffers can read one batch while it folds the other. Bytes go from the input
+    /// straight into `buf` (kept at its length: only the lines' ranges hold data), read in
+    /// large blocks and cut at newlines, not copied line by line through the input's buffer.
+    /// A reader read in batches is read only in batches (the line a block ends in waits in the
+    /// reader for the next one).
     pub fn read_lines(&mut self, max_bytes: usize, buf: &mut Vec<u8>) -> RawLines {
-        buf.clear();
         let mut lines = Vec::new();
-        while buf.len() < max_bytes.max(1) {
-            match self.read_raw(buf) {
-                Some(line) => lines.push(line),
-                None => break,
+        let size = max_bytes.max(self.carry.len()).max(1);
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        let mut filled = self.carry.len();
+        buf[..filled].copy_from_slice(&self.carry);
+        self.carry.clear();
+        // `start`: where the next line begins; `from`: where its newline is looked for.
+        let (mut start, mut from) = (0, 0);
+        loop {
+            while let Some(n) = memchr::memchr(b'\n', &buf[from..filled]) {
+                let end = from + n + 1;
+                self.take_line(&mut lines, buf, start..end);
+                (start, from) = (end, end);
+            }
+            from = filled;
+            if self.ended {
+                break;
+            }
+            if filled == buf.len() {
+                if !lines.is_empty() {
+                    break;
+                }
+                // One line longer than the buffer.
+                buf.resize(buf.len() * 2, 0);
+            }
+            match self.input.read(&mut buf[filled..]) {
+                Ok(0) => self.ended = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // The line being read is lost; what was read before it stands.
+                    self.ended = true;
+                    filled = start;
+                    self.line_no += 1;
+                    lines.push(Err(LineError {
+                        line: self.line_no,
+                        reason: format!("read error: {e}"),
+                        truncated: false,
+                    }));
+                }
             }
         }
+        if self.ended && start < filled {
+            // The last line, without its newline.
+            self.take_line(&mut lines, buf, start..filled);
+            start = filled;
+        }
+        self.carry.extend_from_slice(&buf[start..filled]);
         RawLines(lines)
+    }
+
+    /// Counts the line at `range` of `buf` and keeps it unless it is blank.
+    fn take_line(
+        &mut self,
+        lines: &mut Vec<Result<RawLine, LineError>>,
+        buf: &[u8],
+        range: std::ops::Range<usize>,
+    ) {
+        let offset = self.offset;
+        self.offset += range.len() as u64;
+        self.line_no += 1;
+        if buf[range.clone()].iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        lines.push(Ok(RawLine {
+            line: self.line_no,
+            offset,
+            terminated: buf[range.end - 1] == b'\n',
+            range,
+        }));
     }
 }
 
@@ -224,13 +298,26 @@ impl RawLines {
     /// Parses the lines in place, in parallel across all cores, in file order; `buf` is the
     /// buffer they were read into.
     pub fn parse<'a>(&self, buf: &'a [u8]) -> Vec<Result<LineRef<'a>, LineError>> {
-        self.0
-            .par_iter()
-            .map(|raw| match raw {
-                Ok(raw) => raw.parse_ref(buf),
-                Err(e) => Err(e.clone()),
-            })
-            .collect()
+        self.0.par_iter().map(|raw| parse_raw(raw, buf)).collect()
+    }
+
+    /// Parses the lines in place on this thread, in file order (see [`RawLines::parse`]).
+    pub fn parse_here<'a>(
+        &self,
+        buf: &'a [u8],
+    ) -> impl Iterator<Item = Result<LineRef<'a>, LineError>> {
+        self.0.iter().map(move |raw| parse_raw(raw, buf))
+    }
+}
+
+/// A line read into `buf`, parsed, or why it could not be read.
+fn parse_raw<'a>(
+    raw: &Result<RawLine, LineError>,
+    buf: &'a [u8],
+) -> Result<LineRef<'a>, LineError> {
+    match raw {
+        Ok(raw) => raw.parse_ref(buf),
+        Err(e) => Err(e.clone()),
     }
 }
 
@@ -454,15 +541,76 @@ mod tests {
         assert_eq!(one.len(), 5);
         for max in [1, 60, 1 << 20] {
             let mut reader = from_reader(data.as_bytes(), "mem").unwrap();
-            let mut batched = Vec::new();
-            loop {
-                let batch = reader.next_batch(max);
-                if batch.is_empty() {
-                    break;
-                }
-                batched.extend(batch);
+            assert_eq!(batched(&mut reader, max), one, "batches of {max} bytes");
+        }
+    }
+
+    /// Every entry of `reader`, read in batches of `max` bytes.
+    fn batched<R: BufRead>(reader: &mut Reader<R>, max: usize) -> Vec<Result<Entry, LineError>> {
+        let mut entries = Vec::new();
+        loop {
+            let batch = reader.next_batch(max);
+            if batch.is_empty() {
+                return entries;
             }
-            assert_eq!(batched, one, "batches of {max} bytes");
+            entries.extend(batch);
+        }
+    }
+
+    /// Input that gives at most a few bytes a read, as a pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.0.len()).min(5);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// Batches are read in blocks cut at newlines: a line cut by a block's end, a line longer
+    /// than a batch, short reads, blank and CRLF lines and an unterminated last line all give
+    /// the entries (numbers and offsets too) that reading line by line gives.
+    #[test]
+    fn batches_cut_anywhere_read_the_same_entries() {
+        let mut data = String::from("{\"turnscope\":1,\"created\":\"x\",\"source\":\"live\"}\n");
+        for i in 0..60 {
+            let text = "x".repeat(i * 37 % 300);
+            let line = encode_line(&frame(
+                Dir::Recv,
+                Payload::Json(format!("{{\"t\":\"{text}\"}}")),
+            ));
+            data.push_str(&line);
+            data.push_str(match i % 7 {
+                0 => "\r\n",
+                1 => "\n \t\n",
+                2 => "\ngarbage\n",
+                _ => "\n",
+            });
+        }
+        let long = "y".repeat(5000);
+        data.push_str(&encode_line(&frame(
+            Dir::Sent,
+            Payload::Json(format!("{{\"l\":\"{long}\"}}")),
+        )));
+        data.push_str("\n\n{\"t_us\":1,\"di");
+        let one: Vec<_> = from_reader(data.as_bytes(), "mem").unwrap().collect();
+        assert_eq!(one.len(), 60 + 60 / 7 + 1 + 2);
+        for max in [1, 7, 100, 1000, 4096, 1 << 20] {
+            for trickle in [false, true] {
+                let mut reader = if trickle {
+                    let input = BufReader::with_capacity(3, Trickle(data.as_bytes()));
+                    Reader::new(Box::new(input) as Box<dyn BufRead>, "mem").unwrap()
+                } else {
+                    Reader::new(Box::new(data.as_bytes()) as Box<dyn BufRead>, "mem").unwrap()
+                };
+                assert_eq!(
+                    batched(&mut reader, max),
+                    one,
+                    "batches of {max} bytes, trickled: {trickle}"
+                );
+            }
         }
     }
 
