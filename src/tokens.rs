@@ -169,6 +169,9 @@ pub struct Counter {
     primed: Counts,
     /// Texts asked for while primed that the priming had not counted.
     misses: u64,
+    /// Whether the primed counts came from [`Counter::count_ahead`]: the counter that made
+    /// them remembers the large texts, so this one need not (its memo would hold a copy).
+    ahead: bool,
 }
 
 impl Default for Counter {
@@ -178,6 +181,7 @@ impl Default for Counter {
             memo: Counts::default(),
             primed: Counts::default(),
             misses: 0,
+            ahead: false,
         }
     }
 }
@@ -187,14 +191,18 @@ impl Default for Counter {
 pub struct Primed(Counts);
 
 /// Counts by [`key`]: the key is a hash already, so the map's own hash of it need only be fast.
-type Counts = HashMap<u128, u64, foldhash::fast::FixedState>;
+type Counts = HashMap<Key, u64, foldhash::fast::FixedState>;
+
+/// A [`key`] as two words: an entry is then 24 bytes, where a `u128` (16-byte aligned) made it 32.
+type Key = [u64; 2];
 
 /// The key a text is remembered under: its 128-bit xxh3 hash. The text itself is not kept (the
 /// memo would then hold every large text of a recording), so two texts sharing a key would
 /// silently share a count: at 128 bits that takes ~2^64 distinct texts, where the 64-bit SipHash
 /// before was ~2^32 and several times slower on these kilobyte texts (~3% of `stats`).
-fn key(text: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(text.as_bytes())
+fn key(text: &str) -> Key {
+    let h = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
+    [h as u64, (h >> 64) as u64]
 }
 
 impl Counter {
@@ -222,7 +230,7 @@ impl Counter {
         if !self.primed.is_empty() {
             let k = key(text);
             if let Some(&n) = self.primed.get(&k).or_else(|| self.memo.get(&k)) {
-                if text.len() >= Self::MEMO_MIN {
+                if text.len() >= Self::MEMO_MIN && !self.ahead {
                     self.remember(k, n);
                 }
                 return n;
@@ -244,10 +252,12 @@ impl Counter {
     /// Large texts remembered at most: a proxy left running for a day sees a new tool output
     /// every turn, and the memo must not keep a count for each. Past this it starts again
     /// (the texts resent every turn, instructions and tools, are counted once more), in a table
-    /// that stays its size: ~1 MB.
-    const MEMO_KEEP: usize = 16_384;
+    /// that stays its size: 7/8 of 16,384 slots, the most the table holds before it doubles,
+    /// 16,384 × 25 bytes = 410 KB (at 16,384 it was 32,768 × 33 bytes, 1.08 MB, and `stats`
+    /// keeps one per thread).
+    const MEMO_KEEP: usize = 16_384 / 8 * 7;
 
-    fn remember(&mut self, k: u128, n: u64) {
+    fn remember(&mut self, k: Key, n: u64) {
         if self.memo.len() >= Self::MEMO_KEEP && !self.memo.contains_key(&k) {
             self.memo.clear();
         }
@@ -261,16 +271,16 @@ impl Counter {
         if !self.enabled || texts.is_empty() {
             return;
         }
-        let keyed: Vec<(u128, &str)> = texts.par_iter().map(|t| (key(t), *t)).collect();
+        let keyed: Vec<(Key, &str)> = texts.par_iter().map(|t| (key(t), *t)).collect();
         let mut seen =
             HashSet::with_capacity_and_hasher(keyed.len(), foldhash::fast::FixedState::default());
-        let todo: Vec<(u128, &str)> = keyed
+        let todo: Vec<(Key, &str)> = keyed
             .into_iter()
             .filter(|(k, _)| {
                 !self.memo.contains_key(k) && !self.primed.contains_key(k) && seen.insert(*k)
             })
             .collect();
-        let counted: Vec<(u128, u64)> = todo
+        let counted: Vec<(Key, u64)> = todo
             .par_iter()
             .map(|(k, t)| (*k, count(t) as u64))
             .collect();
@@ -307,6 +317,7 @@ impl Counter {
     /// [`Counter::prime`] would have made them (until [`Counter::clear_primed`]).
     pub fn use_primed(&mut self, primed: Primed) {
         self.primed = primed.0;
+        self.ahead = true;
     }
 
     /// Texts counted on the spot while a batch was primed (the pre-pass missed them).
@@ -317,6 +328,7 @@ impl Counter {
     /// Forgets the counts made by [`Counter::prime`] (large texts stay memoized).
     pub fn clear_primed(&mut self) {
         self.primed = Counts::default();
+        self.ahead = false;
     }
 }
 
@@ -368,6 +380,21 @@ mod tests {
         }
     }
 
+    /// The memo of large texts starts again before its table would double: a run that counts
+    /// more texts than it keeps holds 16,384 slots, never 32,768.
+    #[test]
+    fn the_memo_never_outgrows_its_table() {
+        let mut counter = Counter::default();
+        for i in 0..40_000 {
+            counter.remember([i, 0], 1);
+            assert!(
+                counter.memo.capacity() <= 14_336,
+                "{} slots",
+                counter.memo.capacity()
+            );
+        }
+    }
+
     #[test]
     fn primed_counts_equal_direct_counts() {
         let big = "fn main() { println!(\"hello\"); } ".repeat(20);
@@ -396,6 +423,10 @@ mod tests {
         let answered: Vec<u64> = texts.iter().map(|t| folding.count(t)).collect();
         assert_eq!(answered, direct);
         assert_eq!(folding.primed_misses(), 0);
+        assert!(
+            folding.memo.is_empty(),
+            "the reading counter remembers, not the folding one"
+        );
         let mut off = Counter::disabled();
         assert!(off.count_ahead(&texts).0.is_empty());
         off.prime(&texts);
