@@ -213,7 +213,10 @@ fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
     let mut all = report::ManyTotals::default();
     let mut ok = true;
     // A few files per core at a time: rows stream out while memory holds only a few ledgers.
-    for chunk in files.chunks(rayon::current_num_threads().max(1) * 2) {
+    let cores = rayon::current_num_threads().max(1);
+    for chunk in files.chunks(cores * 2) {
+        // Files share the cores; a file alone (a directory of one) has them all.
+        let threads = (cores / chunk.len()).max(1);
         let results: Vec<(String, FileOutcome)> = chunk
             .par_iter()
             .map(|path| {
@@ -229,8 +232,7 @@ fn run_many(args: &StatsArgs, prices: &Prices) -> anyhow::Result<ExitCode> {
                     sink: &mut |r| tally.take(&r),
                     remedies: false,
                 };
-                // The files are folded on all cores already: one thread each.
-                let result = fold_file(path, &name, Some(retiring), 1)
+                let result = fold_file(path, &name, Some(retiring), threads)
                     .map(|f| {
                         let summary =
                             report::FileSummary::of(&name, &f.ledger, f.skipped.len(), tally.cost);
