@@ -1,7 +1,7 @@
 //! Where the Responses API is and how to reach it, for every client of it (session, proxy,
 //! bench): URL forms, the WebSocket beta header, the TLS crypto provider, the message size flag.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 /// The `OpenAI-Beta` header value real clients send on the upgrade.
 pub const BETA_HEADER: (&str, &str) = ("OpenAI-Beta", "responses_websockets=2026-02-06");
@@ -17,6 +17,71 @@ pub fn install_crypto_provider() {
         // Err means another provider is already installed: that one is used, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// A rustls connector that accepts any certificate: the live session's `--insecure` and the
+/// proxy's [`crate::proxy::ProxyConfig::insecure_upstream`], for local test servers only.
+pub(crate) fn insecure_connector() -> Option<tokio_tungstenite::Connector> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+                .with_no_client_auth()
+        });
+    // ring supports the default versions; if it ever did not, verified TLS is used instead.
+    config
+        .ok()
+        .map(|c| tokio_tungstenite::Connector::Rustls(Arc::new(c)))
+}
+
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// A non-loopback listen address without `--allow-remote`: refused by every server turnscope

@@ -57,6 +57,9 @@ pub struct ProxyConfig {
     pub breakpoints: Breakpoints,
     /// Largest WebSocket message accepted on either leg, and largest HTTP request body, in bytes.
     pub max_message_size: usize,
+    /// Accept any upstream certificate. For tests against a local TLS server only: no flag sets
+    /// it (the proxy always verifies the real API's certificate).
+    pub insecure_upstream: bool,
 }
 
 impl Default for ProxyConfig {
@@ -68,6 +71,7 @@ impl Default for ProxyConfig {
             record: None,
             breakpoints: Breakpoints::default(),
             max_message_size: 64 << 20,
+            insecure_upstream: false,
         }
     }
 }
@@ -172,6 +176,8 @@ pub(crate) struct Shared {
     pub gate: breakpoint::Gate,
     pub injectors: ws::Injectors,
     pub http: reqwest::Client,
+    /// Accept any upstream certificate ([`ProxyConfig::insecure_upstream`]).
+    pub insecure_upstream: bool,
     /// Hard stop: every relay ends now (the grace period is over).
     pub cancel: CancellationToken,
     /// Graceful stop (a child of `cancel`): no new connections; each WebSocket closes (1001)
@@ -302,7 +308,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     crate::endpoint::install_crypto_provider();
     crate::endpoint::check_listen(config.listen, config.allow_remote, EXPOSES)?;
     let upstream = upstream::Upstream::parse(&config.upstream)?;
-    let http = upstream::http_client(&upstream)?;
+    let http = upstream::http_client(&upstream, config.insecure_upstream)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ProxyError::Bind {
@@ -326,6 +332,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         recorder: recorder_tx,
         injectors: ws::Injectors::default(),
         http,
+        insecure_upstream: config.insecure_upstream,
         drain: cancel.child_token(),
         cancel,
         tracker: TaskTracker::new(),

@@ -179,6 +179,46 @@ async fn the_proxy_verifies_the_upstream_certificate() {
     emu.shutdown().await;
 }
 
+/// The proxy's WebSocket relay over a TLS upstream (the real API's case): frames pass both ways
+/// through the TLS stream, a long request included, and are recorded.
+#[tokio::test]
+async fn the_proxy_relays_and_records_over_a_tls_upstream() {
+    let emu = emulator::start(EmulatorConfig::default()).await.unwrap();
+    let front = tls_front(emu.addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("proxy.tsjsonl");
+    let proxy = proxy::start(ProxyConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: format!("https://{front}/v1"),
+        record: Some(record.clone()),
+        insecure_upstream: true,
+        ..ProxyConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/responses", proxy.ws_base_url());
+    let mut live = Live::spawn(&url, |_| {});
+    live.connected(0).await;
+    live.complete_a_turn(0, "Over TLS through the proxy").await;
+    live.complete_a_turn(0, &"long ".repeat(60_000)).await;
+    let (frames, _) = live.finish().await;
+    proxy.shutdown().await;
+    emu.shutdown().await;
+    let completed = |text: &str| text.matches("\"type\":\"response.completed\"").count();
+    let seen: usize = frames
+        .iter()
+        .filter_map(|f| f.payload.json())
+        .map(completed)
+        .sum();
+    assert_eq!(seen, 2, "the client saw both turns complete");
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(completed(&recorded), 2, "the proxy recorded both turns");
+    assert!(
+        recorded.contains(&"long ".repeat(60_000)),
+        "the long request is recorded whole"
+    );
+}
+
 #[tokio::test]
 async fn proxy_and_emulator_bind_loopback_by_default() {
     assert!(ProxyConfig::default().listen.ip().is_loopback());

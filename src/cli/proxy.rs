@@ -151,6 +151,7 @@ async fn run_async(
         record: record.clone(),
         max_message_size: args.max_message_size,
         breakpoints: rules.clone(),
+        insecure_upstream: false,
     })
     .await?;
     let export = match otlp {

@@ -88,11 +88,15 @@ fn strip_v1(path_and_query: &str) -> &str {
 
 /// The HTTP client for forwarding: no redirects followed (the agent sees them), `TCP_NODELAY`,
 /// no system proxy for a loopback upstream.
-pub(crate) fn http_client(upstream: &Upstream) -> Result<reqwest::Client, ProxyError> {
+pub(crate) fn http_client(
+    upstream: &Upstream,
+    insecure: bool,
+) -> Result<reqwest::Client, ProxyError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .use_rustls_tls();
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(insecure);
     if upstream.loopback {
         builder = builder.no_proxy();
     }

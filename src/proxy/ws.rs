@@ -104,7 +104,16 @@ pub(crate) async fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> 
     // tungstenite does the upstream's handshake; after it the relay reads and writes the socket
     // itself (frames pass as they are). A server speaks only once asked, so no frame can be
     // left in the handshake's buffer.
-    let connect = tokio_tungstenite::connect_async_tls_with_config(request, None, true, None);
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        None,
+        true,
+        // `None`: verified TLS (webpki roots).
+        shared
+            .insecure_upstream
+            .then(crate::endpoint::insecure_connector)
+            .flatten(),
+    );
     let (upstream, upstream_response) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(pair)) => pair,
         Ok(Err(WsError::Http(response))) => {
