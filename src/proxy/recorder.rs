@@ -18,7 +18,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::{Budget, EventsTx, Queued, Reservation};
@@ -31,7 +30,7 @@ use crate::transcript::{Header, Writer};
 #[derive(Debug)]
 pub(crate) enum Body {
     /// A WebSocket binary message (or a text one that is not UTF-8).
-    Binary(Bytes),
+    Binary(Vec<u8>),
     /// A WebSocket text message, or text from an HTTP exchange (a request body, an SSE event's
     /// data).
     Text(String),
@@ -328,7 +327,7 @@ impl Body {
     fn into_payload(self) -> Payload {
         match self {
             Body::Text(text) => Payload::from_text(text),
-            Body::Binary(bytes) => Payload::Binary(bytes.to_vec()),
+            Body::Binary(bytes) => Payload::Binary(bytes),
             Body::Meta(json) => Payload::Json(json),
         }
     }

@@ -70,10 +70,8 @@ pub(crate) fn frame_at(buf: &[u8], at: usize, max: usize) -> Result<Scan, WireEr
 
 /// A frame's payload, unmasked.
 pub(crate) fn payload(buf: &[u8], frame: &WireFrame) -> Vec<u8> {
-    let mut data = buf[frame.payload.clone()].to_vec();
-    if let Some(mask) = frame.mask {
-        unmask(&mut data, mask);
-    }
+    let mut data = Vec::with_capacity(frame.payload.len());
+    append_payload(buf, frame, &mut data);
     data
 }
 

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SEC_WEBSOCKET_KEY};
 use hyper::{Request, Response, StatusCode};
@@ -464,28 +463,30 @@ where
                 Err(WireError::Invalid(why)) => break Some(Stop::Invalid(why)),
             };
             at = frame.bytes.end;
-            let kind = match frame.opcode {
-                OpCode::Data(kind @ (Data::Text | Data::Binary)) => kind,
+            // A whole message: its kind, its payload, and whether it came in this one frame.
+            let (kind, bytes, one_frame) = match frame.opcode {
+                OpCode::Data(kind @ (Data::Text | Data::Binary)) if frame.is_final => {
+                    (kind, wire::payload(&buf, &frame), true)
+                }
+                OpCode::Data(kind @ (Data::Text | Data::Binary)) => {
+                    message = Some((kind, wire::payload(&buf, &frame)));
+                    continue;
+                }
                 OpCode::Data(Data::Continue) => {
-                    let Some((_, so_far)) = message.as_mut() else {
+                    let Some((kind, mut so_far)) = message.take() else {
                         break Some(Stop::Invalid(
                             "a continuation frame outside a message".into(),
                         ));
                     };
-                    wire::append_payload(&buf, &frame, so_far);
+                    wire::append_payload(&buf, &frame, &mut so_far);
                     if so_far.len() > shared.max_message_size {
                         break Some(Stop::Oversized(so_far.len() as u64));
                     }
-                    if frame.is_final
-                        && let Some((kind, whole)) = message.take()
-                    {
-                        let body = body_of(kind, whole);
-                        if let Body::Text(text) = &body {
-                            running.observe(dir, text);
-                        }
-                        bodies.push((t_us, body));
+                    if !frame.is_final {
+                        message = Some((kind, so_far));
+                        continue;
                     }
-                    continue;
+                    (kind, so_far, false)
                 }
                 OpCode::Control(Control::Close) => {
                     let payload = wire::payload(&buf, &frame);
@@ -494,16 +495,13 @@ where
                 // Pings and pongs pass as they are: each end answers the other's.
                 _ => continue,
             };
-            if !frame.is_final {
-                message = Some((kind, wire::payload(&buf, &frame)));
-                continue;
-            }
-            let body = body_of(kind, wire::payload(&buf, &frame));
+            let body = body_of(kind, bytes);
             let Body::Text(text) = &body else {
                 bodies.push((t_us, body));
                 continue;
             };
-            if !shared.gate.should_hold(dir, text) {
+            // A message in fragments is not held: its first fragments went out already.
+            if !(one_frame && shared.gate.should_hold(dir, text)) {
                 // Counted before it goes out, so its answer cannot arrive first.
                 running.observe(dir, text);
                 bodies.push((t_us, body));
@@ -587,10 +585,11 @@ where
 
 /// A data message's body to record (a text that is not UTF-8 is kept as bytes).
 fn body_of(kind: Data, bytes: Vec<u8>) -> Body {
-    match (kind, String::from_utf8(bytes)) {
-        (Data::Text, Ok(text)) => Body::Text(text),
-        (_, Ok(text)) => Body::Binary(Bytes::from(text.into_bytes())),
-        (_, Err(e)) => Body::Binary(Bytes::from(e.into_bytes())),
+    match kind {
+        Data::Text => {
+            String::from_utf8(bytes).map_or_else(|e| Body::Binary(e.into_bytes()), Body::Text)
+        }
+        _ => Body::Binary(bytes),
     }
 }
 
@@ -616,7 +615,8 @@ async fn forward<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Writes and flushes (a TLS stream holds what it wrote until flushed).
+/// Writes and flushes (`AsyncWrite` lets a stream, TLS among them, hold what it was given until
+/// flushed).
 async fn send<W: AsyncWrite + Unpin>(sink: &mut W, bytes: &[u8]) -> std::io::Result<()> {
     sink.write_all(bytes).await?;
     sink.flush().await
