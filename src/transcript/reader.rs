@@ -152,7 +152,6 @@ impl<R: BufRead> Reader<R> {
     fn read_raw(&mut self, buf: &mut Vec<u8>) -> Option<Result<RawLine, LineError>> {
         loop {
             let begin = buf.len();
-            let start = self.offset;
             let n = match self.input.read_until(b'\n', buf) {
                 Ok(0) => return None,
                 Ok(n) => n,
@@ -166,18 +165,10 @@ impl<R: BufRead> Reader<R> {
                     }));
                 }
             };
-            self.offset += n as u64;
-            self.line_no += 1;
-            if buf[begin..].iter().all(u8::is_ascii_whitespace) {
-                buf.truncate(begin);
-                continue;
+            match self.line_at(buf, begin..begin + n) {
+                Some(line) => return Some(Ok(line)),
+                None => buf.truncate(begin),
             }
-            return Some(Ok(RawLine {
-                line: self.line_no,
-                offset: start,
-                range: begin..buf.len(),
-                terminated: buf.last() == Some(&b'\n'),
-            }));
         }
     }
 
@@ -266,18 +257,24 @@ impl<R: BufRead> Reader<R> {
         buf: &[u8],
         range: std::ops::Range<usize>,
     ) {
+        lines.extend(self.line_at(buf, range).map(Ok));
+    }
+
+    /// Counts the line at `range` of `buf` (its number, its offset in the input); the line,
+    /// unless it is blank.
+    fn line_at(&mut self, buf: &[u8], range: std::ops::Range<usize>) -> Option<RawLine> {
         let offset = self.offset;
         self.offset += range.len() as u64;
         self.line_no += 1;
         if buf[range.clone()].iter().all(u8::is_ascii_whitespace) {
-            return;
+            return None;
         }
-        lines.push(Ok(RawLine {
+        Some(RawLine {
             line: self.line_no,
             offset,
             terminated: buf[range.end - 1] == b'\n',
             range,
-        }));
+        })
     }
 }
 
