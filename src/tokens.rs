@@ -93,8 +93,8 @@ fn piece_key(t: &[u8], start: usize, len: usize) -> u128 {
 }
 
 /// Builds the vocabulary's index now if no count has yet (the first count builds it otherwise):
-/// a caller with other work for this moment, like `stats` reading its first batch, takes the
-/// build off the token pass, where every core would wait for it.
+/// a caller that must not pay it later, like the proxy before its first agent (whose first
+/// turn's fold would build it on the relay's thread), builds it up front.
 pub fn load() {
     std::sync::LazyLock::force(&VOCABULARY);
 }

@@ -212,11 +212,12 @@ impl<'a> LifecycleHead<'a> {
             .get(r#"{"type":""#.len() + kind.len() + 1..)?
             .strip_prefix(r#","sequence_number":"#)?;
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let rest = rest
-            .get(digits.max(1)..)?
-            .strip_prefix(r#","response":{"id":""#)?;
+        if digits == 0 {
+            return None;
+        }
+        let rest = rest.get(digits..)?.strip_prefix(r#","response":{"id":""#)?;
         let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
-        (digits > 0 && rest.as_bytes()[end] == b'"').then(|| LifecycleHead {
+        (rest.as_bytes()[end] == b'"').then(|| LifecycleHead {
             kind: Some(Cow::Borrowed(kind)),
             response: Some(ResponseId {
                 id: Some(Cow::Borrowed(&rest[..end])),
